@@ -1,0 +1,52 @@
+# Ganjaran: `make demo` (embedded SQLite, eager Celery, demo data) and `make test` (the whole
+# suite on throwaway PostgreSQL + Redis + real Celery workers). See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+# Tests run with production settings (DEBUG off) over plain http on loopback.
+TEST_ENV := SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+
+.PHONY: demo test serve lint format translations venv clean-demo bench
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+# Compiled .mo files are built, never committed (pure-Python Babel: no gettext needed).
+translations: venv
+	@for po in $$(find . -path ./$(VENV) -prune -o -name django.po -print); do \
+	  $(BIN)/python -c "import sys; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; \
+	src=sys.argv[1]; cat=read_po(open(src,'rb')); write_mo(open(src[:-3]+'.mo','wb'), cat)" $$po || exit 1; \
+	done
+
+demo: venv translations
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: venv translations
+	bash scripts/ensure-system-packages.sh
+	$(BIN)/ruff check .
+	$(TEST_ENV) bash scripts/services.sh run sh -c '$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null && $(BIN)/python -m pytest $(PYTEST_ARGS)'
+
+serve: venv translations
+	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh
+	bash scripts/serve.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean-demo:
+	rm -f var/demo.sqlite3

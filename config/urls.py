@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+admin.site.site_header = "Ganjaran"
+admin.site.site_title = "Ganjaran admin"
+admin.site.index_title = "Programs, rewards, surveys and payouts"
+
+api_v1 = [
+    path("", include("engagement.api_urls")),
+    path("", include("engagement.metrics_urls")),
+    path("", include("engagement.webhooks.api_urls")),
+    path("", include("surveys.api_urls")),
+    path("", include("payouts.api_urls")),
+    path("", include("rewards.api_urls")),
+    path("", include("rewards.campaigns.api_urls")),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/portal/", permanent=False)),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/dashboard/", include("engagement.dashboard_urls")),
+    path("admin/", admin.site.urls),
+    path("portal/", include("rewards.portal_urls")),
+    path("s/", include("surveys.urls")),
+    path("hooks/payouts/", include("payouts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

@@ -1,0 +1,114 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from engagement.models import Customer, Event, PartnerKey, Program, ProgramStaff
+from engagement.tenancy import ProgramScopedAdmin, allowed_programs
+
+
+class ProgramStaffInline(admin.TabularInline):
+    model = ProgramStaff
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "default_locale", "timezone", "points_name"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ProgramStaffInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "currency", "default_locale", "timezone", "points_name"]}),
+        ("Quiet hours (customer's time zone)", {"fields": ["quiet_hours_start", "quiet_hours_end"]}),
+        (
+            "Metrics and scores",
+            {
+                "fields": [
+                    "churn_lookback_days",
+                    "churn_horizon_days",
+                    "rfm_lookback_days",
+                    "score_half_life_days",
+                    "lifespan_cap_years",
+                    "score_weights",
+                    "cai_weights",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return allowed_programs(request.user)
+
+
+@admin.register(Customer)
+class CustomerAdmin(ProgramScopedAdmin):
+    list_display = ["external_id", "name", "email", "program", "tier", "event_count", "revenue", "last_seen_at"]
+    list_filter = ["program", "tier", "locale", "consent_email", "consent_sms", "consent_whatsapp", "erased_at"]
+    search_fields = ["external_id", "name", "email", "phone"]
+    readonly_fields = [
+        "first_seen_at",
+        "last_seen_at",
+        "event_count",
+        "purchase_count",
+        "revenue",
+        "created_at",
+        "updated_at",
+        "erased_at",
+        "tier",
+    ]
+    list_select_related = ["program"]
+    date_hierarchy = "created_at"
+    actions = ["erase_selected"]
+
+    @admin.action(description="Erase personal data of selected customers")
+    def erase_selected(self, request, queryset):
+        from engagement.customers import erase_customer
+
+        for customer in queryset:
+            erase_customer(customer)
+        self.message_user(request, f"Erased {queryset.count()} customers.", messages.SUCCESS)
+
+
+@admin.register(PartnerKey)
+class PartnerKeyAdmin(ProgramScopedAdmin):
+    list_display = ["name", "prefix", "program", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["program", "revoked_at"]
+    search_fields = ["name", "prefix"]
+    fields = ["program", "name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw_key = PartnerKey.issue(obj.program, obj.name, created_by=request.user)
+        obj.pk, obj.prefix = key.pk, key.prefix
+        # The only time the full key is ever shown.
+        self.message_user(request, f"New partner key (copy it now, it is not shown again): {raw_key}", messages.WARNING)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_selected(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} keys.", messages.SUCCESS)
+
+
+@admin.register(Event)
+class EventAdmin(ProgramScopedAdmin):
+    list_display = ["event_id", "type", "customer", "occurred_at", "value", "processed_at"]
+    list_filter = ["program", "type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "customer__external_id"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["customer"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

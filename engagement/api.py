@@ -1,0 +1,138 @@
+"""Partner API: customers and events. Views parse and delegate (STYLE.md)."""
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engagement import customers as customer_services
+from engagement.api_errors import ApiError
+from engagement.event_schema import MAX_BATCH, validate_events
+from engagement.idempotency import idempotent
+from engagement.ingest import record_events
+from engagement.models import Customer
+from engagement.pagination import PageNumberPagination
+from engagement.serializers import (
+    CustomerInputSerializer,
+    CustomerOutputSerializer,
+    CustomerUpsertSerializer,
+    EventBatchInputSerializer,
+    IngestOutputSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Replays the first response for the same key and body (kept 48 h).",
+)
+
+
+def parse_time_param(request, name):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    value = parse_datetime(raw.replace(" ", "+"))
+    if value is None or value.tzinfo is None:
+        raise ApiError(f"{name} must be an RFC 3339 date-time with offset.", code="invalid", attr=name)
+    return value
+
+
+class EventIngestApi(APIView):
+    @extend_schema(
+        request=EventBatchInputSerializer,
+        responses={202: IngestOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Send one event or a batch of up to 1,000",
+        description='Body: one event object, or {"events": [...]}. The whole batch is validated first; '
+        "any invalid item -> 400 listing every bad item by index, nothing stored. Duplicates are counted.",
+    )
+    @idempotent
+    def post(self, request):
+        body = request.data
+        single = isinstance(body, dict) and "events" not in body
+        items = [body] if single else body.get("events") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ApiError('Send one event object or {"events": [...]}.', code="invalid", attr="events")
+        if not items:
+            raise ApiError("events must not be empty.", code="empty", attr="events")
+        if len(items) > MAX_BATCH:
+            raise ApiError(f"A batch holds at most {MAX_BATCH} events.", code="batch_too_large", attr="events")
+        clean, errors = validate_events(items, request.program.currency, single=single)
+        if errors:
+            return Response({"type": "validation_error", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        result = record_events(request.program, clean)
+        return Response({"accepted": result.accepted, "duplicates": result.duplicates}, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomerListApi(APIView):
+    @extend_schema(
+        responses={200: CustomerOutputSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("tier", str, description="Current tier name."),
+            OpenApiParameter("segment", str, description="Current RFM segment name."),
+            OpenApiParameter("updated_since", str, description="RFC 3339; customers updated at or after."),
+            OpenApiParameter("search", str, description="Part of external id, name or email."),
+        ],
+        summary="List customers",
+    )
+    def get(self, request):
+        customers = Customer.objects.filter(program=request.program).order_by("id")
+        if tier := request.query_params.get("tier"):
+            customers = customers.filter(tier=tier)
+        if segment := request.query_params.get("segment"):
+            customers = customers.filter(score__segment=segment)
+        if since := parse_time_param(request, "updated_since"):
+            customers = customers.filter(updated_at__gte=since)
+        if search := request.query_params.get("search"):
+            from django.db.models import Q
+
+            customers = customers.filter(
+                Q(external_id__icontains=search) | Q(name__icontains=search) | Q(email__icontains=search)
+            )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(customers, request, view=self)
+        return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=CustomerUpsertSerializer,
+        responses={200: CustomerOutputSerializer, 201: CustomerOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Create or update a customer by external_id",
+    )
+    @idempotent
+    def post(self, request):
+        serializer = CustomerUpsertSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "external_id" not in data:
+            raise ApiError("external_id is required.", code="required", attr="external_id")
+        customer, created = customer_services.upsert_customer(request.program, data.pop("external_id"), data)
+        return Response(
+            CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class CustomerDetailApi(APIView):
+    @extend_schema(responses={200: CustomerOutputSerializer}, summary="Read a customer")
+    def get(self, request, external_id):
+        customer = customer_services.get_customer(request.program, external_id)
+        return Response(CustomerOutputSerializer(customer).data)
+
+    @extend_schema(
+        request=CustomerInputSerializer, responses={200: CustomerOutputSerializer}, summary="Update a customer"
+    )
+    def patch(self, request, external_id):
+        customer = customer_services.get_customer(request.program, external_id)
+        serializer = CustomerInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        customer_services.update_customer(customer, serializer.validated_data)
+        return Response(CustomerOutputSerializer(customer).data)
+
+    @extend_schema(responses={204: None}, summary="Erase a customer's personal data (anonymise)")
+    def delete(self, request, external_id):
+        customer = customer_services.get_customer(request.program, external_id)
+        customer_services.erase_customer(customer)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,104 @@
+"""One error shape for every 4xx (API.md):
+
+    {"type": "validation_error", "errors": [{"code": "required", "detail": "…", "attr": "events.3.occurred_at"}]}
+
+Domain code raises `ApiError` (or a DRF exception); this handler turns all of them into that
+shape. Anything unexpected still becomes a 500 (a bug), never a 4xx that hides it.
+"""
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, parsers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A client error with a code, a message and optionally the field it is about."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail, code="invalid", attr=None, status_code=None, error_type="client_error"):
+        super().__init__(detail=detail, code=code)
+        self.code = code
+        self.attr = attr
+        self.error_type = error_type
+        if status_code:
+            self.status_code = status_code
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the limit."
+    default_code = "payload_too_large"
+
+
+class Conflict(ApiError):
+    def __init__(self, detail, code="conflict"):
+        super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT)
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    """JSON parser that refuses bodies over API_MAX_BODY_BYTES with 413 before parsing."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        try:
+            return json.loads(raw.decode((parser_context or {}).get("encoding") or "utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+
+
+def flatten_errors(detail, attr=None):
+    """Turn DRF's nested error detail into a flat list of {code, detail, attr}."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = None if key == "non_field_errors" else (f"{attr}.{key}" if attr else str(key))
+            out.extend(flatten_errors(value, name if name is not None else attr))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail) or isinstance(item, str) for item in detail):
+            return [item for sub in detail for item in flatten_errors(sub, attr)]
+        out = []
+        for index, value in enumerate(detail):
+            if value:
+                out.extend(flatten_errors(value, f"{attr}.{index}" if attr else str(index)))
+        return out
+    code = getattr(detail, "code", None) or "invalid"
+    return [{"code": code, "detail": str(detail), "attr": attr}]
+
+
+def error_response(status_code, error_type, errors, headers=None):
+    return Response({"type": error_type, "errors": errors}, status=status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        errors = [{"code": exc.code, "detail": str(exc.detail), "attr": exc.attr}]
+        error_type = exc.error_type
+    elif isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        error_type = "validation_error"
+    else:
+        errors = flatten_errors(exc.detail)
+        error_type = "client_error" if response.status_code < 500 else "server_error"
+    response.data = {"type": error_type, "errors": errors}
+    return response

@@ -1,0 +1,273 @@
+"""Programs, customers, partner keys and events: the base every other app builds on."""
+
+import hashlib
+import secrets
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.timezone import now as utc_now
+from django.utils.translation import gettext_lazy as _
+
+LOCALES = [("en", "English"), ("ar", "العربية"), ("ms", "Bahasa Melayu")]
+
+# Per-type weights for the engagement score (METRICS.md section 9); a program may override.
+DEFAULT_SCORE_WEIGHTS = {
+    "purchase": 10,
+    "event_attended": 6,
+    "referral_converted": 8,
+    "survey_answered": 5,
+    "social_share": 4,
+    "social_comment": 3,
+    "email_clicked": 2,
+    "session": 1,
+    "page_view": 0.2,
+    "social_like": 0.5,
+    "email_opened": 0.5,
+}
+# Customer Advocacy Index weights (METRICS.md section 8).
+DEFAULT_CAI_WEIGHTS = {"nps": 0.5, "csat": 0.3, "referrals": 0.2}
+
+
+def validate_timezone(value):
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(tz)s is not a known IANA time zone."), params={"tz": value})
+
+
+class Program(models.Model):
+    """A brand's loyalty and engagement program; the tenant every owned row points to."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    currency = models.CharField(max_length=3, default="MYR", help_text=_("ISO 4217 code."))
+    default_locale = models.CharField(max_length=5, choices=LOCALES, default="en")
+    timezone = models.CharField(max_length=64, default="Asia/Kuala_Lumpur", validators=[validate_timezone])
+    points_name = models.CharField(max_length=40, default="points")
+    # Quiet hours in the customer's own time zone: no marketing message is sent between them.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    # Metric windows and score settings (METRICS.md).
+    churn_lookback_days = models.PositiveIntegerField(default=90)
+    churn_horizon_days = models.PositiveIntegerField(default=90)
+    rfm_lookback_days = models.PositiveIntegerField(default=365)
+    score_half_life_days = models.PositiveIntegerField(default=30)
+    lifespan_cap_years = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("10"))
+    score_weights = models.JSONField(default=dict, blank=True, help_text=_("Per event type; empty uses the defaults."))
+    cai_weights = models.JSONField(
+        default=dict, blank=True, help_text=_("nps, csat, referrals; empty uses the defaults.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="program_currency_iso"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_score_weights(self):
+        return {**DEFAULT_SCORE_WEIGHTS, **(self.score_weights or {})}
+
+    def get_cai_weights(self):
+        return {**DEFAULT_CAI_WEIGHTS, **(self.cai_weights or {})}
+
+
+class ProgramStaff(models.Model):
+    """Limits a non-superuser staff account to the programs it is a member of."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="program_memberships")
+
+    class Meta:
+        verbose_name_plural = "program staff"
+        constraints = [models.UniqueConstraint(fields=["program", "user"], name="program_staff_unique")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.program}"
+
+
+class CustomerQuerySet(models.QuerySet):
+    def for_program(self, program):
+        return self.filter(program=program)
+
+
+class Customer(models.Model):
+    """A customer of one program, addressed by the partner's own id (`external_id`)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    locale = models.CharField(max_length=5, choices=LOCALES, blank=True, help_text=_("Empty: the program's."))
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
+    birth_date = models.DateField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    consent_email = models.BooleanField(default=False)
+    consent_sms = models.BooleanField(default=False)
+    consent_whatsapp = models.BooleanField(default=False)
+    consent_push = models.BooleanField(default=False)
+    # Current tier name, maintained by rewards.tiers (kept here so the API can filter by it).
+    tier = models.CharField(max_length=60, blank=True, db_index=True)
+    # For WhatsApp's 24-hour customer-service window.
+    last_inbound_message_at = models.DateTimeField(null=True, blank=True)
+    # Aggregates kept by engagement.processing from processed events.
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    purchase_count = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(default=utc_now)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "external_id"], name="customer_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["program", "last_seen_at"])]
+
+    def __str__(self):
+        return self.name or self.external_id
+
+    def get_locale(self):
+        return self.locale or self.program.default_locale
+
+    def get_timezone(self):
+        return zoneinfo.ZoneInfo(self.timezone or self.program.timezone)
+
+    def has_consent(self, channel):
+        """True when the customer agreed to be contacted on `channel` (email/sms/whatsapp/push)."""
+        return bool(getattr(self, f"consent_{channel}", False)) and self.erased_at is None
+
+
+class CustomerEventCount(models.Model):
+    """How many events of one type a customer has, and the latest; kept by processing."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="event_counts")
+    type = models.CharField(max_length=64)
+    count = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "type"], name="customer_event_count_unique")]
+
+
+def _hash_key(raw_key):
+    # Keys are 256-bit random tokens, so a fast hash is enough (no need for a slow KDF).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class PartnerKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def find(self, raw_key):
+        return self.active().select_related("program").filter(hashed_key=_hash_key(raw_key)).first()
+
+
+class PartnerKey(models.Model):
+    """An API key of one program. Stored hashed; the full key is shown once, at creation."""
+
+    PREFIX_LENGTH = 12
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="partner_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PartnerKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, program, name, created_by=None, raw_key=None):
+        """Create a key and return (key_row, raw_key). The raw key is never stored."""
+        raw_key = raw_key or "gk_" + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            program=program,
+            name=name,
+            prefix=raw_key[: cls.PREFIX_LENGTH],
+            hashed_key=_hash_key(raw_key),
+            created_by=created_by,
+        )
+        return key, raw_key
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    def revoke(self):
+        PartnerKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.refresh_from_db(fields=["revoked_at"])
+
+
+class Event(models.Model):
+    """Something a customer did, as sent by a partner (or recorded by the platform itself).
+
+    Append-only. `(program, event_id)` is unique so partner retries never double-count.
+    `processed_at` is set when processing claims the row (engagement.processing).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="events")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=128)
+    type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=utc_now)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "event_id"], name="event_id_unique_per_program"),
+            models.CheckConstraint(condition=Q(value__isnull=True) | Q(value__gte=0), name="event_value_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["program", "type", "occurred_at"], name="event_program_type_time"),
+            models.Index(fields=["customer", "occurred_at"], name="event_customer_time"),
+            models.Index(fields=["received_at"], name="event_unprocessed", condition=Q(processed_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """A claimed `Idempotency-Key` and, once finished, the response to replay (API.md)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    operation = models.CharField(max_length=200, help_text="METHOD and path the key was first used on.")
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "key"], name="idempotency_key_unique")]

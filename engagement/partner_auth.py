@@ -1,0 +1,63 @@
+"""Partner API authentication, permission and rate limit: `Authorization: Bearer <key>`.
+
+After authentication `request.auth` is the PartnerKey and `request.program` its Program;
+every partner view filters by `request.program` and nothing else.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions, throttling
+
+from engagement.models import PartnerKey
+
+# last_used_at is written at most this often per key, so reads stay read-only.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class PartnerKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, raw_key = header.partition(" ")
+        if scheme != self.keyword or not raw_key.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <partner key>'.")
+        key = PartnerKey.objects.find(raw_key.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked partner key.")
+        now = timezone.now()
+        if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+            PartnerKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        request.program = key.program
+        return (None, key)
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class IsPartner(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, PartnerKey)
+
+
+class PartnerKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Per-key request rate (API_RATE_LIMIT); answers 429 with Retry-After."""
+
+    scope = "partner_key"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.auth, PartnerKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class PartnerKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "engagement.partner_auth.PartnerKeyAuthentication"
+    name = "PartnerKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A program's partner key."}

@@ -1,0 +1,102 @@
+"""Processing of newly ingested events: claim them, update per-customer aggregates, and hand
+them to the registered handlers (campaigns, incremental scoring) in the same transaction.
+
+Claiming is a conditional UPDATE (`processed_at IS NULL`) with RETURNING, so a task delivered
+twice, or two workers on overlapping ids, process each event exactly once. If anything fails
+the transaction rolls back and the beat sweep picks the events up again.
+"""
+
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from engagement import hooks
+from engagement.models import Customer, CustomerEventCount, Event
+
+EVENTS = Event._meta.db_table
+COUNTS = CustomerEventCount._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+SWEEP_AGE = timedelta(minutes=2)
+SWEEP_BATCH = 1000
+
+
+def _id_filter(ids):
+    """SQL and params for `id IN ids`, in the vendor's best form."""
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s)", [list(ids)]
+    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _least_greatest():
+    return ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+
+
+def claim_events(event_ids, now):
+    where, params = _id_filter(event_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {EVENTS} SET processed_at = %s WHERE {where} AND processed_at IS NULL RETURNING id, program_id",
+            [now, *params],
+        )
+        return cursor.fetchall()
+
+
+def update_aggregates(event_ids):
+    """Add the claimed events to CustomerEventCount and the Customer aggregate columns."""
+    least, greatest = _least_greatest()
+    where, params = _id_filter(event_ids)
+    with connection.cursor() as cursor:
+        # "WHERE true" lets SQLite parse ON CONFLICT after INSERT ... SELECT.
+        cursor.execute(
+            f"""INSERT INTO {COUNTS} (customer_id, type, count, last_at)
+                SELECT customer_id, type, COUNT(*), MAX(occurred_at) FROM {EVENTS}
+                WHERE {where} GROUP BY customer_id, type
+                ON CONFLICT (customer_id, type) DO UPDATE
+                SET count = {COUNTS}.count + excluded.count,
+                    last_at = {greatest}({COUNTS}.last_at, excluded.last_at)""",
+            params,
+        )
+        cursor.execute(
+            f"""UPDATE {CUSTOMERS} SET
+                    event_count = {CUSTOMERS}.event_count + a.n,
+                    purchase_count = {CUSTOMERS}.purchase_count + a.purchases,
+                    revenue = {CUSTOMERS}.revenue + a.revenue,
+                    first_seen_at = {least}(COALESCE({CUSTOMERS}.first_seen_at, a.first_at), a.first_at),
+                    last_seen_at = {greatest}(COALESCE({CUSTOMERS}.last_seen_at, a.last_at), a.last_at)
+                FROM (SELECT customer_id, COUNT(*) AS n,
+                             SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS purchases,
+                             COALESCE(SUM(CASE WHEN type = 'purchase' THEN value ELSE 0 END), 0) AS revenue,
+                             MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at
+                      FROM {EVENTS} WHERE {where} GROUP BY customer_id) AS a
+                WHERE {CUSTOMERS}.id = a.customer_id""",
+            params,
+        )
+
+
+def process_events(event_ids):
+    """Process the given events once each; returns how many this call processed."""
+    if not event_ids:
+        return 0
+    with transaction.atomic():
+        claimed = claim_events(event_ids, timezone.now())
+        if not claimed:
+            return 0
+        ids = [row[0] for row in claimed]
+        update_aggregates(ids)
+        by_program = {}
+        for event_id, program_id in claimed:
+            by_program.setdefault(program_id, []).append(event_id)
+        for program_id, program_event_ids in by_program.items():
+            hooks.run_event_handlers(program_id, sorted(program_event_ids))
+    return len(ids)
+
+
+def list_stranded_event_ids(now=None, limit=SWEEP_BATCH):
+    """Events received a while ago and still unprocessed: their task was lost."""
+    cutoff = (now or timezone.now()) - SWEEP_AGE
+    return list(
+        Event.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )

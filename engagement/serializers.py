@@ -1,0 +1,84 @@
+"""Partner API input/output shapes for customers and events. Serializers never write."""
+
+from rest_framework import serializers
+
+from engagement.models import Customer
+
+
+class CustomerInputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "locale",
+            "timezone",
+            "birth_date",
+            "attributes",
+            "consent_email",
+            "consent_sms",
+            "consent_whatsapp",
+            "consent_push",
+        ]
+
+    def validate_attributes(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("attributes must be an object.")
+        return value
+
+
+class CustomerUpsertSerializer(CustomerInputSerializer):
+    external_id = serializers.CharField(max_length=128)
+
+    class Meta(CustomerInputSerializer.Meta):
+        fields = ["external_id", *CustomerInputSerializer.Meta.fields]
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = [
+            "external_id",
+            "name",
+            "email",
+            "phone",
+            "locale",
+            "timezone",
+            "birth_date",
+            "attributes",
+            "consent_email",
+            "consent_sms",
+            "consent_whatsapp",
+            "consent_push",
+            "tier",
+            "first_seen_at",
+            "last_seen_at",
+            "event_count",
+            "purchase_count",
+            "revenue",
+            "created_at",
+            "updated_at",
+            "erased_at",
+        ]
+
+
+class EventInputSerializer(serializers.Serializer):
+    """Documents one event for the schema; validation itself is engagement.event_schema."""
+
+    event_id = serializers.CharField(max_length=128)
+    type = serializers.CharField(help_text="A catalogue type (API.md) or custom.<name>.")
+    customer = serializers.CharField(max_length=128, help_text="The customer's external id.")
+    occurred_at = serializers.DateTimeField(help_text="RFC 3339 with offset; not more than 1 day ahead.")
+    value = serializers.CharField(required=False, help_text='Money as a decimal string, e.g. "12.50".')
+    currency = serializers.CharField(required=False, help_text="Must be the program's currency.")
+    properties = serializers.DictField(required=False)
+
+
+class EventBatchInputSerializer(serializers.Serializer):
+    events = EventInputSerializer(many=True, help_text="Up to 1,000 events.")
+
+
+class IngestOutputSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The full stack, production-like: gunicorn + a Celery worker + Celery beat on PostgreSQL and
+# Redis. Uses DATABASE_URL/REDIS_URL when given, else throwaway local servers (scripts/services.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
+  exec bash scripts/services.sh run bash "$0"
+fi
+
+export SECRET_KEY="${SECRET_KEY:-ganjaran-serve-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}"
+# Local plain-http use unless told otherwise; production sets these (README).
+export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+mkdir -p var
+$BIN/python manage.py migrate --noinput
+$BIN/python manage.py collectstatic --noinput -v0
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+queues=$($BIN/python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(','.join(settings.CELERY_TASK_QUEUES_ALL))")
+$BIN/celery -A config worker -Q "$queues" --loglevel=INFO & pids+=($!)
+$BIN/celery -A config beat --loglevel=INFO & pids+=($!)
+$BIN/gunicorn config.wsgi --bind "${BIND:-127.0.0.1:8000}" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - & pids+=($!)
+echo "Ganjaran serving on http://${BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
+wait -n

@@ -1,0 +1,155 @@
+"""Shared fixtures: the cast (program `acme`, customers `alice` and `bob`), partner API
+clients, and a real Celery worker process against the test PostgreSQL and Redis."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import CustomerFactory, ProgramFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_real_services():
+    # Tests run on PostgreSQL and Redis (make test starts them); SQLite is for the demo only.
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not settings.REDIS_URL:
+        pytest.exit("Run the tests with `make test` (PostgreSQL and Redis are required).", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def acme(db):
+    return ProgramFactory(name="Acme", slug="acme", currency="MYR")
+
+
+@pytest.fixture
+def globex(db):
+    return ProgramFactory(name="Globex", slug="globex", currency="USD")
+
+
+@pytest.fixture
+def alice(acme):
+    return CustomerFactory(program=acme, external_id="alice", name="Alice", email="alice@example.com")
+
+
+@pytest.fixture
+def bob(acme):
+    return CustomerFactory(program=acme, external_id="bob", name="Bob", email="bob@example.com")
+
+
+def make_partner_client(program, name="test"):
+    from engagement.models import PartnerKey
+
+    key, raw_key = PartnerKey.issue(program, name)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    client.partner_key = key
+    return client
+
+
+@pytest.fixture
+def partner_client():
+    """partner_client(program) -> an APIClient authenticated with a fresh key of that program."""
+    return make_partner_client
+
+
+@pytest.fixture
+def acme_api(acme):
+    return make_partner_client(acme)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
+    """Poll `predicate` until truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"Timed out after {timeout}s waiting for {message}")
+
+
+def _worker_env():
+    from django.db import connection
+
+    url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CONN_MAX_AGE": "0"}
+
+
+def start_worker(name, concurrency=2):
+    queues = ",".join(settings.CELERY_TASK_QUEUES_ALL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=_worker_env(),
+    )
+    from config.celery import app
+
+    def ready():
+        if process.poll() is not None:
+            pytest.fail(f"Celery worker {name} exited with {process.returncode}")
+        replies = app.control.ping(timeout=0.5) or []
+        return any(name in key for reply in replies for key in reply)
+
+    wait_for(ready, timeout=60, message=f"celery worker {name}")
+    return process
+
+
+def stop_worker(process):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_process(django_db_setup, django_db_blocker):
+    process = start_worker("ganjaran-test")
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, _celery_worker_process):
+    """A real Celery worker process (prefork, 2 children) on the test database and Redis.
+
+    Needs committed data, hence transactional_db. Queues are purged first so that messages
+    left by earlier tests do not leak in.
+    """
+    from config.celery import app
+
+    app.control.purge()
+    yield _celery_worker_process
