@@ -1,6 +1,7 @@
 """Demo data for the base: the program `acme`, ~1,000 customers and ~50,000 events over the
 last 180 days covering every catalogue type. Deterministic (seeded) and idempotent: event
 ids are fixed, so a second run only counts duplicates."""
+
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -17,26 +18,71 @@ DAYS = 180
 BATCH = 1000
 NETWORKS = ["facebook", "instagram", "x", "tiktok"]
 PAGES = ["/", "/shop", "/shop/kopi", "/rewards", "/help", "/checkout"]
-FIRST_NAMES = ["Aisyah", "Ahmad", "Siti", "Hafiz", "Nurul", "Omar", "Layla", "Mei Ling", "Ravi", "Farah",
-               "Zain", "Hana", "Karim", "Amina", "Daniel", "Priya", "Yusuf", "Sofia", "Tan", "Nadia"]
+FIRST_NAMES = [
+    "Aisyah",
+    "Ahmad",
+    "Siti",
+    "Hafiz",
+    "Nurul",
+    "Omar",
+    "Layla",
+    "Mei Ling",
+    "Ravi",
+    "Farah",
+    "Zain",
+    "Hana",
+    "Karim",
+    "Amina",
+    "Daniel",
+    "Priya",
+    "Yusuf",
+    "Sofia",
+    "Tan",
+    "Nadia",
+]
 LOCALES = ["en", "en", "ms", "ms", "ar"]
 
 # type -> relative weight in the demo stream
 MIX = {
-    "page_view": 30, "session": 12, "email_sent": 8, "email_opened": 5, "email_clicked": 2, "email_bounced": 0.5,
-    "email_converted": 0.5, "email_unsubscribed": 0.2, "purchase": 9, "refund": 0.4, "cart_updated": 4,
-    "cart_abandoned": 1.5, "social_like": 6, "social_share": 2, "social_comment": 1.5, "social_click": 2,
-    "event_registered": 1, "event_attended": 0.7, "event_interaction": 0.8, "ticket_opened": 0.8,
-    "ticket_resolved": 0.6, "referral_sent": 0.6, "referral_converted": 0.2, "app_installed": 0.5,
-    "app_uninstalled": 0.1, "custom.wishlist_added": 1,
+    "page_view": 30,
+    "session": 12,
+    "email_sent": 8,
+    "email_opened": 5,
+    "email_clicked": 2,
+    "email_bounced": 0.5,
+    "email_converted": 0.5,
+    "email_unsubscribed": 0.2,
+    "purchase": 9,
+    "refund": 0.4,
+    "cart_updated": 4,
+    "cart_abandoned": 1.5,
+    "social_like": 6,
+    "social_share": 2,
+    "social_comment": 1.5,
+    "social_click": 2,
+    "event_registered": 1,
+    "event_attended": 0.7,
+    "event_interaction": 0.8,
+    "ticket_opened": 0.8,
+    "ticket_resolved": 0.6,
+    "referral_sent": 0.6,
+    "referral_converted": 0.2,
+    "app_installed": 0.5,
+    "app_uninstalled": 0.1,
+    "custom.wishlist_added": 1,
 }
 
 
 def get_or_create_program():
     program, _ = Program.objects.get_or_create(
         slug="acme",
-        defaults={"name": "Acme Kopi Rewards", "currency": "MYR", "timezone": "Asia/Kuala_Lumpur",
-                  "points_name": "beans", "default_locale": "en"},
+        defaults={
+            "name": "Acme Kopi Rewards",
+            "currency": "MYR",
+            "timezone": "Asia/Kuala_Lumpur",
+            "points_name": "beans",
+            "default_locale": "en",
+        },
     )
     return program
 
@@ -51,13 +97,22 @@ def ensure_customers(program):
         first = rng.choice(FIRST_NAMES)
         if external_id in existing:
             continue
-        new.append(Customer(
-            program=program, external_id=external_id, name=f"{first} {chr(65 + n % 26)}.",
-            email=f"{external_id}@example.com", phone=f"+6012{n:07d}", locale=rng.choice(LOCALES),
-            consent_email=rng.random() < 0.9, consent_sms=rng.random() < 0.5, consent_whatsapp=rng.random() < 0.4,
-            consent_push=rng.random() < 0.3, created_at=now - timedelta(days=rng.randint(DAYS, DAYS + 400)),
-            birth_date=now.date().replace(year=1970 + n % 35) - timedelta(days=n % 360),
-        ))
+        new.append(
+            Customer(
+                program=program,
+                external_id=external_id,
+                name=f"{first} {chr(65 + n % 26)}.",
+                email=f"{external_id}@example.com",
+                phone=f"+6012{n:07d}",
+                locale=rng.choice(LOCALES),
+                consent_email=rng.random() < 0.9,
+                consent_sms=rng.random() < 0.5,
+                consent_whatsapp=rng.random() < 0.4,
+                consent_push=rng.random() < 0.3,
+                created_at=now - timedelta(days=rng.randint(DAYS, DAYS + 400)),
+                birth_date=now.date().replace(year=1970 + n % 35) - timedelta(days=n % 360),
+            )
+        )
     Customer.objects.bulk_create(new)
     return Customer.objects.filter(program=program).count()
 
@@ -97,8 +152,13 @@ def generate_events(rng, now, customer_count):
         if type_ in ("purchase", "refund"):
             value = Decimal(rng.randrange(800, 25000)) / 100
         yield CleanEvent(
-            event_id=f"demo-{n:06d}", type=type_, customer=f"cust-{customer:04d}", occurred_at=occurred,
-            value=value, currency="MYR" if value is not None else "", properties=_properties(rng, type_, n, customer_count),
+            event_id=f"demo-{n:06d}",
+            type=type_,
+            customer=f"cust-{customer:04d}",
+            occurred_at=occurred,
+            value=value,
+            currency="MYR" if value is not None else "",
+            properties=_properties(rng, type_, n, customer_count),
         )
 
 

@@ -7,12 +7,16 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   If one raises, the transaction rolls back and the events are retried later.
 - Transition handlers are called the same way with (program_id, transition_ids) when the
   scoring pass records score/segment/tier transitions.
+- Metric providers let higher apps contribute metrics computed from their own tables
+  (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
+  segment=None) -> engagement.metric_types.MetricValue`, under a METRICS.md name.
 - Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
 """
 
 _event_handlers = []
 _transition_handlers = []
 _demo_steps = []
+_metric_providers = {}
 
 
 def register_event_handler(handler):
@@ -45,3 +49,11 @@ def register_demo_step(order, name, step):
 
 def demo_steps():
     return sorted(_demo_steps, key=lambda item: item[0])
+
+
+def register_metric(name, provider):
+    _metric_providers[name] = provider
+
+
+def metric_providers():
+    return dict(_metric_providers)

@@ -153,3 +153,44 @@ def celery_worker(transactional_db, _celery_worker_process):
 
     app.control.purge()
     yield _celery_worker_process
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page():
+    """browser_page(**context_options) -> a Playwright page in Debian's headless Chromium.
+
+    Use with pytest-django's `live_server` (and `transactional_db`). Example phone viewport:
+    browser_page(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ar").
+    """
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the
+    # test body are still synchronous and safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    manager = sync_playwright().start()
+    browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    browser.close()
+    manager.stop()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

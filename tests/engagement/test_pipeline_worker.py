@@ -9,11 +9,24 @@ pytestmark = pytest.mark.worker
 def test_real_worker_processes_an_ingested_batch(acme, acme_api, celery_worker):
     # Given a batch posted through the API (committed: transactional_db)
     batch = [
-        {"event_id": f"p{i}", "type": "purchase", "customer": "alice", "occurred_at": "2026-03-01T10:00:00Z",
-         "value": "10.00", "properties": {"order_id": f"o{i}"}}
+        {
+            "event_id": f"p{i}",
+            "type": "purchase",
+            "customer": "alice",
+            "occurred_at": "2026-03-01T10:00:00Z",
+            "value": "10.00",
+            "properties": {"order_id": f"o{i}"},
+        }
         for i in range(3)
-    ] + [{"event_id": "v1", "type": "page_view", "customer": "bob", "occurred_at": "2026-03-02T10:00:00Z",
-          "properties": {"url": "/"}}]
+    ] + [
+        {
+            "event_id": "v1",
+            "type": "page_view",
+            "customer": "bob",
+            "occurred_at": "2026-03-02T10:00:00Z",
+            "properties": {"url": "/"},
+        }
+    ]
 
     response = acme_api.post("/api/v1/events", {"events": batch}, format="json")
     assert response.json() == {"accepted": 4, "duplicates": 0}

@@ -2,6 +2,7 @@
 
 Safe to run twice: every step checks what exists (fixed ids, get_or_create) first.
 """
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -33,15 +34,17 @@ class Command(BaseCommand):
                 step(program, self.progress)
         self.ensure_admin()
         self.ensure_key(program)
-        self.stdout.write(self.style.SUCCESS(
-            "\nGanjaran demo is ready on http://127.0.0.1:8000\n"
-            f"  admin:     http://127.0.0.1:8000/admin/   user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r}\n"
-            "  dashboard: http://127.0.0.1:8000/admin/dashboard/\n"
-            "  API docs:  http://127.0.0.1:8000/api/docs/\n"
-            "  portal:    http://127.0.0.1:8000/portal/\n"
-            f"  partner key for the API (program acme): {DEMO_KEY}\n"
-            "    curl -H 'Authorization: Bearer " + DEMO_KEY + "' http://127.0.0.1:8000/api/v1/customers\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nGanjaran demo is ready on http://127.0.0.1:8000\n"
+                f"  admin:     http://127.0.0.1:8000/admin/   user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r}\n"
+                "  dashboard: http://127.0.0.1:8000/admin/dashboard/\n"
+                "  API docs:  http://127.0.0.1:8000/api/docs/\n"
+                "  portal:    http://127.0.0.1:8000/portal/\n"
+                f"  partner key for the API (program acme): {DEMO_KEY}\n"
+                "    curl -H 'Authorization: Bearer " + DEMO_KEY + "' http://127.0.0.1:8000/api/v1/customers\n"
+            )
+        )
 
     def ensure_admin(self):
         User = get_user_model()
