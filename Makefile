@@ -34,7 +34,7 @@ demo: venv translations
 test: venv translations
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
-	$(TEST_ENV) bash scripts/services.sh run sh -c '$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null && $(BIN)/python -m pytest $(PYTEST_ARGS)'
+	$(TEST_ENV) bash scripts/services.sh run sh -c '$(BIN)/python manage.py makemigrations --check --dry-run && $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 serve: venv translations
 	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh

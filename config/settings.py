@@ -144,12 +144,14 @@ X_FRAME_OPTIONS = "DENY"
 # Request bodies above this many bytes are refused with 413 before parsing.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# Requests per partner key: "<n>/<sec|min|hour|day>"; beyond it 429 with Retry-After.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="6000/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["engagement.partner_auth.PartnerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["engagement.partner_auth.IsPartner"],
     "DEFAULT_THROTTLE_CLASSES": ["engagement.partner_auth.PartnerKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"partner_key": env.str("API_RATE_LIMIT", default="6000/min")},
-    "DEFAULT_PARSER_CLASSES": ["engagement.api_errors.LimitedJSONParser"],
+    "DEFAULT_THROTTLE_RATES": {"partner_key": API_RATE_LIMIT},
+    "DEFAULT_PARSER_CLASSES": ["engagement.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "engagement.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -201,3 +203,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO" if not DEBUG else "WARNING")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Outbound webhooks (engagement.webhooks; docs/webhooks.md) ------------------------------
+# http:// targets are allowed only for loopback hosts (127.0.0.1, ::1, localhost) and only
+# when this is on; everything else must be https.
+WEBHOOKS_ALLOW_HTTP_LOOPBACK = env.bool("WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Seconds to wait for a partner endpoint (connect + response) per attempt.
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# A delivery is retried until this many hours after it was created (or re-sent), then failed.
+WEBHOOKS_RETRY_HOURS = env.int("WEBHOOKS_RETRY_HOURS", default=24)
+# Backoff: BASE * 2**(attempt-1) seconds, capped at MAX, plus up to 25 % jitter.
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.int("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.int("WEBHOOKS_BACKOFF_MAX_SECONDS", default=3600)
+# A subscription is paused (and its program's staff emailed) after this many failed attempts
+# in a row spanning at least PAUSE_AFTER_HOURS with no success in between.
+WEBHOOKS_PAUSE_AFTER_FAILURES = env.int("WEBHOOKS_PAUSE_AFTER_FAILURES", default=20)
+WEBHOOKS_PAUSE_AFTER_HOURS = env.int("WEBHOOKS_PAUSE_AFTER_HOURS", default=24)
+# After a secret rotation the old secret keeps signing (second signature) this long.
+WEBHOOKS_ROTATION_OVERLAP_HOURS = env.int("WEBHOOKS_ROTATION_OVERLAP_HOURS", default=24)
+# The sweep hands back deliveries in flight longer than this (their worker died) and
+# re-enqueues due deliveries whose broker message is older than REQUEUE_AFTER (lost).
+WEBHOOKS_CLAIM_TIMEOUT_SECONDS = env.int("WEBHOOKS_CLAIM_TIMEOUT_SECONDS", default=300)
+WEBHOOKS_REQUEUE_AFTER_SECONDS = env.int("WEBHOOKS_REQUEUE_AFTER_SECONDS", default=300)
+# Deliveries per Celery task (DESIGN.md: a task carries a batch, not one item).
+WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=20)

@@ -6,12 +6,9 @@ Domain code raises `ApiError` (or a DRF exception); this handler turns all of th
 shape. Anything unexpected still becomes a 500 (a bug), never a 4xx that hides it.
 """
 
-import json
-
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,33 +27,9 @@ class ApiError(exceptions.APIException):
             self.status_code = status_code
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is larger than the limit."
-    default_code = "payload_too_large"
-
-
 class Conflict(ApiError):
     def __init__(self, detail, code="conflict"):
         super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT)
-
-
-class LimitedJSONParser(parsers.JSONParser):
-    """JSON parser that refuses bodies over API_MAX_BODY_BYTES with 413 before parsing."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.API_MAX_BODY_BYTES
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        try:
-            return json.loads(raw.decode((parser_context or {}).get("encoding") or "utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
 
 
 def flatten_errors(detail, attr=None):

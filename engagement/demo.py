@@ -2,6 +2,7 @@
 last 180 days covering every catalogue type. Deterministic (seeded) and idempotent: event
 ids are fixed, so a second run only counts duplicates."""
 
+import os
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -12,8 +13,9 @@ from engagement.event_schema import CleanEvent
 from engagement.ingest import record_events
 from engagement.models import Customer, Program
 
-CUSTOMERS = 1000
-EVENTS = 50_000
+# Smaller values make a quick demo (the SQLite smoke test uses them).
+CUSTOMERS = int(os.environ.get("GANJARAN_DEMO_CUSTOMERS", 1000))
+EVENTS = int(os.environ.get("GANJARAN_DEMO_EVENTS", 50_000))
 DAYS = 180
 BATCH = 1000
 NETWORKS = ["facebook", "instagram", "x", "tiktok"]

@@ -6,6 +6,7 @@ every partner view filters by `request.program` and nothing else.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
@@ -48,6 +49,10 @@ class PartnerKeyRateThrottle(throttling.SimpleRateThrottle):
     """Per-key request rate (API_RATE_LIMIT); answers 429 with Retry-After."""
 
     scope = "partner_key"
+
+    def get_rate(self):
+        # Read at request time (not import time) so the setting can change without a restart.
+        return settings.API_RATE_LIMIT
 
     def get_cache_key(self, request, view):
         if not isinstance(request.auth, PartnerKey):
