@@ -12,6 +12,7 @@ fi
 export SECRET_KEY="${SECRET_KEY:-ganjaran-serve-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}"
 # Local plain-http use unless told otherwise; production sets these (README).
 export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+export STATIC_MANIFEST=1
 mkdir -p var
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput -v0
