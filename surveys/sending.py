@@ -1,0 +1,179 @@
+"""Sending surveys: the only door to creating invitations (API sends, campaigns, relationship
+samples, held releases). Channel delivery itself is engagement.channels' job (Celery, on commit).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from engagement.models import Customer
+from surveys.models import Invitation, SendSkip
+from surveys.throttling import check_throttle
+
+INVITATION_TEMPLATE = "survey_invitation"
+REMINDER_TEMPLATE = "survey_reminder"
+# Channels need an address as well as consent.
+CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "whatsapp": "phone", "push": None}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    invitation: Invitation | None
+    skipped_reason: str = ""
+    created: bool = True
+
+    @property
+    def skipped(self):
+        return self.invitation is None
+
+
+def pick_channel(survey, customer, requested=None):
+    """First channel of the survey (or the requested one) the customer consented to and can be
+    reached on; None when there is none."""
+    for channel in [requested] if requested else survey.channels or []:
+        address_field = CHANNEL_ADDRESS.get(channel, "")
+        if address_field == "":
+            continue  # not a channel we know
+        if customer.has_consent(channel) and (address_field is None or getattr(customer, address_field)):
+            return channel
+    return None
+
+
+def send_survey(*, survey, customer, source="campaign", idempotency_key=None, channel=None, transactional=False):
+    """Invite `customer` to `survey` now, or hold or skip the send; returns SendResult.
+
+    Checks, in order: survey active, customer not erased, a consented channel, then the
+    recontact window and the program cooldown (a throttled send is held or dropped as the
+    survey says). Every skip is a SendSkip row with its reason. Idempotent by
+    (program, idempotency_key): a repeat returns the first outcome and creates nothing.
+    Locks the customer row so two concurrent sends cannot both pass the throttle. Joins the
+    caller's transaction; the channel message is delivered by Celery on commit.
+    """
+    if survey.program_id != customer.program_id:
+        raise ValueError("The survey and the customer belong to different programs.")
+    key = idempotency_key or ""
+    with transaction.atomic():
+        # Lock order: customer first (the same in every survey service).
+        customer = Customer.objects.select_for_update().select_related("program").get(pk=customer.pk)
+        if key and (previous := _previous_result(survey.program_id, key)):
+            return previous
+        now = timezone.now()
+        reason = _ineligible_reason(survey, customer)
+        chosen = None
+        if not reason:
+            chosen = pick_channel(survey, customer, channel)
+            if chosen is None:
+                reason = SendSkip.Reason.NO_CONSENT
+        if reason:
+            return _skip(survey, customer, reason, source, key)
+        throttle = check_throttle(survey, customer, now)
+        if throttle and survey.throttled_action != survey.ThrottledAction.HOLD:
+            return _skip(survey, customer, throttle.reason, source, key)
+        invitation = Invitation.objects.create(
+            program_id=survey.program_id,
+            survey=survey,
+            customer=customer,
+            channel=chosen,
+            locale=customer.get_locale(),
+            source=source,
+            idempotency_key=key,
+            status=Invitation.Status.HELD if throttle else Invitation.Status.QUEUED,
+            hold_until=throttle.eligible_at if throttle else None,
+            hold_reason=throttle.reason if throttle else "",
+        )
+        if not throttle:
+            dispatch_invitation(invitation, now, transactional=transactional)
+        return SendResult(invitation=invitation)
+
+
+def dispatch_invitation(invitation, now, transactional=False):
+    """Start the throttling clock and hand the invitation to its channel (inside a transaction).
+
+    A message the channel refuses outright (e.g. contact cap) makes the invitation `failed`
+    and is recorded as a SendSkip with the channel's reason.
+    """
+    from engagement.channels.sending import send_message
+
+    invitation.invited_at = now
+    invitation.expires_at = now + timedelta(days=invitation.survey.link_validity_days)
+    invitation.status = Invitation.Status.QUEUED
+    invitation.hold_until = None
+    message = send_message(
+        customer=invitation.customer,
+        channel=invitation.channel,
+        template_key=INVITATION_TEMPLATE,
+        context=message_context(invitation),
+        transactional=transactional,
+        source="surveys",
+        idempotency_key=f"survey-invitation-{invitation.pk}",
+    )
+    invitation.message_id = message.pk
+    skipped = _message_skip_reason(message)
+    if skipped is not None:
+        invitation.status = Invitation.Status.FAILED
+        invitation.failed_at = now
+        invitation.failure_reason = skipped[:60]
+        SendSkip.objects.create(
+            program_id=invitation.program_id,
+            survey_id=invitation.survey_id,
+            customer_id=invitation.customer_id,
+            reason=SendSkip.Reason.CHANNEL,
+            detail=skipped,
+            source=invitation.source,
+        )
+    invitation.save()
+
+
+def message_context(invitation):
+    survey = invitation.survey
+    question = survey.get_primary_question() or survey.questions.first()
+    return {
+        "customer_name": invitation.customer.name,
+        "program_name": survey.program.name,
+        "survey_name": survey.name,
+        "question": question.localized("text", invitation.locale) if question else "",
+        "link": invitation.get_link(),
+        "expires_at": invitation.expires_at,
+    }
+
+
+def _message_skip_reason(message):
+    """The channel's reason when it refused the message outright, else None (queued or held)."""
+    if getattr(message, "status", "") not in ("skipped", "dropped"):
+        return None
+    for field in ("reason", "skip_reason", "status_reason"):
+        if getattr(message, field, ""):
+            return str(getattr(message, field))
+    return "skipped"
+
+
+def _ineligible_reason(survey, customer):
+    if not survey.is_active:
+        return SendSkip.Reason.SURVEY_INACTIVE
+    if customer.erased_at is not None:
+        return SendSkip.Reason.ERASED
+    return ""
+
+
+def _skip(survey, customer, reason, source, key):
+    SendSkip.objects.create(
+        program_id=survey.program_id,
+        survey=survey,
+        customer=customer,
+        reason=reason,
+        source=source,
+        idempotency_key=key,
+    )
+    return SendResult(invitation=None, skipped_reason=reason)
+
+
+def _previous_result(program_id, key):
+    invitation = Invitation.objects.filter(program_id=program_id, idempotency_key=key).first()
+    if invitation is not None:
+        return SendResult(invitation=invitation, created=False)
+    skip = SendSkip.objects.filter(program_id=program_id, idempotency_key=key).first()
+    if skip is not None:
+        return SendResult(invitation=None, skipped_reason=skip.reason, created=False)
+    return None
