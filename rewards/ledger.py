@@ -1,0 +1,548 @@
+"""The points ledger: the ONLY module that writes LedgerEntry rows, PointsAccount balances
+and PointsLot remainders (STYLE.md).
+
+Concurrency: every write first locks the affected PointsAccount rows with
+`select_for_update()` ordered by pk (a fixed order, so two batches never deadlock), then
+reads the balance, then changes it with `F()` under that lock. Lots of an account are only
+touched while its account row is locked. A CHECK constraint keeps balances >= 0 even if a
+bug slipped through. Idempotency keys are UNIQUE per program in the database.
+"""
+
+import calendar
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from rewards.errors import InsufficientPoints, InvalidPoints
+from rewards.models import (
+    Clawback,
+    EntryKind,
+    ExpiryRounding,
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+    RewardsSettings,
+)
+from rewards.notify import webhook
+
+logger = logging.getLogger(__name__)
+
+
+# --- helpers that shape inputs -------------------------------------------------------------
+
+
+def source_parts(source):
+    """(source_type, source_id) from a model instance, a (type, id) pair, "type:id" or None."""
+    if source is None:
+        return "", ""
+    if isinstance(source, models.Model):
+        return source._meta.label_lower, str(source.pk)
+    if isinstance(source, tuple | list):
+        return str(source[0])[:40], str(source[1])[:128]
+    kind, _sep, ident = str(source).partition(":")
+    return kind[:40], ident[:128]
+
+
+def actor_parts(actor):
+    """(user or None, label) from a User, a string label or None."""
+    if actor is None:
+        return None, "system"
+    if isinstance(actor, get_user_model()):
+        return actor, actor.get_username()[:100]
+    return None, str(actor)[:100]
+
+
+def round_expiry(program, moment):
+    """Round an expiry up to the end of the day or month in the program's time zone."""
+    if moment is None:
+        return None
+    rounding = RewardsSettings.get_for(program).expiry_rounding
+    if rounding == ExpiryRounding.NONE:
+        return moment
+    import zoneinfo
+
+    local = moment.astimezone(zoneinfo.ZoneInfo(program.timezone))
+    day = local.date()
+    if rounding == ExpiryRounding.MONTH:
+        day = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    end = datetime.combine(day, time(23, 59, 59), tzinfo=local.tzinfo)
+    return end.astimezone(UTC)
+
+
+def default_expiry(program, now):
+    days = RewardsSettings.get_for(program).points_validity_days
+    return round_expiry(program, now + timedelta(days=days)) if days else None
+
+
+# --- accounts and locks --------------------------------------------------------------------
+
+
+def get_account(customer):
+    """The customer's account, created (balance 0) on first use; not locked."""
+    account = PointsAccount.objects.filter(customer=customer).first()
+    if account is None:
+        PointsAccount.objects.bulk_create(
+            [PointsAccount(program_id=customer.program_id, customer=customer)], ignore_conflicts=True
+        )
+        account = PointsAccount.objects.get(customer=customer)
+    return account
+
+
+def lock_accounts(customers):
+    """Create missing accounts, then lock them all in pk order; returns {customer_id: account}.
+
+    Must run inside a transaction.
+    """
+    ids = sorted({c.pk for c in customers})
+    existing = set(PointsAccount.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True))
+    missing = [c for c in {c.pk: c for c in customers}.values() if c.pk not in existing]
+    if missing:
+        PointsAccount.objects.bulk_create(
+            [PointsAccount(program_id=c.program_id, customer_id=c.pk) for c in missing], ignore_conflicts=True
+        )
+    locked = PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("pk")
+    return {account.customer_id: account for account in locked}
+
+
+def _move(account, points=0, pending=0):
+    # F() under the row lock: the database adds, so nothing read earlier can be written back.
+    PointsAccount.objects.filter(pk=account.pk).update(
+        balance=F("balance") + points, pending=F("pending") + pending, updated_at=timezone.now()
+    )
+    account.balance += points
+    account.pending += pending
+
+
+def _entry(account, customer_id, kind, points, reason, key, *, pending=0, actor=None, source=None, **extra):
+    user, label = actor_parts(actor)
+    source_type, source_id = source_parts(source)
+    return LedgerEntry(
+        program_id=account.program_id,
+        account=account,
+        customer_id=customer_id,
+        kind=kind,
+        points=points,
+        pending_points=pending,
+        balance_after=account.balance + points,
+        reason=str(reason)[:255],
+        actor=user,
+        actor_label=label,
+        source_type=source_type,
+        source_id=source_id,
+        idempotency_key=key[:255],
+        **extra,
+    )
+
+
+def _existing(program_id, key):
+    return LedgerEntry.objects.filter(program_id=program_id, idempotency_key=key).first()
+
+
+# --- crediting -----------------------------------------------------------------------------
+
+
+@dataclass
+class Grant:
+    customer: object
+    points: int
+    reason: str
+    idempotency_key: str
+    actor: object = None
+    source: object = None
+    expires_at: datetime | None = None
+    pending_until: datetime | None = None
+    kind: str = EntryKind.EARN
+
+
+def bulk_grant(program, grants, *, now=None, notify=False):
+    """Credit many grants in one transaction; returns the entries (existing ones for keys
+    already used). Set-based: one lock query, one insert of entries, one of lots, one
+    UPDATE per account. Expiry: given -> rounded; absent -> the program's default.
+    Pending grants (pending_until in the future) go to `pending`, not the balance.
+    """
+    now = now or timezone.now()
+    for grant in grants:
+        if not isinstance(grant.points, int) or isinstance(grant.points, bool) or grant.points <= 0:
+            raise InvalidPoints()
+    with transaction.atomic():
+        accounts = lock_accounts([g.customer for g in grants])
+        keys = [g.idempotency_key for g in grants]
+        found = {e.idempotency_key: e for e in LedgerEntry.objects.filter(program=program, idempotency_key__in=keys)}
+        new_entries, lots, fresh = [], [], []
+        for grant in grants:
+            if grant.idempotency_key in found:
+                continue
+            account = accounts[grant.customer.pk]
+            pending = grant.pending_until is not None and grant.pending_until > now
+            expires = round_expiry(program, grant.expires_at) if grant.expires_at else default_expiry(program, now)
+            points = 0 if pending else grant.points
+            entry = _entry(
+                account,
+                grant.customer.pk,
+                grant.kind,
+                points,
+                grant.reason,
+                grant.idempotency_key,
+                pending=grant.points if pending else 0,
+                actor=grant.actor,
+                source=grant.source,
+                expires_at=expires,
+                pending_until=grant.pending_until if pending else None,
+                created_at=now,
+            )
+            _track(account, points, grant.points if pending else 0)
+            found[grant.idempotency_key] = entry
+            new_entries.append(entry)
+            fresh.append((entry, account, pending, expires, grant))
+        LedgerEntry.objects.bulk_create(new_entries)
+        for entry, account, pending, expires, grant in fresh:
+            lots.append(
+                PointsLot(
+                    program_id=program.pk,
+                    account=account,
+                    entry=entry,
+                    status=PointsLot.Status.PENDING if pending else PointsLot.Status.AVAILABLE,
+                    points=grant.points,
+                    remaining=grant.points,
+                    expires_at=expires,
+                    available_at=grant.pending_until if pending else now,
+                    created_at=now,
+                )
+            )
+        PointsLot.objects.bulk_create(lots)
+        _flush_tracked(accounts.values())
+        if notify:
+            for entry in new_entries:
+                webhook(program, "reward.granted", _grant_payload(entry), f"reward.granted:ledger:{entry.pk}")
+    return [found[g.idempotency_key] for g in grants]
+
+
+def _track(account, points, pending):
+    account._delta = getattr(account, "_delta", (0, 0))
+    account._delta = (account._delta[0] + points, account._delta[1] + pending)
+    # Keep the in-memory balance current so the next entry's balance_after is right.
+    account.balance += points
+    account.pending += pending
+
+
+def _flush_tracked(accounts):
+    for account in accounts:
+        points, pending = getattr(account, "_delta", (0, 0))
+        if points or pending:
+            PointsAccount.objects.filter(pk=account.pk).update(
+                balance=F("balance") + points, pending=F("pending") + pending, updated_at=timezone.now()
+            )
+        account._delta = (0, 0)
+
+
+def _grant_payload(entry):
+    return {
+        "customer": entry.customer.external_id,
+        "kind": "points",
+        "points": entry.points + entry.pending_points,
+        "pending": bool(entry.pending_points),
+        "reason": entry.reason,
+        "ledger_entry": entry.pk,
+        "balance": entry.balance_after,
+    }
+
+
+def grant_points(
+    *, customer, points, reason, idempotency_key, actor=None, source=None, expires_at=None, pending_until=None
+):
+    """Credit `points` (> 0) to the customer as an `earn` entry plus a lot.
+
+    Idempotent by (program, idempotency_key): a repeat returns the first entry and grants
+    nothing. Locks the account row. `pending_until` in the future holds the points as
+    pending until the beat releases them. Records webhook `reward.granted` (on commit).
+    Raises InvalidPoints for points <= 0.
+    """
+    grant = Grant(customer, points, reason, idempotency_key, actor, source, expires_at, pending_until)
+    try:
+        with transaction.atomic():
+            return bulk_grant(customer.program, [grant], notify=True)[0]
+    except IntegrityError:
+        # Another transaction committed the same key between our check and insert.
+        existing = _existing(customer.program_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+
+
+# --- debiting ------------------------------------------------------------------------------
+
+
+def _consume(account, points):
+    """Take `points` from available lots, soonest expiry first (never-expiring last).
+
+    Returns the latest expiry among the lots used (None if a never-expiring lot was used),
+    so a refund can give the points back with no longer a life than they had.
+    """
+    lots = (
+        PointsLot.objects.select_for_update()
+        .filter(account=account, status=PointsLot.Status.AVAILABLE, remaining__gt=0)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
+    left, latest, unlimited = points, None, False
+    for lot in lots:
+        if left <= 0:
+            break
+        take = min(lot.remaining, left)
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        left -= take
+        if lot.expires_at is None:
+            unlimited = True
+        elif latest is None or lot.expires_at > latest:
+            latest = lot.expires_at
+    if left:
+        # Lots and balance disagree: refuse rather than write a broken ledger.
+        raise RuntimeError(f"Account {account.pk}: lots hold {points - left} of {points} points")
+    return None if unlimited else latest
+
+
+def debit_points(customer, points, *, kind, reason, idempotency_key, actor=None, source=None, redemption=None):
+    """Debit `points` (> 0) from the customer's balance; call inside the caller's transaction.
+
+    Locks the account, checks the balance AFTER the lock, consumes lots. Raises
+    InsufficientPoints (nothing changed) when the balance is short. Idempotent by key.
+    """
+    if not isinstance(points, int) or points <= 0:
+        raise InvalidPoints()
+    with transaction.atomic():
+        account = lock_accounts([customer])[customer.pk]
+        existing = _existing(customer.program_id, idempotency_key)
+        if existing is not None:
+            return existing
+        if account.balance < points:
+            raise InsufficientPoints()
+        latest = _consume(account, points)
+        entry = _entry(
+            account, customer.pk, kind, -points, reason, idempotency_key,
+            actor=actor, source=source, redemption=redemption, expires_at=latest,
+        )  # fmt: skip
+        entry.save()
+        _move(account, -points)
+        return entry
+
+
+def adjust_points(*, customer, points, reason, actor, idempotency_key):
+    """A signed manual adjustment with a required reason (admin, API).
+
+    Positive: an `adjust` credit with the program's default expiry. Negative: an `adjust`
+    debit that cannot overdraw (InsufficientPoints, nothing changed). Idempotent by key.
+    """
+    if not str(reason or "").strip():
+        raise InvalidPoints("A reason is required.")
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        raise InvalidPoints()
+    if points > 0:
+        grant = Grant(customer, points, reason, idempotency_key, actor, None, kind=EntryKind.ADJUST)
+        with transaction.atomic():
+            return bulk_grant(customer.program, [grant])[0]
+    return debit_points(customer, -points, kind=EntryKind.ADJUST, reason=reason, idempotency_key=idempotency_key,
+                        actor=actor)  # fmt: skip
+
+
+def refund_redemption_points(redemption, reason):
+    """Give a failed redemption's points back (`refund` entry + a new lot that expires no
+    later than the points it replaces). Idempotent per redemption. Inside the caller's
+    transaction, which must hold the redemption row lock.
+    """
+    debit = LedgerEntry.objects.filter(redemption=redemption, kind=EntryKind.REDEEM).first()
+    if debit is None:
+        return None
+    key = f"refund:redemption:{redemption.pk}"
+    customer = redemption.customer
+    with transaction.atomic():
+        account = lock_accounts([customer])[customer.pk]
+        existing = _existing(customer.program_id, key)
+        if existing is not None:
+            return existing
+        points = -debit.points
+        entry = _entry(
+            account, customer.pk, EntryKind.REFUND, points, reason, key,
+            source=redemption, redemption=redemption, expires_at=debit.expires_at,
+        )  # fmt: skip
+        entry.save()
+        PointsLot.objects.create(
+            program_id=account.program_id, account=account, entry=entry, points=points, remaining=points,
+            expires_at=debit.expires_at, available_at=timezone.now(),
+        )  # fmt: skip
+        _move(account, points)
+        return entry
+
+
+# --- beat work: expiry and release ---------------------------------------------------------
+
+
+def expire_points(now=None, *, program=None, limit=500):
+    """Expire available lots whose time has come: one `expire` entry per account per run.
+
+    Returns how many points expired. Webhook points.expired per account (on commit).
+    Safe to run concurrently: lots are re-read under the account lock.
+    """
+    now = now or timezone.now()
+    due = PointsLot.objects.filter(status=PointsLot.Status.AVAILABLE, remaining__gt=0, expires_at__lte=now)
+    if program is not None:
+        due = due.filter(program=program)
+    account_ids = list(due.values_list("account_id", flat=True).distinct().order_by("account_id")[:limit])
+    total = 0
+    for account_id in account_ids:
+        with transaction.atomic():
+            account = PointsAccount.objects.select_for_update().select_related("customer__program").get(pk=account_id)
+            lots = list(due.filter(account=account).select_for_update().order_by("id"))
+            points = sum(lot.remaining for lot in lots)
+            if not points:
+                continue
+            entry = _entry(
+                account, account.customer_id, EntryKind.EXPIRE, -points,
+                "Points expired", f"expire:lot:{lots[0].pk}", source=("lot", lots[0].pk),
+                expires_at=max(lot.expires_at for lot in lots),
+            )  # fmt: skip
+            entry.save()
+            PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
+            _move(account, -points)
+            total += points
+            customer = account.customer
+            webhook(customer.program, "points.expired",
+                    {"customer": customer.external_id, "points": points, "balance": account.balance,
+                     "ledger_entry": entry.pk}, f"points.expired:{entry.pk}")  # fmt: skip
+    return total
+
+
+def release_pending_points(now=None, *, program=None, limit=2000):
+    """Make pending lots whose return window has passed spendable (an `earn` entry each:
+    +points to the balance, -points from pending). Returns how many lots were released."""
+    now = now or timezone.now()
+    due = PointsLot.objects.filter(status=PointsLot.Status.PENDING, available_at__lte=now)
+    if program is not None:
+        due = due.filter(program=program)
+    account_ids = list(due.values_list("account_id", flat=True).distinct().order_by("account_id")[:limit])
+    released = 0
+    for account_id in account_ids:
+        with transaction.atomic():
+            account = PointsAccount.objects.select_for_update().get(pk=account_id)
+            lots = list(due.filter(account=account).select_for_update().select_related("entry").order_by("id"))
+            entries = []
+            for lot in lots:
+                entry = _entry(
+                    account, account.customer_id, EntryKind.EARN, lot.points, lot.entry.reason,
+                    f"release:lot:{lot.pk}", pending=-lot.points, source=("lot", lot.pk),
+                    expires_at=lot.expires_at,
+                )  # fmt: skip
+                _track(account, lot.points, -lot.points)
+                entries.append(entry)
+            LedgerEntry.objects.bulk_create(entries)
+            PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(
+                status=PointsLot.Status.AVAILABLE, available_at=now
+            )
+            _flush_tracked([account])
+            released += len(lots)
+    return released
+
+
+# --- refunds of purchases: cancel pending, claw back ---------------------------------------
+
+
+def claw_back(*, customer, source_type, source_id, fraction, refund_key, reason="Purchase refunded"):
+    """Take back `fraction` (0..1) of the points earned from (source_type, source_id).
+
+    Pending points are cancelled first (a `reverse` entry on pending); spendable points are
+    debited as far as the balance allows (`reverse`); what could not be taken is recorded in
+    a Clawback row. Idempotent by refund_key. Returns the Clawback.
+    """
+    with transaction.atomic():
+        account = lock_accounts([customer])[customer.pk]
+        done = Clawback.objects.filter(program_id=customer.program_id, refund_key=refund_key).first()
+        if done is not None:
+            return done
+        earned = LedgerEntry.objects.filter(
+            program_id=customer.program_id, customer=customer, source_type=source_type, source_id=source_id,
+            kind=EntryKind.EARN,
+        ).aggregate(points=Sum(F("points") + F("pending_points")))["points"] or 0  # fmt: skip
+        already = (
+            Clawback.objects.filter(
+                program_id=customer.program_id, customer=customer, source_type=source_type, source_id=source_id
+            ).aggregate(due=Sum("points_due"))["due"]
+            or 0
+        )
+        due = max(0, min(earned - already, round(earned * fraction)))
+        left = due
+        pending_lots = PointsLot.objects.select_for_update().filter(
+            account=account, status=PointsLot.Status.PENDING, entry__source_type=source_type,
+            entry__source_id=source_id,
+        ).order_by("id")  # fmt: skip
+        cancelled = 0
+        for lot in pending_lots:
+            if left <= 0:
+                break
+            take = min(lot.remaining, left)
+            remaining = lot.remaining - take
+            PointsLot.objects.filter(pk=lot.pk).update(
+                remaining=remaining, status=PointsLot.Status.CANCELLED if remaining == 0 else lot.status
+            )
+            if remaining:
+                # A partly cancelled pending lot: shrink it so lot.points stays >= remaining.
+                PointsLot.objects.filter(pk=lot.pk).update(points=remaining)
+            cancelled += take
+            left -= take
+        if cancelled:
+            entry = _entry(account, customer.pk, EntryKind.REVERSE, 0, reason, f"{refund_key}:pending",
+                           pending=-cancelled, source=(source_type, source_id))  # fmt: skip
+            entry.save()
+            _move(account, 0, -cancelled)
+        taken = min(left, account.balance)
+        if taken:
+            _consume(account, taken)
+            entry = _entry(account, customer.pk, EntryKind.REVERSE, -taken, reason, f"{refund_key}:balance",
+                           source=(source_type, source_id))  # fmt: skip
+            entry.save()
+            _move(account, -taken)
+        return Clawback.objects.create(
+            program_id=customer.program_id, customer=customer, source_type=source_type, source_id=source_id,
+            refund_key=refund_key, points_due=due, points_taken=cancelled + taken,
+            points_unrecovered=due - cancelled - taken,
+        )  # fmt: skip
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def get_balance_summary(customer, now=None):
+    """Balance, pending and the soonest expiry (date and amount) within the program setting."""
+    now = now or timezone.now()
+    account = PointsAccount.objects.filter(customer=customer).first()
+    soon = RewardsSettings.get_for(customer.program).expiring_soon_days
+    lots = PointsLot.objects.filter(
+        account__customer=customer, status=PointsLot.Status.AVAILABLE, remaining__gt=0,
+        expires_at__isnull=False, expires_at__lte=now + timedelta(days=soon),
+    )  # fmt: skip
+    first = lots.order_by("expires_at").first()
+    expiring = None
+    if first is not None:
+        amount = lots.filter(expires_at=first.expires_at).aggregate(s=Sum("remaining"))["s"]
+        expiring = {"at": first.expires_at, "points": amount}
+    return {
+        "balance": account.balance if account else 0,
+        "pending": account.pending if account else 0,
+        "expiring_soon": expiring,
+        "expiring_soon_total": lots.aggregate(s=Sum("remaining"))["s"] or 0,
+    }
+
+
+def earned_since(customers_q, since):
+    """Points earned (earn + positive adjust, not reversed) per customer id since `since`."""
+    rows = (
+        LedgerEntry.objects.filter(customers_q, created_at__gte=since)
+        .filter(
+            Q(kind=EntryKind.EARN, points__gt=0) | Q(kind=EntryKind.ADJUST, points__gt=0) | Q(kind=EntryKind.REVERSE)
+        )
+        .values("customer_id")
+        .annotate(total=Sum("points"))
+    )
+    return {row["customer_id"]: max(0, row["total"] or 0) for row in rows}

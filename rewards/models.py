@@ -1,0 +1,399 @@
+"""Rewards data: points accounts, the append-only ledger, lots, catalogue, voucher codes,
+redemptions, tiers, referrals and portal sign-in tokens.
+
+Only rewards.ledger writes LedgerEntry, PointsAccount balances and PointsLot remainders.
+Invariants (checked by `manage.py verify_ledger`):
+- account.balance == sum(entry.points) and account.pending == sum(entry.pending_points);
+- both >= 0 (database CHECKs);
+- sum(remaining of available lots) == balance, sum(remaining of pending lots) == pending;
+- every `redeem` entry points at a Redemption of the same customer.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from engagement.models import Customer, Program
+
+
+class ExpiryRounding(models.TextChoices):
+    NONE = "none", _("Exact time")
+    DAY = "day", _("End of the day")
+    MONTH = "month", _("End of the month")
+
+
+class RewardsSettings(models.Model):
+    """Per-program rewards settings; created with defaults on first use (get_for)."""
+
+    program = models.OneToOneField(Program, on_delete=models.CASCADE, related_name="rewards_settings")
+    points_validity_days = models.PositiveIntegerField(
+        default=365, help_text=_("Earned points expire after this many days; 0 = never.")
+    )
+    expiry_rounding = models.CharField(max_length=8, choices=ExpiryRounding.choices, default=ExpiryRounding.MONTH)
+    return_window_days = models.PositiveIntegerField(
+        default=14, help_text=_("Purchase points stay pending this long; 0 = spendable at once.")
+    )
+    points_per_currency_unit = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("1"), validators=[MinValueValidator(0)]
+    )
+    tier_window_days = models.PositiveIntegerField(default=365, help_text=_("Rolling window for tier points."))
+    tier_review_months = models.PositiveIntegerField(
+        default=12, help_text=_("A tier is kept at least this long; downgrades happen only at the review date.")
+    )
+    expiring_soon_days = models.PositiveIntegerField(default=30)
+    referral_points = models.PositiveIntegerField(default=200, help_text=_("Points for a converted referral."))
+
+    class Meta:
+        verbose_name_plural = "rewards settings"
+
+    def __str__(self):
+        return f"Rewards settings of {self.program}"
+
+    @classmethod
+    def get_for(cls, program):
+        found = getattr(program, "_rewards_settings_cache", None)
+        if found is None:
+            found, _created = cls.objects.get_or_create(program=program)
+            program._rewards_settings_cache = found
+        return found
+
+
+class PointsAccount(models.Model):
+    """One per customer: the balance row locked (select_for_update) by every ledger write."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="points_accounts")
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="points_account")
+    balance = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="points_balance_not_negative"),
+            models.CheckConstraint(condition=Q(pending__gte=0), name="points_pending_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer}: {self.balance}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    REDEEM = "redeem", _("Redeemed")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjusted")
+    REVERSE = "reverse", _("Reversed")
+    REFUND = "refund", _("Refunded")
+
+
+class LedgerEntry(models.Model):
+    """Append-only: one change of a customer's spendable (`points`) and pending points."""
+
+    id = models.BigAutoField(primary_key=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="ledger_entries")
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ledger_entries")
+    kind = models.CharField(max_length=10, choices=EntryKind.choices)
+    points = models.BigIntegerField(help_text=_("Change of the spendable balance (signed)."))
+    pending_points = models.BigIntegerField(default=0, help_text=_("Change of the pending points (signed)."))
+    balance_after = models.BigIntegerField()
+    reason = models.CharField(max_length=255)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=100, blank=True, help_text=_("system, api, campaign, portal..."))
+    source_type = models.CharField(max_length=40, blank=True)
+    source_id = models.CharField(max_length=128, blank=True)
+    idempotency_key = models.CharField(max_length=255)
+    redemption = models.ForeignKey(
+        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    pending_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "idempotency_key"], name="ledger_idempotency_unique"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-id"], name="ledger_customer_recent"),
+            models.Index(fields=["program", "kind", "created_at"], name="ledger_program_kind_time"),
+            models.Index(fields=["program", "source_type", "source_id"], name="ledger_source"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.points:+d} ({self.customer})"
+
+
+class PointsLot(models.Model):
+    """Points earned together, with one expiry; consumed oldest-expiring first."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        AVAILABLE = "available", _("Available")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(PointsAccount, on_delete=models.CASCADE, related_name="lots")
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="lots")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
+    points = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    available_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="lot_points_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")), name="lot_remaining_in_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status", "expires_at"], name="lot_account_order"),
+            models.Index(fields=["status", "expires_at"], name="lot_expiry", condition=Q(remaining__gt=0)),
+            models.Index(fields=["status", "available_at"], name="lot_release"),
+        ]
+
+
+class Clawback(models.Model):
+    """What a refund event asked back and what could be taken; the rest is recorded here."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="clawbacks")
+    source_type = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=128)
+    refund_key = models.CharField(max_length=255)
+    points_due = models.BigIntegerField()
+    points_taken = models.BigIntegerField()
+    points_unrecovered = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "refund_key"], name="clawback_unique")]
+
+
+class Tier(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
+    name = models.CharField(max_length=60)
+    name_ar = models.CharField(max_length=60, blank=True)
+    name_ms = models.CharField(max_length=60, blank=True)
+    min_points = models.PositiveIntegerField(help_text=_("Points earned in the rolling window to reach it."))
+    earn_multiplier = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1"))
+
+    class Meta:
+        ordering = ["program", "min_points"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="tier_name_unique"),
+            models.UniqueConstraint(fields=["program", "min_points"], name="tier_threshold_unique"),
+            models.CheckConstraint(condition=Q(earn_multiplier__gt=0), name="tier_multiplier_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def display_name(self):
+        return getattr(self, f"name_{get_language() or 'en'}", "") or self.name
+
+
+class CustomerTier(models.Model):
+    """A customer's tier state: current tier, points in the window, next review date."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="tier_status")
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.SET_NULL)
+    window_points = models.BigIntegerField(default=0)
+    review_at = models.DateField(null=True, blank=True)
+    achieved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class RewardKind(models.TextChoices):
+    GIFT_CARD = "gift_card", _("Gift card")
+    VOUCHER = "voucher", _("Voucher code")
+    MERCHANDISE = "merchandise", _("Merchandise")
+    CASH = "cash", _("Cash")
+    DONATION = "donation", _("Charity donation")
+    EXPERIENCE = "experience", _("Experience")
+
+
+CASH_LIKE = {RewardKind.CASH, RewardKind.GIFT_CARD}
+
+
+class RewardItem(models.Model):
+    """A catalogue reward. `stock` NULL = unlimited; voucher items are limited by their codes."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="reward_items")
+    kind = models.CharField(max_length=12, choices=RewardKind.choices)
+    title_en = models.CharField(max_length=120)
+    title_ar = models.CharField(max_length=120, blank=True)
+    title_ms = models.CharField(max_length=120, blank=True)
+    description_en = models.TextField(blank=True)
+    description_ar = models.TextField(blank=True)
+    description_ms = models.TextField(blank=True)
+    points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    cash_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3, blank=True, help_text=_("Empty: the program's."))
+    stock = models.IntegerField(null=True, blank=True, help_text=_("Empty = unlimited."))
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    eligible_tiers = models.JSONField(default=list, blank=True, help_text=_("Tier names; empty = everyone."))
+    eligible_segments = models.JSONField(default=list, blank=True, help_text=_("RFM segments; empty = everyone."))
+    image = models.FileField(
+        upload_to="rewards/", blank=True, validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp", "svg"])]
+    )
+    payout_method = models.CharField(max_length=20, blank=True, help_text=_("For cash-like items; default by kind."))
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "points_cost", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stock__isnull=True) | Q(stock__gte=0), name="reward_stock_not_negative"),
+            models.CheckConstraint(condition=Q(points_cost__gt=0), name="reward_cost_positive"),
+        ]
+
+    def __str__(self):
+        return self.title_en
+
+    def _localized(self, field):
+        return getattr(self, f"{field}_{get_language() or 'en'}", "") or getattr(self, f"{field}_en")
+
+    @property
+    def title(self):
+        return self._localized("title")
+
+    @property
+    def description(self):
+        return self._localized("description")
+
+    def get_currency(self):
+        return self.currency or self.program.currency
+
+    @property
+    def is_cash_like(self):
+        return self.kind in CASH_LIKE
+
+
+class VoucherCode(models.Model):
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        ASSIGNED = "assigned", _("Assigned")
+        USED = "used", _("Used")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(RewardItem, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=120)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
+    redemption = models.OneToOneField(
+        "Redemption", null=True, blank=True, on_delete=models.SET_NULL, related_name="voucher_code"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    batch = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="voucher_code_unique")]
+        indexes = [models.Index(fields=["item", "status"], name="voucher_item_status")]
+
+    def __str__(self):
+        return self.code
+
+
+class Redemption(models.Model):
+    class Status(models.TextChoices):
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    class Source(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        CAMPAIGN = "campaign", _("Campaign")
+        ADMIN = "admin", _("Admin")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="redemptions")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="redemptions")
+    item = models.ForeignKey(RewardItem, on_delete=models.PROTECT, related_name="redemptions")
+    points = models.PositiveIntegerField(help_text=_("Points debited (0 for a campaign gift)."))
+    cash_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CUSTOMER)
+    channel = models.CharField(max_length=20, default="api")
+    idempotency_key = models.CharField(max_length=255)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    payout_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    stock_reserved = models.BooleanField(default=False)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "idempotency_key"], name="redemption_idempotency_unique"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.item} for {self.customer}"
+
+    @property
+    def code(self):
+        voucher = getattr(self, "voucher_code", None)
+        return voucher.code if voucher else None
+
+
+class ReferralCode(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="referral_code")
+    code = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="referral_code_unique")]
+
+    def __str__(self):
+        return self.code
+
+
+class Referral(models.Model):
+    """Ties a referrer to a referee (by the referee's external id; the row once they exist)."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("Invited")
+        CONVERTED = "converted", _("Joined")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    referrer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="referrals_made")
+    referee_external_id = models.CharField(max_length=128)
+    referee = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="referred_by")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    sent_at = models.DateTimeField(default=timezone.now)
+    converted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "referrer", "referee_external_id"], name="referral_unique"),
+        ]
+
+
+class PortalLoginToken(models.Model):
+    """A one-time sign-in link: the signed link carries the id; used_at makes it single use."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
