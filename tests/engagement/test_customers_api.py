@@ -9,8 +9,11 @@ URL = "/api/v1/customers"
 
 
 def test_post_creates_then_updates_by_external_id(acme, acme_api):
-    created = acme_api.post(URL, {"external_id": "carol", "name": "Carol", "email": "carol@example.com",
-                                  "locale": "ms", "consent_sms": True}, format="json")
+    created = acme_api.post(
+        URL,
+        {"external_id": "carol", "name": "Carol", "email": "carol@example.com", "locale": "ms", "consent_sms": True},
+        format="json",
+    )
     updated = acme_api.post(URL, {"external_id": "carol", "name": "Carol Tan"}, format="json")
 
     assert created.status_code == 201
@@ -21,13 +24,26 @@ def test_post_creates_then_updates_by_external_id(acme, acme_api):
 
 
 def test_post_with_bad_fields_lists_each_and_stores_nothing(acme_api):
-    response = acme_api.post(URL, {"external_id": "x" * 129, "email": "not-an-email", "locale": "fr",
-                                   "timezone": "Mars/Olympus", "attributes": [1]}, format="json")
+    response = acme_api.post(
+        URL,
+        {
+            "external_id": "x" * 129,
+            "email": "not-an-email",
+            "locale": "fr",
+            "timezone": "Mars/Olympus",
+            "attributes": [1],
+        },
+        format="json",
+    )
 
     assert response.status_code == 400
     assert response.json()["type"] == "validation_error"
     assert sorted(e["attr"] for e in response.json()["errors"]) == [
-        "attributes", "email", "external_id", "locale", "timezone",
+        "attributes",
+        "email",
+        "external_id",
+        "locale",
+        "timezone",
     ]
     assert Customer.objects.count() == 0
 
@@ -36,7 +52,9 @@ def test_post_without_external_id_is_rejected(acme_api):
     response = acme_api.post(URL, {"name": "Nobody"}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"code": "required", "detail": "external_id is required.", "attr": "external_id"}]
+    assert response.json()["errors"] == [
+        {"code": "required", "detail": "external_id is required.", "attr": "external_id"}
+    ]
 
 
 def test_list_filters_by_tier_search_and_updated_since(acme, acme_api):

@@ -23,10 +23,13 @@ def test_same_key_same_body_replays_the_first_response(acme, acme_api):
 
 
 def test_same_key_different_body_is_422_and_changes_nothing(acme, acme_api):
-    acme_api.post("/api/v1/customers", {"external_id": "carol", "name": "Carol"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    acme_api.post(
+        "/api/v1/customers", {"external_id": "carol", "name": "Carol"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
 
-    response = acme_api.post("/api/v1/customers", {"external_id": "carol", "name": "Mallory"}, format="json",
-                             HTTP_IDEMPOTENCY_KEY="k-2")
+    response = acme_api.post(
+        "/api/v1/customers", {"external_id": "carol", "name": "Mallory"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["code"] == "idempotency_key_reused"
@@ -83,10 +86,12 @@ def test_second_request_while_the_first_runs_is_409(transactional_db, acme, alic
 def test_expired_keys_are_purged_and_recent_ones_kept(acme, settings):
     settings.IDEMPOTENCY_KEEP_HOURS = 48
     now = timezone.now()
-    IdempotencyRecord.objects.create(program=acme, key="old", operation="POST /x", request_hash="h",
-                                     created_at=now - timedelta(hours=49))
-    IdempotencyRecord.objects.create(program=acme, key="recent", operation="POST /x", request_hash="h",
-                                     created_at=now - timedelta(hours=25))
+    IdempotencyRecord.objects.create(
+        program=acme, key="old", operation="POST /x", request_hash="h", created_at=now - timedelta(hours=49)
+    )
+    IdempotencyRecord.objects.create(
+        program=acme, key="recent", operation="POST /x", request_hash="h", created_at=now - timedelta(hours=25)
+    )
 
     assert purge_expired_keys(now) == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]

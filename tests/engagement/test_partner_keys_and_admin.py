@@ -29,9 +29,7 @@ def test_last_used_is_recorded(acme, acme_api):
 
 
 def test_admin_creates_a_key_and_shows_it_once(acme, admin_client):
-    response = admin_client.post(
-        "/admin/engagement/partnerkey/add/", {"program": acme.pk, "name": "crm"}, follow=True
-    )
+    response = admin_client.post("/admin/engagement/partnerkey/add/", {"program": acme.pk, "name": "crm"}, follow=True)
 
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
@@ -67,8 +65,14 @@ def test_staff_see_only_their_programs(acme, globex, client):
 
 
 def test_admin_pages_render_with_the_ganjaran_header(acme, alice, admin_client):
-    for url in ["/admin/", "/admin/engagement/customer/", f"/admin/engagement/customer/{alice.pk}/change/",
-                "/admin/engagement/event/", "/admin/engagement/program/", "/admin/engagement/partnerkey/"]:
+    for url in [
+        "/admin/",
+        "/admin/engagement/customer/",
+        f"/admin/engagement/customer/{alice.pk}/change/",
+        "/admin/engagement/event/",
+        "/admin/engagement/program/",
+        "/admin/engagement/partnerkey/",
+    ]:
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert "Ganjaran" in response.content.decode()
