@@ -1,5 +1,6 @@
 """Request parsing for the partner API. Kept apart from api_errors: DRF imports the parser
 classes while building APIView, so this module must not import rest_framework.views."""
+
 import json
 
 from django.conf import settings
@@ -10,6 +11,11 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the limit."
     default_code = "payload_too_large"
+
+
+def _reject_constant(name):
+    # Python's json accepts NaN and Infinity, which are not JSON and which PostgreSQL refuses.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class LimitedJSONParser(parsers.JSONParser):
@@ -25,6 +31,8 @@ class LimitedJSONParser(parsers.JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         try:
-            return json.loads(raw.decode((parser_context or {}).get("encoding") or "utf-8"))
+            return json.loads(
+                raw.decode((parser_context or {}).get("encoding") or "utf-8"), parse_constant=_reject_constant
+            )
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None

@@ -1,5 +1,7 @@
 """Partner API input/output shapes for customers and events. Serializers never write."""
 
+import json
+
 from rest_framework import serializers
 
 from engagement.models import Customer
@@ -25,6 +27,8 @@ class CustomerInputSerializer(serializers.ModelSerializer):
     def validate_attributes(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("attributes must be an object.")
+        if "\\u0000" in json.dumps(value):
+            raise serializers.ValidationError("attributes must not contain NUL characters.")
         return value
 
 
