@@ -1,0 +1,298 @@
+"""Payout use cases: request, approve, reject, cancel, reverse, fund. Each opens its own
+transaction, moves status only through payouts.states and schedules processing on commit.
+
+Lock order everywhere: customer row (request only) -> payout row -> funding account row.
+"""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from engagement.models import ProgramStaff
+from payouts import funding, risk, states
+from payouts.destinations import DestinationError, clean_destination
+from payouts.models import (
+    FundingEntry,
+    Hold,
+    Method,
+    Payout,
+    PayoutApproval,
+    PayoutSettings,
+    PayoutStatusChange,
+    Source,
+    Status,
+)
+from payouts.providers import provider_names
+
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+class PayoutError(Exception):
+    """A request the payout rules refuse; nothing was changed. `code` is machine-readable."""
+
+    def __init__(self, detail, code="invalid", attr=None, status_code=400):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+        self.attr = attr
+        self.status_code = status_code
+
+
+def get_settings(program):
+    payout_settings, _ = PayoutSettings.objects.get_or_create(program=program)
+    return payout_settings
+
+
+def _clean_amount(amount):
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        raise PayoutError("amount must be a decimal number.", attr="amount") from None
+    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT:
+        raise PayoutError("amount must be positive.", attr="amount")
+    if value != value.quantize(Decimal("0.01")):
+        raise PayoutError("amount has at most 2 decimals.", attr="amount")
+    return value.quantize(Decimal("0.01"))
+
+
+def _same_request(payout, customer, amount, currency, method):
+    return (payout.customer_id, payout.amount, payout.currency, payout.method) == (
+        customer.pk,
+        amount,
+        currency,
+        method,
+    )
+
+
+def _check_existing(existing, customer, amount, currency, method):
+    if not _same_request(existing, customer, amount, currency, method):
+        raise PayoutError(
+            "This idempotency key was already used for a different payout.",
+            code="idempotency_key_reused",
+            attr="idempotency_key",
+            status_code=422,
+        )
+    return existing
+
+
+def request_payout(
+    *,
+    program,
+    customer,
+    amount: Decimal,
+    currency: str,
+    method: str,
+    destination: dict,
+    source: str,
+    source_ref: str,
+    idempotency_key: str,
+    provider: str | None = None,
+    requested_by=None,
+    batch=None,
+    enqueue=True,
+) -> Payout:
+    """Create a payout and queue it, or hold it in pending_approval with the reason.
+
+    Idempotent by (program, idempotency_key): a repeat returns the first payout and creates
+    nothing (a repeat with another customer/amount/currency/method raises PayoutError 422).
+    Locks the customer row for the risk checks; reserves funds under the account lock.
+    Processing is enqueued on commit (queue "payouts"). Raises PayoutError for bad input.
+    """
+    amount = _clean_amount(amount)
+    if customer.program_id != program.pk:
+        raise PayoutError("Unknown customer.", code="not_found", attr="customer")
+    if not CURRENCY_RE.match(currency or ""):
+        raise PayoutError("currency must be an ISO 4217 code.", attr="currency")
+    if method not in Method.values:
+        raise PayoutError(f"method must be one of {', '.join(Method.values)}.", attr="method")
+    if source not in Source.values:
+        raise PayoutError(f"source must be one of {', '.join(Source.values)}.", attr="source")
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise PayoutError("idempotency_key must be 1 to 255 characters.", attr="idempotency_key")
+    existing = Payout.objects.filter(program=program, idempotency_key=idempotency_key).first()
+    if existing:
+        return _check_existing(existing, customer, amount, currency, method)
+    payout_settings = get_settings(program)
+    provider = provider or payout_settings.default_provider
+    if provider not in provider_names():
+        raise PayoutError(f"provider must be one of {', '.join(provider_names())}.", attr="provider")
+    try:
+        masked, secret, fingerprint = clean_destination(method, destination)
+    except DestinationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        attr = field if field == "method" else f"destination.{field}"
+        raise PayoutError(messages[0], attr=attr) from None
+
+    with transaction.atomic():
+        # Serialises one customer's requests so the velocity and daily checks see each other.
+        type(customer).objects.select_for_update().filter(pk=customer.pk).first()
+        try:
+            with transaction.atomic():
+                payout = Payout.objects.create(
+                    program=program,
+                    customer=customer,
+                    amount=amount,
+                    currency=currency,
+                    method=method,
+                    destination=masked,
+                    destination_secret=secret,
+                    destination_fingerprint=fingerprint,
+                    provider=provider,
+                    idempotency_key=idempotency_key,
+                    reference=Payout.new_reference(),
+                    source=source,
+                    source_ref=(source_ref or "")[:128],
+                    batch=batch,
+                    requested_by=requested_by,
+                    status=Status.PENDING_APPROVAL,
+                )
+        except IntegrityError:
+            # A concurrent twin with the same key committed first.
+            existing = Payout.objects.get(program=program, idempotency_key=idempotency_key)
+            return _check_existing(existing, customer, amount, currency, method)
+        PayoutStatusChange.objects.create(payout=payout, to_status=Status.PENDING_APPROVAL, actor=requested_by)
+        hold, detail, approvals = risk.assess(payout, payout_settings)
+        if hold:
+            _set_hold(payout, hold, detail, approvals_required=approvals)
+        else:
+            _queue_or_hold_for_funds(payout, enqueue=enqueue)
+    return payout
+
+
+def _set_hold(payout, hold, detail, approvals_required=None):
+    payout.hold, payout.hold_detail = hold, detail[:300]
+    fields = {"hold": payout.hold, "hold_detail": payout.hold_detail, "updated_at": timezone.now()}
+    if approvals_required is not None:
+        payout.approvals_required = fields["approvals_required"] = approvals_required
+    Payout.objects.filter(pk=payout.pk).update(**fields)
+
+
+def _queue_or_hold_for_funds(payout, actor=None, enqueue=True):
+    """Reserve funds and queue; without enough funds hold (auto-released by a top-up)."""
+    if not funding.reserve(payout):
+        available = funding.get_account(payout.program, payout.currency).balance
+        _set_hold(payout, Hold.FUNDS, f"Needs {payout.amount} {payout.currency}; {available} available.")
+        return False
+    moved = states.transition(
+        payout,
+        Status.QUEUED,
+        actor=actor,
+        updates={"hold": "", "hold_detail": "", "next_attempt_at": timezone.now()},
+    )
+    if moved and enqueue:
+        enqueue_processing([payout.pk])
+    return moved
+
+
+def enqueue_processing(payout_ids):
+    """Schedule processing of these payouts after the current transaction commits."""
+    from payouts.tasks import process_payouts_task
+
+    ids = list(payout_ids)
+    transaction.on_commit(lambda: process_payouts_task.delay(ids))
+
+
+def _locked_payout(payout_id, program=None):
+    queryset = Payout.objects.select_for_update()
+    if program is not None:
+        queryset = queryset.filter(program=program)
+    try:
+        return queryset.get(pk=payout_id)
+    except Payout.DoesNotExist:
+        raise PayoutError("Unknown payout.", code="not_found", status_code=404) from None
+
+
+def user_can_manage(user, program):
+    if not (user and user.is_active and user.is_staff):
+        return False
+    return user.is_superuser or ProgramStaff.objects.filter(program=program, user=user).exists()
+
+
+def approve_payout(payout_id, *, user, reason="") -> Payout:
+    """Record `user`'s approval of a held payout; once enough different staff users approved
+    (two with four eyes), reserve funds and queue it. The requester cannot approve their own
+    payout; one user approves once. Raises PayoutError (nothing changed) otherwise."""
+    with transaction.atomic():
+        payout = _locked_payout(payout_id)
+        if not user_can_manage(user, payout.program):
+            raise PayoutError("You are not staff of this program.", code="permission_denied", status_code=403)
+        if payout.status != Status.PENDING_APPROVAL or payout.hold == Hold.FUNDS:
+            raise PayoutError("This payout is not waiting for an approval.", code="not_pending")
+        if payout.requested_by_id == user.pk:
+            raise PayoutError("The requester cannot approve their own payout.", code="four_eyes")
+        if payout.approvals.filter(user=user).exists():
+            raise PayoutError("You already approved this payout; another staff user must.", code="four_eyes")
+        PayoutApproval.objects.create(payout=payout, user=user, decision=PayoutApproval.Decision.APPROVE, reason=reason)
+        if payout.approvals.filter(decision=PayoutApproval.Decision.APPROVE).count() >= payout.approvals_required:
+            _queue_or_hold_for_funds(payout, actor=user)
+    return payout
+
+
+def reject_payout(payout_id, *, user, reason) -> Payout:
+    """Cancel a payout waiting in pending_approval, recording who and why (reason required)."""
+    if not (reason or "").strip():
+        raise PayoutError("A reason is required.", code="required", attr="reason")
+    with transaction.atomic():
+        payout = _locked_payout(payout_id)
+        if not user_can_manage(user, payout.program):
+            raise PayoutError("You are not staff of this program.", code="permission_denied", status_code=403)
+        if payout.status != Status.PENDING_APPROVAL:
+            raise PayoutError("This payout is not waiting for an approval.", code="not_pending")
+        PayoutApproval.objects.create(payout=payout, user=user, decision=PayoutApproval.Decision.REJECT, reason=reason)
+        states.transition(payout, Status.CANCELLED, reason=f"Rejected: {reason}", actor=user)
+    return payout
+
+
+def cancel_payout(payout_id, *, actor=None, reason) -> Payout:
+    """Cancel a payout not yet handed to a provider (pending_approval or queued)."""
+    with transaction.atomic():
+        payout = _locked_payout(payout_id)
+        if payout.status not in (Status.PENDING_APPROVAL, Status.QUEUED):
+            raise PayoutError("Only a payout not yet sent to the provider can be cancelled.", code="not_cancellable")
+        states.transition(payout, Status.CANCELLED, reason=reason or "Cancelled", actor=actor)
+    return payout
+
+
+def reverse_payout(payout_id, *, actor=None, reason) -> Payout:
+    """Record that a succeeded payout was reversed (returned funds, chargeback)."""
+    with transaction.atomic():
+        payout = _locked_payout(payout_id)
+        if payout.status != Status.SUCCEEDED:
+            raise PayoutError("Only a succeeded payout can be reversed.", code="not_reversible")
+        states.transition(payout, Status.REVERSED, reason=reason or "Reversed", actor=actor)
+    return payout
+
+
+def record_funding_top_up(program, currency, amount, *, actor=None, note="") -> FundingEntry:
+    """Add funds; payouts held for funds are then queued (oldest first) by a task on commit."""
+    with transaction.atomic():
+        entry = funding.top_up(program, currency, amount, actor=actor, note=note)
+        program_id = program.pk
+        transaction.on_commit(lambda: _enqueue_release(program_id, currency))
+    return entry
+
+
+def _enqueue_release(program_id, currency):
+    from payouts.tasks import release_funds_holds_task
+
+    release_funds_holds_task.delay(program_id, currency)
+
+
+def release_funds_holds(program_id, currency) -> int:
+    """Queue payouts held for funds, oldest first, until one no longer fits; returns how many."""
+    queued = 0
+    held = Payout.objects.filter(
+        program_id=program_id, currency=currency, status=Status.PENDING_APPROVAL, hold=Hold.FUNDS
+    ).order_by("id")
+    for payout_id in held.values_list("id", flat=True):
+        with transaction.atomic():
+            payout = _locked_payout(payout_id)
+            if payout.status != Status.PENDING_APPROVAL or payout.hold != Hold.FUNDS:
+                continue
+            if not _queue_or_hold_for_funds(payout):
+                break
+            queued += 1
+    return queued
