@@ -1,0 +1,208 @@
+"""Delivery: claim a queued message, hand it to its backend, record the outcome.
+
+The Message row is the queue. A worker claims a message with a conditional UPDATE
+(`status = 'queued'` -> 'sending'), so a task delivered twice, or two workers, send it
+once. Before claiming, the contact policy is evaluated again under a row lock on the
+customer (SELECT ... FOR UPDATE): claims for one customer are serialised, so the caps hold
+exactly even when many workers send at once. The provider call runs outside any
+transaction. A transient error puts the message back in the queue with exponential
+backoff; a permanent one (or too many attempts) fails it. The beat sweep releases held
+messages whose time came, drops those held too long and re-claims stuck ones.
+
+Guarantee: at most once per claim; a worker that dies between the provider call and the
+UPDATE to `sent` leaves the message `sending`, and the sweep re-queues it after
+CHANNELS_STUCK_MINUTES (so such a message may be sent twice: at-least-once in that case).
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from engagement.channels import hooks, policy
+from engagement.channels.backends import DeliveryError, PermanentError, get_backend
+from engagement.channels.models import Message, MessageStatus, Reason
+from engagement.models import Customer
+
+logger = logging.getLogger(__name__)
+
+
+def _max_attempts():
+    return getattr(settings, "CHANNELS_MAX_ATTEMPTS", 5)
+
+
+def _retry_base_seconds():
+    return getattr(settings, "CHANNELS_RETRY_BASE_SECONDS", 60)
+
+
+def deliver_message(message_id):
+    """Deliver one queued message whose time has come; returns the new status or None.
+
+    Idempotent: a message that is not queued (already sent, claimed by another worker,
+    missing) is left alone and None is returned.
+    """
+    message = _claim(message_id)
+    if message is None:
+        return None
+    try:
+        result = get_backend(message.channel).send(message)
+    except PermanentError as exc:
+        return _fail(message, str(exc))
+    except DeliveryError as exc:
+        return _retry_or_fail(message, str(exc))
+    except Exception as exc:  # a bug or an unexpected library error: retry, but say so loudly
+        logger.exception("Unexpected error delivering message %s", message.pk)
+        return _retry_or_fail(message, f"{type(exc).__name__}: {exc}")
+    return _mark_sent(message, result.provider_id, result.status)
+
+
+def _claim(message_id):
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_related("program")
+            .filter(pk=message_id, status=MessageStatus.QUEUED, send_after__lte=now)
+            .first()
+        )
+        if message is None:
+            return None
+        # Serialises claims per customer so that two workers cannot both pass a cap.
+        customer = Customer.objects.select_for_update().select_related("program").get(pk=message.customer_id)
+        contact_policy = policy.get_policy(message.program)
+        decision = policy.evaluate(
+            customer,
+            message.channel,
+            transactional=message.transactional,
+            pre_approved=message.pre_approved,
+            at=now,
+            policy=contact_policy,
+            include_queued=False,
+            exclude_id=message.pk,
+        )
+        if decision.status == MessageStatus.SKIPPED:
+            # Consent withdrawn (or address removed) since it was queued: it will never go.
+            _drop(message, decision.reason, decision.detail, from_status=MessageStatus.QUEUED)
+            return None
+        if decision.status == MessageStatus.HELD:
+            _hold(message, decision, contact_policy, now)
+            return None
+        to_address = policy.get_address(customer, message.channel)[:254]
+        claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENDING,
+            contact_at=now,
+            attempts=F("attempts") + 1,
+            to_address=to_address,
+            updated_at=now,
+        )
+        if not claimed:
+            return None
+    message.refresh_from_db()
+    return message
+
+
+def _hold(message, decision, contact_policy, now):
+    """Hold until the decision's retry time, but never past the max hold: then drop."""
+    deadline = message.due_at + dt.timedelta(hours=contact_policy.max_hold_hours)
+    if now >= deadline:
+        _drop(message, decision.reason, f"held longer than {contact_policy.max_hold_hours} hours")
+        return
+    Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.HELD,
+        reason=decision.reason,
+        reason_detail=decision.detail,
+        send_after=min(decision.retry_at, deadline),
+        updated_at=now,
+    )
+
+
+def _drop(message, reason, detail, from_status=None):
+    from_statuses = [from_status] if from_status else [MessageStatus.QUEUED, MessageStatus.HELD]
+    with transaction.atomic():
+        dropped = Message.objects.filter(pk=message.pk, status__in=from_statuses).update(
+            status=MessageStatus.DROPPED, reason=reason, reason_detail=detail[:255], updated_at=timezone.now()
+        )
+        if dropped:
+            hooks.run_status_handlers(message.pk, MessageStatus.DROPPED)
+    return MessageStatus.DROPPED if dropped else None
+
+
+def _set_status(message_id, from_statuses, status, **fields):
+    """Move a message to `status` if it is in `from_statuses`, then run the status handlers."""
+    with transaction.atomic():
+        moved = Message.objects.filter(pk=message_id, status__in=from_statuses).update(
+            status=status, updated_at=timezone.now(), **fields
+        )
+        if moved:
+            hooks.run_status_handlers(message_id, status)
+    return status if moved else None
+
+
+def _mark_sent(message, provider_id, status):
+    now = timezone.now()
+    fields = {"provider_id": provider_id[:255], "sent_at": now, "reason": "", "reason_detail": ""}
+    if status == MessageStatus.DELIVERED:
+        fields["delivered_at"] = now
+    else:
+        status = MessageStatus.SENT
+    return _set_status(message.pk, [MessageStatus.SENDING], status, **fields)
+
+
+def _fail(message, error):
+    logger.warning("Message %s failed: %s", message.pk, error)
+    return _set_status(
+        message.pk,
+        [MessageStatus.SENDING],
+        MessageStatus.FAILED,
+        failed_at=timezone.now(),
+        reason=Reason.PROVIDER_ERROR,
+        reason_detail=error[:255],
+    )
+
+
+def _retry_or_fail(message, error):
+    if message.attempts >= _max_attempts():
+        return _fail(message, f"after {message.attempts} attempts: {error}")
+    delay = _retry_base_seconds() * 2 ** (message.attempts - 1)
+    retry_at = timezone.now() + dt.timedelta(seconds=delay)
+    requeued = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.QUEUED,
+        send_after=retry_at,
+        reason=Reason.PROVIDER_ERROR,
+        reason_detail=error[:255],
+        updated_at=timezone.now(),
+    )
+    if requeued:
+        from engagement.channels.tasks import deliver_messages_task
+
+        logger.info("Message %s: transient error, retry in %ss: %s", message.pk, delay, error)
+        transaction.on_commit(lambda: deliver_messages_task.apply_async(([message.pk],), countdown=delay))
+        return MessageStatus.QUEUED
+    return None
+
+
+def record_provider_status(provider_id, status):
+    """A provider's delivery report: "delivered" or "failed" for the message with `provider_id`.
+
+    Moves sent -> delivered, and sent/delivered -> failed (undelivered after all); anything
+    else is ignored (a late or repeated report). Returns the number of messages moved.
+    """
+    now = timezone.now()
+    moved = 0
+    for message_id in Message.objects.filter(provider_id=provider_id).values_list("pk", flat=True):
+        if status == MessageStatus.DELIVERED:
+            moved += bool(_set_status(message_id, [MessageStatus.SENT], status, delivered_at=now))
+        elif status == MessageStatus.FAILED:
+            moved += bool(
+                _set_status(
+                    message_id,
+                    [MessageStatus.SENT, MessageStatus.DELIVERED],
+                    status,
+                    failed_at=now,
+                    reason=Reason.PROVIDER_ERROR,
+                    reason_detail="undelivered (provider report)",
+                )
+            )
+    return moved

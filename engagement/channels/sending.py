@@ -1,0 +1,116 @@
+"""send_message: the one door for every outbound message (surveys, campaigns, rewards...)."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from engagement.channels import policy, rendering
+from engagement.channels.models import Channel, Message, MessageStatus, Reason
+
+logger = logging.getLogger(__name__)
+
+
+def send_message(
+    *,
+    customer,
+    channel,
+    template_key,
+    context=None,
+    transactional=False,
+    source="",
+    idempotency_key=None,
+    not_before=None,
+):
+    """Record a Message for `customer` on `channel` and schedule its delivery on commit.
+
+    Renders the template (customer's locale, English fallback) with `context` (plus
+    `customer` and `program`), then applies the contact policy: the row is created
+    queued (enqueued on commit, queue "messaging"), held (quiet hours, caps, min gap,
+    `not_before` in the future; released by the beat sweep) or skipped with a reason
+    (no_consent, no_address, no_template, whatsapp_window, erased). Runs in the caller's
+    transaction: a rollback records and sends nothing. Idempotent by (program,
+    idempotency_key): a repeated key returns the first message unchanged.
+    Raises ValueError for an unknown channel.
+    """
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}")
+    program = customer.program
+    if idempotency_key and (existing := _existing(program, idempotency_key)):
+        return existing
+    now = timezone.now()
+    due_at = max(not_before, now) if not_before else now
+    message = Message(
+        program=program,
+        customer=customer,
+        channel=channel,
+        template_key=template_key,
+        source=source[:120],
+        idempotency_key=idempotency_key or None,
+        transactional=transactional,
+        due_at=due_at,
+        send_after=due_at,
+        created_at=now,
+    )
+    decision = _prepare(message, customer, context or {})
+    if decision.status == MessageStatus.QUEUED and not_before and not_before > now:
+        decision = policy.Decision(MessageStatus.HELD, Reason.NOT_BEFORE, "", not_before)
+    message.status, message.reason, message.reason_detail = decision.status, decision.reason, decision.detail
+    if decision.status == MessageStatus.HELD:
+        message.send_after = decision.retry_at
+    if not _save_once(message):
+        return _existing(program, idempotency_key)
+    if message.status == MessageStatus.QUEUED:
+        schedule_delivery([message.pk])
+    return message
+
+
+def _prepare(message, customer, context):
+    """Fill locale, subject, body and address; return the policy decision for now."""
+    try:
+        rendered = rendering.render_message(
+            customer.program,
+            message.template_key,
+            message.channel,
+            customer.get_locale(),
+            {"customer": customer, "program": customer.program, **context},
+        )
+    except rendering.TemplateNotFound as exc:
+        logger.warning("Message not sent: %s", exc)
+        return policy.Decision(MessageStatus.SKIPPED, Reason.NO_TEMPLATE, str(exc)[:255])
+    message.locale, message.subject, message.body = rendered.locale, rendered.subject[:255], rendered.body
+    message.pre_approved = rendered.pre_approved
+    message.to_address = policy.get_address(customer, message.channel)[:254]
+    return policy.evaluate(
+        customer,
+        message.channel,
+        transactional=message.transactional,
+        pre_approved=message.pre_approved,
+        at=message.created_at,
+    )
+
+
+def _existing(program, idempotency_key):
+    return Message.objects.filter(program=program, idempotency_key=idempotency_key).first()
+
+
+def _save_once(message):
+    """Insert the row; False when a concurrent call inserted the same idempotency key first."""
+    if not message.idempotency_key:
+        message.save()
+        return True
+    try:
+        # A savepoint, so that a duplicate key does not break the caller's transaction.
+        with transaction.atomic():
+            message.save()
+        return True
+    except IntegrityError:
+        return False
+
+
+def schedule_delivery(message_ids):
+    """Enqueue delivery of `message_ids` once the current transaction commits."""
+    from engagement.channels.tasks import deliver_messages_task
+
+    ids = list(message_ids)
+    transaction.on_commit(lambda: deliver_messages_task.delay(ids))
