@@ -157,6 +157,8 @@ class Grant:
     expires_at: datetime | None = None
     pending_until: datetime | None = None
     kind: str = EntryKind.EARN
+    # When the points were earned (the purchase time); default now. Expiry counts from it.
+    earned_at: datetime | None = None
 
 
 def bulk_grant(program, grants, *, now=None, notify=False):
@@ -178,8 +180,11 @@ def bulk_grant(program, grants, *, now=None, notify=False):
             if grant.idempotency_key in found:
                 continue
             account = accounts[grant.customer.pk]
+            earned_at = grant.earned_at or now
             pending = grant.pending_until is not None and grant.pending_until > now
-            expires = round_expiry(program, grant.expires_at) if grant.expires_at else default_expiry(program, now)
+            expires = (
+                round_expiry(program, grant.expires_at) if grant.expires_at else default_expiry(program, earned_at)
+            )
             points = 0 if pending else grant.points
             entry = _entry(
                 account,
@@ -193,7 +198,7 @@ def bulk_grant(program, grants, *, now=None, notify=False):
                 source=grant.source,
                 expires_at=expires,
                 pending_until=grant.pending_until if pending else None,
-                created_at=now,
+                created_at=earned_at,
             )
             _track(account, points, grant.points if pending else 0)
             found[grant.idempotency_key] = entry

@@ -1,0 +1,242 @@
+"""Redemptions: points for a catalogue reward, in one transaction.
+
+Lock order (the same everywhere, so nothing deadlocks): the redemption row (when it
+exists), then the points account (rewards.ledger), then a voucher code (SKIP LOCKED), then
+the item's stock (a conditional UPDATE `stock > 0`). A failure anywhere rolls the whole
+transaction back: no points debited, no code or stock taken.
+
+Fulfilment: voucher -> the code, shown at once (completed); cash and gift cards -> a payout
+request (payouts.services.request_payout), completed or failed by the payout's final status
+(handle_payout_final, registered in RewardsConfig.ready); other kinds -> completed (the
+program ships or books them). A failure refunds the points and puts the code or stock back.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from rewards import ledger
+from rewards.catalogue import eligibility_error
+from rewards.errors import ItemUnavailable, OutOfStock, RewardsError
+from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
+from rewards.notify import webhook
+from rewards.vouchers import release_code, take_code
+
+logger = logging.getLogger(__name__)
+
+PAYOUT_METHODS = {RewardKind.CASH: "bank_transfer", RewardKind.GIFT_CARD: "gift_card"}
+
+
+class IdempotencyConflict(RewardsError):
+    code = "idempotency_key_reused"
+    message = "This idempotency key was already used for another redemption."
+    status = 422
+
+
+def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None):
+    """Debit the item's points and reserve its stock or code; fulfil or start a payout.
+
+    Idempotent by (program, idempotency_key): a repeat returns the first redemption (a
+    different customer or item with that key -> IdempotencyConflict). Raises
+    InsufficientPoints, OutOfStock, NotEligible, ItemUnavailable with nothing changed.
+    Webhook redemption.completed on completion (recorded in this transaction).
+    """
+    return _create(customer, item, idempotency_key, channel=channel, actor=actor, source=Redemption.Source.CUSTOMER)
+
+
+def grant_reward(*, customer, item, idempotency_key, source="campaign"):
+    """Give a catalogue reward free (a campaign's prize): no points, no tier/segment check,
+    but stock or a code is reserved as for a redemption. Idempotent by key. Records webhook
+    reward.granted (and redemption.completed when fulfilled at once)."""
+    source = source if source in Redemption.Source.values else Redemption.Source.CAMPAIGN
+    redemption = _create(customer, item, idempotency_key, channel=source, actor=None, source=source, free=True)
+    return redemption
+
+
+def _existing(customer, item, key):
+    found = Redemption.objects.filter(program_id=customer.program_id, idempotency_key=key).first()
+    if found is not None and (found.customer_id != customer.pk or found.item_id != item.pk):
+        raise IdempotencyConflict()
+    return found
+
+
+def _create(customer, item, key, *, channel, actor, source, free=False):
+    found = _existing(customer, item, key)
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return _redeem_in_transaction(customer, item, key, channel, actor, source, free)
+    except IntegrityError:
+        # The same key committed by a concurrent request between our check and insert.
+        found = _existing(customer, item, key)
+        if found is None:
+            raise
+        return found
+
+
+def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
+    now = timezone.now()
+    error = eligibility_error(item, customer, now, check_audience=not free)
+    if error is not None:
+        raise error
+    redemption = Redemption.objects.create(
+        program_id=customer.program_id,
+        customer=customer,
+        item=item,
+        points=0 if free else item.points_cost,
+        cash_value=item.cash_value,
+        currency=item.get_currency(),
+        source=source,
+        channel=channel[:20],
+        idempotency_key=key,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    if not free:
+        ledger.debit_points(
+            customer,
+            item.points_cost,
+            kind=EntryKind.REDEEM,
+            reason=f"Redeemed: {item.title_en}"[:255],
+            idempotency_key=f"redeem:redemption:{redemption.pk}",
+            actor=actor or channel,
+            source=redemption,
+            redemption=redemption,
+        )
+    if item.kind == RewardKind.VOUCHER and take_code(item, redemption) is None:
+        raise OutOfStock()
+    _reserve_stock(item, redemption)
+    if item.is_cash_like:
+        redemption.payout_id = _request_payout(redemption, item).pk
+        redemption.save(update_fields=["payout_id", "stock_reserved"])
+    else:
+        _complete(redemption, now)
+    if free:
+        webhook(
+            redemption.program,
+            "reward.granted",
+            {**redemption_payload(redemption), "kind": "reward"},
+            f"reward.granted:redemption:{redemption.pk}",
+        )
+    return redemption
+
+
+def _reserve_stock(item, redemption):
+    if item.stock is None:
+        return
+    # Conditional UPDATE: the database refuses to go below zero, whatever ran in between.
+    if not RewardItem.objects.filter(pk=item.pk, stock__gt=0).update(stock=F("stock") - 1):
+        raise OutOfStock()
+    redemption.stock_reserved = True
+    redemption.save(update_fields=["stock_reserved"])
+
+
+def _request_payout(redemption, item):
+    try:
+        from payouts.services import request_payout
+    except ImportError:
+        raise ItemUnavailable("Cash rewards are not available (payouts are not installed).") from None
+    customer = redemption.customer
+    return request_payout(
+        program=redemption.program,
+        customer=customer,
+        amount=Decimal(item.cash_value),
+        currency=redemption.currency,
+        method=item.payout_method or PAYOUT_METHODS.get(item.kind, "gift_card"),
+        destination={"email": customer.email, "name": customer.name},
+        source="redemption",
+        source_ref=str(redemption.pk),
+        idempotency_key=f"redemption:{redemption.pk}",
+    )
+
+
+def _complete(redemption, now):
+    redemption.status = Redemption.Status.COMPLETED
+    redemption.completed_at = now
+    redemption.save(update_fields=["status", "completed_at"])
+    webhook(
+        redemption.program,
+        "redemption.completed",
+        redemption_payload(redemption),
+        f"redemption.completed:{redemption.pk}",
+    )
+
+
+def fail_redemption(redemption_id, reason):
+    """Mark a processing redemption failed: refund its points, return its code and stock.
+
+    Idempotent: a redemption that is not processing is left as it is. Locks the redemption
+    row first (then the account, via ledger). Webhook redemption.failed. Returns it.
+    """
+    with transaction.atomic():
+        redemption = (
+            Redemption.objects.select_for_update().select_related("customer", "program", "item").get(pk=redemption_id)
+        )
+        if redemption.status != Redemption.Status.PROCESSING:
+            return redemption
+        if redemption.points:
+            ledger.refund_redemption_points(redemption, f"Refund: {reason}"[:255])
+        release_code(redemption)
+        if redemption.stock_reserved:
+            RewardItem.objects.filter(pk=redemption.item_id, stock__isnull=False).update(stock=F("stock") + 1)
+        redemption.status = Redemption.Status.FAILED
+        redemption.failure_reason = str(reason)[:255]
+        redemption.failed_at = timezone.now()
+        redemption.save(update_fields=["status", "failure_reason", "failed_at"])
+        webhook(
+            redemption.program,
+            "redemption.failed",
+            redemption_payload(redemption),
+            f"redemption.failed:{redemption.pk}",
+        )
+        return redemption
+
+
+def complete_redemption(redemption_id):
+    """Mark a processing redemption completed (a payout succeeded, or shipped by staff)."""
+    with transaction.atomic():
+        redemption = (
+            Redemption.objects.select_for_update().select_related("program", "customer", "item").get(pk=redemption_id)
+        )
+        if redemption.status == Redemption.Status.PROCESSING:
+            _complete(redemption, timezone.now())
+        return redemption
+
+
+def handle_payout_final(payout_id, status):
+    """payouts final-status hook: succeeded -> completed; failed/cancelled/reversed -> failed
+    (points refunded). Runs inside the payout's transaction."""
+    for redemption_id in Redemption.objects.filter(payout_id=payout_id).values_list("pk", flat=True):
+        if status == "succeeded":
+            complete_redemption(redemption_id)
+        elif status in ("failed", "cancelled", "reversed"):
+            fail_redemption(redemption_id, f"payout {status}")
+
+
+def redemption_payload(redemption):
+    return {
+        "id": redemption.pk,
+        "customer": redemption.customer.external_id,
+        "reward": redemption.item_id,
+        "title": redemption.item.title_en,
+        "points": redemption.points,
+        "status": redemption.status,
+        "code": redemption.code,
+        "payout": redemption.payout_id,
+        "source": redemption.source,
+        "failure_reason": redemption.failure_reason,
+    }
+
+
+def get_redemption(program, redemption_id, customer=None):
+    """The program's (and customer's, when given) redemption, or None."""
+    qs = Redemption.objects.filter(program=program).select_related("item", "customer", "voucher_code")
+    if customer is not None:
+        qs = qs.filter(customer=customer)
+    try:
+        return qs.get(pk=int(redemption_id))
+    except (Redemption.DoesNotExist, ValueError, TypeError):
+        return None

@@ -1,0 +1,178 @@
+"""Tiers: Bronze/Silver/Gold... by points earned over a rolling window.
+
+Rules: an upgrade happens at once; a downgrade only at the customer's review date, and then
+by at most one tier (the grace rule), after which a new review period starts. A change sets
+Customer.tier, records platform event `tier_changed` ({"from", "to"}) and webhook
+`tier.changed`, all in the caller's transaction.
+"""
+
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from engagement.ingest import record_platform_event
+from engagement.models import Customer
+from rewards.ledger import earned_since
+from rewards.models import CustomerTier, RewardsSettings, Tier
+from rewards.notify import webhook
+
+
+def get_earn_multiplier(customer):
+    """The earn multiplier of the customer's current tier; Decimal 1 when no tier."""
+    status = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
+    if status is not None and status.tier is not None:
+        return status.tier.earn_multiplier
+    return Decimal("1")
+
+
+def get_multipliers(customer_ids):
+    """{customer_id: multiplier} for customers with a tier (set-based, for the earn rule)."""
+    rows = CustomerTier.objects.filter(customer_id__in=customer_ids, tier__isnull=False).values_list(
+        "customer_id", "tier__earn_multiplier"
+    )
+    return dict(rows)
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_review(program, today):
+    """The first day of the month `tier_review_months` from today."""
+    months = RewardsSettings.get_for(program).tier_review_months or 12
+    return add_months(today.replace(day=1), months + 1 if today.day > 1 else months)
+
+
+def qualifying_tier(tiers, points):
+    reached = [tier for tier in tiers if points >= tier.min_points]
+    return reached[-1] if reached else None
+
+
+def recompute_tiers(program, customer_ids=None, now=None):
+    """Recompute tiers of the program's customers (or the given ids); returns changes made.
+
+    Points in the window come from one grouped query; only changed rows are written.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now, program_timezone(program))
+    tiers = list(Tier.objects.filter(program=program).order_by("min_points"))
+    if not tiers:
+        return 0
+    window = RewardsSettings.get_for(program).tier_window_days
+    customers = Customer.objects.filter(program=program, erased_at__isnull=True)
+    if customer_ids is not None:
+        customers = customers.filter(pk__in=list(customer_ids))
+    from django.db.models import Q
+
+    scope = Q(program=program) if customer_ids is None else Q(customer_id__in=list(customer_ids))
+    points = earned_since(scope, now - timedelta(days=window))
+    states = {s.customer_id: s for s in CustomerTier.objects.filter(customer__in=customers).select_related("tier")}
+    rank = {tier.pk: index for index, tier in enumerate(tiers)}
+    changes, touched = 0, []
+    with transaction.atomic():
+        for customer in customers.only("id", "external_id", "tier", "program_id"):
+            earned = points.get(customer.pk, 0)
+            state = states.get(customer.pk) or CustomerTier(program=program, customer=customer)
+            target = decide(state, qualifying_tier(tiers, earned), tiers, rank, today)
+            changed = (state.tier_id if state.tier else None) != (target.pk if target else None)
+            if changed:
+                renew = target is not None
+                _change_tier(program, customer, state.tier, target, now)
+                state.tier = target
+                state.achieved_at = now
+                state.review_at = next_review(program, today) if renew else None
+                changes += 1
+            elif state.tier is not None and state.review_at and state.review_at <= today:
+                state.review_at = next_review(program, today)  # kept its tier at review: new period
+            if changed or state.pk is None or state.window_points != earned or state._state.adding:
+                state.window_points = earned
+                touched.append(state)
+        for state in touched:
+            state.save()
+    return changes
+
+
+def program_timezone(program):
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(program.timezone)
+
+
+def decide(state, qualified, tiers, rank, today):
+    """The tier a customer should hold now given what they qualify for (rules above)."""
+    current = state.tier
+    if current is None:
+        return qualified
+    if qualified is not None and rank[qualified.pk] >= rank[current.pk]:
+        return qualified  # upgrades (and staying) at once
+    if state.review_at is None or state.review_at > today:
+        return current  # downgrades wait for the review date
+    # Grace rule: at review drop at most one tier.
+    one_down = tiers[rank[current.pk] - 1] if rank[current.pk] > 0 else None
+    if qualified is None:
+        return one_down
+    return qualified if rank[qualified.pk] >= rank[current.pk] - 1 else one_down
+
+
+def _change_tier(program, customer, old, new, now):
+    old_name, new_name = (old.name if old else ""), (new.name if new else "")
+    Customer.objects.filter(pk=customer.pk).update(tier=new_name)
+    stamp = now.strftime("%Y%m%dT%H%M%S%f")
+    record_platform_event(
+        program,
+        customer,
+        "tier_changed",
+        f"tier_changed:{customer.external_id}:{stamp}",
+        occurred_at=now,
+        properties={"from": old_name, "to": new_name},
+    )
+    webhook(
+        program,
+        "tier.changed",
+        {"customer": customer.external_id, "from": old_name, "to": new_name, "at": now.isoformat()},
+        f"tier.changed:{customer.pk}:{stamp}",
+    )
+
+
+def get_tier_progress(customer, now=None):
+    """For the portal: tier, next tier and points to it, and the downgrade notice if any.
+
+    The notice counts the points that will still be in the window on the review date.
+    """
+    now = now or timezone.now()
+    program = customer.program
+    tiers = list(Tier.objects.filter(program=program).order_by("min_points"))
+    state = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
+    current = state.tier if state else None
+    window = RewardsSettings.get_for(program).tier_window_days
+    from django.db.models import Q
+
+    earned = earned_since(Q(customer=customer), now - timedelta(days=window)).get(customer.pk, 0)
+    higher = [t for t in tiers if current is None or t.min_points > current.min_points]
+    nxt = higher[0] if higher else None
+    progress = {
+        "tier": current,
+        "window_points": earned,
+        "next_tier": nxt,
+        "points_to_next": max(0, nxt.min_points - earned) if nxt else 0,
+        "percent": min(100, int(earned * 100 / nxt.min_points)) if nxt and nxt.min_points else 100,
+        "downgrade": None,
+    }
+    if current is not None and state.review_at:
+        review_start = timezone.make_aware(
+            timezone.datetime.combine(state.review_at, timezone.datetime.min.time()), program_timezone(program)
+        ) - timedelta(days=window)
+        kept = earned_since(Q(customer=customer), max(review_start, now - timedelta(days=window))).get(customer.pk, 0)
+        if kept < current.min_points:
+            lower = [t for t in tiers if t.min_points < current.min_points]
+            progress["downgrade"] = {
+                "to": lower[-1] if lower else None,
+                "on": state.review_at,
+                "points_needed": current.min_points - kept,
+            }
+    return progress
