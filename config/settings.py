@@ -228,3 +228,22 @@ WEBHOOKS_CLAIM_TIMEOUT_SECONDS = env.int("WEBHOOKS_CLAIM_TIMEOUT_SECONDS", defau
 WEBHOOKS_REQUEUE_AFTER_SECONDS = env.int("WEBHOOKS_REQUEUE_AFTER_SECONDS", default=300)
 # Deliveries per Celery task (DESIGN.md: a task carries a batch, not one item).
 WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=20)
+
+# --- Channels (engagement.channels): SMS/WhatsApp, web push, delivery ---------------------
+# Twilio-style HTTP API for SMS and WhatsApp; empty SMS_API_URL = console (logged, not sent).
+SMS_API_URL = env.str("SMS_API_URL", default="")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+WHATSAPP_FROM = env.str("WHATSAPP_FROM", default="")
+# Public URL of /hooks/channels/twilio/status/ given to the provider as StatusCallback ("" = none).
+CHANNELS_STATUS_CALLBACK_URL = env.str("CHANNELS_STATUS_CALLBACK_URL", default="")
+# Web Push (VAPID); empty private key = console (logged, not sent).
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:no-reply@ganjaran.local")
+# Delivery: attempts before a message fails, first retry delay (doubles each time), and
+# how long a message may stay "sending" before the sweep re-queues it.
+CHANNELS_MAX_ATTEMPTS = env.int("CHANNELS_MAX_ATTEMPTS", default=5)
+CHANNELS_RETRY_BASE_SECONDS = env.int("CHANNELS_RETRY_BASE_SECONDS", default=60)
+CHANNELS_STUCK_MINUTES = env.int("CHANNELS_STUCK_MINUTES", default=15)
