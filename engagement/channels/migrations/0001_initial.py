@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('engagement', '0002_scores_goals'),
+        ('engagement', '0001_initial'),
     ]
 
     operations = [
