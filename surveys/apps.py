@@ -4,8 +4,19 @@ from django.apps import AppConfig
 class SurveysConfig(AppConfig):
     """Owns survey definitions, invitations, responses, follow-ups and NPS/CSAT/CES reports.
     May import engagement (and its channels and webhooks); never payouts or rewards.
+    Registers: a channels status handler (invitation statuses), the "response_rate" metric
+    provider and the demo step (order 30).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "surveys"
     verbose_name = "Surveys"
+
+    def ready(self):
+        from engagement import hooks
+        from engagement.channels.hooks import register_status_handler
+        from surveys import demo, reports, statuses
+
+        register_status_handler(statuses.on_message_status)
+        hooks.register_metric("response_rate", reports.response_rate_metric)
+        hooks.register_demo_step(30, "surveys", demo.load_demo_surveys)

@@ -5,6 +5,7 @@ recontact window and the program cooldown both start at the send, not at the ans
 """
 
 import secrets
+import zoneinfo
 
 from django.conf import settings
 from django.db import models
@@ -96,6 +97,9 @@ class Survey(models.Model):
         if self.recontact_days is not None:
             return self.recontact_days
         return self.DEFAULT_RECONTACT_DAYS[self.kind]
+
+    def program_timezone(self):
+        return zoneinfo.ZoneInfo(self.program.timezone)
 
     def get_primary_question(self):
         """The scored question (NPS/CSAT/CES scale, or a custom survey's first rating)."""

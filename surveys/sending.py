@@ -177,3 +177,58 @@ def _previous_result(program_id, key):
     if skip is not None:
         return SendResult(invitation=None, skipped_reason=skip.reason, created=False)
     return None
+
+
+def release_held_invitations(now=None, limit=500):
+    """Beat: send held invitations whose hold has ended, if the customer is now eligible.
+
+    Each in its own transaction, customer then invitation locked (the send_survey order);
+    still throttled -> hold_until moves to the new eligible time; survey inactive or
+    customer erased -> the invitation fails and a SendSkip records why. Returns how many
+    were sent.
+    """
+    now = now or timezone.now()
+    due = list(
+        Invitation.objects.filter(status=Invitation.Status.HELD, hold_until__lte=now)
+        .order_by("hold_until", "id")
+        .values_list("id", "customer_id")[:limit]
+    )
+    sent = 0
+    for invitation_id, customer_id in due:
+        with transaction.atomic():
+            Customer.objects.select_for_update().get(pk=customer_id)
+            invitation = (
+                Invitation.objects.select_for_update()
+                .select_related("survey__program", "customer__program")
+                .filter(pk=invitation_id, status=Invitation.Status.HELD)
+                .first()
+            )
+            if invitation is None:
+                continue  # released by a concurrent sweep
+            sent += _release(invitation, now)
+    return sent
+
+
+def _release(invitation, now):
+    reason = _ineligible_reason(invitation.survey, invitation.customer)
+    if reason:
+        invitation.status = Invitation.Status.FAILED
+        invitation.failure_reason = reason
+        invitation.failed_at = now
+        invitation.save(update_fields=["status", "failure_reason", "failed_at"])
+        SendSkip.objects.create(
+            program_id=invitation.program_id,
+            survey_id=invitation.survey_id,
+            customer_id=invitation.customer_id,
+            reason=reason,
+            source=invitation.source,
+        )
+        return 0
+    throttle = check_throttle(invitation.survey, invitation.customer, now)
+    if throttle:
+        invitation.hold_until = throttle.eligible_at
+        invitation.hold_reason = throttle.reason
+        invitation.save(update_fields=["hold_until", "hold_reason"])
+        return 0
+    dispatch_invitation(invitation, now)
+    return 1
