@@ -12,3 +12,15 @@ class EngagementConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement"
     verbose_name = "Engagement"
+
+    def ready(self):
+        from django.contrib import admin
+
+        from engagement import demo_scores, hooks, scoring
+
+        # Customers with newly processed events are queued for the incremental re-score.
+        hooks.register_event_handler(scoring.queue_customers_for_events)
+        hooks.register_demo_step(10, "engagement scores, snapshots and goals", demo_scores.load_scores)
+        # The admin index links to the dashboard (a template extending admin/index.html).
+        if admin.site.index_template is None:
+            admin.site.index_template = "engagement/admin_index.html"

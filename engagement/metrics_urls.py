@@ -1,1 +1,12 @@
-urlpatterns = []
+from django.urls import path
+
+from engagement import metrics_api
+
+urlpatterns = [
+    path("metrics", metrics_api.MetricsApi.as_view(), name="api-metrics"),
+    path(
+        "customers/<str:external_id>/engagement",
+        metrics_api.CustomerEngagementApi.as_view(),
+        name="api-customer-engagement",
+    ),
+]

@@ -271,3 +271,152 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "key"], name="idempotency_key_unique")]
+
+
+# --- Scores, segments, transitions, metric snapshots and goals (engagement.scoring,
+# engagement.metrics, engagement.goals). Written only by those modules, in set-based SQL.
+
+
+class Segment(models.TextChoices):
+    """RFM segments of METRICS.md section 9; "Others" when no row matches."""
+
+    CANT_LOSE = "Can't lose", _("Can't lose")
+    CHAMPIONS = "Champions", _("Champions")
+    LOYAL = "Loyal", _("Loyal")
+    AT_RISK = "At risk", _("At risk")
+    NEEDS_ATTENTION = "Needs attention", _("Needs attention")
+    POTENTIAL_LOYALIST = "Potential loyalist", _("Potential loyalist")
+    NEW = "New", _("New")
+    PROMISING = "Promising", _("Promising")
+    LOST = "Lost", _("Lost")
+    HIBERNATING = "Hibernating", _("Hibernating")
+    OTHERS = "Others", _("Others")
+
+
+class CustomerScore(models.Model):
+    """The current engagement score, RFM scores, segment and churn risk of one customer.
+
+    Written only by engagement.scoring. The inputs of the ranking (raw_score, frequency,
+    monetary, last_purchase_at, median_gap_days) are kept so that an incremental re-score can
+    rank a few customers against everyone else without reading everyone's events again.
+    """
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="score")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customer_scores")
+    engagement_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    raw_score = models.FloatField(default=0, help_text=_("Decayed weighted event sum as of scored_at."))
+    r_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    segment = models.CharField(max_length=32, choices=Segment.choices, default=Segment.OTHERS, db_index=True)
+    churn_risk = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("1"))
+    event_count = models.PositiveIntegerField(default=0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_purchase_at = models.DateTimeField(null=True, blank=True)
+    frequency = models.PositiveIntegerField(default=0, help_text=_("Purchases in the RFM lookback."))
+    monetary = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    median_gap_days = models.FloatField(null=True, blank=True)
+    scored_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "segment"]), models.Index(fields=["program", "engagement_score"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(engagement_score__gte=0) & Q(engagement_score__lte=100), name="score_0_100"
+            ),
+            models.CheckConstraint(condition=Q(churn_risk__gte=0) & Q(churn_risk__lte=1), name="churn_risk_0_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id}: {self.engagement_score} {self.segment}"
+
+
+class CustomerScoreSnapshot(models.Model):
+    """A customer's scores as of the end of one day (program time zone): the score history."""
+
+    id = models.BigAutoField(primary_key=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="score_snapshots")
+    date = models.DateField()
+    engagement_score = models.DecimalField(max_digits=5, decimal_places=2)
+    r_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    segment = models.CharField(max_length=32, choices=Segment.choices)
+    churn_risk = models.DecimalField(max_digits=4, decimal_places=3)
+    monetary = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "date"], name="score_snapshot_unique")]
+        indexes = [models.Index(fields=["program", "date"])]
+
+
+class ScoreTransition(models.Model):
+    """A customer's score moved to another band of 10, segment changed, or churn risk moved to
+    another band of 0.1. Recorded by scoring; handed to campaigns via engagement.hooks."""
+
+    class Kind(models.TextChoices):
+        SCORE = "score"
+        SEGMENT = "segment"
+        CHURN_RISK = "churn_risk"
+
+    id = models.BigAutoField(primary_key=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="score_transitions")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    from_value = models.CharField(max_length=32, blank=True)
+    to_value = models.CharField(max_length=32)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "kind", "occurred_at"])]
+
+    def __str__(self):
+        return f"{self.kind}: {self.from_value or '∅'} → {self.to_value}"
+
+
+class ScoringQueueEntry(models.Model):
+    """A customer with new events, waiting for the incremental re-score (a row as a queue)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField(default=utc_now)
+
+
+class MetricSnapshot(models.Model):
+    """One metric of one program for one day: the trailing window ending at that day's end."""
+
+    id = models.BigAutoField(primary_key=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="metric_snapshots")
+    date = models.DateField()
+    name = models.CharField(max_length=64)
+    value = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    numerator = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    denominator = models.DecimalField(max_digits=20, decimal_places=4, null=True)
+    unit = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "date", "name"], name="metric_snapshot_unique")]
+
+
+class Goal(models.Model):
+    """A target for a metric by a deadline ("NPS ≥ 50 by 31 March"), shown on the dashboard."""
+
+    class Direction(models.TextChoices):
+        AT_LEAST = "at_least", _("at least (≥)")
+        AT_MOST = "at_most", _("at most (≤)")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=120, blank=True)
+    metric = models.CharField(max_length=64)
+    target = models.DecimalField(max_digits=14, decimal_places=2)
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.AT_LEAST)
+    deadline = models.DateField()
+    created = models.DateTimeField(default=utc_now)
+
+    class Meta:
+        ordering = ["deadline", "id"]
+
+    def __str__(self):
+        return self.name or f"{self.metric} {'≥' if self.direction == 'at_least' else '≤'} {self.target}"

@@ -25,3 +25,64 @@ def sweep_unprocessed_events_task():
 @shared_task
 def purge_idempotency_keys_task():
     return idempotency.purge_expired_keys()
+
+
+# --- Scoring and metric snapshots (engagement.scoring, engagement.metrics) ---
+
+
+@shared_task(queue="scoring", acks_late=True)
+def rescore_program_task(program_id):
+    """Full re-score of one program (set-based SQL); ids that no longer exist are ignored."""
+    from engagement import scoring
+    from engagement.models import Program
+
+    program = Program.objects.filter(pk=program_id).first()
+    return scoring.rescore_program(program).customers if program else 0
+
+
+@shared_task(queue="scoring")
+def rescore_all_programs_task():
+    """Beat: fan out one full re-score task per program."""
+    from engagement.models import Program
+
+    ids = list(Program.objects.values_list("id", flat=True))
+    for program_id in ids:
+        rescore_program_task.delay(program_id)
+    return len(ids)
+
+
+@shared_task(queue="scoring", acks_late=True)
+def rescore_queued_customers_task():
+    """Beat: incremental re-score of customers with new events, a batch per program at a time."""
+    from engagement import scoring
+
+    total = 0
+    for program_id in scoring.list_queued_program_ids():
+        while done := scoring.rescore_queued(program_id):
+            total += done
+    return total
+
+
+@shared_task(queue="scoring", acks_late=True)
+def snapshot_metrics_task(program_id, day=None):
+    """Store yesterday's (or `day`'s, ISO date) metric snapshot of one program; idempotent."""
+    from datetime import date
+
+    from engagement import metrics
+    from engagement.models import Program
+
+    program = Program.objects.filter(pk=program_id).first()
+    if program is None:
+        return 0
+    return metrics.snapshot_metrics(program, date.fromisoformat(day) if day else None)
+
+
+@shared_task(queue="scoring")
+def snapshot_all_metrics_task():
+    """Beat: one daily metric snapshot task per program."""
+    from engagement.models import Program
+
+    ids = list(Program.objects.values_list("id", flat=True))
+    for program_id in ids:
+        snapshot_metrics_task.delay(program_id)
+    return len(ids)

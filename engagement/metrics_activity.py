@@ -1,0 +1,194 @@
+"""METRICS.md sections 1-5: website, social, email, survey and event-campaign metrics."""
+
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.fields.json import KT
+
+from engagement.metric_types import MetricValue, rate
+from engagement.metrics_base import count, events, json_float, json_int, mean, metric, q_property
+from engagement.models import Event
+
+# --- 1. Website ---
+
+
+@metric("page_views", "count", "website")
+def page_views(ctx):
+    qs = events(ctx, "page_view")
+    if ctx.page:
+        qs = qs.filter(q_property("url", ctx.page))
+    return count(qs.count())
+
+
+@metric("avg_session_duration", "seconds", "website")
+def avg_session_duration(ctx):
+    totals = events(ctx, "session").aggregate(total=Sum(json_float("duration_seconds")), n=Count("id"))
+    return mean(totals["total"], totals["n"], "seconds")
+
+
+@metric("bounce_rate", "percent", "website")
+def bounce_rate(ctx):
+    totals = events(ctx, "session").aggregate(
+        n=Count("id"), bounced=Count("id", filter=Q(properties__page_views=1))
+    )
+    return rate(totals["bounced"], totals["n"])
+
+
+@metric("exit_rate", "percent", "website")
+def exit_rate(ctx):
+    """Sessions exiting on `page` / page views of `page`; without a page, over all pages."""
+    sessions = events(ctx, "session")
+    views = events(ctx, "page_view")
+    if ctx.page:
+        sessions, views = sessions.filter(q_property("exit_page", ctx.page)), views.filter(q_property("url", ctx.page))
+    else:
+        sessions = sessions.filter(properties__has_key="exit_page")
+    return rate(sessions.count(), views.count())
+
+
+# --- 2. Social ---
+
+
+def _social(ctx, type_):
+    qs = events(ctx, type_)
+    if ctx.network:
+        qs = qs.filter(q_property("network", ctx.network))
+    return count(qs.count())
+
+
+@metric("social_likes", "count", "social")
+def social_likes(ctx):
+    return _social(ctx, "social_like")
+
+
+@metric("social_shares", "count", "social")
+def social_shares(ctx):
+    return _social(ctx, "social_share")
+
+
+@metric("social_comments", "count", "social")
+def social_comments(ctx):
+    return _social(ctx, "social_comment")
+
+
+@metric("social_clicks", "count", "social")
+def social_clicks(ctx):
+    return _social(ctx, "social_click")
+
+
+# --- 3. Email: unique per (customer, message_id) ---
+
+
+def _email(ctx, type_):
+    qs = events(ctx, type_).annotate(message=KT("properties__message_id"))
+    if ctx.message_id:
+        qs = qs.filter(message=ctx.message_id)
+    return qs
+
+
+def _pairs(qs):
+    return qs.values("customer_id", "message").distinct().count()
+
+
+def _delivered(ctx):
+    return max(_pairs(_email(ctx, "email_sent")) - _pairs(_email(ctx, "email_bounced")), 0)
+
+
+@metric("emails_delivered", "count", "email")
+def emails_delivered(ctx):
+    return count(_delivered(ctx))
+
+
+@metric("email_open_rate", "percent", "email")
+def email_open_rate(ctx):
+    return rate(_pairs(_email(ctx, "email_opened")), _delivered(ctx))
+
+
+@metric("email_ctr", "percent", "email")
+def email_ctr(ctx):
+    return rate(_pairs(_email(ctx, "email_clicked")), _delivered(ctx))
+
+
+@metric("email_conversion_rate", "percent", "email")
+def email_conversion_rate(ctx):
+    """Conversions preceded by a click on the same message by the same customer."""
+    clicked_before = (
+        Event.objects.filter(
+            program=ctx.program,
+            type="email_clicked",
+            customer_id=OuterRef("customer_id"),
+            occurred_at__lte=OuterRef("occurred_at"),
+        )
+        .annotate(clicked_message=KT("properties__message_id"))
+        .filter(clicked_message=OuterRef("message"))
+    )
+    converted = _email(ctx, "email_converted").filter(Exists(clicked_before))
+    return rate(_pairs(converted), _delivered(ctx))
+
+
+@metric("email_unsubscribe_rate", "percent", "email")
+def email_unsubscribe_rate(ctx):
+    return rate(_pairs(_email(ctx, "email_unsubscribed")), _delivered(ctx))
+
+
+# --- 4. Surveys: survey_answered events (properties kind, score) ---
+
+
+def answers(ctx, kind):
+    return events(ctx, "survey_answered").filter(q_property("kind", kind)).annotate(score=json_int("score"))
+
+
+@metric("nps", "score", "surveys")
+def nps(ctx):
+    totals = answers(ctx, "nps").aggregate(
+        n=Count("id"), promoters=Count("id", filter=Q(score__gte=9)), detractors=Count("id", filter=Q(score__lte=6))
+    )
+    net = totals["promoters"] - totals["detractors"]
+    if not totals["n"]:
+        return MetricValue(None, net, 0, "score")
+    return MetricValue(Decimal(net) * 100 / totals["n"], net, totals["n"], "score")
+
+
+@metric("csat", "percent", "surveys")
+def csat(ctx):
+    totals = answers(ctx, "csat").aggregate(n=Count("id"), satisfied=Count("id", filter=Q(score__gte=4)))
+    return rate(totals["satisfied"], totals["n"])
+
+
+@metric("ces", "score", "surveys")
+def ces(ctx):
+    totals = answers(ctx, "ces").aggregate(total=Sum("score"), n=Count("id"))
+    return mean(totals["total"], totals["n"], "score")
+
+
+@metric("ces_easy_rate", "percent", "surveys")
+def ces_easy_rate(ctx):
+    totals = answers(ctx, "ces").aggregate(n=Count("id"), easy=Count("id", filter=Q(score__gte=5)))
+    return rate(totals["easy"], totals["n"])
+
+
+# --- 5. Events and campaigns ---
+
+
+@metric("event_registrations", "count", "events")
+def event_registrations(ctx):
+    return count(events(ctx, "event_registered").count())
+
+
+@metric("event_attendance", "count", "events")
+def event_attendance(ctx):
+    return count(events(ctx, "event_attended").count())
+
+
+@metric("event_interactions", "count", "events")
+def event_interactions(ctx):
+    return count(events(ctx, "event_interaction").count())
+
+
+@metric("attendance_rate", "percent", "events")
+def attendance_rate(ctx):
+    totals = events(ctx, "event_registered", "event_attended").aggregate(
+        registered=Count("id", filter=Q(type="event_registered")),
+        attended=Count("id", filter=Q(type="event_attended")),
+    )
+    return rate(totals["attended"], totals["registered"])

@@ -1,0 +1,109 @@
+"""The metric registry and the query building blocks shared by the metric modules.
+
+Each built-in metric is a function `fn(ctx) -> MetricValue` registered with `@metric(name,
+unit)`; `ctx` carries the program, the period [start, end), the optional segment and the
+optional per-page / per-network / per-message filters. Every query is an aggregate in the
+database; no event is loaded into Python.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Exists, FloatField, IntegerField, OuterRef, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from engagement.metric_types import MetricValue
+from engagement.models import Customer, Event, Program
+
+BUILTIN = {}  # name -> (fn, unit, section)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    program: Program
+    start: datetime
+    end: datetime
+    segment: str | None = None
+    page: str | None = None
+    network: str | None = None
+    message_id: str | None = None
+
+    @property
+    def days(self):
+        return Decimal((self.end - self.start).total_seconds()) / Decimal(86400)
+
+    @property
+    def years(self):
+        # A year is 365 days: a 365-day period is exactly one year.
+        return self.days / Decimal(365)
+
+
+def metric(name, unit, section):
+    def register(fn):
+        BUILTIN[name] = (fn, unit, section)
+        return fn
+
+    return register
+
+
+def events(ctx, *types, start=None, end=None):
+    """The program's events of `types` in [start, end) (default: the period), segment applied."""
+    qs = Event.objects.filter(
+        program=ctx.program, occurred_at__gte=start or ctx.start, occurred_at__lt=end or ctx.end
+    )
+    if len(types) == 1:
+        qs = qs.filter(type=types[0])
+    elif types:
+        qs = qs.filter(type__in=types)
+    if ctx.segment:
+        qs = qs.filter(customer__score__segment=ctx.segment)
+    return qs
+
+
+def customers(ctx):
+    qs = Customer.objects.filter(program=ctx.program)
+    if ctx.segment:
+        qs = qs.filter(score__segment=ctx.segment)
+    return qs
+
+
+def active_in(ctx, start, end, *types):
+    """Exists() condition: the outer customer has an event (of `types`) in [start, end)."""
+    qs = Event.objects.filter(customer=OuterRef("pk"), occurred_at__gte=start, occurred_at__lt=end)
+    if types:
+        qs = qs.filter(type__in=types)
+    return Exists(qs)
+
+
+def lookback(ctx):
+    return timedelta(days=ctx.program.churn_lookback_days)
+
+
+def json_int(key):
+    return Cast(KT(f"properties__{key}"), IntegerField())
+
+
+def json_float(key):
+    return Cast(KT(f"properties__{key}"), FloatField())
+
+
+def count(value):
+    return MetricValue(Decimal(value), value, None, "count")
+
+
+def mean(total, n, unit):
+    """total / n, or None when n is zero."""
+    total = Decimal(str(total or 0))
+    if not n:
+        return MetricValue(None, total, 0, unit)
+    return MetricValue(total / Decimal(n), total, n, unit)
+
+
+def money(value):
+    return Decimal(str(value)) if value is not None else Decimal("0")
+
+
+def q_property(key, value):
+    return Q(**{f"properties__{key}": value})

@@ -1,0 +1,379 @@
+"""Per-customer scores (METRICS.md section 9), computed set-based for a whole program.
+
+One pass of SQL per re-score, no per-customer Python loop:
+1. `score_new` (a temporary table) gets one row per customer of the program: the decayed
+   weighted event sum, RFM inputs over the lookback, last event and the median gap between
+   consecutive events, then the ranks (percentile rank for the engagement score,
+   tie-aware quintiles for R, F and M), the named segment and the churn risk.
+2. From it: ScoreTransition rows (INSERT … SELECT … RETURNING id), the CustomerScore upsert
+   and the day's CustomerScoreSnapshot upsert (INSERT … SELECT … ON CONFLICT DO UPDATE);
+   then engagement.hooks.run_transition_handlers, all in one transaction.
+
+Definitions (documented in docs/engagement.md):
+- engagement_score = 100 × PERCENT_RANK() of the raw score within the program (share of the
+  other customers with a lower raw score); customers without events have raw score 0.
+- R, F, M = 1 + ⌊5 × (RANK() − 1) / n⌋ over the n customers with ≥1 purchase in the lookback
+  (ties share a score; 5 = best; recency: a later last purchase is better). Customers without
+  a purchase in the lookback have no R/F/M and the segment "Others".
+- churn_risk = days since last event / (2 × median gap in days, at least 1 day), clipped to
+  0..1. One event only: days since it / churn_horizon_days. No event at all: 1.
+Incremental re-scores rank the queued customers' fresh values against the stored values of
+everyone else (raw scores decayed to now), so they never read other customers' events.
+Scoring of one program is serialised by a PostgreSQL advisory lock.
+"""
+
+import json
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from engagement import hooks
+from engagement.models import (
+    Customer,
+    CustomerScore,
+    CustomerScoreSnapshot,
+    Event,
+    Program,
+    ScoreTransition,
+    ScoringQueueEntry,
+)
+
+EVENTS = Event._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+SCORES = CustomerScore._meta.db_table
+SNAPSHOTS = CustomerScoreSnapshot._meta.db_table
+TRANSITIONS = ScoreTransition._meta.db_table
+QUEUE = ScoringQueueEntry._meta.db_table
+TEMP = "engagement_score_new"
+ADVISORY_LOCK_BASE = 7_310_000_000  # + program id: one scoring pass per program at a time
+QUEUE_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    customers: int
+    transitions: int
+
+
+def _pg():
+    return connection.vendor == "postgresql"
+
+
+def _days(later, earlier):
+    """SQL for (later - earlier) in fractional days."""
+    if _pg():
+        return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION) / 86400.0)"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _least(*args):
+    return f"{'LEAST' if _pg() else 'MIN'}({', '.join(args)})"
+
+
+def _greatest(*args):
+    return f"{'GREATEST' if _pg() else 'MAX'}({', '.join(args)})"
+
+
+def _round(expr, places):
+    return f"ROUND(CAST({expr} AS NUMERIC), {places})" if _pg() else f"ROUND({expr}, {places})"
+
+
+def _ts(name):
+    """A datetime parameter usable in arithmetic on both vendors."""
+    return f"CAST(%({name})s AS timestamptz)" if _pg() else f"%({name})s"
+
+
+def _in_ids(column):
+    if _pg():
+        return f"{column} = ANY(%(ids)s)"
+    return f"{column} IN (SELECT value FROM json_each(%(ids)s))"
+
+
+def _ids_param(ids):
+    return list(ids) if _pg() else json.dumps(list(ids))
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _weight_case(program, params):
+    whens = []
+    for n, (type_, weight) in enumerate(sorted(program.get_score_weights().items())):
+        params[f"wt{n}"], params[f"wv{n}"] = type_, float(weight)
+        whens.append(f"WHEN %(wt{n})s THEN %(wv{n})s")
+    return f"(CASE e.type {' '.join(whens)} ELSE 0 END)" if whens else "0"
+
+
+def _fresh_sql(program, params, incremental):
+    """Per-customer inputs straight from the events (only queued customers when incremental)."""
+    as_of = _ts("as_of")
+    only = f"AND {_in_ids('customer_id')}" if incremental else ""
+    gap = _days("occurred_at", "LAG(occurred_at) OVER (PARTITION BY customer_id ORDER BY occurred_at)")
+    events = f"""SELECT customer_id, type, occurred_at, value, {gap} AS gap FROM {EVENTS}
+                 WHERE program_id = %(program)s AND occurred_at < {as_of} {only}"""
+    is_purchase = f"e.type = 'purchase' AND e.occurred_at >= {_ts('lookback_start')}"
+    aggregates = f"""e.customer_id,
+        SUM({_weight_case(program, params)} * POWER(CAST(0.5 AS DOUBLE PRECISION), {_days(as_of, "e.occurred_at")} / %(half_life)s)) AS raw_score,
+        COUNT(*) AS event_count,
+        MAX(e.occurred_at) AS last_event_at,
+        MAX(CASE WHEN {is_purchase} THEN e.occurred_at END) AS last_purchase_at,
+        SUM(CASE WHEN {is_purchase} THEN 1 ELSE 0 END) AS frequency,
+        SUM(CASE WHEN {is_purchase} THEN COALESCE(e.value, 0) ELSE 0 END) AS monetary"""
+    if _pg():
+        # One sort serves both the LAG window and the median (an ordered-set aggregate).
+        return f"""SELECT {aggregates}, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.gap) AS median_gap_days
+                   FROM ({events}) e GROUP BY e.customer_id"""
+    # Portable median: the middle one or two gaps by ROW_NUMBER within each customer.
+    return f"""SELECT a.*, m.median_gap_days FROM (SELECT {aggregates} FROM ({events}) e GROUP BY e.customer_id) a
+        LEFT JOIN (
+            SELECT customer_id, AVG(gap) AS median_gap_days FROM (
+                SELECT customer_id, gap, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY gap) AS rn,
+                       COUNT(*) OVER (PARTITION BY customer_id) AS cnt
+                FROM ({events}) g WHERE gap IS NOT NULL) ranked
+            WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY customer_id
+        ) m ON m.customer_id = a.customer_id"""
+
+
+def _values_sql(program, params, incremental):
+    """One row per customer: fresh values for the targets, stored ones for everyone else."""
+    fresh = _fresh_sql(program, params, incremental)
+    if not incremental:
+        target = "1 = 1"
+
+        def pick(fresh_expr, stored_expr):
+            return fresh_expr
+
+    else:
+        target = _in_ids("c.id")
+
+        def pick(fresh_expr, stored_expr):
+            return f"CASE WHEN {target} THEN {fresh_expr} ELSE {stored_expr} END"
+
+    decayed = f"s.raw_score * POWER(CAST(0.5 AS DOUBLE PRECISION), {_days(_ts('as_of'), 's.scored_at')} / %(half_life)s)"
+    return f"""SELECT c.id AS customer_id, CASE WHEN {target} THEN 1 ELSE 0 END AS is_target,
+        {pick("COALESCE(f.raw_score, 0)", f"COALESCE({decayed}, 0)")} AS raw_score,
+        {pick("COALESCE(f.event_count, 0)", "COALESCE(s.event_count, 0)")} AS event_count,
+        {pick("f.last_event_at", "s.last_event_at")} AS last_event_at,
+        {pick("f.last_purchase_at", "s.last_purchase_at")} AS last_purchase_at,
+        {pick("COALESCE(f.frequency, 0)", "COALESCE(s.frequency, 0)")} AS frequency,
+        {pick("COALESCE(f.monetary, 0)", "COALESCE(s.monetary, 0)")} AS monetary,
+        {pick("f.median_gap_days", "s.median_gap_days")} AS median_gap_days
+        FROM {CUSTOMERS} c
+        LEFT JOIN ({fresh}) f ON f.customer_id = c.id
+        LEFT JOIN {SCORES} s ON s.customer_id = c.id
+        WHERE c.program_id = %(program)s"""
+
+
+SEGMENT_CASE = """CASE
+    WHEN r = 1 AND f = 5 AND m >= 4 THEN 'Can''t lose'
+    WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
+    WHEN f >= 4 THEN 'Loyal'
+    WHEN r <= 2 AND f >= 3 THEN 'At risk'
+    WHEN r = 3 AND f >= 3 THEN 'Needs attention'
+    WHEN r >= 4 AND f BETWEEN 2 AND 3 THEN 'Potential loyalist'
+    WHEN r = 5 AND f = 1 THEN 'New'
+    WHEN r = 4 AND f = 1 THEN 'Promising'
+    WHEN r = 1 AND f = 1 THEN 'Lost'
+    WHEN r <= 2 AND f <= 2 THEN 'Hibernating'
+    ELSE 'Others' END"""
+
+
+def _scores_sql(program, params, incremental):
+    values = _values_sql(program, params, incremental)
+    quintile = "1 + (5 * (RANK() OVER (ORDER BY {col}) - 1)) / COUNT(*) OVER ()"
+    since_last = _days(_ts("as_of"), "v.last_event_at")
+    gap = f"2 * {_greatest('v.median_gap_days', '1.0')}"
+    churn = f"""CASE WHEN v.event_count = 0 OR v.last_event_at IS NULL THEN 1.0
+        WHEN v.median_gap_days IS NULL THEN {_least("1.0", f"{since_last} / %(horizon)s")}
+        ELSE {_least("1.0", f"{since_last} / ({gap})")} END"""
+    return f"""WITH v AS ({values}),
+        rfm AS (
+            SELECT customer_id, {quintile.format(col="last_purchase_at")} AS r,
+                   {quintile.format(col="frequency")} AS f, {quintile.format(col="monetary")} AS m
+            FROM v WHERE frequency > 0
+        ),
+        ranked AS (
+            SELECT v.*, {_round("100.0 * PERCENT_RANK() OVER (ORDER BY v.raw_score)", 2)} AS engagement_score,
+                   rfm.r, rfm.f, rfm.m, {_round(_greatest("0.0", churn), 3)} AS churn_risk
+            FROM v LEFT JOIN rfm ON rfm.customer_id = v.customer_id
+        )
+        SELECT ranked.*, {SEGMENT_CASE} AS segment FROM ranked"""
+
+
+def _band_sql(kind, alias):
+    """Text label of the band a value is in: score bands of 10 ("80"), churn bands of 0.1 ("0.3")."""
+    if kind == "score":
+        return f"CAST(CAST(FLOOR({alias}.engagement_score / 10 + 0.000001) AS INTEGER) * 10 AS TEXT)"
+    band = f"CAST(FLOOR({alias}.churn_risk * 10 + 0.000001) AS INTEGER)"
+    return f"(CASE WHEN {band} >= 10 THEN '1.0' ELSE '0.' || CAST({band} AS TEXT) END)"
+
+
+def _record_transitions(cursor, params):
+    selects = []
+    for kind in ("score", "churn_risk", "segment"):
+        new = "n.segment" if kind == "segment" else _band_sql(kind, "n")
+        old = "s.segment" if kind == "segment" else _band_sql(kind, "s")
+        selects.append(
+            f"""SELECT %(program)s, n.customer_id, '{kind}', COALESCE({old}, ''), {new}, {_ts("now")}
+                FROM {TEMP} n LEFT JOIN {SCORES} s ON s.customer_id = n.customer_id
+                WHERE n.is_target = 1 AND (s.customer_id IS NULL OR {old} <> {new})"""
+        )
+    cursor.execute(
+        f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
+            {" UNION ALL ".join(selects)} RETURNING id""",
+        params,
+    )
+    return sorted(row[0] for row in cursor.fetchall())
+
+
+def _upsert_scores(cursor, params):
+    columns = [
+        "engagement_score",
+        "raw_score",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
+        "churn_risk",
+        "event_count",
+        "last_event_at",
+        "last_purchase_at",
+        "frequency",
+        "monetary",
+        "median_gap_days",
+        "scored_at",
+        "updated_at",
+    ]
+    # "WHERE 1 = 1" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+    cursor.execute(
+        f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
+            SELECT customer_id, %(program)s, engagement_score, raw_score, r, f, m, segment, churn_risk,
+                   event_count, last_event_at, last_purchase_at, frequency, monetary, median_gap_days,
+                   {_ts("as_of")}, {_ts("now")}
+            FROM {TEMP} WHERE is_target = 1
+            ON CONFLICT (customer_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
+        params,
+    )
+
+
+def _upsert_snapshots(cursor, params):
+    columns = ["engagement_score", "r_score", "f_score", "m_score", "segment", "churn_risk", "monetary"]
+    cursor.execute(
+        f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(columns)})
+            SELECT %(program)s, customer_id, %(day)s, engagement_score, r, f, m, segment, churn_risk, monetary
+            FROM {TEMP} WHERE is_target = 1 AND 1 = 1
+            ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
+        params,
+    )
+
+
+def local_day_end(program, day):
+    """The UTC instant at which `day` ends in the program's time zone."""
+    tz = zoneinfo.ZoneInfo(program.timezone)
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def local_date(program, instant):
+    return instant.astimezone(zoneinfo.ZoneInfo(program.timezone)).date()
+
+
+def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
+    """Compute scores as of `as_of` into the temp table and write them; see module docstring."""
+    now = now or timezone.now()
+    incremental = customer_ids is not None
+    params = {
+        "program": program.id,
+        "as_of": _dt(as_of),
+        "now": _dt(now),
+        "day": connection.ops.adapt_datefield_value(day),
+        "lookback_start": _dt(as_of - timedelta(days=program.rfm_lookback_days)),
+        "half_life": float(max(program.score_half_life_days, 1)),
+        "horizon": float(max(program.churn_horizon_days, 1)),
+    }
+    if incremental:
+        params["ids"] = _ids_param(customer_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _pg():
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program.id])
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+        cursor.execute(f"CREATE TEMP TABLE {TEMP} AS {_scores_sql(program, params, incremental)}", params)
+        transition_ids = []
+        if write_current:
+            transition_ids = _record_transitions(cursor, params)
+            _upsert_scores(cursor, params)
+        _upsert_snapshots(cursor, params)
+        cursor.execute(f"SELECT COUNT(*) FROM {TEMP} WHERE is_target = 1")
+        scored = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {TEMP}")
+        if transition_ids:
+            hooks.run_transition_handlers(program.id, transition_ids)
+    return ScoringResult(customers=scored, transitions=len(transition_ids))
+
+
+def rescore_program(program, *, now=None):
+    """Re-score every customer of `program` as of now: CustomerScore, today's snapshot and
+    transitions, in one transaction (transition handlers run inside it). Idempotent: a
+    second run records no transitions unless time moved a customer into another band."""
+    now = now or timezone.now()
+    return _run(program, as_of=now, day=local_date(program, now), now=now)
+
+
+def rescore_customers(program, customer_ids, *, now=None):
+    """Re-score only `customer_ids` (ranked against everyone's stored values), as of now."""
+    if not customer_ids:
+        return ScoringResult(0, 0)
+    now = now or timezone.now()
+    return _run(program, as_of=now, day=local_date(program, now), customer_ids=customer_ids, now=now)
+
+
+def snapshot_scores(program, day):
+    """Rebuild the score snapshot of `day` from the events before that day's end (program
+    time zone). Touches neither CustomerScore nor transitions."""
+    return _run(program, as_of=local_day_end(program, day), day=day, write_current=False)
+
+
+def queue_customers_for_events(program_id, event_ids):
+    """Event handler (engagement.hooks): queue the customers of newly processed events for
+    the incremental re-score. Set-based; runs inside the processing transaction."""
+    if not event_ids:
+        return
+    params = {"ids": _ids_param(event_ids), "now": _dt(timezone.now())}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {QUEUE} (customer_id, program_id, queued_at)
+                SELECT DISTINCT customer_id, program_id, {_ts("now")} FROM {EVENTS} WHERE {_in_ids("id")}
+                ON CONFLICT (customer_id) DO NOTHING""",
+            params,
+        )
+
+
+def claim_queued_customers(program_id, limit=QUEUE_BATCH):
+    """Take up to `limit` queued customers of a program off the queue (in the caller's
+    transaction, so a failed re-score puts them back). SKIP LOCKED lets workers share."""
+    skip = "FOR UPDATE SKIP LOCKED" if _pg() else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""DELETE FROM {QUEUE} WHERE customer_id IN (
+                    SELECT customer_id FROM {QUEUE} WHERE program_id = %s ORDER BY queued_at LIMIT %s {skip})
+                RETURNING customer_id""",
+            [program_id, limit],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def rescore_queued(program_id, limit=QUEUE_BATCH):
+    """Incremental re-score of one batch of queued customers; returns how many were scored."""
+    program = Program.objects.filter(pk=program_id).first()
+    if program is None:
+        return 0
+    with transaction.atomic():
+        ids = claim_queued_customers(program_id, limit)
+        return rescore_customers(program, ids).customers if ids else 0
+
+
+def list_queued_program_ids():
+    return list(ScoringQueueEntry.objects.values_list("program_id", flat=True).distinct().order_by("program_id"))
