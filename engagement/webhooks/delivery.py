@@ -41,7 +41,7 @@ def backoff_seconds(attempt_number, delivery_id):
         settings.WEBHOOKS_BACKOFF_BASE_SECONDS * 2 ** (attempt_number - 1), settings.WEBHOOKS_BACKOFF_MAX_SECONDS
     )
     jitter = random.Random(f"{delivery_id}:{attempt_number}").uniform(0, base * 0.25)
-    return base + jitter
+    return round(base + jitter, 3)  # whole milliseconds: stored exactly
 
 
 def build_body(event):

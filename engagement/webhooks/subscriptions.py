@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,8 @@ def is_loopback_host(host):
 def validate_target_url(url):
     """https:// always; http:// only to a loopback host and only when
     WEBHOOKS_ALLOW_HTTP_LOOPBACK is on (development). Raises ValidationError."""
-    parts = urlsplit(url or "")
+    URLValidator(schemes=["http", "https"])(url or "")
+    parts = urlsplit(url)
     if not parts.hostname:
         raise ValidationError(_("Enter a full URL, such as https://example.com/hooks/ganjaran."), code="invalid")
     if parts.scheme == "https":
