@@ -10,3 +10,11 @@ class CampaignsConfig(AppConfig):
     name = "rewards.campaigns"
     label = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self):
+        from engagement import hooks
+        from rewards.campaigns import demo, engine
+
+        hooks.register_event_handler(engine.handle_events)
+        hooks.register_transition_handler(engine.handle_transitions)
+        hooks.register_demo_step(50, "campaigns", demo.load_demo)

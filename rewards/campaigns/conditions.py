@@ -1,0 +1,163 @@
+"""Conditions and audiences, turned into database filters (so evaluation stays set-based).
+
+A condition is `{"field": ..., "op": ..., "value": ...}`. Customer fields:
+`attributes.<key>`, `consent.<email|sms|whatsapp|push>`, `locale`, `tier`, `segment` (RFM
+segment), `engagement_score`, `churn_risk`, `purchase_count`, `event_count`, `revenue`.
+Event fields (trigger configs): `value` and `properties.<key>`.
+Ops: eq, ne, in, not_in, gt, gte, lt, lte, exists. All conditions of a list must hold.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Q
+
+from engagement.models import Customer
+
+CHANNELS = ("email", "sms", "whatsapp", "push")
+OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists")
+COMPARISONS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
+PLAIN_FIELDS = {
+    "locale": "locale",
+    "tier": "tier",
+    "segment": "score__segment",
+    "engagement_score": "score__engagement_score",
+    "churn_risk": "score__churn_risk",
+    "purchase_count": "purchase_count",
+    "event_count": "event_count",
+    "revenue": "revenue",
+}
+NUMERIC_FIELDS = {"engagement_score", "churn_risk", "purchase_count", "event_count", "revenue"}
+
+
+class ConditionError(ValueError):
+    """Raised with a message naming what is wrong; `attr` is the path inside the config."""
+
+    def __init__(self, message, attr=None):
+        super().__init__(message)
+        self.attr = attr
+
+
+def _lookup_q(path, op, value):
+    if op == "exists":
+        return Q(**{f"{path}__isnull": not value})
+    if op == "eq":
+        return Q(**{path: value})
+    if op == "ne":
+        return ~Q(**{path: value})
+    if op == "in":
+        return Q(**{f"{path}__in": list(value)})
+    if op == "not_in":
+        return ~Q(**{f"{path}__in": list(value)})
+    return Q(**{f"{path}__{COMPARISONS[op]}": value})
+
+
+def validate_condition(condition, attr, *, event=False):
+    """Raise ConditionError unless `condition` is a well-formed customer (or event) condition."""
+    if not isinstance(condition, dict):
+        raise ConditionError('must be an object {"field", "op", "value"}.', attr)
+    field, op = condition.get("field"), condition.get("op", "eq")
+    if not isinstance(field, str) or not field:
+        raise ConditionError("field is required.", f"{attr}.field")
+    if op not in OPS:
+        raise ConditionError(f"op must be one of {', '.join(OPS)}.", f"{attr}.op")
+    if "value" not in condition:
+        raise ConditionError("value is required.", f"{attr}.value")
+    value = condition["value"]
+    if op in ("in", "not_in") and not isinstance(value, list):
+        raise ConditionError(f"value must be a list for op {op}.", f"{attr}.value")
+    if op in COMPARISONS and (isinstance(value, bool) or not isinstance(value, int | float | str)):
+        raise ConditionError(f"value must be a number for op {op}.", f"{attr}.value")
+    if event:
+        if field != "value" and not field.startswith("properties."):
+            raise ConditionError('event conditions use "value" or "properties.<key>".', f"{attr}.field")
+        return
+    if field.startswith("consent."):
+        if field.split(".", 1)[1] not in CHANNELS or op not in ("eq", "ne") or not isinstance(value, bool):
+            raise ConditionError(f"consent.<channel> takes op eq/ne and true/false; channels: {CHANNELS}.", attr)
+    elif not field.startswith("attributes.") and field not in PLAIN_FIELDS:
+        known = ", ".join(["attributes.<key>", "consent.<channel>", *PLAIN_FIELDS])
+        raise ConditionError(f"unknown field {field!r}; use one of {known}.", f"{attr}.field")
+    if field in NUMERIC_FIELDS and op in COMPARISONS:
+        _decimal(value, f"{attr}.value")
+
+
+def validate_conditions(conditions, attr="conditions", *, event=False):
+    if not isinstance(conditions, list):
+        raise ConditionError("must be a list of conditions.", attr)
+    for index, condition in enumerate(conditions):
+        validate_condition(condition, f"{attr}.{index}", event=event)
+
+
+def _decimal(value, attr):
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ConditionError("must be a number.", attr)
+
+
+def customer_condition_q(condition, program, prefix=""):
+    """One customer condition as a Q on Customer (or through `prefix`, e.g. "customer__")."""
+    field, op, value = condition["field"], condition.get("op", "eq"), condition["value"]
+    if field.startswith("consent."):
+        channel = field.split(".", 1)[1]
+        consented = Q(**{f"{prefix}consent_{channel}": True, f"{prefix}erased_at__isnull": True})
+        return consented if (op == "eq") == bool(value) else ~consented
+    if field.startswith("attributes."):
+        path = prefix + "attributes__" + "__".join(field.split(".")[1:])
+        return _lookup_q(path, op, value)
+    if field == "locale":
+        # An empty locale means the program's default: compare the effective locale.
+        values = value if isinstance(value, list) else [value]
+        matches_default = program.default_locale in values
+        effective = Q(**{f"{prefix}locale__in": values})
+        if matches_default:
+            effective |= Q(**{f"{prefix}locale": ""})
+        positive = op in ("eq", "in")
+        return effective if positive else ~effective
+    if field in NUMERIC_FIELDS and op in COMPARISONS:
+        value = Decimal(str(value))
+    return _lookup_q(prefix + PLAIN_FIELDS[field], op, value)
+
+
+def audience_q(campaign, prefix=""):
+    """The campaign's audience as a Q (attribute filters apply to every audience kind)."""
+    q = Q()
+    values = list(campaign.audience_values or [])
+    kind = campaign.audience
+    if kind == "segment":
+        q &= Q(**{f"{prefix}attributes__segment__in": values})
+    elif kind == "tier":
+        q &= Q(**{f"{prefix}tier__in": values})
+    elif kind == "rfm_segment":
+        q &= Q(**{f"{prefix}score__segment__in": values})
+    for key, value in (campaign.audience_attributes or {}).items():
+        q &= Q(**{f"{prefix}attributes__{key}": value})
+    return q
+
+
+def campaign_customer_q(campaign, prefix=""):
+    """Audience and conditions together: who this campaign may act on. Erased customers never."""
+    q = audience_q(campaign, prefix) & Q(**{f"{prefix}erased_at__isnull": True})
+    for condition in campaign.conditions or []:
+        q &= customer_condition_q(condition, campaign.program, prefix)
+    return q
+
+
+def event_condition_q(condition):
+    """An event condition (`value` or `properties.<key>`) as a Q on Event."""
+    field, op, value = condition["field"], condition.get("op", "eq"), condition["value"]
+    if field == "value":
+        if op in COMPARISONS or op in ("eq", "ne"):
+            value = Decimal(str(value))
+        return _lookup_q("value", op, value)
+    path = "properties__" + "__".join(field.split(".")[1:])
+    return _lookup_q(path, op, value)
+
+
+def matching_customer_ids(campaign, customer_ids):
+    """The subset of `customer_ids` the campaign may act on now (one query)."""
+    return set(
+        Customer.objects.filter(program_id=campaign.program_id, id__in=list(customer_ids))
+        .filter(campaign_customer_q(campaign))
+        .values_list("id", flat=True)
+    )

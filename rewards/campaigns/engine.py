@@ -1,0 +1,295 @@
+"""Evaluation: from a batch of events (or transitions, or a beat pass) to effects and actions.
+
+`handle_events` / `handle_transitions` are registered with engagement.hooks and run INSIDE
+engagement's processing transaction: if anything here raises, the batch rolls back and is
+retried, and nothing of it was granted. Per campaign, one query selects the candidates of the
+whole batch (triggers.py); `qualify` then applies limits, inserts the effects with
+`INSERT ... ON CONFLICT (campaign, customer, occurrence) DO NOTHING RETURNING` and runs the
+actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
+or a concurrent worker therefore finds the effect already there and grants nothing.
+
+`plan` is the shared, read-only first half: the simulator runs exactly it.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from engagement.models import Customer, Event
+from rewards.campaigns import actions as action_kinds
+from rewards.campaigns import triggers
+from rewards.campaigns.limits import Budget, apply_customer_limits
+from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
+
+log = logging.getLogger(__name__)
+EFFECTS = CampaignEffect._meta.db_table
+INSERT_CHUNK = 100  # rows per INSERT (9 params each; SQLite's default limit is 999 params)
+RUN = ActionRun.Status
+
+
+def active_campaigns(program_id, now, kinds):
+    """Active campaigns of the program with a trigger of `kinds`, in evaluation (lock) order."""
+    return list(
+        Campaign.objects.filter(program_id=program_id, status=Campaign.Status.ACTIVE, trigger_kind__in=kinds)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("program")
+        .prefetch_related("actions")
+        .order_by("-priority", "id")
+    )
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def handle_events(program_id, event_ids):
+    """engagement.hooks event handler: evaluate event-triggered campaigns over the batch."""
+    now = timezone.now()
+    campaigns = active_campaigns(program_id, now, triggers.EVENT_KINDS)
+    if not campaigns:
+        return
+    events = Event.objects.filter(id__in=list(event_ids))
+    present = set(events.values_list("type", flat=True).distinct().order_by())
+    for campaign in campaigns:
+        if triggers.event_types(campaign) & present:
+            evaluate_event_campaign(campaign, events, now)
+
+
+def evaluate_event_campaign(campaign, events, now):
+    candidates = triggers.select_event_candidates(campaign, events)
+    if campaign.trigger_kind in triggers.DEFERRED_KINDS:
+        defer(campaign, candidates)
+    else:
+        qualify(campaign, candidates, now)
+
+
+def handle_transitions(program_id, transition_ids):
+    """engagement.hooks transition handler: score, segment and churn-risk triggers."""
+    from engagement.models import ScoreTransition
+
+    now = timezone.now()
+    campaigns = active_campaigns(program_id, now, triggers.TRANSITION_KINDS)
+    if not campaigns:
+        return
+    transitions = list(ScoreTransition.objects.filter(id__in=list(transition_ids), program_id=program_id))
+    lock_customers({t.customer_id for t in transitions})
+    for campaign in campaigns:
+        qualify(campaign, triggers.transition_candidates(campaign, transitions), now)
+
+
+def lock_customers(customer_ids):
+    """Lock customer rows by id (lock order: customers first), making limits race-safe."""
+    if customer_ids:
+        list(Customer.objects.select_for_update().filter(id__in=sorted(customer_ids)).order_by("id").values("id"))
+
+
+def defer(campaign, candidates):
+    """Store deferred triggers (cart abandoned, ticket opened) to be decided when due."""
+    PendingTrigger.objects.bulk_create(
+        [
+            PendingTrigger(
+                program_id=campaign.program_id,
+                campaign=campaign,
+                customer_id=c.customer_id,
+                occurrence=c.occurrence,
+                occurred_at=c.occurred_at,
+                due_at=triggers.deferred_due_at(campaign, c.occurred_at),
+                value=c.value,
+                context=c.context,
+            )
+            for c in candidates
+        ],
+        ignore_conflicts=True,  # the same cart/ticket seen again: already waiting
+    )
+
+
+# --- planning (read-only) -------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What would happen: (candidate, status) in order; candidates already recorded dropped."""
+
+    campaign: Campaign
+    rows: list = field(default_factory=list)
+
+
+def plan(campaign, candidates):
+    """Drop occurrences already recorded (or repeated), then apply the per-customer limits."""
+    if not candidates:
+        return Plan(campaign)
+    existing = set(
+        CampaignEffect.objects.filter(
+            campaign=campaign,
+            customer_id__in={c.customer_id for c in candidates},
+            occurrence__in={c.occurrence for c in candidates},
+        ).values_list("customer_id", "occurrence")
+    )
+    fresh, seen = [], set(existing)
+    for candidate in candidates:
+        key = (candidate.customer_id, candidate.occurrence)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(candidate)
+    return Plan(campaign, apply_customer_limits(campaign, fresh))
+
+
+def multipliers(customer_ids):
+    from rewards.tiers import get_multipliers
+
+    return defaultdict(lambda: Decimal("1"), get_multipliers(list(customer_ids)))
+
+
+# --- doing ----------------------------------------------------------------------------------
+
+
+def qualify(campaign, candidates, now):
+    """Record effects for `candidates` and run their actions; returns the new effects.
+
+    Joins the caller's transaction. Exactly-once by the effect's UNIQUE key. With a budget,
+    the campaign row is locked (Budget.open) until the caller commits.
+    """
+    if not candidates:
+        return []
+    if campaign.per_customer_limit or campaign.has_budget:
+        lock_customers({c.customer_id for c in candidates})
+    budget = Budget.open(campaign)
+    if not budget.active:
+        return []
+    planned = plan(campaign, candidates).rows
+    rows = []
+    for candidate, status in planned:
+        if status == CampaignEffect.Status.QUALIFIED and not budget.admit():
+            rows.append((candidate, CampaignEffect.Status.BUDGET_EXHAUSTED))
+            break  # the campaign pauses; later candidates stay unrecorded
+        rows.append((candidate, status))
+    effects = insert_effects(campaign, rows)
+    qualified = [e for e in effects if e.status == CampaignEffect.Status.QUALIFIED]
+    if qualified:
+        run_actions(campaign, qualified, budget, now)
+    budget.close(now)
+    return effects
+
+
+def insert_effects(campaign, rows):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: only the rows this call inserted come back."""
+    ops = connection.ops
+    created = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        params = []
+        for candidate, status in chunk:
+            params += [
+                campaign.program_id,
+                campaign.pk,
+                candidate.customer_id,
+                candidate.occurrence,
+                status,
+                ops.adapt_datetimefield_value(candidate.occurred_at),
+                ops.adapt_decimalfield_value(candidate.value, 14, 2) if candidate.value is not None else None,
+                json.dumps(candidate.context, default=str),
+                ops.adapt_datetimefield_value(timezone.now()),
+            ]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
+                f" value, context, created_at) VALUES {values}"
+                " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING RETURNING id, customer_id, occurrence",
+                params,
+            )
+            for effect_id, customer_id, occurrence in cursor.fetchall():
+                created[(customer_id, occurrence)] = effect_id
+    effects = []
+    for candidate, status in rows:
+        effect_id = created.get((candidate.customer_id, candidate.occurrence))
+        if effect_id is not None:
+            effects.append(
+                CampaignEffect(
+                    id=effect_id,
+                    program_id=campaign.program_id,
+                    campaign=campaign,
+                    customer_id=candidate.customer_id,
+                    occurrence=candidate.occurrence,
+                    status=status,
+                    occurred_at=candidate.occurred_at,
+                    value=candidate.value,
+                    context=candidate.context,
+                )
+            )
+    return effects
+
+
+def load_customers(campaign, customer_ids):
+    customers = Customer.objects.in_bulk(sorted(customer_ids))
+    for customer in customers.values():
+        customer.program = campaign.program  # saves one query per service call
+    return customers
+
+
+def run_actions(campaign, effects, budget, now):
+    """Immediate actions now (cost charged first, as one amount per effect); delayed ones as
+    pending ActionRuns released by beat. One bulk insert of the runs."""
+    actions = list(campaign.actions.all())
+    customers = load_customers(campaign, {e.customer_id for e in effects})
+    factors = multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
+    runs, unaffordable = [], []
+    immediate = [a for a in actions if not a.delay_minutes]
+    for effect in sorted(effects, key=lambda e: (e.customer_id, e.occurred_at)):
+        customer = customers[effect.customer_id]
+        costs = {a.pk: action_kinds.estimate_cost(a, effect, factors.get(effect.customer_id, 1)) for a in immediate}
+        total_points = sum(p for p, _ in costs.values())
+        total_money = sum((m for _, m in costs.values()), Decimal("0"))
+        # Once exhausted, nothing more in this pass (the campaign is about to pause).
+        affordable = not budget.exhausted and budget.charge(total_points, total_money)
+        for action in actions:
+            run = ActionRun(
+                effect=effect,
+                action=action,
+                campaign=campaign,
+                customer_id=effect.customer_id,
+                kind=action.kind,
+                due_at=effect.occurred_at + timedelta(minutes=action.delay_minutes),
+                status=RUN.PENDING,
+            )
+            if not affordable:
+                run.status, run.detail, run.executed_at = RUN.BUDGET_EXHAUSTED, "budget exhausted", now
+            elif not action.delay_minutes:
+                points, money = costs[action.pk]
+                perform(run, action, campaign, effect, customer, points, money, budget, now)
+            runs.append(run)
+        if not affordable:
+            unaffordable.append(effect.pk)
+            budget.grants -= 1  # admitted, but not granted after all
+    if unaffordable:
+        CampaignEffect.objects.filter(pk__in=unaffordable).update(status=CampaignEffect.Status.BUDGET_EXHAUSTED)
+    ActionRun.objects.bulk_create(runs)
+
+
+def perform(run, action, campaign, effect, customer, points, money, budget, now):
+    """Execute in a savepoint; a failing action is recorded (and its cost refunded), never
+    allowed to roll back the batch. Lock timeouts and deadlocks still propagate."""
+    try:
+        with transaction.atomic():
+            outcome = action_kinds.execute(action, campaign, effect, customer, points, money)
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded on the run, see the docstring
+        log.warning("campaign %s action %s failed for customer %s: %s", campaign.pk, action.pk, customer.pk, exc)
+        outcome = action_kinds.Outcome(RUN.FAILED, f"{type(exc).__name__}: {exc}"[:200])
+    run.status, run.detail, run.result, run.executed_at = (
+        outcome.status,
+        outcome.detail[:200],
+        outcome.result or {},
+        now,
+    )
+    if outcome.status == RUN.DONE:
+        run.points, run.money = points, money
+    else:
+        budget.refund(points, money)

@@ -1,0 +1,162 @@
+"""Per-customer limits and campaign budgets.
+
+Per-customer limits ("once ever", "N times", "N per period") count the campaign's qualified
+effects. They are race-safe because the caller holds the candidate customers' rows locked
+(engagement's processing already does for its batch; other paths lock them first, by id).
+
+Budgets (points, money, total grants) are charged on a `Budget` opened with the campaign row
+locked (`SELECT ... FOR UPDATE`), so concurrent workers charge one after the other and the
+counters can never pass the budget (a CHECK constraint backs this up). Campaigns without any
+budget are never locked, so they do not serialise concurrent batches; their totals are
+computed from ActionRun rows (stats.py).
+
+Lock order everywhere: customers (by id) -> campaigns (by -priority, id) -> points accounts.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from rewards.campaigns.models import Campaign, CampaignEffect
+
+EFFECT = CampaignEffect.Status
+BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+def apply_customer_limits(campaign, candidates):
+    """[(candidate, status)] in (customer, time) order: QUALIFIED or LIMITED per the campaign's
+    per-customer limit, counting existing qualified effects and earlier candidates."""
+    ordered = sorted(candidates, key=lambda c: (c.customer_id, c.occurred_at, c.occurrence))
+    limit = campaign.per_customer_limit
+    if not limit:
+        return [(c, EFFECT.QUALIFIED) for c in ordered]
+    period = timedelta(days=campaign.per_customer_period_days) if campaign.per_customer_period_days else None
+    existing = CampaignEffect.objects.filter(
+        campaign=campaign, customer_id__in={c.customer_id for c in ordered}, status=EFFECT.QUALIFIED
+    )
+    if period is not None:
+        existing = existing.filter(occurred_at__gt=min(c.occurred_at for c in ordered) - period)
+    times = defaultdict(list)
+    for customer_id, occurred_at in existing.values_list("customer_id", "occurred_at"):
+        times[customer_id].append(occurred_at)
+    out = []
+    for candidate in ordered:
+        seen = times[candidate.customer_id]
+        if period is not None:
+            used = sum(1 for t in seen if candidate.occurred_at - period < t <= candidate.occurred_at)
+        else:
+            used = len(seen)
+        if used >= limit:
+            out.append((candidate, EFFECT.LIMITED))
+        else:
+            seen.append(candidate.occurred_at)
+            out.append((candidate, EFFECT.QUALIFIED))
+    return out
+
+
+class Budget:
+    """The campaign's budget counters for one transaction (or one dry run).
+
+    `open(campaign)` locks the row and re-reads it; a dry run uses `Budget(campaign)` and never
+    writes. `admit()` takes one grant, `charge(points, money)` the cost of an effect's actions;
+    both return False (and set `exhausted`) when the budget does not cover it.
+    """
+
+    def __init__(self, campaign):
+        self.campaign = campaign
+        self.points = campaign.spent_points
+        self.money = campaign.spent_money
+        self.grants = campaign.grants_count
+        self.exhausted = False
+        self.changed = False
+
+    @classmethod
+    def open(cls, campaign):
+        if campaign.has_budget:
+            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            for name in ("status", "spent_points", "spent_money", "grants_count", "budget_points", "budget_money"):
+                setattr(campaign, name, getattr(locked, name))
+            campaign.max_grants = locked.max_grants
+        return cls(campaign)
+
+    @property
+    def active(self):
+        return self.campaign.status == Campaign.Status.ACTIVE and not self.exhausted
+
+    def admit(self):
+        max_grants = self.campaign.max_grants
+        if max_grants is not None and self.grants + 1 > max_grants:
+            self.exhausted = True
+            return False
+        self.grants += 1
+        self.changed = True
+        return True
+
+    def charge(self, points, money):
+        c = self.campaign
+        if (c.budget_points is not None and self.points + points > c.budget_points) or (
+            c.budget_money is not None and self.money + money > c.budget_money
+        ):
+            self.exhausted = True
+            return False
+        self.points += points
+        self.money += money
+        self.changed = self.changed or bool(points or money)
+        return True
+
+    def refund(self, points, money):
+        self.points -= points
+        self.money -= money
+
+    def close(self, now):
+        """Write the counters (only campaigns with a budget keep them) and, when the budget ran
+        out, pause the campaign and record webhook campaign.budget_exhausted."""
+        c = self.campaign
+        if not c.has_budget:
+            return
+        fields = {"spent_points": self.points, "spent_money": self.money, "grants_count": self.grants}
+        if self.exhausted and c.status == Campaign.Status.ACTIVE:
+            fields.update(status=Campaign.Status.PAUSED, paused_reason=BUDGET_EXHAUSTED)
+        if not self.changed and "status" not in fields:
+            return
+        # We hold the row lock (Budget.open), so absolute values are safe here.
+        Campaign.objects.filter(pk=c.pk).update(**fields, updated_at=now)
+        for name, value in fields.items():
+            setattr(c, name, value)
+        if fields.get("status") == Campaign.Status.PAUSED:
+            record_budget_exhausted(c, now)
+
+
+def record_budget_exhausted(campaign, now):
+    from engagement.webhooks.events import record_webhook_event
+
+    payload = {
+        "campaign": campaign.pk,
+        "name": campaign.name,
+        "budget_points": campaign.budget_points,
+        "spent_points": campaign.spent_points,
+        "budget_money": str(campaign.budget_money) if campaign.budget_money is not None else None,
+        "spent_money": str(campaign.spent_money),
+        "currency": campaign.program.currency,
+        "max_grants": campaign.max_grants,
+        "grants": campaign.grants_count,
+        "paused_at": now.isoformat(),
+    }
+    key = f"campaign.budget_exhausted:{campaign.pk}:{campaign.grants_count}:{campaign.spent_points}:{campaign.spent_money}"
+    record_webhook_event(campaign.program, "campaign.budget_exhausted", payload, idempotency_key=key[:255])
+
+
+def sync_counters(campaign):
+    """Recompute a campaign's counters from its rows (when a budget is set on a running one)."""
+    from django.db.models import Count, Sum
+
+    from rewards.campaigns.models import ActionRun
+
+    totals = ActionRun.objects.filter(campaign=campaign, status=ActionRun.Status.DONE).aggregate(
+        points=Sum("points"), money=Sum("money")
+    )
+    campaign.spent_points = totals["points"] or 0
+    campaign.spent_money = totals["money"] or Decimal("0")
+    campaign.grants_count = CampaignEffect.objects.filter(campaign=campaign, status=EFFECT.QUALIFIED).aggregate(
+        n=Count("id")
+    )["n"]

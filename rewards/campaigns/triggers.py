@@ -1,0 +1,384 @@
+"""Triggers: which customers a campaign's trigger selects, and for which occurrence.
+
+Each kind has a config (validated by `validate_trigger`) and a selector returning
+`Candidate`s. Selection is set-based: one query per campaign over the batch (events or
+transitions) or, for scheduled kinds, over the program's customers, with the audience and
+conditions applied in SQL. The occurrence is deterministic (event id, transition id, date,
+schedule period), so the effect's UNIQUE key makes every trigger exactly-once.
+
+Score bands (survey_answered): nps 0-6 detractor, 7-8 passive, 9-10 promoter; csat (1-5)
+1-2 / 3 / 4-5; ces (1-7, higher = easier) 1-3 / 4-5 / 6-7.
+"""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import F, Q, Window
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf, RowNumber
+
+from engagement.event_schema import is_known_type
+from engagement.models import Customer, Event
+from rewards.campaigns.conditions import (
+    ConditionError,
+    campaign_customer_q,
+    event_condition_q,
+    validate_conditions,
+)
+from rewards.campaigns.models import Campaign
+
+K = Campaign.Trigger
+EVENT_KINDS = {
+    K.EVENT,
+    K.NTH_EVENT,
+    K.CART_ABANDONED,
+    K.SURVEY_ANSWERED,
+    K.TICKET_UNRESOLVED,
+    K.REFERRAL_CONVERTED,
+    K.TIER_CHANGED,
+}
+TRANSITION_KINDS = {K.SCORE_THRESHOLD, K.SEGMENT_ENTERED, K.CHURN_RISK}
+SCHEDULED_KINDS = {K.INACTIVITY, K.DATE, K.SCHEDULE}
+# Decided later, by a PendingTrigger row released by beat.
+DEFERRED_KINDS = {K.CART_ABANDONED, K.TICKET_UNRESOLVED}
+BANDS = {
+    "nps": {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)},
+    "csat": {"detractor": (1, 2), "passive": (3, 3), "promoter": (4, 5)},
+    "ces": {"detractor": (1, 3), "passive": (4, 5), "promoter": (6, 7)},
+}
+DEFAULT_CART_MINUTES = 15
+DEFAULT_TICKET_HOURS = 48
+SAMPLE_MULTIPLIER = 7919  # a prime: spreads consecutive customer ids across sample buckets
+
+
+@dataclass
+class Candidate:
+    customer_id: int
+    occurrence: str
+    occurred_at: datetime
+    value: Decimal | None = None
+    context: dict = field(default_factory=dict)
+
+
+def _positive_int(config, key, attr, default=None):
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConditionError(f"{key} must be a whole number of at least 1.", f"{attr}.{key}")
+    return value
+
+
+def validate_trigger(kind, config, attr="trigger"):
+    """Raise ConditionError naming the bad field unless `config` suits trigger `kind`."""
+    if kind not in K.values:
+        raise ConditionError(f"kind must be one of {', '.join(K.values)}.", f"{attr}.kind")
+    if not isinstance(config, dict):
+        raise ConditionError("config must be an object.", f"{attr}.config")
+    attr = f"{attr}.config"
+    if kind in (K.EVENT, K.NTH_EVENT):
+        event_type = config.get("event_type")
+        if not isinstance(event_type, str) or not (is_known_type(event_type) or event_type == "tier_changed"):
+            raise ConditionError("event_type must be an event type of the catalogue.", f"{attr}.event_type")
+    if kind == K.EVENT:
+        for key in ("min_value", "max_value"):
+            if config.get(key) is not None:
+                try:
+                    Decimal(str(config[key]))
+                except ArithmeticError:
+                    raise ConditionError(f"{key} must be a number.", f"{attr}.{key}")
+        validate_conditions(config.get("conditions", []), f"{attr}.conditions", event=True)
+    elif kind == K.NTH_EVENT:
+        _positive_int(config, "n", attr)
+    elif kind == K.CART_ABANDONED:
+        _positive_int(config, "minutes", attr, DEFAULT_CART_MINUTES)
+    elif kind == K.TICKET_UNRESOLVED:
+        _positive_int(config, "hours", attr, DEFAULT_TICKET_HOURS)
+    elif kind == K.INACTIVITY:
+        _positive_int(config, "days", attr)
+    elif kind == K.SURVEY_ANSWERED:
+        if config.get("kind", "any") not in ("any", *BANDS, "custom"):
+            raise ConditionError("kind must be any, nps, csat, ces or custom.", f"{attr}.kind")
+        if config.get("band", "any") not in ("any", "detractor", "passive", "promoter"):
+            raise ConditionError("band must be any, detractor, passive or promoter.", f"{attr}.band")
+        if config.get("band", "any") != "any" and config.get("kind", "any") not in BANDS:
+            raise ConditionError("a band needs kind nps, csat or ces.", f"{attr}.band")
+    elif kind == K.SCORE_THRESHOLD:
+        threshold = config.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 < threshold <= 100:
+            raise ConditionError("threshold must be a whole number from 1 to 100.", f"{attr}.threshold")
+        if threshold % 10:
+            raise ConditionError("threshold must be a multiple of 10 (score bands).", f"{attr}.threshold")
+        if config.get("direction", "up") not in ("up", "down"):
+            raise ConditionError("direction must be up or down.", f"{attr}.direction")
+    elif kind == K.SEGMENT_ENTERED:
+        segments = config.get("segments")
+        if not isinstance(segments, list) or not segments or not all(isinstance(s, str) for s in segments):
+            raise ConditionError("segments must be a non-empty list of RFM segment names.", f"{attr}.segments")
+    elif kind == K.CHURN_RISK:
+        above = config.get("above")
+        if isinstance(above, bool) or not isinstance(above, int | float) or not 0 < above < 1:
+            raise ConditionError("above must be a number between 0 and 1.", f"{attr}.above")
+    elif kind == K.DATE:
+        if config.get("which") not in ("birthday", "signup_anniversary"):
+            raise ConditionError("which must be birthday or signup_anniversary.", f"{attr}.which")
+    elif kind == K.SCHEDULE:
+        if config.get("frequency") not in ("daily", "weekly", "monthly"):
+            raise ConditionError("frequency must be daily, weekly or monthly.", f"{attr}.frequency")
+        percent = config.get("sample_percent", 100)
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 100:
+            raise ConditionError("sample_percent must be a whole number from 1 to 100.", f"{attr}.sample_percent")
+
+
+def event_types(campaign):
+    """Event types whose arrival this campaign's trigger looks at."""
+    kind, config = campaign.trigger_kind, campaign.trigger_config
+    return {
+        K.EVENT: lambda: {config.get("event_type")},
+        K.NTH_EVENT: lambda: {config.get("event_type")},
+        K.CART_ABANDONED: lambda: {"cart_abandoned"},
+        K.TICKET_UNRESOLVED: lambda: {"ticket_opened"},
+        K.SURVEY_ANSWERED: lambda: {"survey_answered"},
+        K.REFERRAL_CONVERTED: lambda: {"referral_converted"},
+        K.TIER_CHANGED: lambda: {"tier_changed"},
+    }.get(kind, set)()
+
+
+def _event_filter(campaign):
+    """Trigger-specific filters on Event for the event kinds."""
+    kind, config = campaign.trigger_kind, campaign.trigger_config
+    q = Q(type__in=event_types(campaign))
+    if kind == K.EVENT:
+        if config.get("min_value") is not None:
+            q &= Q(value__gte=Decimal(str(config["min_value"])))
+        if config.get("max_value") is not None:
+            q &= Q(value__lte=Decimal(str(config["max_value"])))
+        for condition in config.get("conditions", []):
+            q &= event_condition_q(condition)
+    elif kind == K.SURVEY_ANSWERED:
+        survey_kind, band = config.get("kind", "any"), config.get("band", "any")
+        if survey_kind != "any":
+            q &= Q(properties__kind=survey_kind)
+        if band != "any":
+            low, high = BANDS[survey_kind][band]
+            q &= Q(properties__score__gte=low, properties__score__lte=high)
+        if config.get("survey") not in (None, ""):
+            q &= Q(properties__survey__in=[config["survey"], str(config["survey"])])
+    elif kind == K.TIER_CHANGED:
+        for key in ("from", "to"):
+            if config.get(key):
+                q &= Q(**{f"properties__{key}": config[key]})
+    elif kind == K.NTH_EVENT:
+        # Only customers who have at least n events of the type can have an nth one.
+        q &= Q(
+            customer__event_counts__type=config["event_type"],
+            customer__event_counts__count__gte=config["n"],
+        )
+    return q
+
+
+def _event_context(row):
+    return {"event": row["event_id"], "event_type": row["type"], "event_pk": row["id"]}
+
+
+def select_event_candidates(campaign, events):
+    """Candidates among `events` (an Event queryset: the batch, or a simulated period)."""
+    rows = (
+        events.filter(program_id=campaign.program_id)
+        .filter(_event_filter(campaign))
+        .filter(campaign_customer_q(campaign, "customer__"))
+        .values("id", "event_id", "type", "customer_id", "occurred_at", "value", "properties")
+        .order_by("customer_id", "occurred_at", "id")
+    )
+    kind = campaign.trigger_kind
+    if kind == K.NTH_EVENT:
+        return _nth_candidates(campaign, list(rows))
+    out = []
+    for row in rows:
+        context = _event_context(row)
+        occurrence = f"event:{row['id']}"
+        if kind == K.TICKET_UNRESOLVED:
+            ticket = str(row["properties"].get("ticket_id", ""))
+            context["ticket_id"] = ticket
+            occurrence = f"ticket:{ticket}"
+        elif kind == K.SURVEY_ANSWERED:
+            context.update({k: row["properties"].get(k) for k in ("survey", "kind", "score")})
+        elif kind == K.TIER_CHANGED:
+            context.update({k: row["properties"].get(k) for k in ("from", "to")})
+        elif kind == K.REFERRAL_CONVERTED:
+            context["referred_customer"] = row["properties"].get("referred_customer")
+        out.append(Candidate(row["customer_id"], occurrence, row["occurred_at"], row["value"], context))
+    return out
+
+
+def _nth_candidates(campaign, rows):
+    """The nth (or every nth, with repeat) event of the type per customer, ranked by time.
+
+    The rank counts every stored event of the type (occurred_at, id order), so the result
+    does not depend on how events were batched; `nth:<k>` makes each milestone once-only.
+    """
+    if not rows:
+        return []
+    n, repeat = campaign.trigger_config["n"], bool(campaign.trigger_config.get("repeat"))
+    wanted = {row["id"] for row in rows}
+    ranked = (
+        Event.objects.filter(
+            customer_id__in={row["customer_id"] for row in rows},
+            type=campaign.trigger_config["event_type"],
+            occurred_at__lte=max(row["occurred_at"] for row in rows),
+        )
+        .annotate(rank=Window(RowNumber(), partition_by=[F("customer_id")], order_by=[F("occurred_at"), F("id")]))
+        .values_list("id", "rank")
+    )
+    ranks = {event_id: rank for event_id, rank in ranked if event_id in wanted}
+    out = []
+    for row in rows:
+        rank = ranks.get(row["id"])
+        if rank and (rank == n or (repeat and rank % n == 0)):
+            context = {**_event_context(row), "nth": rank}
+            out.append(Candidate(row["customer_id"], f"nth:{rank}", row["occurred_at"], row["value"], context))
+    return out
+
+
+def deferred_due_at(campaign, occurred_at):
+    config = campaign.trigger_config
+    if campaign.trigger_kind == K.CART_ABANDONED:
+        return occurred_at + timedelta(minutes=config.get("minutes", DEFAULT_CART_MINUTES))
+    return occurred_at + timedelta(hours=config.get("hours", DEFAULT_TICKET_HOURS))
+
+
+def deferred_still_holds(campaign, customer_id, occurred_at, due_at, context):
+    """At due time: no purchase since the abandoned cart / the ticket not resolved in time."""
+    events = Event.objects.filter(customer_id=customer_id, occurred_at__gte=occurred_at, occurred_at__lte=due_at)
+    if campaign.trigger_kind == K.CART_ABANDONED:
+        return not events.filter(type="purchase").exists()
+    return not events.filter(type="ticket_resolved", properties__ticket_id=context.get("ticket_id", "")).exists()
+
+
+def transition_candidates(campaign, transitions):
+    """Candidates among ScoreTransition rows (a small batch: filtered here, audience in SQL)."""
+    kind, config = campaign.trigger_kind, campaign.trigger_config
+    picked = []
+    for t in transitions:
+        if kind == K.SCORE_THRESHOLD and t.kind == "score":
+            before, after, level = float(t.from_value or 0), float(t.to_value or 0), config["threshold"]
+            up = config.get("direction", "up") == "up"
+            if (up and before < level <= after) or (not up and after < level <= before):
+                picked.append(t)
+        elif kind == K.SEGMENT_ENTERED and t.kind == "segment":
+            if t.to_value in config["segments"] and t.from_value != t.to_value:
+                picked.append(t)
+        elif kind == K.CHURN_RISK and t.kind == "churn_risk":
+            if float(t.from_value or 0) < config["above"] <= float(t.to_value or 0):
+                picked.append(t)
+    if not picked:
+        return []
+    allowed = set(
+        Customer.objects.filter(id__in={t.customer_id for t in picked})
+        .filter(campaign_customer_q(campaign))
+        .values_list("id", flat=True)
+    )
+    return [
+        Candidate(
+            t.customer_id,
+            f"transition:{t.id}",
+            t.occurred_at,
+            None,
+            {"transition": t.id, "kind": t.kind, "from": t.from_value, "to": t.to_value},
+        )
+        for t in picked
+        if t.customer_id in allowed
+    ]
+
+
+# --- scheduled kinds (beat) ---------------------------------------------------------------
+
+
+def _customers(campaign):
+    return Customer.objects.filter(program_id=campaign.program_id).filter(campaign_customer_q(campaign))
+
+
+def inactivity_candidates(campaign, now, since=None):
+    """Customers whose last event is more than `days` old. One occurrence per inactive spell
+    (keyed by the last_seen_at it started from), so a customer who returns can win back again."""
+    days = campaign.trigger_config["days"]
+    cutoff = now - timedelta(days=days)
+    customers = _customers(campaign).filter(last_seen_at__lt=cutoff)
+    if since is not None:
+        customers = customers.filter(last_seen_at__gte=since - timedelta(days=days, hours=1))
+    return [
+        Candidate(
+            cid,
+            f"inactive:{seen.strftime('%Y%m%dT%H%M%S')}",
+            seen + timedelta(days=days),
+            None,
+            {"last_seen_at": seen.isoformat(), "days": days},
+        )
+        for cid, seen in customers.values_list("id", "last_seen_at")
+    ]
+
+
+def _same_day(local_day):
+    """(month, day) pairs celebrated on `local_day` (29 February falls on the 28th otherwise)."""
+    days = [(local_day.month, local_day.day)]
+    is_leap = local_day.year % 4 == 0 and (local_day.year % 100 != 0 or local_day.year % 400 == 0)
+    if (local_day.month, local_day.day) == (2, 28) and not is_leap:
+        days.append((2, 29))
+    return days
+
+
+def date_candidates(campaign, now):
+    """Birthdays or signup anniversaries falling today in each customer's own time zone."""
+    which = campaign.trigger_config["which"]
+    program_tz = campaign.program.timezone
+    customers = _customers(campaign).annotate(tz=Coalesce(NullIf("timezone", ""), program_tz))
+    out = []
+    for tz_name in customers.values_list("tz", flat=True).distinct().order_by():
+        tz = zoneinfo.ZoneInfo(tz_name)
+        local_day = now.astimezone(tz).date()
+        group = customers.filter(tz=tz_name)
+        day_q = Q()
+        if which == "birthday":
+            for month, day in _same_day(local_day):
+                day_q |= Q(birth_date__month=month, birth_date__day=day)
+            rows = group.filter(day_q).values_list("id", flat=True)
+        else:
+            group = group.annotate(m=ExtractMonth("created_at", tzinfo=tz), d=ExtractDay("created_at", tzinfo=tz))
+            for month, day in _same_day(local_day):
+                day_q |= Q(m=month, d=day)
+            rows = group.filter(day_q).filter(created_at__lt=now - timedelta(days=300)).values_list("id", flat=True)
+        start = datetime.combine(local_day, datetime.min.time(), tzinfo=tz)
+        out += [
+            Candidate(cid, f"{which}:{local_day.year}", start, None, {which: local_day.isoformat()}) for cid in rows
+        ]
+    return out
+
+
+def schedule_period(campaign, now):
+    """The period key due at `now` in the program's time zone, or None before its day."""
+    config = campaign.trigger_config
+    local: date = now.astimezone(zoneinfo.ZoneInfo(campaign.program.timezone)).date()
+    frequency, day = config["frequency"], config.get("day", 1)
+    if frequency == "daily":
+        return local.isoformat()
+    if frequency == "weekly":
+        # day: 1 = Monday ... 7 = Sunday
+        if local.isoweekday() < day:
+            return None
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    if local.day < day:
+        return None
+    return f"{local.year}-{local.month:02d}"
+
+
+def schedule_candidates(campaign, now, period):
+    """A deterministic sample (sample_percent of the audience) for the schedule period."""
+    percent = campaign.trigger_config.get("sample_percent", 100)
+    customers = _customers(campaign)
+    if percent < 100:
+        seed = sum(ord(ch) * (i + 1) for i, ch in enumerate(period)) + campaign.pk
+        customers = customers.annotate(bucket=Mod(F("id") * SAMPLE_MULTIPLIER + seed, 100)).filter(bucket__lt=percent)
+    return [
+        Candidate(cid, f"schedule:{period}", now, None, {"period": period})
+        for cid in customers.values_list("id", flat=True)
+    ]
