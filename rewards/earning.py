@@ -1,0 +1,100 @@
+"""The base earn rule and purchase refunds, run by engagement processing (event handler
+registered in RewardsConfig.ready) inside the processing transaction, set-based per batch.
+
+- purchase (value in the program's currency): floor(value x points_per_currency_unit x
+  tier multiplier) points, keyed `earn:purchase:<event_id>` (a replayed event earns
+  nothing), held pending for the program's return window counted from the purchase time.
+- refund (order_id, value): takes back value/purchase value of the points that order
+  earned (pending first, then the balance as far as it goes; the rest is recorded).
+- referral_sent / referral_converted: rewards.referrals.
+Then tiers of the customers who earned are recomputed (upgrades happen at once).
+"""
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from engagement.models import Event, Program
+from rewards import ledger, referrals, tiers
+from rewards.models import EntryKind, LedgerEntry, RewardsSettings
+
+HANDLED = ("purchase", "refund", "referral_sent", "referral_converted")
+
+
+def handle_events(program_id, event_ids):
+    """engagement.hooks event handler: (program_id, event_ids) of newly processed events."""
+    events = list(
+        Event.objects.filter(pk__in=list(event_ids), program_id=program_id, type__in=HANDLED)
+        .select_related("customer")
+        .order_by("id")
+    )
+    if not events:
+        return
+    program = Program.objects.get(pk=program_id)
+    purchases = [e for e in events if e.type == "purchase"]
+    earned = earn_for_purchases(program, purchases)
+    for refund in (e for e in events if e.type == "refund"):
+        claw_back_refund(program, refund)
+    referrals.record_referral_events(program, [e for e in events if e.type.startswith("referral_")])
+    if earned:
+        tiers.recompute_tiers(program, customer_ids={g.customer.pk for g in earned})
+
+
+def purchase_points(value, rate, multiplier):
+    return math.floor(Decimal(value) * rate * Decimal(multiplier))
+
+
+def earn_for_purchases(program, purchases):
+    """Grant base points for purchase events (one bulk ledger write); returns the grants."""
+    settings = RewardsSettings.get_for(program)
+    multipliers = tiers.get_multipliers({e.customer_id for e in purchases})
+    window = timedelta(days=settings.return_window_days)
+    grants = []
+    for event in purchases:
+        if event.value is None or (event.currency and event.currency != program.currency):
+            continue  # no FX: only purchases in the program's currency earn
+        points = purchase_points(event.value, settings.points_per_currency_unit, multipliers.get(event.customer_id, 1))
+        if points <= 0:
+            continue
+        order = str(event.properties.get("order_id") or event.event_id)
+        grants.append(
+            ledger.Grant(
+                customer=event.customer,
+                points=points,
+                reason=f"Purchase {order}"[:255],
+                idempotency_key=f"earn:purchase:{event.event_id}",
+                actor="earn rule",
+                source=("order", order),
+                pending_until=event.occurred_at + window if settings.return_window_days else None,
+                earned_at=event.occurred_at,
+            )
+        )
+    if grants:
+        ledger.bulk_grant(program, grants)
+    return grants
+
+
+def claw_back_refund(program, refund):
+    """Claw back the share of an order's points that a refund event returns."""
+    order = str(refund.properties.get("order_id") or "")
+    if not order:
+        return None
+    earned = LedgerEntry.objects.filter(
+        program=program, customer=refund.customer, kind=EntryKind.EARN, source_type="order", source_id=order
+    )
+    if not earned.exists():
+        return None
+    bought = Event.objects.filter(
+        program=program, customer=refund.customer, type="purchase", properties__order_id=order
+    ).aggregate(v=Sum("value"))["v"]
+    fraction = 1.0 if not bought or refund.value is None else min(1.0, float(refund.value / bought))
+    return ledger.claw_back(
+        customer=refund.customer,
+        source_type="order",
+        source_id=order,
+        fraction=fraction,
+        refund_key=f"refund:event:{refund.event_id}",
+        reason=f"Refund of {order}"[:255],
+    )
