@@ -247,3 +247,27 @@ WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:no-repl
 CHANNELS_MAX_ATTEMPTS = env.int("CHANNELS_MAX_ATTEMPTS", default=5)
 CHANNELS_RETRY_BASE_SECONDS = env.int("CHANNELS_RETRY_BASE_SECONDS", default=60)
 CHANNELS_STUCK_MINUTES = env.int("CHANNELS_STUCK_MINUTES", default=15)
+
+# --- Payouts (payouts app) -------------------------------------------------------------------
+# Provider calls time out after this many seconds (a timeout is an *unknown* outcome).
+PAYOUTS_HTTP_TIMEOUT_SECONDS = env.float("PAYOUTS_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Transient provider errors are retried up to this many create attempts, then failed.
+PAYOUTS_MAX_ATTEMPTS = env.int("PAYOUTS_MAX_ATTEMPTS", default=6)
+# Exponential backoff base for retries (doubles each attempt, jittered, capped at 1 h).
+PAYOUTS_RETRY_BASE_SECONDS = env.int("PAYOUTS_RETRY_BASE_SECONDS", default=30)
+PAYOUTS_LOOKUP_BASE_SECONDS = env.int("PAYOUTS_LOOKUP_BASE_SECONDS", default=15)
+# Retries due sooner than this ride a broker countdown; later ones wait for the beat sweep.
+PAYOUTS_SHORT_RETRY_SECONDS = env.int("PAYOUTS_SHORT_RETRY_SECONDS", default=300)
+# Accepted orders are polled this often until a webhook or lookup shows them final.
+PAYOUTS_POLL_SECONDS = env.int("PAYOUTS_POLL_SECONDS", default=60)
+# An unknown outcome whose lookups find no order for this long is re-sent with the same reference.
+PAYOUTS_UNKNOWN_RESUBMIT_SECONDS = env.int("PAYOUTS_UNKNOWN_RESUBMIT_SECONDS", default=1800)
+# Sandbox provider webhook secret (empty: derived from SECRET_KEY).
+PAYOUTS_SANDBOX_WEBHOOK_SECRET = env.str("PAYOUTS_SANDBOX_WEBHOOK_SECRET", default="") or (
+    "sandbox-" + __import__("hashlib").sha256(("payouts-sandbox" + SECRET_KEY).encode()).hexdigest()[:32]
+)
+# Tremendous-style HTTP provider defaults (a program's ProviderAccount overrides them).
+PAYOUTS_TREMENDOUS_BASE_URL = env.str("PAYOUTS_TREMENDOUS_BASE_URL", default="https://testflight.tremendous.com/api/v2")
+PAYOUTS_TREMENDOUS_API_KEY = env.str("PAYOUTS_TREMENDOUS_API_KEY", default="")
+PAYOUTS_TREMENDOUS_WEBHOOK_SECRET = env.str("PAYOUTS_TREMENDOUS_WEBHOOK_SECRET", default="")
+PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID = env.str("PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID", default="balance")

@@ -23,10 +23,12 @@ CREATE OR REPLACE FUNCTION payouts_payout_check_status() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.status <> 'pending_approval' THEN
-            RAISE EXCEPTION 'a payout starts in pending_approval, not %', NEW.status USING ERRCODE = '23514';
+            RAISE EXCEPTION USING ERRCODE = '23514',
+                MESSAGE = 'a payout starts in pending_approval, not ' || NEW.status;
         END IF;
     ELSIF NEW.status <> OLD.status AND (OLD.status || '>' || NEW.status) NOT IN ({PAIRS}) THEN
-        RAISE EXCEPTION 'illegal payout transition % -> %', OLD.status, NEW.status USING ERRCODE = '23514';
+        RAISE EXCEPTION USING ERRCODE = '23514',
+            MESSAGE = 'illegal payout transition ' || OLD.status || ' -> ' || NEW.status;
     END IF;
     RETURN NEW;
 END

@@ -1,0 +1,114 @@
+"""The provider interface every adapter implements, and the values it speaks in.
+
+An adapter never touches our Payout rows: it turns an OrderRequest into a call to the
+provider and the answer into a ProviderResult whose `outcome` processing acts on:
+
+- pending    the provider has the order; completion comes later (webhook or lookup);
+- succeeded / failed / cancelled / reversed   the order's final state at the provider;
+- transient  the order was certainly NOT placed (connection refused, 429): retry later;
+- unknown    it may have been placed (timeout, 5xx, garbled answer): look it up by our
+             reference before anything else, never order again blindly;
+- not_found  (lookups only) the provider has no order with our reference.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class Outcome:
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"
+    TRANSIENT = "transient"
+    UNKNOWN = "unknown"
+    NOT_FOUND = "not_found"
+    FINAL = ("succeeded", "failed", "cancelled", "reversed")
+
+
+@dataclass
+class OrderRequest:
+    reference: str
+    amount: Decimal
+    currency: str
+    method: str
+    destination: dict
+    recipient_name: str = ""
+    recipient_email: str = ""
+
+
+@dataclass
+class ProviderResult:
+    outcome: str
+    provider_reference: str = ""
+    provider_status: str = ""
+    error: str = ""
+    response_code: int | None = None
+    response_body: str = ""
+    request: dict = field(default_factory=dict)
+    duration_ms: int = 0
+    # Filled by the sandbox when it raises the webhook itself, for tests and the demo.
+    amount: Decimal | None = None
+
+
+@dataclass
+class WebhookUpdate:
+    """One verified status change from a provider webhook."""
+
+    event_id: str
+    reference: str
+    outcome: str
+    provider_reference: str = ""
+    provider_status: str = ""
+
+
+@dataclass
+class StatementLine:
+    reference: str
+    provider_reference: str
+    amount: Decimal
+    currency: str
+    outcome: str
+    created_at: datetime | None = None
+
+
+class WebhookSignatureError(Exception):
+    """The webhook's signature is missing, wrong or stale: reject it, change nothing."""
+
+
+def hmac_sha256_hex(secret, body):
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signatures_match(expected, given):
+    return bool(given) and hmac.compare_digest(expected, given)
+
+
+class PayoutProvider:
+    """Base class: adapters set `name` and implement the three calls (+ statement)."""
+
+    name = ""
+
+    def __init__(self, program, account=None):
+        self.program = program
+        self.account = account
+
+    def create(self, order: OrderRequest) -> ProviderResult:
+        """Place the order under `order.reference` (the provider's idempotency key)."""
+        raise NotImplementedError
+
+    def fetch_status(self, reference: str) -> ProviderResult:
+        """Look the order up by OUR reference."""
+        raise NotImplementedError
+
+    def verify_webhook(self, headers, body: bytes) -> list[WebhookUpdate]:
+        """Check the signature over the raw body and parse it; raise WebhookSignatureError."""
+        raise NotImplementedError
+
+    def statement(self, start, end) -> list[StatementLine]:
+        """The provider's record of orders placed in [start, end), for reconciliation."""
+        raise NotImplementedError(f"{self.name} provides no statement")
