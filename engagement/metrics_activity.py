@@ -28,9 +28,7 @@ def avg_session_duration(ctx):
 
 @metric("bounce_rate", "percent", "website")
 def bounce_rate(ctx):
-    totals = events(ctx, "session").aggregate(
-        n=Count("id"), bounced=Count("id", filter=Q(properties__page_views=1))
-    )
+    totals = events(ctx, "session").aggregate(n=Count("id"), bounced=Count("id", filter=Q(properties__page_views=1)))
     return rate(totals["bounced"], totals["n"])
 
 

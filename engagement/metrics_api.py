@@ -24,19 +24,21 @@ def parse_instant(request, name, program):
     if raw in (None, ""):
         return None
     raw = raw.replace(" ", "+")
-    if (value := parse_datetime(raw)) is not None and value.tzinfo is not None:
-        return value
     try:
-        day = parse_date(raw)
+        value, day = parse_datetime(raw), parse_date(raw) if len(raw) == 10 else None
     except ValueError:
-        day = None
-    if value is None and day is not None:
+        value = day = None
+    if value is not None and value.tzinfo is not None:
+        return value
+    if day is not None:
         return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
     raise ApiError(f"{name} must be an RFC 3339 date-time with offset or a date (YYYY-MM-DD).", attr=name)
 
 
 class MetricValueSerializer(serializers.Serializer):
-    value = serializers.CharField(allow_null=True, help_text="Decimal string (2 places); integer for counts; null = no data.")
+    value = serializers.CharField(
+        allow_null=True, help_text="Decimal string (2 places); integer for counts; null = no data."
+    )
     numerator = serializers.CharField(allow_null=True)
     denominator = serializers.CharField(allow_null=True)
     unit = serializers.CharField(help_text="percent, count, money, seconds, years, per_year, score, points")
@@ -59,7 +61,9 @@ class MetricsApi(APIView):
         "Unknown names or segments and bad dates are 400s.",
         parameters=[
             OpenApiParameter("names", str, description="Comma-separated metric names; default: all."),
-            OpenApiParameter("start", str, description="RFC 3339 or YYYY-MM-DD (program time zone); default end − 30 days."),
+            OpenApiParameter(
+                "start", str, description="RFC 3339 or YYYY-MM-DD (program time zone); default end − 30 days."
+            ),
             OpenApiParameter("end", str, description="Exclusive; RFC 3339 or YYYY-MM-DD; default now."),
             OpenApiParameter("segment", str, description="RFM segment name, e.g. Champions."),
             OpenApiParameter("page", str, description="Page url for exit_rate and page_views."),
@@ -127,7 +131,9 @@ class CustomerEngagementApi(APIView):
             "purchase_count": serializers.IntegerField(),
             "revenue": serializers.CharField(),
             "channels": serializers.DictField(
-                child=inline_serializer("EventTypeCount", {"count": serializers.IntegerField(), "last_at": serializers.DateTimeField()}),
+                child=inline_serializer(
+                    "EventTypeCount", {"count": serializers.IntegerField(), "last_at": serializers.DateTimeField()}
+                ),
                 help_text="Per event type: count and latest time.",
             ),
         },

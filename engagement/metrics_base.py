@@ -50,9 +50,7 @@ def metric(name, unit, section):
 
 def events(ctx, *types, start=None, end=None):
     """The program's events of `types` in [start, end) (default: the period), segment applied."""
-    qs = Event.objects.filter(
-        program=ctx.program, occurred_at__gte=start or ctx.start, occurred_at__lt=end or ctx.end
-    )
+    qs = Event.objects.filter(program=ctx.program, occurred_at__gte=start or ctx.start, occurred_at__lt=end or ctx.end)
     if len(types) == 1:
         qs = qs.filter(type=types[0])
     elif types:

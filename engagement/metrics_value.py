@@ -21,7 +21,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Least
 
 from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import active_in, count, customers, events, lookback, mean, metric, money
+from engagement.metrics_base import active_in, count, customers, events, json_float, lookback, mean, metric, money
 from engagement.models import Event
 
 # --- 6. Retention and value ---
@@ -185,20 +185,14 @@ def _latest_answer(ctx, kind):
         events(ctx, "survey_answered")
         .filter(customer=OuterRef("pk"), properties__kind=kind)
         .order_by("-occurred_at", "-id")
-        .annotate(score=KT("properties__score"))
+        .annotate(score=json_float("score"))
         .values("score")[:1]
     )
     return Subquery(answers, output_field=FloatField())
 
 
 def _count_of(ctx, type_):
-    counted = (
-        events(ctx, type_)
-        .filter(customer=OuterRef("pk"))
-        .values("customer")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
+    counted = events(ctx, type_).filter(customer=OuterRef("pk")).values("customer").annotate(n=Count("id")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
@@ -219,9 +213,7 @@ def cai(ctx):
         .filter(Q(nps__isnull=False) | Q(csat__isnull=False))
     )
     nps_part = Case(When(nps__isnull=False, then=F("nps") * 10 * float(w["nps"])), default=Value(0.0))
-    csat_part = Case(
-        When(csat__isnull=False, then=(F("csat") - 1) / 4 * 100 * float(w["csat"])), default=Value(0.0)
-    )
+    csat_part = Case(When(csat__isnull=False, then=(F("csat") - 1) / 4 * 100 * float(w["csat"])), default=Value(0.0))
     ref_part = Least(F("refs") * 25 + F("shares") * 5, 100) * float(w["referrals"])
     weight = (
         Case(When(nps__isnull=False, then=Value(float(w["nps"]))), default=Value(0.0))

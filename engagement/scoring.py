@@ -153,7 +153,9 @@ def _values_sql(program, params, incremental):
         def pick(fresh_expr, stored_expr):
             return f"CASE WHEN {target} THEN {fresh_expr} ELSE {stored_expr} END"
 
-    decayed = f"s.raw_score * POWER(CAST(0.5 AS DOUBLE PRECISION), {_days(_ts('as_of'), 's.scored_at')} / %(half_life)s)"
+    decayed = (
+        f"s.raw_score * POWER(CAST(0.5 AS DOUBLE PRECISION), {_days(_ts('as_of'), 's.scored_at')} / %(half_life)s)"
+    )
     return f"""SELECT c.id AS customer_id, CASE WHEN {target} THEN 1 ELSE 0 END AS is_target,
         {pick("COALESCE(f.raw_score, 0)", f"COALESCE({decayed}, 0)")} AS raw_score,
         {pick("COALESCE(f.event_count, 0)", "COALESCE(s.event_count, 0)")} AS event_count,
