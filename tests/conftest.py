@@ -1,9 +1,14 @@
 """Shared fixtures: the cast (program `acme`, customers `alice` and `bob`), partner API
 clients, and a real Celery worker process against the test PostgreSQL and Redis."""
 
+import atexit
+import email
+import email.policy
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,11 +88,69 @@ def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
     pytest.fail(f"Timed out after {timeout}s waiting for {message}")
 
 
+class MailSink:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) keeping what it receives, parsed.
+
+    Celery workers get EMAIL_URL=smtp://127.0.0.1:<port>, so the emails they send land
+    here; the test process itself keeps Django's locmem outbox (django.core.mail.outbox).
+    """
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._received = []
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        atexit.register(self._controller.stop)
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self._lock:
+            self._received.append(parsed)
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        """The emails received so far (email.message.EmailMessage), oldest first."""
+        with self._lock:
+            return list(self._received)
+
+    def clear(self):
+        with self._lock:
+            self._received.clear()
+
+
+_mail_sink = None
+
+
+def get_mail_sink():
+    # Started on first use, and always before a worker (the worker's env needs its port).
+    global _mail_sink
+    if _mail_sink is None:
+        _mail_sink = MailSink()
+    return _mail_sink
+
+
+@pytest.fixture(scope="session")
+def mail_sink():
+    """The session's SMTP sink: `.messages()` (parsed emails sent by workers), `.clear()`."""
+    return get_mail_sink()
+
+
 def _worker_env():
     from django.db import connection
 
     url = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
-    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL, "CONN_MAX_AGE": "0"}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CONN_MAX_AGE": "0",
+        "EMAIL_URL": f"smtp://127.0.0.1:{get_mail_sink().port}",
+    }
 
 
 def start_worker(name, concurrency=2):
