@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, Window
+from django.db.models import F, Q, Value, Window
 from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf, RowNumber
 
 from engagement.event_schema import is_known_type
@@ -330,7 +330,7 @@ def date_candidates(campaign, now):
     """Birthdays or signup anniversaries falling today in each customer's own time zone."""
     which = campaign.trigger_config["which"]
     program_tz = campaign.program.timezone
-    customers = _customers(campaign).annotate(tz=Coalesce(NullIf("timezone", ""), program_tz))
+    customers = _customers(campaign).annotate(tz=Coalesce(NullIf("timezone", Value("")), Value(program_tz)))
     out = []
     for tz_name in customers.values_list("tz", flat=True).distinct().order_by():
         tz = zoneinfo.ZoneInfo(tz_name)
