@@ -1,0 +1,199 @@
+"""Scoring (METRICS.md section 9): exact scores, churn rule, transitions, incremental path,
+historic snapshots and the rescore command, in-process on PostgreSQL."""
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+
+from engagement import hooks, processing, scoring
+from engagement.models import (
+    Customer,
+    CustomerScore,
+    CustomerScoreSnapshot,
+    Event,
+    MetricSnapshot,
+    ScoreTransition,
+    ScoringQueueEntry,
+)
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def person(program, name):
+    return Customer.objects.create(program=program, external_id=name)
+
+
+def ev(customer, type_, days_ago, value=None, processed=True, **properties):
+    return Event.objects.create(
+        program_id=customer.program_id,
+        customer=customer,
+        event_id=f"s-{next(_ids)}",
+        type=type_,
+        occurred_at=NOW - timedelta(days=days_ago),
+        value=Decimal(value) if value is not None else None,
+        properties=properties,
+        processed_at=NOW if processed else None,
+    )
+
+
+def score_of(customer):
+    return CustomerScore.objects.get(customer=customer)
+
+
+def test_engagement_score_is_the_decayed_sum_ranked_within_the_program(acme):
+    buyer, browser, idle = person(acme, "buyer"), person(acme, "browser"), person(acme, "idle")
+    ev(buyer, "purchase", 30, "10.00", order_id="1")  # 10 × 0.5 (one half-life)
+    ev(browser, "page_view", 1e-9, url="/")  # 0.2 (a moment ago)
+    ev(browser, "custom.thing", 1e-9)  # no weight
+
+    result = scoring.rescore_program(acme, now=NOW)
+
+    assert result.customers == 3
+    assert score_of(buyer).raw_score == pytest.approx(5.0)
+    assert score_of(browser).raw_score == pytest.approx(0.2, abs=1e-9)
+    assert [score_of(c).engagement_score for c in (idle, browser, buyer)] == [
+        Decimal("0.00"),
+        Decimal("50.00"),
+        Decimal("100.00"),
+    ]
+
+
+def test_program_weights_and_half_life_are_used(acme):
+    acme.score_weights, acme.score_half_life_days = {"page_view": 3}, 10
+    acme.save()
+    reader = person(acme, "reader")
+    ev(reader, "page_view", 20, url="/")
+
+    scoring.rescore_program(acme, now=NOW)
+
+    assert score_of(reader).raw_score == pytest.approx(0.75)
+
+
+def test_churn_risk_rule(acme):
+    steady, gone, once, never = (person(acme, n) for n in ("steady", "gone", "once", "never"))
+    for days in (30, 20, 10):  # median gap 10 days, last 10 days ago -> 10 / 20
+        ev(steady, "page_view", days, url="/")
+    for days in (10, 8, 6):  # median gap 2 days, last 6 days ago -> 6 / 4, clipped
+        ev(gone, "page_view", days, url="/")
+    ev(once, "page_view", 45, url="/")  # one event: 45 / churn_horizon_days (90)
+
+    scoring.rescore_program(acme, now=NOW)
+
+    assert [score_of(c).churn_risk for c in (steady, gone, once, never)] == [
+        Decimal("0.500"),
+        Decimal("1.000"),
+        Decimal("0.500"),
+        Decimal("1.000"),
+    ]
+    assert score_of(steady).median_gap_days == pytest.approx(10.0)
+
+
+def test_customers_without_purchases_have_no_rfm_and_are_others(acme):
+    browser = person(acme, "browser")
+    ev(browser, "page_view", 1, url="/")
+    old_buyer = person(acme, "old-buyer")
+    ev(old_buyer, "purchase", 400, "10.00", order_id="1")  # outside the 365-day lookback
+
+    scoring.rescore_program(acme, now=NOW)
+
+    for customer in (browser, old_buyer):
+        score = score_of(customer)
+        assert (score.r_score, score.f_score, score.m_score, score.segment) == (None, None, None, "Others")
+
+
+def test_transitions_are_recorded_and_handed_over_in_the_same_transaction(acme, monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        hooks, "_transition_handlers", [lambda pid, ids: seen.append((pid, ids, connection.in_atomic_block))]
+    )
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "purchase", 5, "10.00", order_id="1")
+    ev(bob, "page_view", 5, url="/")
+
+    first = scoring.rescore_program(acme, now=NOW)
+    firsts = set(ScoreTransition.objects.values_list("customer__external_id", "kind", "from_value", "to_value"))
+    again = scoring.rescore_program(acme, now=NOW)
+
+    assert first.transitions == 6 and again.transitions == 0
+    assert ("alice", "score", "", "100") in firsts
+    assert ("alice", "segment", "", "Others") not in firsts  # one purchaser: R=F=M=1 -> Lost
+    assert ("alice", "segment", "", "Lost") in firsts
+    assert ("bob", "score", "", "0") in firsts and ("bob", "churn_risk", "", "0.0") in firsts
+    assert seen == [(acme.pk, sorted(ScoreTransition.objects.values_list("id", flat=True)), True)]
+
+    # bob overtakes alice: both move bands, bob becomes a purchaser (of 2: R=F=M=3) and his
+    # median gap shrinks to 1 day (risk 1 / 2).
+    for days in (3, 2, 1):
+        ev(bob, "purchase", days, "50.00", order_id=f"b{days}")
+    scoring.rescore_program(acme, now=NOW)
+
+    latest = set(
+        ScoreTransition.objects.filter(id__gt=max(seen[0][1])).values_list(
+            "customer__external_id", "kind", "from_value", "to_value"
+        )
+    )
+    assert latest == {
+        ("alice", "score", "100", "0"),
+        ("bob", "score", "0", "100"),
+        ("bob", "segment", "Others", "Needs attention"),
+        ("bob", "churn_risk", "0.0", "0.5"),
+    }
+
+
+def test_incremental_rescore_takes_queued_customers_only(acme):
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "page_view", 3, url="/")
+    ev(bob, "page_view", 3, url="/")
+    scoring.rescore_program(acme, now=NOW - timedelta(hours=1))
+    bob_before = score_of(bob)
+    # A new purchase of alice goes through processing: the event handler queues her.
+    new = ev(alice, "purchase", 0, "20.00", processed=False, order_id="9")
+    processing.process_events([new.id])
+    assert list(ScoringQueueEntry.objects.values_list("customer_id", flat=True)) == [alice.pk]
+
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        assert scoring.rescore_queued(acme.pk) == 1
+
+    assert ScoringQueueEntry.objects.count() == 0
+    assert (score_of(alice).frequency, score_of(alice).engagement_score) == (1, Decimal("100.00"))
+    assert score_of(bob).scored_at == bob_before.scored_at  # untouched
+    assert scoring.rescore_queued(acme.pk) == 0
+
+
+def test_historic_snapshot_ignores_later_events(acme):
+    alice = person(acme, "alice")
+    ev(alice, "purchase", 10, "10.00", order_id="1")
+    ev(alice, "purchase", 0, "10.00", order_id="2")
+    day = (NOW - timedelta(days=5)).date()
+
+    scoring.snapshot_scores(acme, day)
+
+    snapshot = CustomerScoreSnapshot.objects.get(customer=alice, date=day)
+    assert (snapshot.segment, snapshot.monetary) == ("Lost", Decimal("10.00"))
+    assert CustomerScore.objects.count() == 0 and ScoreTransition.objects.count() == 0
+
+
+def test_rescore_command_rebuilds_a_date_range(acme, capsys):
+    alice = person(acme, "alice")
+    ev(alice, "purchase", 1, "10.00", order_id="1")
+
+    call_command("rescore", "--program", "acme", "--start", "2025-05-01", "--end", "2025-05-03")
+
+    assert sorted(CustomerScoreSnapshot.objects.values_list("date", flat=True))[:3] == [
+        date(2025, 5, 1),
+        date(2025, 5, 2),
+        date(2025, 5, 3),
+    ]
+    assert set(MetricSnapshot.objects.values_list("date", flat=True)) == {
+        date(2025, 5, 1),
+        date(2025, 5, 2),
+        date(2025, 5, 3),
+    }
+    assert CustomerScore.objects.filter(customer=alice).exists()
+    assert "Scored 1 customers" in capsys.readouterr().out
