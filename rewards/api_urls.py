@@ -1,1 +1,13 @@
-urlpatterns = []
+from django.urls import path
+
+from rewards import api
+
+urlpatterns = [
+    path("customers/<str:external_id>/balance", api.CustomerBalanceApi.as_view(), name="api-customer-balance"),
+    path("customers/<str:external_id>/ledger", api.CustomerLedgerApi.as_view(), name="api-customer-ledger"),
+    path("points/grants", api.PointsGrantApi.as_view(), name="api-points-grants"),
+    path("points/adjustments", api.PointsAdjustmentApi.as_view(), name="api-points-adjustments"),
+    path("rewards", api.RewardListApi.as_view(), name="api-rewards"),
+    path("redemptions", api.RedemptionCreateApi.as_view(), name="api-redemptions"),
+    path("redemptions/<int:redemption_id>", api.RedemptionDetailApi.as_view(), name="api-redemption"),
+]

@@ -1,0 +1,182 @@
+"""Partner API: balance, ledger, grants, adjustments, catalogue, redemptions (API.md).
+Views parse and delegate (STYLE.md); every query is filtered by request.program.
+
+Idempotency: POSTs honour the Idempotency-Key header (engagement.idempotency replays the
+first response) AND derive the ledger/redemption key from it (or from the body's
+`idempotency_key`), so a repeat never grants twice even after the replay record expires.
+One of the two is required.
+"""
+
+from contextlib import contextmanager
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engagement.api import IDEMPOTENCY_HEADER
+from engagement.api_errors import ApiError
+from engagement.customers import get_customer
+from engagement.idempotency import idempotent
+from engagement.pagination import CursorPagination
+from rewards import catalogue, ledger, redemptions
+from rewards.errors import RewardsError
+from rewards.models import LedgerEntry
+from rewards.serializers import (
+    AdjustmentInputSerializer,
+    BalanceOutputSerializer,
+    GrantInputSerializer,
+    LedgerEntryOutputSerializer,
+    RedemptionInputSerializer,
+    RedemptionOutputSerializer,
+    RewardOutputSerializer,
+)
+
+
+@contextmanager
+def domain_errors(attr=None):
+    """Turn a rewards domain error into the API's one error shape."""
+    try:
+        yield
+    except RewardsError as exc:
+        raise ApiError(str(exc.message), code=exc.code, attr=attr, status_code=exc.status) from None
+
+
+def idempotency_key(request, data, operation):
+    key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
+    if not key:
+        raise ApiError(
+            "Send an Idempotency-Key header (or idempotency_key in the body).", code="required", attr="Idempotency-Key"
+        )
+    return f"api:{operation}:{key}"[:255]
+
+
+def customer_or_404(request, external_id):
+    return get_customer(request.program, external_id)
+
+
+class CustomerBalanceApi(APIView):
+    @extend_schema(responses={200: BalanceOutputSerializer}, summary="Points balance, pending, expiring soon, tier")
+    def get(self, request, external_id):
+        customer = customer_or_404(request, external_id)
+        summary = ledger.get_balance_summary(customer)
+        return Response(
+            BalanceOutputSerializer(
+                {
+                    "customer": customer.external_id,
+                    "balance": summary["balance"],
+                    "pending": summary["pending"],
+                    "expiring_soon": summary["expiring_soon"],
+                    "tier": customer.tier,
+                    "points_name": request.program.points_name,
+                }
+            ).data
+        )
+
+
+class CustomerLedgerApi(APIView):
+    @extend_schema(
+        responses={200: LedgerEntryOutputSerializer(many=True)},
+        parameters=[OpenApiParameter("kind", str, description="earn, redeem, expire, adjust, reverse, refund")],
+        summary="Ledger entries, newest first (cursor pages)",
+    )
+    def get(self, request, external_id):
+        customer = customer_or_404(request, external_id)
+        entries = LedgerEntry.objects.filter(program=request.program, customer=customer).select_related("customer")
+        if kind := request.query_params.get("kind"):
+            entries = entries.filter(kind=kind)
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(LedgerEntryOutputSerializer(page, many=True).data)
+
+
+class PointsGrantApi(APIView):
+    @extend_schema(
+        request=GrantInputSerializer,
+        responses={201: LedgerEntryOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Grant points (idempotent)",
+    )
+    @idempotent
+    def post(self, request):
+        serializer = GrantInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = idempotency_key(request, data, "grant")
+        customer = customer_or_404(request, data["customer"])
+        with domain_errors("points"):
+            entry = ledger.grant_points(
+                customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
+                actor=f"api:{request.auth.prefix}" if request.auth else "api", source=("api", key[-128:]),
+                expires_at=data.get("expires_at"),
+            )  # fmt: skip
+        return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class PointsAdjustmentApi(APIView):
+    @extend_schema(
+        request=AdjustmentInputSerializer,
+        responses={201: LedgerEntryOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Signed manual adjustment with a reason; cannot overdraw (409)",
+    )
+    @idempotent
+    def post(self, request):
+        serializer = AdjustmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = idempotency_key(request, data, "adjust")
+        customer = customer_or_404(request, data["customer"])
+        with domain_errors("points"):
+            entry = ledger.adjust_points(
+                customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
+                actor=f"api:{request.auth.prefix}" if request.auth else "api",
+            )  # fmt: skip
+        return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class RewardListApi(APIView):
+    @extend_schema(
+        responses={200: RewardOutputSerializer(many=True)},
+        parameters=[OpenApiParameter("customer", str, description="External id: adds eligibility and affordability.")],
+        summary="Catalogue (for a customer: eligibility and cost)",
+    )
+    def get(self, request):
+        customer = None
+        if external_id := request.query_params.get("customer"):
+            customer = customer_or_404(request, external_id)
+        items = catalogue.list_catalogue(request.program, customer)
+        return Response({"results": RewardOutputSerializer(items, many=True).data})
+
+
+class RedemptionCreateApi(APIView):
+    @extend_schema(
+        request=RedemptionInputSerializer,
+        responses={201: RedemptionOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Redeem points for a catalogue reward (idempotent)",
+    )
+    @idempotent
+    def post(self, request):
+        serializer = RedemptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = idempotency_key(request, data, "redeem")
+        customer = customer_or_404(request, data["customer"])
+        item = catalogue.get_item(request.program, data["reward"])
+        if item is None:
+            raise Http404("No such reward.")
+        with domain_errors("reward"):
+            redemption = redemptions.redeem_reward(customer=customer, item=item, idempotency_key=key, channel="api")
+        redemption = redemptions.get_redemption(request.program, redemption.pk)
+        return Response(RedemptionOutputSerializer(redemption).data, status=status.HTTP_201_CREATED)
+
+
+class RedemptionDetailApi(APIView):
+    @extend_schema(responses={200: RedemptionOutputSerializer}, summary="A redemption: status and fulfilment")
+    def get(self, request, redemption_id):
+        redemption = redemptions.get_redemption(request.program, redemption_id)
+        if redemption is None:
+            raise Http404("No such redemption.")
+        return Response(RedemptionOutputSerializer(redemption).data)

@@ -1,0 +1,112 @@
+"""Partner API shapes for points, catalogue and redemptions. Serializers never write."""
+
+from rest_framework import serializers
+
+from rewards.catalogue import available_stock
+from rewards.models import LedgerEntry, Redemption, RewardItem
+
+
+class GrantInputSerializer(serializers.Serializer):
+    customer = serializers.CharField(max_length=128)
+    points = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    reason = serializers.CharField(max_length=255)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    idempotency_key = serializers.CharField(max_length=200, required=False)
+
+
+class AdjustmentInputSerializer(serializers.Serializer):
+    customer = serializers.CharField(max_length=128)
+    points = serializers.IntegerField(min_value=-100_000_000, max_value=100_000_000)
+    reason = serializers.CharField(max_length=255)
+    idempotency_key = serializers.CharField(max_length=200, required=False)
+
+    def validate_points(self, value):
+        if value == 0:
+            raise serializers.ValidationError("points must not be 0.", code="invalid")
+        return value
+
+
+class RedemptionInputSerializer(serializers.Serializer):
+    customer = serializers.CharField(max_length=128)
+    reward = serializers.IntegerField(min_value=1)
+    idempotency_key = serializers.CharField(max_length=200, required=False)
+
+
+class ExpiringSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    points = serializers.IntegerField()
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    customer = serializers.CharField()
+    balance = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    expiring_soon = ExpiringSerializer(allow_null=True)
+    tier = serializers.CharField(allow_blank=True)
+    points_name = serializers.CharField()
+
+
+class LedgerEntryOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    redemption = serializers.IntegerField(source="redemption_id", allow_null=True)
+    actor = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id", "customer", "kind", "points", "pending_points", "balance_after", "reason", "actor",
+            "source_type", "source_id", "redemption", "expires_at", "pending_until", "created_at",
+        ]  # fmt: skip
+
+
+class RewardOutputSerializer(serializers.ModelSerializer):
+    title = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="get_currency")
+    cash_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stock = serializers.SerializerMethodField()
+    eligible = serializers.SerializerMethodField()
+    ineligible_reason = serializers.SerializerMethodField()
+    affordable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RewardItem
+        fields = [
+            "id", "kind", "title", "description", "points_cost", "cash_value", "currency", "stock",
+            "valid_from", "valid_until", "eligible_tiers", "eligible_segments", "eligible", "ineligible_reason",
+            "affordable",
+        ]  # fmt: skip
+
+    def get_title(self, item) -> dict:
+        return {"en": item.title_en, "ar": item.title_ar, "ms": item.title_ms}
+
+    def get_description(self, item) -> dict:
+        return {"en": item.description_en, "ar": item.description_ar, "ms": item.description_ms}
+
+    def get_stock(self, item) -> int | None:
+        return available_stock(item)
+
+    def get_eligible(self, item) -> bool | None:
+        return None if not hasattr(item, "eligibility") else item.eligibility is None
+
+    def get_ineligible_reason(self, item) -> str | None:
+        error = getattr(item, "eligibility", None)
+        return error.code if error else None
+
+    def get_affordable(self, item) -> bool | None:
+        return getattr(item, "affordable", None)
+
+
+class RedemptionOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+    reward = serializers.IntegerField(source="item_id")
+    title = serializers.CharField(source="item.title_en")
+    code = serializers.CharField(allow_null=True)
+    payout = serializers.IntegerField(source="payout_id", allow_null=True)
+
+    class Meta:
+        model = Redemption
+        fields = [
+            "id", "customer", "reward", "title", "points", "cash_value", "currency", "status", "source",
+            "channel", "code", "payout", "failure_reason", "created_at", "completed_at", "failed_at",
+        ]  # fmt: skip
