@@ -8,17 +8,21 @@ from payouts import services
 
 _keys = itertools.count(1)
 
-DESTINATIONS = {
-    "gift_card": {"email": "alice@example.com", "product": "AMAZON"},
-    "bank_transfer": {"account_name": "Alice Tan", "iban": "GB82WEST12345698765432"},
-    "upi": {"vpa": "alice.tan@okaxis"},
-    "paypal": {"email": "alice@example.com"},
-    "voucher": {"email": "alice@example.com"},
-}
+
+def destination_for(customer, method):
+    """A valid destination of this customer's own (so no two customers share one)."""
+    email = customer.email or f"{customer.external_id}@example.com"
+    return {
+        "gift_card": {"email": email, "product": "AMAZON"},
+        "bank_transfer": {"account_name": customer.name or "Customer", "iban": "GB82WEST12345698765432"},
+        "upi": {"vpa": f"{customer.external_id}@okaxis"},
+        "paypal": {"email": email},
+        "voucher": {"email": email},
+    }[method]
 
 
 def make_payout(customer, amount="25.00", method="gift_card", **kwargs):
-    kwargs.setdefault("destination", DESTINATIONS[method])
+    kwargs.setdefault("destination", destination_for(customer, method))
     kwargs.setdefault("source", "api")
     kwargs.setdefault("source_ref", "")
     kwargs.setdefault("idempotency_key", f"test-{next(_keys)}")
