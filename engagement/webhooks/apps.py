@@ -4,9 +4,16 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     """Outbound webhooks: subscriptions, recorded webhook events, signed deliveries with
     retries and the delivery log. Part of engagement; may import engagement only.
+    Other apps record events with engagement.webhooks.events.record_webhook_event.
     """
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement.webhooks"
     label = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self):
+        from engagement import hooks
+        from engagement.webhooks import demo
+
+        hooks.register_demo_step(15, "webhooks", demo.load_webhook_demo)
