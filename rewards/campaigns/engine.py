@@ -247,7 +247,7 @@ def run_actions(campaign, effects, budget, now):
         total_points = sum(p for p, _ in costs.values())
         total_money = sum((m for _, m in costs.values()), Decimal("0"))
         # Once exhausted, nothing more in this pass (the campaign is about to pause).
-        affordable = not budget.exhausted and budget.charge(total_points, total_money)
+        affordable = not budget.spent_out and budget.charge(total_points, total_money)
         for action in actions:
             run = ActionRun(
                 effect=effect,

@@ -67,7 +67,8 @@ class Budget:
         self.points = campaign.spent_points
         self.money = campaign.spent_money
         self.grants = campaign.grants_count
-        self.exhausted = False
+        self.exhausted = False  # by grants or by cost: the campaign pauses at close()
+        self.spent_out = False  # by cost: no further action may be charged in this pass
         self.changed = False
 
     @classmethod
@@ -97,7 +98,7 @@ class Budget:
         if (c.budget_points is not None and self.points + points > c.budget_points) or (
             c.budget_money is not None and self.money + money > c.budget_money
         ):
-            self.exhausted = True
+            self.exhausted = self.spent_out = True
             return False
         self.points += points
         self.money += money

@@ -87,7 +87,7 @@ def _release_group(campaign, runs, now):
             _cancel(run, f"{action.cancel_if_event_type} since the trigger", now)
         else:
             points, money = action_kinds.estimate_cost(action, effect, factors.get(run.customer_id, 1))
-            if budget.exhausted or not budget.charge(points, money):
+            if budget.spent_out or not budget.charge(points, money):
                 run.status, run.detail, run.executed_at = RUN.BUDGET_EXHAUSTED, "budget exhausted", now
                 continue
             engine.perform(run, action, campaign, effect, customers[run.customer_id], points, money, budget, now)

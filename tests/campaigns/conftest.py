@@ -54,10 +54,13 @@ def make_campaign(program, kind, config=None, actions=None, *, status="active", 
 
 
 def balance(customer):
-    from rewards.models import PointsAccount
+    """Points the customer got from campaigns (the ledger also holds the base earn rule's)."""
+    from django.db.models import Sum
 
-    account = PointsAccount.objects.filter(customer=customer).first()
-    return account.balance if account else 0
+    from rewards.models import LedgerEntry
+
+    entries = LedgerEntry.objects.filter(customer=customer, source_type="campaign")
+    return entries.aggregate(total=Sum("points"))["total"] or 0
 
 
 def ago(**kwargs):
