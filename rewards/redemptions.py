@@ -27,7 +27,9 @@ from rewards.vouchers import release_code, take_code
 
 logger = logging.getLogger(__name__)
 
-PAYOUT_METHODS = {RewardKind.CASH: "bank_transfer", RewardKind.GIFT_CARD: "gift_card"}
+# Methods whose destination is just the customer's email (a bank transfer would need
+# account details the portal does not collect); an item may name another in payout_method.
+PAYOUT_METHODS = {RewardKind.CASH: "paypal", RewardKind.GIFT_CARD: "gift_card"}
 
 
 class IdempotencyConflict(RewardsError):
@@ -136,10 +138,18 @@ def _reserve_stock(item, redemption):
 
 def _request_payout(redemption, item):
     try:
-        from payouts.services import request_payout
+        from payouts.services import PayoutError, request_payout
     except ImportError:
         raise ItemUnavailable("Cash rewards are not available (payouts are not installed).") from None
     customer = redemption.customer
+    try:
+        return _call_request_payout(request_payout, redemption, item, customer)
+    except PayoutError as exc:
+        # The payout rules refused (no email, bad amount...): the whole redemption rolls back.
+        raise ItemUnavailable(str(exc.detail)) from None
+
+
+def _call_request_payout(request_payout, redemption, item, customer):
     return request_payout(
         program=redemption.program,
         customer=customer,
