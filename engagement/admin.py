@@ -112,3 +112,75 @@ class EventAdmin(ProgramScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Scores, transitions and goals (engagement helper) ---
+from django import forms  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from engagement.models import CustomerScore, Goal, ScoreTransition  # noqa: E402
+
+
+class GoalForm(forms.ModelForm):
+    metric = forms.ChoiceField(choices=())
+
+    class Meta:
+        model = Goal
+        fields = ["program", "name", "metric", "direction", "target", "deadline"]
+
+    def __init__(self, *args, **kwargs):
+        from engagement.metrics import metric_names
+
+        super().__init__(*args, **kwargs)
+        self.fields["metric"].choices = [(name, name) for name in metric_names()]
+
+
+@admin.register(Goal)
+class GoalAdmin(ProgramScopedAdmin):
+    form = GoalForm
+    list_display = ["__str__", "program", "metric", "direction", "target", "deadline", "created", "dashboard_link"]
+    list_filter = ["program", "metric"]
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj):
+        return format_html('<a href="{}?program={}">dashboard</a>', reverse("engagement-dashboard"), obj.program_id)
+
+
+@admin.register(CustomerScore)
+class CustomerScoreAdmin(ProgramScopedAdmin):
+    list_display = [
+        "customer",
+        "engagement_score",
+        "r_score",
+        "f_score",
+        "m_score",
+        "segment",
+        "churn_risk",
+        "scored_at",
+    ]
+    list_filter = ["program", "segment"]
+    search_fields = ["customer__external_id", "customer__name"]
+    list_select_related = ["customer"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScoreTransition)
+class ScoreTransitionAdmin(ProgramScopedAdmin):
+    list_display = ["customer", "kind", "from_value", "to_value", "occurred_at"]
+    list_filter = ["program", "kind", "to_value"]
+    search_fields = ["customer__external_id"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["customer"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

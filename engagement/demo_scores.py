@@ -1,5 +1,44 @@
-"""Demo step 10 (placeholder until the dashboard part lands)."""
+"""Demo step 10: score every customer of the demo program, build DAYS of daily metric
+snapshots (the dashboard's trend charts) and add a few goals. Idempotent: scores and
+snapshots are upserts, goals are found by name."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from engagement import metrics, scoring
+from engagement.dashboard import TREND_METRICS
+from engagement.models import Goal
+
+DAYS = 180
+# The trend charts' metrics only: the whole demo must load quickly on SQLite (the nightly
+# beat task snapshots all of metrics.SNAPSHOT_METRICS).
+DEMO_SNAPSHOT_METRICS = TREND_METRICS
+GOALS = [
+    ("NPS ≥ 50", "nps", Decimal("50"), Goal.Direction.AT_LEAST, 60),
+    ("Churn rate ≤ 5 %", "churn_rate", Decimal("5"), Goal.Direction.AT_MOST, 90),
+    ("Repeat purchase rate ≥ 75 %", "repeat_purchase_rate", Decimal("75"), Goal.Direction.AT_LEAST, 45),
+]
 
 
 def load_scores(program, progress):
-    return None
+    scoring.rescore_program(program)
+    today = scoring.local_date(program, timezone.now())
+    with progress(total=DAYS, desc="metric snapshots", unit="day") as bar:
+        for n in range(DAYS, 0, -1):
+            metrics.snapshot_metrics(program, today - timedelta(days=n), names=DEMO_SNAPSHOT_METRICS)
+            bar.update(1)
+    now = timezone.now()
+    for name, metric, target, direction, days_left in GOALS:
+        Goal.objects.get_or_create(
+            program=program,
+            name=name,
+            defaults={
+                "metric": metric,
+                "target": target,
+                "direction": direction,
+                "deadline": today + timedelta(days=days_left),
+                "created": now - timedelta(days=30),
+            },
+        )

@@ -1,0 +1,67 @@
+"""Goals ("NPS ≥ 50 by 31 March"): where a goal stands today. Read-only.
+
+current  = the metric over the trailing GOAL_WINDOW_DAYS ending now;
+baseline = the metric over the GOAL_WINDOW_DAYS before the goal was created;
+progress = (current − baseline) / (target − baseline), clipped to 0..100 %;
+expected = share of the time from creation to the end of the deadline day that has passed;
+status   = achieved (target met), missed (deadline passed), on_track (progress ≥ expected),
+           behind, or no_data (metric null now).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from engagement.metrics import compute_metrics
+from engagement.models import Goal
+from engagement.scoring import local_date, local_day_end
+
+GOAL_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: Goal
+    current: Decimal | None
+    baseline: Decimal | None
+    percent: int
+    expected_percent: int
+    status: str
+
+
+def _value(goal, end):
+    window = timedelta(days=GOAL_WINDOW_DAYS)
+    return compute_metrics(goal.program, [goal.metric], end - window, end)[goal.metric].value
+
+
+def _met(goal, value):
+    if goal.direction == Goal.Direction.AT_LEAST:
+        return value >= goal.target
+    return value <= goal.target
+
+
+def get_goal_progress(goal, now=None):
+    now = now or timezone.now()
+    current, baseline = _value(goal, now), _value(goal, goal.created)
+    deadline_end = local_day_end(goal.program, goal.deadline)
+    total = (deadline_end - goal.created).total_seconds()
+    expected = 100 if total <= 0 else max(0, min(100, round(100 * (now - goal.created).total_seconds() / total)))
+    if current is None:
+        return GoalProgress(goal, None, baseline, 0, expected, "no_data")
+    current = Decimal(current)
+    if _met(goal, current):
+        return GoalProgress(goal, current, baseline, 100, expected, "achieved")
+    start = Decimal(baseline) if baseline is not None else Decimal(0)
+    span = goal.target - start
+    percent = 0 if span == 0 else max(0, min(100, int((current - start) * 100 / span)))
+    if local_date(goal.program, now) > goal.deadline:
+        status = "missed"
+    else:
+        status = "on_track" if percent >= expected else "behind"
+    return GoalProgress(goal, current, baseline, percent, expected, status)
+
+
+def list_goal_progress(program, now=None):
+    return [get_goal_progress(goal, now) for goal in Goal.objects.filter(program=program)]
