@@ -370,3 +370,36 @@ def test_resend_delivers_a_delivered_event_again(acme, receiver, record_and_send
     assert (delivery.status, delivery.attempt_count) == ("delivered", 2)
     assert len(receiver.received) == 2
     assert receiver.received[0].body == receiver.received[1].body
+
+
+def test_two_workers_racing_for_one_delivery_post_it_once(transactional_db, receiver):
+    import threading
+
+    from django.db import connection
+
+    from engagement.webhooks.events import record_webhook_event
+    from tests.factories import ProgramFactory
+
+    acme = ProgramFactory(slug="acme")
+    SubscriptionFactory(program=acme, url=receiver.url())
+    delivery = record_webhook_event(acme, "reward.granted", {}).deliveries.get()
+    # (transactional_db: the on-commit message went to Redis; no worker runs in this test)
+    start = threading.Barrier(2)
+    results = []
+
+    def worker():
+        start.wait()
+        try:
+            results.append(attempt_delivery(delivery.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(result is None for result in results) == [False, True]
+    assert len(receiver.received) == 1
+    assert WebhookAttempt.objects.count() == 1
