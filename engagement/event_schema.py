@@ -82,6 +82,7 @@ class CleanEvent:
     value: Decimal | None
     currency: str
     properties: dict = field(default_factory=dict)
+    properties_json: str = ""  # the encoded properties, when validation already made them
 
 
 class _Item:
@@ -179,7 +180,7 @@ def _check_properties(item, raw, event_type):
             item.fail(f"properties.{name}", "invalid_type", f"properties.{name} must be {describe(types)}.")
         elif isinstance(value, str) and len(value) > MAX_PROPERTY_STRING:
             item.fail(f"properties.{name}", "max_length", f"properties.{name} is longer than {MAX_PROPERTY_STRING}.")
-    encoded = json.dumps(props)
+    encoded = json.dumps(props, separators=(",", ":"))
     if "\\u0000" in encoded:
         item.fail("properties", "null_characters_not_allowed", "properties must not contain NUL characters.")
     elif len(encoded) > MAX_PROPERTIES_BYTES:
@@ -187,7 +188,7 @@ def _check_properties(item, raw, event_type):
     for name, types in OPTIONAL.get(event_type, {}).items():
         if name in props and not isinstance(props[name], types):
             item.fail(f"properties.{name}", "invalid_type", f"properties.{name} must be {describe(types)}.")
-    return props
+    return props, encoded
 
 
 def validate_event(raw, prefix, errors, currency, now, allow_platform_types=False):
@@ -209,10 +210,13 @@ def validate_event(raw, prefix, errors, currency, now, allow_platform_types=Fals
         event_type = None
     occurred_at = _parse_time(item, raw, now)
     value = _parse_value(item, raw, event_type, currency) if event_type else None
-    props = _check_properties(item, raw, event_type) if event_type else None
+    checked = _check_properties(item, raw, event_type) if event_type else None
     if not item.ok:
         return None
-    return CleanEvent(event_id, event_type, customer, occurred_at, value, currency if value is not None else "", props)
+    props, encoded = checked
+    return CleanEvent(
+        event_id, event_type, customer, occurred_at, value, currency if value is not None else "", props, encoded
+    )
 
 
 def validate_events(items, currency, now=None, allow_platform_types=False, single=False):
