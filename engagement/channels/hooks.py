@@ -18,6 +18,7 @@ def register_status_handler(handler):
 
 
 def run_status_handlers(message_id, status):
+    status = str(status)  # a plain string, not the TextChoices member
     if status not in NOTIFIED_STATUSES:
         return
     for handler in list(_status_handlers):

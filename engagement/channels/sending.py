@@ -1,5 +1,6 @@
 """send_message: the one door for every outbound message (surveys, campaigns, rewards...)."""
 
+import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
@@ -52,12 +53,15 @@ def send_message(
         send_after=due_at,
         created_at=now,
     )
-    decision = _prepare(message, customer, context or {})
+    contact_policy = policy.get_policy(program)
+    decision = _prepare(message, customer, context or {}, contact_policy)
     if decision.status == MessageStatus.QUEUED and not_before and not_before > now:
         decision = policy.Decision(MessageStatus.HELD, Reason.NOT_BEFORE, "", not_before)
     message.status, message.reason, message.reason_detail = decision.status, decision.reason, decision.detail
     if decision.status == MessageStatus.HELD:
-        message.send_after = decision.retry_at
+        # Wake up at the max hold at the latest, when the sweep drops it if still blocked.
+        deadline = due_at + dt.timedelta(hours=contact_policy.max_hold_hours)
+        message.send_after = min(decision.retry_at, deadline)
     if not _save_once(message):
         return _existing(program, idempotency_key)
     if message.status == MessageStatus.QUEUED:
@@ -65,7 +69,7 @@ def send_message(
     return message
 
 
-def _prepare(message, customer, context):
+def _prepare(message, customer, context, contact_policy):
     """Fill locale, subject, body and address; return the policy decision for now."""
     try:
         rendered = rendering.render_message(
@@ -87,6 +91,7 @@ def _prepare(message, customer, context):
         transactional=message.transactional,
         pre_approved=message.pre_approved,
         at=message.created_at,
+        policy=contact_policy,
     )
 
 
