@@ -1,8 +1,9 @@
 """Celery tasks of campaigns: they take ids and call services, nothing else."""
 
 from celery import shared_task
+from django.db import transaction
 
-from rewards.campaigns import notifications, scheduling
+from rewards.campaigns import engine, notifications, scheduling
 
 
 @shared_task(queue="campaigns", acks_late=True)
@@ -25,3 +26,11 @@ def run_scheduled_triggers_task():
 @shared_task(queue="messaging", acks_late=True)
 def email_team_notification_task(notification_id):
     return notifications.email_team(notification_id)
+
+
+@shared_task(queue="campaigns", acks_late=True)
+def evaluate_events_task(program_id, event_ids):
+    """Evaluate campaigns over stored events again (a replay or a backfill). Safe to repeat
+    and to run concurrently: effects already recorded are never granted again."""
+    with transaction.atomic():
+        engine.handle_events(program_id, event_ids)
