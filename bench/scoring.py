@@ -1,0 +1,148 @@
+"""Benchmark: full re-score of 100,000 customers / 1,000,000 events vs the plain GROUP BY
+aggregate over the same events, and the metrics endpoint for all metrics over a year.
+
+Run on a throwaway PostgreSQL:
+    scripts/services.sh run .venv/bin/python bench/scoring.py [--customers N] [--events N]
+Prints customers scored per second and the ratio re-score / plain aggregate (goal: ≤ 2×),
+and the metrics endpoint time (goal: < 1 s). Never part of the test suite.
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from engagement import metrics, scoring  # noqa: E402
+from engagement.models import Customer, Event, PartnerKey, Program  # noqa: E402
+
+TYPES = [
+    ("page_view", 35),
+    ("session", 12),
+    ("purchase", 10),
+    ("email_sent", 8),
+    ("email_opened", 5),
+    ("email_clicked", 2),
+    ("social_like", 6),
+    ("social_share", 2),
+    ("survey_answered", 2),
+    ("referral_sent", 1),
+    ("referral_converted", 0.3),
+    ("event_attended", 0.7),
+    ("cart_updated", 4),
+]
+
+
+def best_of(n, fn):
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def load(program, customers, events):
+    rng = random.Random(1)
+    now = timezone.now()
+    table, events_table = Customer._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        cols = (
+            "program_id, external_id, name, email, phone, locale, timezone, attributes, consent_email, consent_sms, "
+            "consent_whatsapp, consent_push, tier, event_count, purchase_count, revenue, created_at, updated_at"
+        )
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for n in range(customers):
+                copy.write_row(
+                    (program.pk, f"b-{n}", "", "", "", "", "", "{}", True, False, False, False, "", 0, 0, 0, now, now)
+                )
+        cursor.execute(f"SELECT MIN(id) FROM {table} WHERE program_id = %s", [program.pk])
+        first_id = cursor.fetchone()[0]
+        names, weights = zip(*TYPES)
+        cols = "program_id, customer_id, event_id, type, occurred_at, received_at, value, currency, properties, processed_at"
+        with raw.copy(f"COPY {events_table} ({cols}) FROM STDIN") as copy:
+            for n in range(events):
+                type_ = rng.choices(names, weights)[0]
+                customer = first_id + int(customers * rng.random() ** 1.6)
+                at = now - timedelta(seconds=rng.randrange(400 * 86400))
+                value, props = None, "{}"
+                if type_ == "purchase":
+                    value, props = f"{rng.randrange(500, 20000) / 100:.2f}", '{"order_id": "o"}'
+                elif type_ == "survey_answered":
+                    props = f'{{"survey": "1", "kind": "nps", "score": {rng.randrange(11)}}}'
+                elif type_.startswith("email"):
+                    props = f'{{"message_id": "m-{n % 20}"}}'
+                copy.write_row((program.pk, customer, f"e-{n}", type_, at, now, value, "", props, now))
+        cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"ANALYZE {events_table}")
+
+
+def plain_aggregate(program):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_plain")
+        cursor.execute(
+            f"""CREATE TEMP TABLE bench_plain AS
+                SELECT customer_id, COUNT(*) AS n, MAX(occurred_at) AS last_at, SUM(value) AS revenue
+                FROM {Event._meta.db_table} WHERE program_id = %s GROUP BY customer_id""",
+            [program.pk],
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Run on PostgreSQL: scripts/services.sh run .venv/bin/python bench/scoring.py")
+    call_command("migrate", verbosity=0)
+    program = Program.objects.create(name="Bench", slug=f"bench-{int(time.time())}")
+    started = time.perf_counter()
+    load(program, args.customers, args.events)
+    print(
+        f"loaded {args.customers:,} customers and {args.events:,} events with COPY in {time.perf_counter() - started:.1f} s"
+    )
+
+    plain = best_of(3, lambda: plain_aggregate(program))
+    first = best_of(1, lambda: scoring.rescore_program(program))
+    again = best_of(3, lambda: scoring.rescore_program(program))
+    print(f"plain GROUP BY customer_id aggregate (best of 3): {plain:.3f} s")
+    print(f"full re-score, first run (incl. {3 * args.customers:,} transitions): {first:.3f} s")
+    print(f"full re-score, steady state (best of 3): {again:.3f} s")
+    print(f"customers scored per second: {args.customers / again:,.0f} (first run {args.customers / first:,.0f})")
+    print(f"ratio re-score / plain aggregate: {again / plain:.2f}x (first run {first / plain:.2f}x; goal <= 2x)")
+
+    _, raw_key = PartnerKey.issue(program, "bench")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    end = timezone.now()
+    query = {"start": (end - timedelta(days=365)).isoformat(), "end": end.isoformat()}
+
+    def call():
+        response = client.get("/api/v1/metrics", query)
+        assert response.status_code == 200, response.content
+
+    endpoint = best_of(3, call)
+    print(
+        f"GET /api/v1/metrics, all {len(metrics.metric_names())} metrics over a year (best of 3): {endpoint:.3f} s (goal < 1 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
