@@ -238,6 +238,8 @@ SMS_FROM = env.str("SMS_FROM", default="")
 WHATSAPP_FROM = env.str("WHATSAPP_FROM", default="")
 # Public URL of /hooks/channels/twilio/status/ given to the provider as StatusCallback ("" = none).
 CHANNELS_STATUS_CALLBACK_URL = env.str("CHANNELS_STATUS_CALLBACK_URL", default="")
+# Public URL of /hooks/channels/twilio/inbound/ as configured at the provider ("" = as received).
+CHANNELS_INBOUND_URL = env.str("CHANNELS_INBOUND_URL", default="")
 # Web Push (VAPID); empty private key = console (logged, not sent).
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
