@@ -353,3 +353,12 @@ class SandboxOrder(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class PayoutReview(Payout):
+    """The review queue in the admin: payouts waiting in pending_approval."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "payout waiting for review"
+        verbose_name_plural = "review queue"
