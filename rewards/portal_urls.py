@@ -1,1 +1,20 @@
-urlpatterns = []
+from django.urls import path
+
+from rewards import views
+
+app_name = "rewards_portal"
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("login/", views.login_view, name="login"),
+    path("login/<str:token>/", views.login_link_view, name="login-link"),
+    path("logout/", views.logout_view, name="logout"),
+    path("history/", views.history_view, name="history"),
+    path("rewards/", views.catalogue_view, name="catalogue"),
+    path("rewards/<int:item_id>/", views.redeem_view, name="redeem"),
+    path("my-rewards/", views.my_rewards_view, name="my-rewards"),
+    path("my-rewards/<int:redemption_id>/", views.redemption_view, name="redemption"),
+    path("referrals/", views.referrals_view, name="referrals"),
+    path("r/<str:code>/", views.referral_landing_view, name="referral-landing"),
+    path("profile/", views.profile_view, name="profile"),
+]

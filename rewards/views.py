@@ -1,0 +1,180 @@
+"""Customer portal views (Django templates). Thin: parse with forms, call services or
+selectors, render. The signed-in customer comes from the session (rewards.portal_auth).
+Every POST is CSRF-protected by Django's middleware (no exemptions here)."""
+
+import functools
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from engagement.customers import update_customer
+from rewards import catalogue, ledger, portal_auth, redemptions, referrals, tiers
+from rewards.errors import RewardsError
+from rewards.forms import LoginForm, ProfileForm
+from rewards.models import LedgerEntry, Redemption
+
+
+def portal_login_required(view):
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        customer = portal_auth.current_customer(request)
+        if customer is None:
+            return redirect("rewards_portal:login")
+        request.customer = customer
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _set_language(response, language):
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 86400, samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )  # fmt: skip
+    return response
+
+
+def _ctx(request, **extra):
+    return {"customer": getattr(request, "customer", None), **extra}
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    if portal_auth.current_customer(request):
+        return redirect("rewards_portal:dashboard")
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        portal_auth.send_login_links(form.cleaned_data["email"], request.build_absolute_uri)
+        return render(request, "rewards/portal/login_sent.html", _ctx(request, email=form.cleaned_data["email"]))
+    return render(request, "rewards/portal/login.html", _ctx(request, form=form))
+
+
+def login_link_view(request, token):
+    customer = portal_auth.consume_login_token(token)
+    if customer is None:
+        return render(request, "rewards/portal/login_invalid.html", _ctx(request), status=400)
+    portal_auth.sign_in(request, customer)
+    return _set_language(redirect("rewards_portal:dashboard"), customer.get_locale())
+
+
+@require_POST
+def logout_view(request):
+    portal_auth.sign_out(request)
+    return redirect("rewards_portal:login")
+
+
+@portal_login_required
+def dashboard_view(request):
+    customer = request.customer
+    summary = ledger.get_balance_summary(customer)
+    return render(
+        request,
+        "rewards/portal/dashboard.html",
+        _ctx(
+            request,
+            summary=summary,
+            progress=tiers.get_tier_progress(customer),
+            recent=LedgerEntry.objects.filter(customer=customer)[:5],
+        ),
+    )
+
+
+@portal_login_required
+def history_view(request):
+    entries = LedgerEntry.objects.filter(customer=request.customer).select_related("redemption__item")
+    page = Paginator(entries, 25).get_page(request.GET.get("page"))
+    return render(request, "rewards/portal/history.html", _ctx(request, page=page))
+
+
+@portal_login_required
+def catalogue_view(request):
+    items = catalogue.list_catalogue(request.customer.program, request.customer)
+    summary = ledger.get_balance_summary(request.customer)
+    return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, summary=summary))
+
+
+@portal_login_required
+@require_http_methods(["GET", "POST"])
+def redeem_view(request, item_id):
+    """GET: the confirm step. POST: redeem (idempotent by the form's one-time key)."""
+    customer = request.customer
+    item = catalogue.get_item(customer.program, item_id)
+    if item is None:
+        raise Http404
+    if request.method == "POST":
+        key = request.POST.get("key", "")[:64]
+        if not key:
+            return redirect("rewards_portal:redeem", item_id=item.pk)
+        try:
+            redemption = redemptions.redeem_reward(
+                customer=customer, item=item, idempotency_key=f"portal:{customer.pk}:{key}", channel="portal"
+            )
+        except RewardsError as exc:
+            messages.error(request, str(exc.message))
+            return redirect("rewards_portal:catalogue")
+        return redirect("rewards_portal:redemption", redemption_id=redemption.pk)
+    import secrets
+
+    summary = ledger.get_balance_summary(customer)
+    return render(
+        request,
+        "rewards/portal/redeem_confirm.html",
+        _ctx(
+            request,
+            item=item,
+            key=secrets.token_urlsafe(16),
+            summary=summary,
+            after=summary["balance"] - item.points_cost,
+            problem=catalogue.eligibility_error(item, customer),
+        ),
+    )
+
+
+@portal_login_required
+def my_rewards_view(request):
+    rows = Redemption.objects.filter(customer=request.customer).select_related("item", "voucher_code")
+    return render(request, "rewards/portal/my_rewards.html", _ctx(request, redemptions=rows[:100]))
+
+
+@portal_login_required
+def redemption_view(request, redemption_id):
+    redemption = redemptions.get_redemption(request.customer.program, redemption_id, customer=request.customer)
+    if redemption is None:
+        raise Http404
+    return render(request, "rewards/portal/redemption.html", _ctx(request, redemption=redemption))
+
+
+@portal_login_required
+def referrals_view(request):
+    code = referrals.get_referral_code(request.customer)
+    link = request.build_absolute_uri(reverse("rewards_portal:referral-landing", args=[code.code]))
+    stats = referrals.get_referral_stats(request.customer)
+    return render(request, "rewards/portal/referrals.html", _ctx(request, code=code, link=link, stats=stats))
+
+
+def referral_landing_view(request, code):
+    return render(request, "rewards/portal/referral_landing.html", _ctx(request, code=code.upper()[:20]))
+
+
+@portal_login_required
+@require_http_methods(["GET", "POST"])
+def profile_view(request):
+    customer = request.customer
+    initial = {
+        "locale": customer.get_locale(),
+        **{f"consent_{c}": getattr(customer, f"consent_{c}") for c in ("email", "sms", "whatsapp", "push")},
+    }
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        update_customer(customer, form.cleaned_data)
+        translation.activate(form.cleaned_data["locale"])
+        messages.success(request, _("Your profile was saved."))
+        return _set_language(redirect("rewards_portal:profile"), form.cleaned_data["locale"])
+    return render(request, "rewards/portal/profile.html", _ctx(request, form=form, now=timezone.now()))

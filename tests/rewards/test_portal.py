@@ -1,0 +1,178 @@
+"""Customer portal: sign-in by emailed link, dashboard, history, redeem, languages, CSRF."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from rewards import ledger
+from rewards.models import LedgerEntry, PointsAccount, Redemption, VoucherCode
+from rewards.redemptions import redeem_reward
+from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
+
+pytestmark = pytest.mark.django_db
+LINK = re.compile(r"https?://\S+/portal/login/\S+/")
+
+
+def emailed_link():
+    return LINK.search(mail.outbox[-1].body).group(0)
+
+
+def signed_in_client(customer, **kwargs):
+    client = Client(**kwargs)
+    client.post("/portal/login/", {"email": customer.email})
+    client.get(emailed_link())
+    return client
+
+
+def test_sign_in_by_one_time_link_then_logout(alice):
+    client = Client()
+    response = client.post("/portal/login/", {"email": "ALICE@example.com"})
+    assert response.status_code == 200
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"]
+    link = emailed_link()
+
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == "/portal/"
+    assert client.get("/portal/").status_code == 200
+
+    client.post("/portal/logout/")
+    assert client.get("/portal/")["Location"] == "/portal/login/"
+    # Single use: the same link does not sign in again.
+    assert client.get(link).status_code == 400
+    assert client.get("/portal/")["Location"] == "/portal/login/"
+
+
+def test_unknown_email_gets_same_page_and_no_mail(acme):
+    response = Client().post("/portal/login/", {"email": "nobody@example.com"})
+    assert response.status_code == 200
+    assert b"Check your email" in response.content
+    assert mail.outbox == []
+
+
+def test_forged_or_expired_link_is_refused(alice):
+    import time_machine
+    from django.utils import timezone
+
+    client = Client()
+    client.post("/portal/login/", {"email": alice.email})
+    link = emailed_link()
+    assert client.get(link[:-5] + "xxxx/").status_code == 400
+    with time_machine.travel(timezone.now() + timezone.timedelta(minutes=16)):
+        assert client.get(link).status_code == 400
+
+
+def test_dashboard_shows_balance_tier_and_progress(acme, alice):
+    make_tiers(acme)
+    ledger.grant_points(customer=alice, points=1234, reason="Welcome", idempotency_key="w")
+    from rewards.tiers import recompute_tiers
+
+    recompute_tiers(acme)
+    html = signed_in_client(alice).get("/portal/").content.decode()
+    assert 'data-testid="balance">1,234<' in html
+    assert 'data-testid="tier">Silver<' in html
+    assert "Earn 766 more points to reach Gold." in html
+
+
+def test_history_lists_entries_newest_first(alice):
+    ledger.grant_points(customer=alice, points=100, reason="First grant", idempotency_key="a")
+    ledger.adjust_points(customer=alice, points=-30, reason="Second fix", actor="t", idempotency_key="b")
+    html = signed_in_client(alice).get("/portal/history/").content.decode()
+    assert html.index("Second fix") < html.index("First grant")
+    assert "+100" in html and "-30" in html
+
+
+def test_redeem_voucher_with_confirm_step(acme, alice):
+    item = VoucherItemFactory(program=acme, points_cost=100, title_en="Free kopi")
+    VoucherCodeFactory(item=item, code="KOPI-42")
+    ledger.grant_points(customer=alice, points=150, reason="seed", idempotency_key="seed")
+    client = signed_in_client(alice)
+
+    confirm = client.get(f"/portal/rewards/{item.pk}/").content.decode()
+    key = re.search(r'name="key" value="([^"]+)"', confirm).group(1)
+    assert "Redeem Free kopi?" in confirm
+
+    response = client.post(f"/portal/rewards/{item.pk}/", {"key": key})
+    redemption = Redemption.objects.get()
+    assert response["Location"] == f"/portal/my-rewards/{redemption.pk}/"
+    assert 'data-testid="code">KOPI-42<' in client.get(response["Location"]).content.decode()
+    assert PointsAccount.objects.get(customer=alice).balance == 50
+
+    # A double submit of the same confirm form does not redeem twice.
+    client.post(f"/portal/rewards/{item.pk}/", {"key": key})
+    assert Redemption.objects.count() == 1
+    assert "KOPI-42" in client.get("/portal/my-rewards/").content.decode()
+
+
+def test_redeem_refused_shows_error_and_changes_nothing(acme, alice):
+    item = RewardItemFactory(program=acme, points_cost=500)
+    ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed")
+    client = signed_in_client(alice)
+    response = client.post(f"/portal/rewards/{item.pk}/", {"key": "k1"}, follow=True)
+    assert "Not enough points." in response.content.decode()
+    assert (Redemption.objects.count(), LedgerEntry.objects.count()) == (0, 1)
+    assert PointsAccount.objects.get(customer=alice).balance == 100
+
+
+def test_post_without_csrf_token_is_refused(acme, alice):
+    item = RewardItemFactory(program=acme, points_cost=10)
+    ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed")
+    client = signed_in_client(alice)
+    client.handler.enforce_csrf_checks = True  # signed in; now a forged cross-site post
+    response = client.post(f"/portal/rewards/{item.pk}/", {"key": "k1"})
+    assert response.status_code == 403
+    assert Redemption.objects.count() == 0
+    assert PointsAccount.objects.get(customer=alice).balance == 100
+
+
+def test_another_customers_redemption_is_404(acme, alice, bob):
+    item = VoucherItemFactory(program=acme, points_cost=10)
+    VoucherCodeFactory(item=item, code="BOB-ONLY")
+    ledger.grant_points(customer=bob, points=100, reason="seed", idempotency_key="seed")
+    theirs = redeem_reward(customer=bob, item=item, idempotency_key="b1")
+    client = signed_in_client(alice)
+    response = client.get(f"/portal/my-rewards/{theirs.pk}/")
+    assert response.status_code == 404
+    assert b"BOB-ONLY" not in client.get("/portal/my-rewards/").content
+    assert VoucherCode.objects.get().redemption_id == theirs.pk
+
+
+@pytest.mark.parametrize(
+    "language, direction, marker",
+    [("en", "ltr", "Your points"), ("ar", "rtl", "نقاطك"), ("ms", "ltr", "Mata ganjaran anda")],
+)
+@pytest.mark.parametrize(
+    "path", ["/portal/", "/portal/history/", "/portal/rewards/", "/portal/my-rewards/", "/portal/referrals/",
+             "/portal/profile/"],
+)  # fmt: skip
+def test_every_page_in_each_language(alice, language, direction, marker, path):
+    client = signed_in_client(alice)
+    client.post("/i18n/setlang/", {"language": language, "next": "/portal/"})
+    html = client.get(path).content.decode()
+    assert f'<html lang="{language}" dir="{direction}">' in html
+    if path == "/portal/":
+        assert marker in html
+
+
+def test_login_page_in_arabic_is_rtl(acme):
+    client = Client()
+    client.post("/i18n/setlang/", {"language": "ar", "next": "/portal/login/"})
+    html = client.get("/portal/login/").content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+
+
+def test_profile_saves_language_and_consents(alice):
+    client = signed_in_client(alice)
+    response = client.post("/portal/profile/", {"locale": "ms", "consent_sms": "on"})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert (alice.locale, alice.consent_email, alice.consent_sms) == ("ms", False, True)
+    assert '<html lang="ms"' in client.get("/portal/profile/").content.decode()
+
+
+def test_referrals_page_shows_code_and_link(alice):
+    html = signed_in_client(alice).get("/portal/referrals/").content.decode()
+    code = re.search(r'data-testid="referral-code">([A-Z0-9]{8})<', html).group(1)
+    assert f"/portal/r/{code}/" in html
