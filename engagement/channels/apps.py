@@ -3,11 +3,18 @@ from django.apps import AppConfig
 
 class ChannelsConfig(AppConfig):
     """Message channels (email, SMS, WhatsApp, web push): backends, per-language templates,
-    consent and quiet hours, and the log of every message. Part of engagement; may import
-    engagement only.
+    the one contact policy (consent, quiet hours, caps, gap, WhatsApp window) and the log and
+    delivery queue of every message. Part of engagement; may import engagement only. Higher
+    apps call sending.send_message / policy.check_send and register hooks.register_status_handler.
     """
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement.channels"
     label = "channels"
     verbose_name = "Channels"
+
+    def ready(self):
+        from engagement import hooks
+        from engagement.channels import demo
+
+        hooks.register_demo_step(12, "channels", demo.load_demo)
