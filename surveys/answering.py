@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engagement.event_schema import CleanEvent
 from engagement.ingest import record_platform_event
 from engagement.webhooks.events import record_webhook_event
 from surveys.models import Answer, FollowUp, Invitation, Question, Response, Survey
@@ -143,7 +144,7 @@ def needs_follow_up(kind, score):
     return (kind == Survey.Kind.NPS and score <= 6) or (kind == Survey.Kind.CSAT and score <= 2)
 
 
-def save_answers(invitation, answers, *, complete, now=None):
+def save_answers(invitation, answers, *, complete, now=None, record_event=True):
     """Store `answers` (validated: Question -> value) on the invitation's response.
 
     complete=False saves a partial response (resumable from the same link). complete=True
@@ -152,6 +153,8 @@ def save_answers(invitation, answers, *, complete, now=None):
     is a duplicate), webhook survey.answered and, for a detractor, a FollowUp item plus
     webhook survey.detractor. Locks the invitation row; raises LinkProblem (answered,
     expired) or AnswerErrors, in which case nothing is stored. Returns the Response.
+    record_event=False leaves the platform event to the caller (the demo batches them with
+    answered_event()).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -180,7 +183,7 @@ def save_answers(invitation, answers, *, complete, now=None):
         for question, value in answers.items():
             _store_answer(response, question, value)
         if complete:
-            _complete(invitation, response, now)
+            _complete(invitation, response, now, record_event)
         return response
 
 
@@ -195,7 +198,7 @@ def _store_answer(response, question, value):
     Answer.objects.update_or_create(response=response, question=question, defaults=fields)
 
 
-def _complete(invitation, response, now):
+def _complete(invitation, response, now, record_event):
     survey = invitation.survey
     stored = {answer.question_id: answer for answer in response.answers.all()}
     missing = {
@@ -215,7 +218,17 @@ def _complete(invitation, response, now):
     invitation.status = Invitation.Status.ANSWERED
     invitation.answered_at = now
     invitation.save(update_fields=["status", "answered_at"])
-    _record_outcomes(invitation, response, stored, now)
+    if record_event:
+        event = answered_event(invitation, response, now)
+        record_platform_event(
+            invitation.program,
+            invitation.customer,
+            event.type,
+            event.event_id,
+            occurred_at=now,
+            properties=event.properties,
+        )
+    _record_webhooks(invitation, response, stored, now)
 
 
 def _current_segment(customer):
@@ -225,14 +238,26 @@ def _current_segment(customer):
         return ""
 
 
-def _record_outcomes(invitation, response, stored, now):
-    survey, customer, program = invitation.survey, invitation.customer, invitation.program
+def answered_event(invitation, response, now):
+    """The `survey_answered` event of a completed response (event id derived from the
+    invitation, so recording it twice stores it once)."""
+    survey = invitation.survey
     properties = {"survey": survey.pk, "kind": survey.kind}
     if response.score is not None:
         properties["score"] = response.score
-    record_platform_event(
-        program, customer, "survey_answered", f"survey-answered-{invitation.pk}", occurred_at=now, properties=properties
+    return CleanEvent(
+        event_id=f"survey-answered-{invitation.pk}",
+        type="survey_answered",
+        customer=invitation.customer.external_id,
+        occurred_at=now,
+        value=None,
+        currency="",
+        properties=properties,
     )
+
+
+def _record_webhooks(invitation, response, stored, now):
+    survey, customer, program = invitation.survey, invitation.customer, invitation.program
     payload = {
         "survey": survey.pk,
         "survey_name": survey.name,
