@@ -5,8 +5,16 @@ class PayoutsConfig(AppConfig):
     """Owns payouts, provider adapters, approvals, funding, provider webhooks and
     reconciliation. May import engagement (and its webhooks); never surveys or rewards:
     they learn about final payout statuses through payouts.hooks.
+
+    At start-up it registers its demo step (order 40).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "payouts"
     verbose_name = "Payouts"
+
+    def ready(self):
+        from engagement import hooks
+        from payouts import demo
+
+        hooks.register_demo_step(40, "payouts", demo.load_demo)
