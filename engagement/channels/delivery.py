@@ -71,6 +71,8 @@ def _claim(message_id):
             return None
         # Serialises claims per customer so that two workers cannot both pass a cap.
         customer = Customer.objects.select_for_update().select_related("program").get(pk=message.customer_id)
+        # Read the clock after the lock: a claim committed while we waited must fall in the window.
+        now = timezone.now()
         contact_policy = policy.get_policy(message.program)
         decision = policy.evaluate(
             customer,
