@@ -35,3 +35,23 @@ def test_email_is_recorded_queued_and_delivered_by_the_task(alice, django_captur
     # and a second delivery of the same task sends nothing more
     assert deliver_messages_task([message.pk]) == [None]
     assert len(mail.outbox) == 1
+
+
+def test_erasure_blanks_content_and_drops_pending_messages(alice, status_log):
+    from engagement.channels.erasure import erase_customer_messages
+    from engagement.channels.models import Message, PushSubscription
+
+    sent = send_message(customer=alice, channel="email", template_key="win_back")
+    deliver_messages_task([sent.pk])
+    pending = send_message(customer=alice, channel="email", template_key="win_back")
+    PushSubscription.objects.create(
+        program=alice.program, customer=alice, endpoint="https://p.example/1", p256dh="k", auth="a"
+    )
+
+    assert erase_customer_messages(alice) == 1
+    assert erase_customer_messages(alice) == 0
+
+    rows = {m.pk: (m.status, m.reason, m.to_address, m.subject, m.body) for m in Message.objects.all()}
+    assert rows == {sent.pk: ("sent", "", "", "", ""), pending.pk: ("dropped", "erased", "", "", "")}
+    assert PushSubscription.objects.count() == 0
+    assert status_log == [(sent.pk, "sent"), (pending.pk, "dropped")]
