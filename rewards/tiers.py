@@ -19,6 +19,9 @@ from rewards.ledger import earned_since
 from rewards.models import CustomerTier, RewardsSettings, Tier
 from rewards.notify import webhook
 
+# The portal warns of a coming downgrade this many days before the review date.
+DOWNGRADE_NOTICE_DAYS = 90
+
 
 def get_earn_multiplier(customer):
     """The earn multiplier of the customer's current tier; Decimal 1 when no tier."""
@@ -163,7 +166,8 @@ def get_tier_progress(customer, now=None):
         "percent": min(100, int(earned * 100 / nxt.min_points)) if nxt and nxt.min_points else 100,
         "downgrade": None,
     }
-    if current is not None and state.review_at:
+    today = timezone.localdate(now, program_timezone(program))
+    if current is not None and state.review_at and (state.review_at - today).days <= DOWNGRADE_NOTICE_DAYS:
         review_start = timezone.make_aware(
             timezone.datetime.combine(state.review_at, timezone.datetime.min.time()), program_timezone(program)
         ) - timedelta(days=window)
