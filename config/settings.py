@@ -273,3 +273,7 @@ PAYOUTS_TREMENDOUS_BASE_URL = env.str("PAYOUTS_TREMENDOUS_BASE_URL", default="ht
 PAYOUTS_TREMENDOUS_API_KEY = env.str("PAYOUTS_TREMENDOUS_API_KEY", default="")
 PAYOUTS_TREMENDOUS_WEBHOOK_SECRET = env.str("PAYOUTS_TREMENDOUS_WEBHOOK_SECRET", default="")
 PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID = env.str("PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID", default="balance")
+
+# --- Rewards (rewards helper) ------------------------------------------------------------------
+# Portal sign-in links (emailed, single use) expire after this many minutes.
+REWARDS_PORTAL_LOGIN_TTL_MINUTES = env.int("REWARDS_PORTAL_LOGIN_TTL_MINUTES", default=15)

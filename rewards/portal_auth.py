@@ -24,7 +24,7 @@ SESSION_KEY = "rewards_portal_customer"
 
 
 def login_ttl():
-    return timedelta(minutes=getattr(settings, "REWARDS_PORTAL_LOGIN_TTL_MINUTES", 15))
+    return timedelta(minutes=settings.REWARDS_PORTAL_LOGIN_TTL_MINUTES)
 
 
 def send_login_links(email, build_url):
