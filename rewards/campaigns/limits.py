@@ -28,7 +28,7 @@ def apply_customer_limits(campaign, candidates):
     per-customer limit, counting existing qualified effects and earlier candidates."""
     ordered = sorted(candidates, key=lambda c: (c.customer_id, c.occurred_at, c.occurrence))
     limit = campaign.per_customer_limit
-    if not limit:
+    if not limit or not ordered:
         return [(c, EFFECT.QUALIFIED) for c in ordered]
     period = timedelta(days=campaign.per_customer_period_days) if campaign.per_customer_period_days else None
     existing = CampaignEffect.objects.filter(
