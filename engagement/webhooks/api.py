@@ -5,7 +5,7 @@ filtered by the calling key's program: another program's subscription is a 404.
 """
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,16 +25,35 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class SubscriptionOutputSerializer(serializers.ModelSerializer):
+    # One component for every answer (a second one would make the schema's "status" enum
+    # name ambiguous); `secret` is only present in the create and rotate answers.
+    secret = serializers.SerializerMethodField(
+        help_text="Only in the create and rotate-secret answers: store it, it is not shown again."
+    )
+
     class Meta:
         model = WebhookSubscription
-        fields = ["id", "url", "description", "event_types", "status", "paused_reason", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "status",
+            "paused_reason",
+            "created_at",
+            "updated_at",
+            "secret",
+        ]
 
+    @extend_schema_field(serializers.CharField(required=False))
+    def get_secret(self, obj):
+        return self.context.get("secret")
 
-class SubscriptionWithSecretSerializer(SubscriptionOutputSerializer):
-    secret = serializers.CharField(help_text="Shown only in this response: store it to verify signatures.")
-
-    class Meta(SubscriptionOutputSerializer.Meta):
-        fields = [*SubscriptionOutputSerializer.Meta.fields, "secret"]
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if "secret" not in self.context:  # never read from the row: shown once, by the caller
+            data.pop("secret")
+        return data
 
 
 def _get_subscription(request, subscription_id):
@@ -63,7 +82,7 @@ class WebhookListApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: SubscriptionWithSecretSerializer},
+        responses={201: SubscriptionOutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Subscribe an endpoint to webhook events",
         description="Answers with the signing secret, once. The URL must be https.",
@@ -73,7 +92,7 @@ class WebhookListApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = subscriptions.create_subscription(program=request.program, **serializer.validated_data)
-        data = {**SubscriptionOutputSerializer(created.subscription).data, "secret": created.secret}
+        data = SubscriptionOutputSerializer(created.subscription, context={"secret": created.secret}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -91,11 +110,11 @@ class WebhookDetailApi(APIView):
 class WebhookRotateSecretApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: SubscriptionWithSecretSerializer},
+        responses={200: SubscriptionOutputSerializer},
         summary="Rotate the signing secret",
         description="Answers with the new secret, once. Deliveries carry signatures with both the new "
         "and the old secret until the old one retires (WEBHOOKS_ROTATION_OVERLAP_HOURS).",
     )
     def post(self, request, subscription_id):
         rotated = subscriptions.rotate_secret(_get_subscription(request, subscription_id))
-        return Response({**SubscriptionOutputSerializer(rotated.subscription).data, "secret": rotated.secret})
+        return Response(SubscriptionOutputSerializer(rotated.subscription, context={"secret": rotated.secret}).data)

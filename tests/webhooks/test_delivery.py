@@ -8,7 +8,7 @@ from django.utils import timezone
 from engagement.models import ProgramStaff
 from engagement.webhooks import signing
 from engagement.webhooks.delivery import attempt_delivery, backoff_seconds, resend_deliveries
-from engagement.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from engagement.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from engagement.webhooks.signing import verify_signature
 from tests.webhooks.factories import SubscriptionFactory
 
@@ -377,13 +377,15 @@ def test_two_workers_racing_for_one_delivery_post_it_once(transactional_db, rece
 
     from django.db import connection
 
-    from engagement.webhooks.events import record_webhook_event
     from tests.factories import ProgramFactory
 
     acme = ProgramFactory(slug="acme")
-    SubscriptionFactory(program=acme, url=receiver.url())
-    delivery = record_webhook_event(acme, "reward.granted", {}).deliveries.get()
-    # (transactional_db: the on-commit message went to Redis; no worker runs in this test)
+    subscription = SubscriptionFactory(program=acme, url=receiver.url())
+    # Rows only, no broker message (a session worker of other tests might take it first)
+    event = WebhookEvent.objects.create(program=acme, type="reward.granted", payload={})
+    delivery = WebhookDelivery.objects.create(
+        program=acme, event=event, subscription=subscription, retry_until=timezone.now() + timedelta(hours=24)
+    )
     start = threading.Barrier(2)
     results = []
 
