@@ -20,7 +20,7 @@ from engagement.api_errors import ApiError
 from engagement.customers import get_customer
 from engagement.idempotency import idempotent
 from engagement.pagination import CursorPagination
-from rewards import catalogue, ledger, redemptions
+from rewards import catalogue, ledger, redemptions, vouchers
 from rewards.errors import RewardsError
 from rewards.models import LedgerEntry
 from rewards.serializers import (
@@ -31,6 +31,7 @@ from rewards.serializers import (
     RedemptionInputSerializer,
     RedemptionOutputSerializer,
     RewardOutputSerializer,
+    VoucherCodeOutputSerializer,
 )
 
 
@@ -171,6 +172,20 @@ class RedemptionCreateApi(APIView):
             redemption = redemptions.redeem_reward(customer=customer, item=item, idempotency_key=key, channel="api")
         redemption = redemptions.get_redemption(request.program, redemption.pk)
         return Response(RedemptionOutputSerializer(redemption).data, status=status.HTTP_201_CREATED)
+
+
+class VoucherUseApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: VoucherCodeOutputSerializer},
+        summary="Mark an issued voucher code used (at checkout)",
+        description="404 voucher_not_found for a code this program never handed out (or another program's); "
+        "409 voucher_used when it was already used. Nothing changes on an error.",
+    )
+    def post(self, request, code):
+        with domain_errors("code"):
+            voucher = vouchers.use_code(request.program, code)
+        return Response(VoucherCodeOutputSerializer(voucher).data)
 
 
 class RedemptionDetailApi(APIView):

@@ -9,5 +9,6 @@ urlpatterns = [
     path("points/adjustments", api.PointsAdjustmentApi.as_view(), name="api-points-adjustments"),
     path("rewards", api.RewardListApi.as_view(), name="api-rewards"),
     path("redemptions", api.RedemptionCreateApi.as_view(), name="api-redemptions"),
+    path("vouchers/<str:code>/use", api.VoucherUseApi.as_view(), name="api-voucher-use"),
     path("redemptions/<int:redemption_id>", api.RedemptionDetailApi.as_view(), name="api-redemption"),
 ]

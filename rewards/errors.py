@@ -43,3 +43,15 @@ class ItemUnavailable(RewardsError):
 class InvalidPoints(RewardsError):
     code = "invalid_points"
     message = _("Points must be a non-zero whole number.")
+
+
+class VoucherUnknown(RewardsError):
+    code = "voucher_not_found"
+    message = _("No such voucher code has been issued.")
+    status = 404
+
+
+class VoucherUsed(RewardsError):
+    code = "voucher_used"
+    message = _("This voucher code was already used.")
+    status = 409

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from rewards.catalogue import available_stock
-from rewards.models import LedgerEntry, Redemption, RewardItem
+from rewards.models import LedgerEntry, Redemption, RewardItem, VoucherCode
 
 
 class GrantInputSerializer(serializers.Serializer):
@@ -110,3 +110,12 @@ class RedemptionOutputSerializer(serializers.ModelSerializer):
             "id", "customer", "reward", "title", "points", "cash_value", "currency", "status", "source",
             "channel", "code", "payout", "failure_reason", "created_at", "completed_at", "failed_at",
         ]  # fmt: skip
+
+
+class VoucherCodeOutputSerializer(serializers.ModelSerializer):
+    reward = serializers.IntegerField(source="item_id")
+    redemption = serializers.IntegerField(source="redemption_id", allow_null=True)
+
+    class Meta:
+        model = VoucherCode
+        fields = ["code", "reward", "status", "redemption", "assigned_at", "used_at"]

@@ -111,3 +111,18 @@ def mark_code_used(program, code_value):
         status=VoucherCode.Status.USED, used_at=timezone.now()
     )
     return VoucherCode.objects.get(program=program, code=code_value) if updated else None
+
+
+def use_code(program, code_value):
+    """mark_code_used with the reason for a refusal: returns the code or raises
+    VoucherUnknown (not this program's / not handed out) or VoucherUsed. Changes nothing
+    when it raises."""
+    from rewards.errors import VoucherUnknown, VoucherUsed
+
+    code = mark_code_used(program, code_value)
+    if code is not None:
+        return code
+    existing = VoucherCode.objects.filter(program=program, code=code_value).first()
+    if existing is not None and existing.status == VoucherCode.Status.USED:
+        raise VoucherUsed()
+    raise VoucherUnknown()

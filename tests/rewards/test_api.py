@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from rewards import ledger
 from rewards.models import LedgerEntry, PointsAccount, Redemption, RewardItem, VoucherCode
+from rewards.redemptions import redeem_reward
 from tests.factories import CustomerFactory
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
 
@@ -179,8 +180,6 @@ def test_foreign_reward_and_redemption_are_404(acme_api, acme, globex, alice):
     zed = CustomerFactory(program=globex, external_id="zed")
     foreign_item = RewardItemFactory(program=globex, points_cost=10)
     ledger.grant_points(customer=zed, points=100, reason="seed", idempotency_key="seed")
-    from rewards.redemptions import redeem_reward
-
     foreign = redeem_reward(customer=zed, item=foreign_item, idempotency_key="z1")
     ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed-a")
     before = snapshot()
@@ -208,3 +207,33 @@ def test_same_key_for_another_customer_is_422(acme_api, acme, alice, bob):
     )
     assert second.status_code == 422
     assert snapshot() == before
+
+
+def test_voucher_use_at_checkout(acme_api, acme, globex, alice):
+    item = VoucherItemFactory(program=acme, points_cost=10)
+    VoucherCodeFactory(item=item, code="USE-1")
+    VoucherCodeFactory(item=item, code="NEVER-GIVEN")
+    foreign = VoucherCodeFactory(item=VoucherItemFactory(program=globex), code="THEIRS-1")
+    ledger.grant_points(customer=alice, points=10, reason="seed", idempotency_key="seed")
+    redeem_reward(customer=alice, item=item, idempotency_key="r")
+
+    ok = acme_api.post("/api/v1/vouchers/USE-1/use")
+    assert (ok.status_code, ok.json()["status"]) == (200, "used")
+    before = snapshot()
+    again = acme_api.post("/api/v1/vouchers/USE-1/use")
+    assert (again.status_code, again.json()["errors"][0]["code"]) == (409, "voucher_used")
+    for code in (foreign.code, "NEVER-GIVEN", "NOPE"):
+        response = acme_api.post(f"/api/v1/vouchers/{code}/use")
+        assert (response.status_code, response.json()["errors"][0]["code"]) == (404, "voucher_not_found")
+    assert snapshot() == before
+    assert VoucherCode.objects.get(code="THEIRS-1").status == "available"
+
+
+def test_segment_eligibility(acme_api, acme, alice, bob):
+    from engagement.models import CustomerScore
+
+    CustomerScore.objects.create(customer=alice, program=acme, segment="Champions", scored_at=timezone.now())
+    RewardItemFactory(program=acme, points_cost=10, title_en="Champs only", eligible_segments=["Champions"])
+    for name, expected in (("alice", True), ("bob", False)):
+        results = acme_api.get(f"/api/v1/rewards?customer={name}").json()["results"]
+        assert [r["eligible"] for r in results] == [expected]
