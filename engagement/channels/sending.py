@@ -113,9 +113,39 @@ def _save_once(message):
         return False
 
 
-def schedule_delivery(message_ids):
-    """Enqueue delivery of `message_ids` once the current transaction commits."""
-    from engagement.channels.tasks import deliver_messages_task
+DELIVERY_CHUNK = 100
 
-    ids = list(message_ids)
-    transaction.on_commit(lambda: deliver_messages_task.delay(ids))
+
+class _DeliveryBatch:
+    """Message ids queued in one transaction, enqueued together (in chunks) on commit."""
+
+    def __init__(self):
+        self.ids = []
+
+    def flush(self):
+        from engagement.channels.tasks import deliver_messages_task
+
+        for start in range(0, len(self.ids), DELIVERY_CHUNK):
+            deliver_messages_task.delay(self.ids[start : start + DELIVERY_CHUNK])
+
+
+def schedule_delivery(message_ids):
+    """Enqueue delivery of `message_ids` once the current transaction commits.
+
+    Batch-friendly: all ids scheduled in one transaction go out as a few tasks of up to
+    DELIVERY_CHUNK ids. The batch is tied to its on-commit callback; when a savepoint rollback
+    discarded that callback, a new batch starts. An id whose row was rolled back is harmless
+    (delivery ignores ids that do not exist).
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        batch = _DeliveryBatch()
+        batch.ids.extend(message_ids)
+        batch.flush()
+        return
+    batch = getattr(connection, "_channels_delivery_batch", None)
+    if batch is None or not any(entry[1] == batch.flush for entry in connection.run_on_commit):
+        batch = _DeliveryBatch()
+        connection._channels_delivery_batch = batch
+        transaction.on_commit(batch.flush)
+    batch.ids.extend(message_ids)

@@ -12,7 +12,6 @@ from engagement.channels.models import ContactPolicy, Message, MessageStatus
 from engagement.channels.sending import schedule_delivery
 
 BATCH = 500
-CHUNK = 100
 
 
 def _stuck_after():
@@ -53,8 +52,7 @@ def release_held_messages(now=None):
                 hooks.run_status_handlers(message_id, MessageStatus.DROPPED)
         if released:
             Message.objects.filter(pk__in=released).update(status=MessageStatus.QUEUED, updated_at=now)
-            for start in range(0, len(released), CHUNK):
-                schedule_delivery(released[start : start + CHUNK])
+            schedule_delivery(released)
     return len(released), len(dropped)
 
 
@@ -77,6 +75,6 @@ def requeue_stuck_messages(now=None):
         )
         # Touch them so the next sweep does not enqueue them again before a worker tries.
         Message.objects.filter(pk__in=ids).update(updated_at=now)
-        for start in range(0, len(ids), CHUNK):
-            schedule_delivery(ids[start : start + CHUNK])
+        if ids:
+            schedule_delivery(ids)
     return len(ids)

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connection, transaction
+from django.utils import timezone
 
 from engagement.channels.delivery import deliver_message
 from engagement.channels.models import ContactPolicy, Message
@@ -45,9 +46,25 @@ def _send(customer, key):
     )
 
 
+def _queued_without_a_task(customer, key):
+    """A queued message whose delivery task was never enqueued, so that a Celery worker left
+    running by an earlier test cannot race the threads of these tests."""
+    message = send_message(
+        customer=customer,
+        channel="email",
+        template_key="generic",
+        context={"subject": key, "body": "b"},
+        idempotency_key=key,
+        not_before=timezone.now() + dt.timedelta(days=1),
+    )
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(status="queued", send_after=now, due_at=now)
+    return message
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_message_claimed_by_eight_threads_is_sent_once(alice):
-    message = _send(alice, "once")
+    message = _queued_without_a_task(alice, "once")
     results = _in_threads(deliver_message, [(message.pk,)] * 8)
     assert sorted(results, key=str) == [None] * 7 + ["sent"]
     assert [m.subject for m in mail.outbox] == ["once"]
@@ -56,7 +73,7 @@ def test_one_message_claimed_by_eight_threads_is_sent_once(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_daily_cap_of_one_holds_across_eight_parallel_claims(acme, alice):
-    ids = [_send(alice, f"m{index}").pk for index in range(8)]
+    ids = [_queued_without_a_task(alice, f"m{index}").pk for index in range(8)]
     ContactPolicy.objects.create(program=acme, max_per_day=1)  # all eight were queued before the cap
 
     results = _in_threads(deliver_message, [(message_id,) for message_id in ids])
@@ -69,7 +86,7 @@ def test_daily_cap_of_one_holds_across_eight_parallel_claims(acme, alice):
 def test_stuck_sending_message_is_requeued_by_the_sweep(alice, django_capture_on_commit_callbacks):
     start = dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
-        message = _send(alice, "stuck")
+        message = _queued_without_a_task(alice, "stuck")
         Message.objects.filter(pk=message.pk).update(status="sending", contact_at=start, attempts=1)
     with time_machine.travel(start + dt.timedelta(minutes=14), tick=False):
         assert requeue_stuck_messages() == 0

@@ -55,3 +55,37 @@ def test_erasure_blanks_content_and_drops_pending_messages(alice, status_log):
     assert rows == {sent.pk: ("sent", "", "", "", ""), pending.pk: ("dropped", "erased", "", "", "")}
     assert PushSubscription.objects.count() == 0
     assert status_log == [(sent.pk, "sent"), (pending.pk, "dropped")]
+
+
+def test_messages_of_one_transaction_are_enqueued_as_one_batch(alice, bob, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            first = send_message(customer=alice, channel="email", template_key="win_back")
+            try:
+                with transaction.atomic():  # a savepoint rolled back: its message is gone
+                    send_message(customer=bob, channel="email", template_key="win_back")
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            second = send_message(customer=bob, channel="email", template_key="win_back")
+    [flush] = callbacks
+    assert flush.__self__.ids == [first.pk, first.pk + 1, second.pk]
+    # the rolled-back id is ignored by the task
+    assert deliver_messages_task(flush.__self__.ids) == ["sent", None, "sent"]
+
+
+def test_batch_survives_a_rolled_back_savepoint_that_started_it(alice, bob, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    send_message(customer=alice, channel="email", template_key="win_back")
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            kept = send_message(customer=bob, channel="email", template_key="win_back")
+    assert [callback.__self__.ids for callback in callbacks] == [[kept.pk]]
