@@ -13,7 +13,7 @@ from rewards.campaigns import engine, scheduling
 from rewards.campaigns.models import Campaign
 from rewards.campaigns.templates import create_from_template
 
-BACKFILL_DAYS = 21
+BACKFILL_DAYS = 10
 DEMO_TEMPLATES = [
     "purchase_points",
     "purchase_csat",
