@@ -50,6 +50,27 @@ QUEUE = ScoringQueueEntry._meta.db_table
 TEMP = "engagement_score_new"
 ADVISORY_LOCK_BASE = 7_310_000_000  # + program id: one scoring pass per program at a time
 QUEUE_BATCH = 5000
+SCORING_WORK_MEM = "256MB"
+# What a score row shows. A row whose shown values did not change is not written at all:
+# rewriting 100,000 identical rows is most of a re-score's cost. Its raw_score stays
+# consistent with its own scored_at (both are from the pass that last changed it), so
+# decaying it to any later time, as the incremental re-score does, gives the same figure.
+SHOWN = [
+    "engagement_score",
+    "r_score",
+    "f_score",
+    "m_score",
+    "segment",
+    "churn_risk",
+    "event_count",
+    "last_event_at",
+    "last_purchase_at",
+    "frequency",
+    "monetary",
+    "median_gap_days",
+]
+# Temp-table column names (the ranked CTE calls the RFM scores r, f and m).
+TEMP_COLUMN = {"r_score": "r", "f_score": "f", "m_score": "m"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,9 @@ def _pg():
 def _days(later, earlier):
     """SQL for (later - earlier) in fractional days."""
     if _pg():
-        return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION) / 86400.0)"
+        # date_part returns a float; EXTRACT returns numeric (PostgreSQL 14+), which is several
+        # times slower per row, and this runs once per event.
+        return f"(date_part('epoch', {later} - {earlier}) / 86400.0)"
     return f"(julianday({later}) - julianday({earlier}))"
 
 
@@ -104,38 +127,76 @@ def _weight_case(program, params):
     whens = []
     for n, (type_, weight) in enumerate(sorted(program.get_score_weights().items())):
         params[f"wt{n}"], params[f"wv{n}"] = type_, float(weight)
-        whens.append(f"WHEN %(wt{n})s THEN %(wv{n})s")
+        # A float constant: a bare literal would be numeric, converted again for every event.
+        whens.append(f"WHEN %(wt{n})s THEN CAST(%(wv{n})s AS DOUBLE PRECISION)")
     return f"(CASE e.type {' '.join(whens)} ELSE 0 END)" if whens else "0"
 
 
-def _fresh_sql(program, params, incremental):
-    """Per-customer inputs straight from the events (only queued customers when incremental)."""
+def _aggregates_sql(program, params, incremental):
+    """Per-customer sums straight from the events, in one pass that needs no ordering (a hash
+    aggregate, like a plain GROUP BY): everything but the median gap. Non-purchases add NULL,
+    not 0, to the purchase sums: summing a million numeric zeros is measurable."""
     as_of = _ts("as_of")
-    only = f"AND {_in_ids('customer_id')}" if incremental else ""
-    gap = _days("occurred_at", "LAG(occurred_at) OVER (PARTITION BY customer_id ORDER BY occurred_at)")
-    events = f"""SELECT customer_id, type, occurred_at, value, {gap} AS gap FROM {EVENTS}
-                 WHERE program_id = %(program)s AND occurred_at < {as_of} {only}"""
+    only = f"AND {_in_ids('e.customer_id')}" if incremental else ""
     is_purchase = f"e.type = 'purchase' AND e.occurred_at >= {_ts('lookback_start')}"
-    aggregates = f"""e.customer_id,
+    return f"""SELECT e.customer_id,
         SUM({_weight_case(program, params)} * POWER(CAST(0.5 AS DOUBLE PRECISION), {_days(as_of, "e.occurred_at")} / %(half_life)s)) AS raw_score,
         COUNT(*) AS event_count,
         MAX(e.occurred_at) AS last_event_at,
         MAX(CASE WHEN {is_purchase} THEN e.occurred_at END) AS last_purchase_at,
-        SUM(CASE WHEN {is_purchase} THEN 1 ELSE 0 END) AS frequency,
-        SUM(CASE WHEN {is_purchase} THEN COALESCE(e.value, 0) ELSE 0 END) AS monetary"""
+        COUNT(CASE WHEN {is_purchase} THEN 1 END) AS frequency,
+        COALESCE(SUM(CASE WHEN {is_purchase} THEN COALESCE(e.value, 0) END), 0) AS monetary
+        FROM {EVENTS} e WHERE e.program_id = %(program)s AND e.occurred_at < {as_of} {only}
+        GROUP BY e.customer_id"""
+
+
+def _gaps_sql(customers):
+    """Each event of `customers` (a subquery of customer ids) with the days since the
+    customer's previous event (NULL for the first)."""
+    gap = _days("e.occurred_at", "LAG(e.occurred_at) OVER (PARTITION BY e.customer_id ORDER BY e.occurred_at)")
+    return f"""SELECT e.customer_id, {gap} AS gap FROM {EVENTS} e
+        WHERE e.customer_id IN ({customers}) AND e.occurred_at < {_ts("as_of")}"""
+
+
+def _medians_sql(customers):
+    """customer_id, median_gap_days for `customers` (those with at least two events)."""
+    gaps = _gaps_sql(customers)
     if _pg():
-        # One sort serves both the LAG window and the median (an ordered-set aggregate).
-        return f"""SELECT {aggregates}, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.gap) AS median_gap_days
-                   FROM ({events}) e GROUP BY e.customer_id"""
+        return f"""SELECT g.customer_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY g.gap) AS median_gap_days
+            FROM ({gaps}) g GROUP BY g.customer_id"""
     # Portable median: the middle one or two gaps by ROW_NUMBER within each customer.
-    return f"""SELECT a.*, m.median_gap_days FROM (SELECT {aggregates} FROM ({events}) e GROUP BY e.customer_id) a
-        LEFT JOIN (
-            SELECT customer_id, AVG(gap) AS median_gap_days FROM (
-                SELECT customer_id, gap, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY gap) AS rn,
-                       COUNT(*) OVER (PARTITION BY customer_id) AS cnt
-                FROM ({events}) g WHERE gap IS NOT NULL) ranked
-            WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY customer_id
-        ) m ON m.customer_id = a.customer_id"""
+    return f"""SELECT customer_id, AVG(gap) AS median_gap_days FROM (
+            SELECT customer_id, gap, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY gap) AS rn,
+                   COUNT(*) OVER (PARTITION BY customer_id) AS cnt
+            FROM ({gaps}) g WHERE gap IS NOT NULL) ranked
+        WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY customer_id"""
+
+
+def _fresh_sql(program, params, incremental):
+    """Per-customer inputs from the events (only queued customers when incremental).
+
+    The median gap needs each customer's events in time order (a sort of every event, the
+    costliest step by far), yet it only changes when the customer's events change. Events
+    are append-only, so a customer whose event count and latest event are those of the stored
+    score has the same events: their stored median is reused and only the others' events
+    are sorted (on a first run, everyone's).
+    """
+    aggregates = _aggregates_sql(program, params, incremental)
+    changed = f"""SELECT a.customer_id FROM ({aggregates}) a
+        LEFT JOIN {SCORES} s ON s.customer_id = a.customer_id
+        WHERE a.event_count > 1 AND (s.customer_id IS NULL OR s.event_count <> a.event_count
+              OR s.last_event_at IS NULL OR s.last_event_at <> a.last_event_at)"""
+    if _pg():
+        # The aggregate is needed twice (changed customers, final values): compute it once.
+        head, source = f"WITH a AS MATERIALIZED ({aggregates}) ", "a"
+        changed = changed.replace(f"({aggregates}) a", "a")
+    else:
+        head, source = "", f"({aggregates})"
+    return f"""{head}SELECT a.*, CASE WHEN a.event_count < 2 THEN NULL
+            WHEN m.customer_id IS NOT NULL THEN m.median_gap_days ELSE s.median_gap_days END AS median_gap_days
+        FROM {source} a
+        LEFT JOIN ({_medians_sql(changed)}) m ON m.customer_id = a.customer_id
+        LEFT JOIN {SCORES} s ON s.customer_id = a.customer_id"""
 
 
 def _values_sql(program, params, incremental):
@@ -186,43 +247,46 @@ SEGMENT_CASE = """CASE
 
 def _scores_sql(program, params, incremental):
     values = _values_sql(program, params, incremental)
-    quintile = "1 + (5 * (RANK() OVER (ORDER BY {col}) - 1)) / COUNT(*) OVER ()"
+    # R, F and M rank the purchasers only: a window partition of its own, so one pass of
+    # window functions ranks everything. The stored values (old_*, for the transitions and to
+    # skip unchanged rows) are joined after the ranking, which sorts narrower rows then.
+    buyers = "PARTITION BY v.frequency > 0"
+    quintile = f"CASE WHEN v.frequency > 0 THEN 1 + (5 * (RANK() OVER ({buyers} ORDER BY {{col}}) - 1)) / COUNT(*) OVER ({buyers}) END"
     since_last = _days(_ts("as_of"), "v.last_event_at")
     gap = f"2 * {_greatest('v.median_gap_days', '1.0')}"
     churn = f"""CASE WHEN v.event_count = 0 OR v.last_event_at IS NULL THEN 1.0
         WHEN v.median_gap_days IS NULL THEN {_least("1.0", f"{since_last} / %(horizon)s")}
         ELSE {_least("1.0", f"{since_last} / ({gap})")} END"""
     return f"""WITH v AS ({values}),
-        rfm AS (
-            SELECT customer_id, {quintile.format(col="last_purchase_at")} AS r,
-                   {quintile.format(col="frequency")} AS f, {quintile.format(col="monetary")} AS m
-            FROM v WHERE frequency > 0
-        ),
         ranked AS (
             SELECT v.*, {_round("100.0 * PERCENT_RANK() OVER (ORDER BY v.raw_score)", 2)} AS engagement_score,
-                   rfm.r, rfm.f, rfm.m, {_round(_greatest("0.0", churn), 3)} AS churn_risk
-            FROM v LEFT JOIN rfm ON rfm.customer_id = v.customer_id
+                   {quintile.format(col="v.last_purchase_at")} AS r, {quintile.format(col="v.frequency")} AS f,
+                   {quintile.format(col="v.monetary")} AS m, {_round(_greatest("0.0", churn), 3)} AS churn_risk
+            FROM v
         )
-        SELECT ranked.*, {SEGMENT_CASE} AS segment FROM ranked"""
+        SELECT ranked.*, {SEGMENT_CASE} AS segment,
+               s.customer_id AS old_customer_id, {", ".join(f"s.{c} AS old_{c}" for c in SHOWN)}
+        FROM ranked LEFT JOIN {SCORES} s ON s.customer_id = ranked.customer_id"""
 
 
-def _band_sql(kind, alias):
-    """Text label of the band a value is in: score bands of 10 ("80"), churn bands of 0.1 ("0.3")."""
+def _band_sql(kind, prefix):
+    """Text label of the band a value is in: score bands of 10 ("80"), churn bands of 0.1 ("0.3").
+    `prefix` names the temp-table columns: "n." (new values) or "n.old_" (stored ones)."""
     if kind == "score":
-        return f"CAST(CAST(FLOOR({alias}.engagement_score / 10 + 0.000001) AS INTEGER) * 10 AS TEXT)"
-    band = f"CAST(FLOOR({alias}.churn_risk * 10 + 0.000001) AS INTEGER)"
+        return f"CAST(CAST(FLOOR({prefix}engagement_score / 10 + 0.000001) AS INTEGER) * 10 AS TEXT)"
+    band = f"CAST(FLOOR({prefix}churn_risk * 10 + 0.000001) AS INTEGER)"
     return f"(CASE WHEN {band} >= 10 THEN '1.0' ELSE '0.' || CAST({band} AS TEXT) END)"
 
 
 def _record_transitions(cursor, params):
+    """The temp table carries the stored values (old_*), so no join is needed."""
     selects = []
     for kind in ("score", "churn_risk", "segment"):
-        new = "n.segment" if kind == "segment" else _band_sql(kind, "n")
-        old = "s.segment" if kind == "segment" else _band_sql(kind, "s")
+        new = "n.segment" if kind == "segment" else _band_sql(kind, "n.")
+        old = "n.old_segment" if kind == "segment" else _band_sql(kind, "n.old_")
         selects.append(
             f"""SELECT %(program)s, n.customer_id, '{kind}', COALESCE({old}, ''), {new}, {_ts("now")}
-                FROM {TEMP} n LEFT JOIN {SCORES} s ON s.customer_id = n.customer_id
-                WHERE n.is_target = 1 AND (s.customer_id IS NULL OR {old} <> {new})"""
+                FROM {TEMP} n WHERE n.is_target = 1 AND (n.old_customer_id IS NULL OR {old} <> {new})"""
         )
     cursor.execute(
         f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
@@ -232,31 +296,26 @@ def _record_transitions(cursor, params):
     return sorted(row[0] for row in cursor.fetchall())
 
 
+def _differs(old, new):
+    """Null-safe "values differ" in SQL."""
+    return f"{old} IS DISTINCT FROM {new}" if _pg() else f"{old} IS NOT {new}"
+
+
+def _new_or_changed(prefix, columns):
+    """WHERE clause: the temp row `n` has no stored row (`prefix`customer_id is NULL) or one
+    of `columns` differs from the stored `prefix`column."""
+    differs = " OR ".join(_differs(f"{prefix}{c}", f"n.{TEMP_COLUMN.get(c, c)}") for c in columns)
+    return f"n.is_target = 1 AND ({prefix}customer_id IS NULL OR {differs})"
+
+
 def _upsert_scores(cursor, params):
-    columns = [
-        "engagement_score",
-        "raw_score",
-        "r_score",
-        "f_score",
-        "m_score",
-        "segment",
-        "churn_risk",
-        "event_count",
-        "last_event_at",
-        "last_purchase_at",
-        "frequency",
-        "monetary",
-        "median_gap_days",
-        "scored_at",
-        "updated_at",
-    ]
-    # "WHERE 1 = 1" lets SQLite parse ON CONFLICT after INSERT … SELECT.
+    columns = SHOWN + ["raw_score", "scored_at", "updated_at"]
+    values = [f"n.{TEMP_COLUMN.get(c, c)}" for c in SHOWN] + ["n.raw_score", _ts("as_of"), _ts("now")]
+    # "WHERE … " also lets SQLite parse ON CONFLICT after INSERT … SELECT.
     cursor.execute(
         f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
-            SELECT customer_id, %(program)s, engagement_score, raw_score, r, f, m, segment, churn_risk,
-                   event_count, last_event_at, last_purchase_at, frequency, monetary, median_gap_days,
-                   {_ts("as_of")}, {_ts("now")}
-            FROM {TEMP} WHERE is_target = 1
+            SELECT n.customer_id, %(program)s, {", ".join(values)}
+            FROM {TEMP} n WHERE {_new_or_changed("n.old_", SHOWN)}
             ON CONFLICT (customer_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
         params,
     )
@@ -264,10 +323,13 @@ def _upsert_scores(cursor, params):
 
 def _upsert_snapshots(cursor, params):
     columns = ["engagement_score", "r_score", "f_score", "m_score", "segment", "churn_risk", "monetary"]
+    values = ", ".join(f"n.{TEMP_COLUMN.get(c, c)}" for c in columns)
+    # Only rows that are new for the day or differ from the day's stored snapshot.
     cursor.execute(
         f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(columns)})
-            SELECT %(program)s, customer_id, %(day)s, engagement_score, r, f, m, segment, churn_risk, monetary
-            FROM {TEMP} WHERE is_target = 1 AND 1 = 1
+            SELECT %(program)s, n.customer_id, %(day)s, {values}
+            FROM {TEMP} n LEFT JOIN {SNAPSHOTS} p ON p.customer_id = n.customer_id AND p.date = %(day)s
+            WHERE {_new_or_changed("p.", columns)}
             ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
         params,
     )
@@ -302,7 +364,14 @@ def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None
         if _pg():
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program.id])
         cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+        if _pg():
+            # The hash aggregate and the sorts must not spill to disk (the server default is
+            # 4 MB); this transaction only.
+            cursor.execute(f"SET LOCAL work_mem = '{SCORING_WORK_MEM}'")
         cursor.execute(f"CREATE TEMP TABLE {TEMP} AS {_scores_sql(program, params, incremental)}", params)
+        # Without statistics the planner takes the temp table for a few rows and joins it to
+        # the stored scores row by row.
+        cursor.execute(f"ANALYZE {TEMP}")
         transition_ids = []
         if write_current:
             transition_ids = _record_transitions(cursor, params)
