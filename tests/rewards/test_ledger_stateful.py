@@ -3,17 +3,19 @@ pending releases, purchase refunds (clawbacks) and adjustments against a simple 
 lots; after every step every ledger invariant holds and the balance matches the model."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from payouts.services import cancel_payout
 from rewards import ledger
 from rewards.errors import InsufficientPoints
 from rewards.ledger_audit import find_breaches
-from rewards.models import PointsAccount, RewardsSettings
+from rewards.models import LedgerEntry, PointsAccount, RewardsSettings
 from rewards.redemptions import redeem_reward
 from tests.factories import CustomerFactory, ProgramFactory
 from tests.rewards.factories import RewardItemFactory
@@ -29,6 +31,8 @@ class LedgerMachine(RuleBasedStateMachine):
         RewardsSettings.objects.create(program=self.program, points_validity_days=0, expiry_rounding="none")
         self.customer = CustomerFactory(program=self.program)
         self.item = RewardItemFactory(program=self.program, points_cost=100, kind="experience")
+        self.cash = RewardItemFactory(program=self.program, points_cost=150, kind="cash", cash_value=Decimal("5.00"))
+        self.open_payouts = []
         self.now = START
         self.n = 0
         # Model: lots as dicts; orders: order -> {"earned", "due"}.
@@ -86,6 +90,36 @@ class LedgerMachine(RuleBasedStateMachine):
                 return
         assert before >= 100
         self.consume(100)
+
+    @rule()
+    def redeem_cash(self):
+        """A cash reward: points debited now, the payout decides later."""
+        before = self.model_balance()
+        with time_machine.travel(self.now, tick=False):
+            try:
+                redemption = redeem_reward(customer=self.customer, item=self.cash, idempotency_key=self.key("cash"))
+            except InsufficientPoints:
+                assert before < 150
+                return
+        assert before >= 150
+        self.consume(150)
+        self.open_payouts.append(redemption.payout_id)
+        event("cash redeemed")
+
+    @rule(data=st.data())
+    def cancel_payout_refunds(self, data):
+        """A cancelled payout refunds the redemption's points as a new lot."""
+        if not self.open_payouts:
+            return
+        payout_id = data.draw(st.sampled_from(self.open_payouts))
+        self.open_payouts.remove(payout_id)
+        with time_machine.travel(self.now, tick=False):
+            cancel_payout(payout_id, reason="test")
+        refund = LedgerEntry.objects.get(redemption__payout_id=payout_id, kind="refund")
+        self.lots.append({"id": self.n, "remaining": 150, "expires": refund.expires_at, "order": None,
+                          "status": "available", "available_at": None})  # fmt: skip
+        self.key("refund-lot")
+        event("payout cancelled, points refunded")
 
     @rule(points=st.integers(-300, 300).filter(bool))
     def adjust(self, points):
