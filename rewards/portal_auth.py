@@ -2,15 +2,19 @@
 
 The link carries a signed nonce (django.core.signing, salted, with max_age); the nonce's
 PortalLoginToken row gives expiry and single use: it is consumed with a conditional UPDATE
-(`used_at IS NULL`), so two clicks of one link never both sign in. Asking for a link never
-reveals whether an email is known (the page says the same either way).
+(`used_at IS NULL`), so two clicks of one link never both sign in. Opening the link shows a
+"Sign in" button and only its POST consumes the token, so mail scanners that prefetch links
+do not burn it. Asking for a link never reveals whether an email is known (the page says the
+same either way), and at most LINKS_PER_WINDOW links per address are sent per TTL window.
 """
 
+import hashlib
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -21,6 +25,7 @@ from rewards.models import PortalLoginToken
 
 SALT = "rewards.portal.login"
 SESSION_KEY = "rewards_portal_customer"
+LINKS_PER_WINDOW = 5
 
 
 def login_ttl():
@@ -33,6 +38,8 @@ def send_login_links(email, build_url):
     `build_url(path)` makes an absolute URL. Returns how many links were sent.
     """
     email = (email or "").strip()
+    if not _within_send_limit(email):
+        return 0
     customers = Customer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("program")
     sent = 0
     for customer in customers[:10]:
@@ -54,11 +61,36 @@ def send_login_links(email, build_url):
     return sent
 
 
+def _within_send_limit(email):
+    # A counter per address in the cache: stops using the form to flood someone's inbox.
+    key = "rewards:portal-login:" + hashlib.sha256(email.lower().encode()).hexdigest()
+    cache.add(key, 0, timeout=int(login_ttl().total_seconds()))
+    try:
+        return cache.incr(key) <= LINKS_PER_WINDOW
+    except ValueError:  # expired between add and incr
+        return True
+
+
+def _nonce(token):
+    try:
+        return signing.loads(token, salt=SALT, max_age=login_ttl())
+    except signing.BadSignature:
+        return None
+
+
+def check_login_token(token):
+    """True when the link is genuine, unexpired and unused (nothing is consumed)."""
+    nonce = _nonce(token)
+    return bool(
+        nonce
+        and PortalLoginToken.objects.filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).exists()
+    )
+
+
 def consume_login_token(token):
     """The customer the link signs in, or None if it is forged, expired or already used."""
-    try:
-        nonce = signing.loads(token, salt=SALT, max_age=login_ttl())
-    except signing.BadSignature:
+    nonce = _nonce(token)
+    if nonce is None:
         return None
     now = timezone.now()
     used = PortalLoginToken.objects.filter(nonce=nonce, used_at__isnull=True, expires_at__gt=now).update(used_at=now)

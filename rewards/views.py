@@ -56,7 +56,13 @@ def login_view(request):
     return render(request, "rewards/portal/login.html", _ctx(request, form=form))
 
 
+@require_http_methods(["GET", "POST"])
 def login_link_view(request, token):
+    """GET: a "Sign in" button (link scanners may GET; that consumes nothing). POST: sign in."""
+    if request.method == "GET":
+        if not portal_auth.check_login_token(token):
+            return render(request, "rewards/portal/login_invalid.html", _ctx(request), status=400)
+        return render(request, "rewards/portal/login_confirm.html", _ctx(request))
     customer = portal_auth.consume_login_token(token)
     if customer is None:
         return render(request, "rewards/portal/login_invalid.html", _ctx(request), status=400)

@@ -22,7 +22,7 @@ def emailed_link():
 def signed_in_client(customer, **kwargs):
     client = Client(**kwargs)
     client.post("/portal/login/", {"email": customer.email})
-    client.get(emailed_link())
+    client.post(emailed_link())
     return client
 
 
@@ -34,7 +34,12 @@ def test_sign_in_by_one_time_link_then_logout(alice):
     assert mail.outbox[0].to == ["alice@example.com"]
     link = emailed_link()
 
-    response = client.get(link)
+    # Opening the link (as a mail scanner would) shows a button and consumes nothing.
+    assert 'data-testid="sign-in"' in client.get(link).content.decode()
+    assert client.get(link).status_code == 200
+    assert client.get("/portal/")["Location"] == "/portal/login/"
+
+    response = client.post(link)
     assert response.status_code == 302 and response["Location"] == "/portal/"
     assert client.get("/portal/").status_code == 200
 
@@ -42,7 +47,15 @@ def test_sign_in_by_one_time_link_then_logout(alice):
     assert client.get("/portal/")["Location"] == "/portal/login/"
     # Single use: the same link does not sign in again.
     assert client.get(link).status_code == 400
+    assert client.post(link).status_code == 400
     assert client.get("/portal/")["Location"] == "/portal/login/"
+
+
+def test_login_links_per_address_are_limited(alice):
+    client = Client()
+    for _ in range(7):
+        client.post("/portal/login/", {"email": alice.email})
+    assert len(mail.outbox) == 5
 
 
 def test_unknown_email_gets_same_page_and_no_mail(acme):
@@ -59,9 +72,10 @@ def test_forged_or_expired_link_is_refused(alice):
     client = Client()
     client.post("/portal/login/", {"email": alice.email})
     link = emailed_link()
-    assert client.get(link[:-5] + "xxxx/").status_code == 400
+    assert client.post(link[:-5] + "xxxx/").status_code == 400
     with time_machine.travel(timezone.now() + timezone.timedelta(minutes=16)):
-        assert client.get(link).status_code == 400
+        assert client.post(link).status_code == 400
+    assert client.get("/portal/")["Location"] == "/portal/login/"
 
 
 def test_dashboard_shows_balance_tier_and_progress(acme, alice):

@@ -27,6 +27,7 @@ def test_sign_in_redeem_voucher_then_arabic_mirrors_layout(live_server, browser_
     page.wait_for_selector("text=Check your email")
     link = LINK.search(mail.outbox[-1].body).group(0)
     page.goto(link)
+    page.click("[data-testid=sign-in]")
     assert page.inner_text("[data-testid=balance]") == "300"
 
     # And redeems the voucher through the confirm step
