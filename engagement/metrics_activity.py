@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.fields.json import KT
 
 from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import count, events, json_float, json_int, mean, metric, q_property
+from engagement.metrics_base import count, events, json_float, json_int, mean, metric, q_property, sql_rows
 from engagement.models import Event
 
 # --- 1. Website ---
@@ -14,34 +14,47 @@ from engagement.models import Event
 
 @metric("page_views", "count", "website")
 def page_views(ctx):
-    qs = events(ctx, "page_view")
-    if ctx.page:
-        qs = qs.filter(q_property("url", ctx.page))
-    return count(qs.count())
+    def compute():
+        qs = events(ctx, "page_view")
+        if ctx.page:
+            qs = qs.filter(q_property("url", ctx.page))
+        return count(qs.count())
+
+    return ctx.once("page_views", compute)
+
+
+def _sessions(ctx):
+    """Session totals shared by the website metrics, in one pass over the period's sessions."""
+    return ctx.once(
+        "sessions",
+        lambda: events(ctx, "session").aggregate(
+            n=Count("id"),
+            total=Sum(json_float("duration_seconds")),
+            bounced=Count("id", filter=Q(properties__page_views=1)),
+            exits=Count("id", filter=Q(properties__has_key="exit_page")),
+        ),
+    )
 
 
 @metric("avg_session_duration", "seconds", "website")
 def avg_session_duration(ctx):
-    totals = events(ctx, "session").aggregate(total=Sum(json_float("duration_seconds")), n=Count("id"))
+    totals = _sessions(ctx)
     return mean(totals["total"], totals["n"], "seconds")
 
 
 @metric("bounce_rate", "percent", "website")
 def bounce_rate(ctx):
-    totals = events(ctx, "session").aggregate(n=Count("id"), bounced=Count("id", filter=Q(properties__page_views=1)))
+    totals = _sessions(ctx)
     return rate(totals["bounced"], totals["n"])
 
 
 @metric("exit_rate", "percent", "website")
 def exit_rate(ctx):
     """Sessions exiting on `page` / page views of `page`; without a page, over all pages."""
-    sessions = events(ctx, "session")
-    views = events(ctx, "page_view")
     if ctx.page:
-        sessions, views = sessions.filter(q_property("exit_page", ctx.page)), views.filter(q_property("url", ctx.page))
-    else:
-        sessions = sessions.filter(properties__has_key="exit_page")
-    return rate(sessions.count(), views.count())
+        sessions = events(ctx, "session").filter(q_property("exit_page", ctx.page))
+        return rate(sessions.count(), page_views(ctx).numerator)
+    return rate(_sessions(ctx)["exits"], page_views(ctx).numerator)
 
 
 # --- 2. Social ---
@@ -77,19 +90,33 @@ def social_clicks(ctx):
 # --- 3. Email: unique per (customer, message_id) ---
 
 
-def _email(ctx, type_):
-    qs = events(ctx, type_).annotate(message=KT("properties__message_id"))
+def _email(ctx, *types):
+    qs = events(ctx, *types).annotate(message=KT("properties__message_id"))
     if ctx.message_id:
         qs = qs.filter(message=ctx.message_id)
     return qs
+
+
+EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
 
 
 def _pairs(qs):
     return qs.values("customer_id", "message").distinct().count()
 
 
+def _email_pairs(ctx, type_):
+    """Distinct (customer, message) pairs of an email event type. The five types are counted
+    in one pass over the period's email events, shared by the email metrics."""
+
+    def compute():
+        pairs = _email(ctx, *EMAIL_TYPES).values("type", "customer_id", "message").distinct().order_by()
+        return dict(sql_rows(pairs, "SELECT x.type, COUNT(*) FROM ({inner}) x GROUP BY x.type"))
+
+    return ctx.once("email_pairs", compute).get(type_, 0)
+
+
 def _delivered(ctx):
-    return max(_pairs(_email(ctx, "email_sent")) - _pairs(_email(ctx, "email_bounced")), 0)
+    return max(_email_pairs(ctx, "email_sent") - _email_pairs(ctx, "email_bounced"), 0)
 
 
 @metric("emails_delivered", "count", "email")
@@ -99,12 +126,12 @@ def emails_delivered(ctx):
 
 @metric("email_open_rate", "percent", "email")
 def email_open_rate(ctx):
-    return rate(_pairs(_email(ctx, "email_opened")), _delivered(ctx))
+    return rate(_email_pairs(ctx, "email_opened"), _delivered(ctx))
 
 
 @metric("email_ctr", "percent", "email")
 def email_ctr(ctx):
-    return rate(_pairs(_email(ctx, "email_clicked")), _delivered(ctx))
+    return rate(_email_pairs(ctx, "email_clicked"), _delivered(ctx))
 
 
 @metric("email_conversion_rate", "percent", "email")
@@ -126,7 +153,7 @@ def email_conversion_rate(ctx):
 
 @metric("email_unsubscribe_rate", "percent", "email")
 def email_unsubscribe_rate(ctx):
-    return rate(_pairs(_email(ctx, "email_unsubscribed")), _delivered(ctx))
+    return rate(_email_pairs(ctx, "email_unsubscribed"), _delivered(ctx))
 
 
 # --- 4. Surveys: survey_answered events (properties kind, score) ---

@@ -6,10 +6,11 @@ optional per-page / per-network / per-message filters. Every query is an aggrega
 database; no event is loaded into Python.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Exists, FloatField, IntegerField, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -29,6 +30,15 @@ class Ctx:
     page: str | None = None
     network: str | None = None
     message_id: str | None = None
+    # Figures shared by several metrics (churn counts feed churn, retention, ACL and CLV),
+    # computed once per compute_metrics call.
+    memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def once(self, key, compute):
+        """compute() the first time `key` is asked for in this call, the stored result after."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @property
     def days(self):
@@ -105,3 +115,24 @@ def money(value):
 
 def q_property(key, value):
     return Q(**{f"properties__{key}": value})
+
+
+def sql_row(queryset, wrap, params_before=(), params_after=()):
+    """Run `wrap` (SQL with "{inner}" standing for the queryset's own SQL; `params_before` and
+    `params_after` fill the placeholders before and after it) and return its one row.
+
+    Lets a metric aggregate over a grouped ORM queryset (segment filter and all) in portable
+    SQL, e.g. counting customers by flags computed per customer in one pass.
+    """
+    inner, inner_params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(wrap.format(inner=inner), [*params_before, *inner_params, *params_after])
+        return cursor.fetchone()
+
+
+def sql_rows(queryset, wrap, params_before=(), params_after=()):
+    """Like sql_row, but every row."""
+    inner, inner_params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(wrap.format(inner=inner), [*params_before, *inner_params, *params_after])
+        return cursor.fetchall()

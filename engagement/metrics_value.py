@@ -1,73 +1,126 @@
 """METRICS.md sections 6 and 8: retention and value, advocacy (incl. the CAI)."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
+    CharField,
     Count,
-    DecimalField,
-    Exists,
-    F,
     FloatField,
-    IntegerField,
-    OuterRef,
+    Max,
+    Min,
     Q,
-    Subquery,
     Sum,
     Value,
     When,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Least
 
 from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import active_in, count, customers, events, json_float, lookback, mean, metric, money
+from engagement.metrics_base import (
+    count,
+    events,
+    json_float,
+    lookback,
+    mean,
+    metric,
+    money,
+    sql_row,
+)
 from engagement.models import Event
 
 # --- 6. Retention and value ---
 
 
-def churn_counts(ctx):
-    """(customers at start, lost): active in the lookback before start / of them, silent in the period."""
-    totals = (
-        customers(ctx)
-        .filter(active_in(ctx, ctx.start - lookback(ctx), ctx.start))
-        .annotate(stayed=active_in(ctx, ctx.start, ctx.end))
-        .aggregate(at_start=Count("id"), lost=Count("id", filter=Q(stayed=False)))
-    )
-    return totals["at_start"], totals["lost"]
+def activity(ctx):
+    """Customer counts of section 6, from ONE pass over the events of [start − lookback, end)
+    grouped by customer: (active in the lookback before start, of them silent in the period,
+    active in the lookback before end, active in the period, new in the period).
+
+    Per customer only the first and last event of that window are needed: active before
+    start ⇔ first < start; active in the period ⇔ last ≥ start; active in the lookback before
+    end ⇔ last ≥ end − lookback. "New" = active in the period with no event ever before
+    start: only customers whose first event of the window is in the period can be, and only
+    they are looked further back (an index probe each)."""
+
+    def compute():
+        before, end_lookback = ctx.start - lookback(ctx), ctx.end - lookback(ctx)
+        per_customer = (
+            events(ctx, start=before, end=ctx.end)
+            .values("customer_id")
+            .annotate(first_at=Min("occurred_at"), last_at=Max("occurred_at"))
+            .order_by()
+        )
+        row = sql_row(
+            per_customer,
+            f"""SELECT COUNT(CASE WHEN x.first_at < %s THEN 1 END), COUNT(CASE WHEN x.last_at < %s THEN 1 END),
+                       COUNT(CASE WHEN x.last_at >= %s THEN 1 END), COUNT(CASE WHEN x.last_at >= %s THEN 1 END),
+                       COUNT(CASE WHEN x.first_at >= %s AND NOT EXISTS (
+                           SELECT 1 FROM {Event._meta.db_table} e
+                           WHERE e.customer_id = x.customer_id AND e.occurred_at < %s) THEN 1 END)
+                FROM ({{inner}}) x""",
+            params_before=[_dt(p) for p in (ctx.start, ctx.start, end_lookback, ctx.start, ctx.start, before)],
+        )
+        return Activity(*(int(n) for n in row))
+
+    return ctx.once("activity", compute)
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+@dataclass(frozen=True)
+class Activity:
+    at_start: int
+    lost: int
+    at_end: int
+    active: int
+    new: int
 
 
 @metric("active_customers", "count", "retention")
 def active_customers(ctx):
-    return count(events(ctx).values("customer_id").distinct().count())
+    return count(activity(ctx).active)
 
 
 @metric("churn_rate", "percent", "retention")
 def churn_rate(ctx):
-    at_start, lost = churn_counts(ctx)
-    return rate(lost, at_start)
+    counts = activity(ctx)
+    return rate(counts.lost, counts.at_start)
 
 
 @metric("retention_rate", "percent", "retention")
 def retention_rate(ctx):
     """(E − N) / S × 100: S active in the lookback before start, E active in the lookback
     before end, N new (first event ever) in the period."""
-    at_start, _ = churn_counts(ctx)
-    at_end = customers(ctx).filter(active_in(ctx, ctx.end - lookback(ctx), ctx.end)).count()
-    before = Event.objects.filter(customer=OuterRef("pk"), occurred_at__lt=ctx.start)
-    new = customers(ctx).filter(active_in(ctx, ctx.start, ctx.end)).exclude(Exists(before)).count()
-    return rate(at_end - new, at_start)
+    counts = activity(ctx)
+    return rate(counts.at_end - counts.new, counts.at_start)
 
 
-def _purchase_totals(ctx, **filters):
-    return events(ctx, "purchase").filter(**filters).aggregate(revenue=Sum("value"), n=Count("id"))
+def _purchase_totals(ctx):
+    return ctx.once("purchases", lambda: events(ctx, "purchase").aggregate(revenue=Sum("value"), n=Count("id")))
+
+
+def _buyers(ctx):
+    """(customers with ≥1 purchase in the period, with ≥2), in one grouped pass."""
+
+    def compute():
+        per_customer = events(ctx, "purchase").values("customer_id").annotate(n=Count("id")).order_by()
+        row = sql_row(
+            per_customer, "SELECT COUNT(*), COALESCE(SUM(CASE WHEN x.n >= 2 THEN 1 ELSE 0 END), 0) FROM ({inner}) x"
+        )
+        return int(row[0]), int(row[1])
+
+    return ctx.once("buyers", compute)
 
 
 @metric("repeat_purchase_rate", "percent", "retention")
 def repeat_purchase_rate(ctx):
-    per_customer = events(ctx, "purchase").values("customer_id").annotate(n=Count("id"))
-    return rate(per_customer.filter(n__gte=2).count(), per_customer.count())
+    buyers, repeaters = _buyers(ctx)
+    return rate(repeaters, buyers)
 
 
 @metric("aov", "money", "retention")
@@ -79,8 +132,7 @@ def aov(ctx):
 @metric("apf", "per_year", "retention")
 def apf(ctx):
     """Purchases per purchasing customer, per year of period."""
-    purchases = events(ctx, "purchase")
-    n, buyers = purchases.count(), purchases.values("customer_id").distinct().count()
+    n, buyers = _purchase_totals(ctx)["n"], _buyers(ctx)[0]
     if not buyers or not ctx.years:
         return MetricValue(None, n, buyers, "per_year")
     return MetricValue(Decimal(n) / buyers / ctx.years, n, buyers, "per_year")
@@ -89,7 +141,7 @@ def apf(ctx):
 @metric("acl", "years", "retention")
 def acl(ctx):
     """1 / annual churn rate (period churn scaled to 365 days), capped by the program."""
-    at_start, lost = churn_counts(ctx)
+    at_start, lost = activity(ctx).at_start, activity(ctx).lost
     cap = ctx.program.lifespan_cap_years
     if not at_start:
         return MetricValue(None, lost, at_start, "years")
@@ -113,9 +165,15 @@ def _months(ctx):
 
 
 def _recurring(ctx):
-    purchases = events(ctx, "purchase").filter(properties__recurring=True)
-    totals = purchases.aggregate(revenue=Sum("value"))
-    return money(totals["revenue"]) / _months(ctx), purchases.values("customer_id").distinct().count()
+    def compute():
+        totals = (
+            events(ctx, "purchase")
+            .filter(properties__recurring=True)
+            .aggregate(revenue=Sum("value"), paying=Count("customer_id", distinct=True))
+        )
+        return money(totals["revenue"]) / _months(ctx), totals["paying"]
+
+    return ctx.once("recurring", compute)
 
 
 @metric("mrr", "money", "retention")
@@ -149,12 +207,27 @@ def referral_conversion_rate(ctx):
 
 @metric("advocacy_conversion_rate", "percent", "advocacy")
 def advocacy_conversion_rate(ctx):
-    referrers = customers(ctx).filter(active_in(ctx, ctx.start, ctx.end, "referral_sent"))
-    converted = referrers.filter(active_in(ctx, ctx.start, ctx.end, "referral_converted"))
-    return rate(converted.count(), referrers.count())
+    per_customer = (
+        events(ctx, "referral_sent", "referral_converted")
+        .values("customer_id")
+        .annotate(
+            sent=Count("id", filter=Q(type="referral_sent")), converted=Count("id", filter=Q(type="referral_converted"))
+        )
+        .order_by()
+    )
+    referrers, converted = sql_row(
+        per_customer,
+        """SELECT COALESCE(SUM(CASE WHEN x.sent > 0 THEN 1 ELSE 0 END), 0),
+                  COALESCE(SUM(CASE WHEN x.sent > 0 AND x.converted > 0 THEN 1 ELSE 0 END), 0) FROM ({inner}) x""",
+    )
+    return rate(int(converted), int(referrers))
 
 
 def _advocacy_revenue(ctx):
+    return ctx.once("advocacy_revenue", lambda: _advocacy_revenue_now(ctx))
+
+
+def _advocacy_revenue_now(ctx):
     referred = (
         Event.objects.filter(program=ctx.program, type="referral_converted", occurred_at__lt=ctx.end)
         .annotate(referred=KT("properties__referred_customer"))
@@ -163,7 +236,7 @@ def _advocacy_revenue(ctx):
     purchases = events(ctx, "purchase")
     return (
         money(purchases.filter(customer__external_id__in=referred).aggregate(total=Sum("value"))["total"]),
-        money(purchases.aggregate(total=Sum("value"))["total"]),
+        money(_purchase_totals(ctx)["revenue"]),
     )
 
 
@@ -180,47 +253,48 @@ def advocacy_revenue_share(ctx):
     return rate(referred, total)
 
 
-def _latest_answer(ctx, kind):
-    answers = (
-        events(ctx, "survey_answered")
-        .filter(customer=OuterRef("pk"), properties__kind=kind)
-        .order_by("-occurred_at", "-id")
-        .annotate(score=json_float("score"))
-        .values("score")[:1]
+def _cai_sql(ctx, weights):
+    """Per responder (an NPS or CSAT answer in the period): latest NPS and CSAT answers
+    (latest by time, then id), converted referrals and shares in the period — in one pass
+    over those events (a window numbers each customer's answers) — then the advocacy score
+    summed over responders. The arithmetic is the one METRICS.md gives, in floating point."""
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    w_nps, w_csat, w_ref = (float(weights[k]) for k in ("nps", "csat", "referrals"))
+    nps_part = f"CASE WHEN nps IS NOT NULL THEN nps * 10 * {w_nps!r} ELSE 0.0 END"
+    csat_part = f"CASE WHEN csat IS NOT NULL THEN (csat - 1) / 4 * 100 * {w_csat!r} ELSE 0.0 END"
+    ref_part = f"{least}(refs * 25 + shares * 5, 100) * {w_ref!r}"
+    weight = (
+        f"(CASE WHEN nps IS NOT NULL THEN {w_nps!r} ELSE 0.0 END"
+        f" + CASE WHEN csat IS NOT NULL THEN {w_csat!r} ELSE 0.0 END + {w_ref!r})"
     )
-    return Subquery(answers, output_field=FloatField())
-
-
-def _count_of(ctx, type_):
-    counted = events(ctx, type_).filter(customer=OuterRef("pk")).values("customer").annotate(n=Count("id")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    latest = "y.type = 'survey_answered' AND y.rn = 1 AND y.kind = '{kind}'"
+    return f"""SELECT SUM(({nps_part} + {csat_part} + {ref_part}) / {weight}), COUNT(*) FROM (
+        SELECT y.customer_id,
+               MAX(CASE WHEN {latest.format(kind="nps")} THEN y.score END) AS nps,
+               MAX(CASE WHEN {latest.format(kind="csat")} THEN y.score END) AS csat,
+               SUM(CASE WHEN y.type = 'referral_converted' THEN 1 ELSE 0 END) AS refs,
+               SUM(CASE WHEN y.type = 'social_share' THEN 1 ELSE 0 END) AS shares
+        FROM (SELECT x.*, ROW_NUMBER() OVER (
+                  PARTITION BY x.customer_id, x.type, x.kind ORDER BY x.occurred_at DESC, x.id DESC) AS rn
+              FROM ({{inner}}) x) y
+        GROUP BY y.customer_id
+    ) r WHERE r.nps IS NOT NULL OR r.csat IS NOT NULL"""
 
 
 @metric("cai", "score", "advocacy")
 def cai(ctx):
     """Mean advocacy score of customers who answered an NPS or CSAT survey in the period.
     A missing NPS or CSAT answer drops that part and its weight (the rest is re-weighted)."""
-    w = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
-    responders = (
-        customers(ctx)
-        .filter(active_in(ctx, ctx.start, ctx.end, "survey_answered"))
+    weights = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
+    nps_or_csat = Q(type="survey_answered") & (Q(properties__kind="nps") | Q(properties__kind="csat"))
+    rows = (
+        events(ctx, "survey_answered", "referral_converted", "social_share")
         .annotate(
-            nps=_latest_answer(ctx, "nps"),
-            csat=_latest_answer(ctx, "csat"),
-            refs=_count_of(ctx, "referral_converted"),
-            shares=_count_of(ctx, "social_share"),
+            kind=Case(When(nps_or_csat, then=KT("properties__kind")), default=Value(None), output_field=CharField()),
+            score=Case(When(nps_or_csat, then=json_float("score")), default=Value(None), output_field=FloatField()),
         )
-        .filter(Q(nps__isnull=False) | Q(csat__isnull=False))
+        .values("customer_id", "type", "kind", "score", "occurred_at", "id")
+        .order_by()
     )
-    nps_part = Case(When(nps__isnull=False, then=F("nps") * 10 * float(w["nps"])), default=Value(0.0))
-    csat_part = Case(When(csat__isnull=False, then=(F("csat") - 1) / 4 * 100 * float(w["csat"])), default=Value(0.0))
-    ref_part = Least(F("refs") * 25 + F("shares") * 5, 100) * float(w["referrals"])
-    weight = (
-        Case(When(nps__isnull=False, then=Value(float(w["nps"]))), default=Value(0.0))
-        + Case(When(csat__isnull=False, then=Value(float(w["csat"]))), default=Value(0.0))
-        + float(w["referrals"])
-    )
-    totals = responders.annotate(advocacy=(nps_part + csat_part + ref_part) / weight).aggregate(
-        total=Sum("advocacy", output_field=DecimalField()), n=Count("id")
-    )
-    return mean(round(Decimal(str(totals["total"] or 0)), 6), totals["n"], "score")
+    total, n = sql_row(rows, _cai_sql(ctx, weights))
+    return mean(round(Decimal(str(total or 0)), 6), n, "score")
