@@ -235,3 +235,27 @@ def test_idempotency_key_returns_the_first_message(alice, bob):
     assert again.pk == first.pk
     assert other_program_key.pk != first.pk
     assert Message.objects.count() == 2
+
+
+def test_check_send_reads_only_and_explains(quiet_acme, alice):
+    with time_machine.travel(kl(2, 23), tick=False):
+        decision = policy.check_send(alice, "email")
+        assert (decision.allowed, decision.status, decision.reason, decision.retry_at) == (
+            False,
+            "held",
+            "quiet_hours",
+            kl(3, 8),
+        )
+        assert policy.check_send(alice, "sms").reason == "no_consent"
+    with time_machine.travel(kl(3, 9), tick=False):
+        assert policy.check_send(alice, "email").allowed is True
+    assert Message.objects.count() == 0
+
+
+def test_beat_runs_the_sweep_every_minute():
+    from config.celery import build_beat_schedule
+
+    assert build_beat_schedule()["channels-sweep-messages"] == {
+        "task": "engagement.channels.tasks.sweep_messages_task",
+        "schedule": 60.0,
+    }
