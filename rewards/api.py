@@ -20,7 +20,7 @@ from engagement.api_errors import ApiError
 from engagement.customers import get_customer
 from engagement.idempotency import idempotent
 from engagement.pagination import CursorPagination
-from rewards import catalogue, ledger, redemptions, vouchers
+from rewards import balances, catalogue, ledger, redemptions, vouchers
 from rewards.errors import RewardsError
 from rewards.models import LedgerEntry
 from rewards.serializers import (
@@ -61,7 +61,7 @@ class CustomerBalanceApi(APIView):
     @extend_schema(responses={200: BalanceOutputSerializer}, summary="Points balance, pending, expiring soon, tier")
     def get(self, request, external_id):
         customer = customer_or_404(request, external_id)
-        summary = ledger.get_balance_summary(customer)
+        summary = balances.get_balance_summary(customer)
         return Response(
             BalanceOutputSerializer(
                 {

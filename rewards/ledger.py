@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from rewards.errors import InsufficientPoints, InvalidPoints
@@ -513,41 +513,3 @@ def claw_back(*, customer, source_type, source_id, fraction, refund_key, reason=
             refund_key=refund_key, points_due=due, points_taken=cancelled + taken,
             points_unrecovered=due - cancelled - taken,
         )  # fmt: skip
-
-
-# --- reads ---------------------------------------------------------------------------------
-
-
-def get_balance_summary(customer, now=None):
-    """Balance, pending and the soonest expiry (date and amount) within the program setting."""
-    now = now or timezone.now()
-    account = PointsAccount.objects.filter(customer=customer).first()
-    soon = RewardsSettings.get_for(customer.program).expiring_soon_days
-    lots = PointsLot.objects.filter(
-        account__customer=customer, status=PointsLot.Status.AVAILABLE, remaining__gt=0,
-        expires_at__isnull=False, expires_at__lte=now + timedelta(days=soon),
-    )  # fmt: skip
-    first = lots.order_by("expires_at").first()
-    expiring = None
-    if first is not None:
-        amount = lots.filter(expires_at=first.expires_at).aggregate(s=Sum("remaining"))["s"]
-        expiring = {"at": first.expires_at, "points": amount}
-    return {
-        "balance": account.balance if account else 0,
-        "pending": account.pending if account else 0,
-        "expiring_soon": expiring,
-        "expiring_soon_total": lots.aggregate(s=Sum("remaining"))["s"] or 0,
-    }
-
-
-def earned_since(customers_q, since):
-    """Points earned (earn + positive adjust, not reversed) per customer id since `since`."""
-    rows = (
-        LedgerEntry.objects.filter(customers_q, created_at__gte=since)
-        .filter(
-            Q(kind=EntryKind.EARN, points__gt=0) | Q(kind=EntryKind.ADJUST, points__gt=0) | Q(kind=EntryKind.REVERSE)
-        )
-        .values("customer_id")
-        .annotate(total=Sum("points"))
-    )
-    return {row["customer_id"]: max(0, row["total"] or 0) for row in rows}

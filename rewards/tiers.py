@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from engagement.ingest import record_platform_event
 from engagement.models import Customer
-from rewards.ledger import earned_since
+from rewards.balances import earned_since
 from rewards.models import CustomerTier, RewardsSettings, Tier
 from rewards.notify import webhook
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
-from rewards import catalogue, ledger, portal_auth, redemptions, referrals, tiers
+from rewards import balances, catalogue, portal_auth, redemptions, referrals, tiers
 from rewards.errors import RewardsError
 from rewards.forms import LoginForm, ProfileForm
 from rewards.models import LedgerEntry, Redemption
@@ -79,7 +79,7 @@ def logout_view(request):
 @portal_login_required
 def dashboard_view(request):
     customer = request.customer
-    summary = ledger.get_balance_summary(customer)
+    summary = balances.get_balance_summary(customer)
     return render(
         request,
         "rewards/portal/dashboard.html",
@@ -102,7 +102,7 @@ def history_view(request):
 @portal_login_required
 def catalogue_view(request):
     items = catalogue.list_catalogue(request.customer.program, request.customer)
-    summary = ledger.get_balance_summary(request.customer)
+    summary = balances.get_balance_summary(request.customer)
     return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, summary=summary))
 
 
@@ -128,7 +128,7 @@ def redeem_view(request, item_id):
         return redirect("rewards_portal:redemption", redemption_id=redemption.pk)
     import secrets
 
-    summary = ledger.get_balance_summary(customer)
+    summary = balances.get_balance_summary(customer)
     return render(
         request,
         "rewards/portal/redeem_confirm.html",
