@@ -55,7 +55,8 @@ def send_message(
     )
     contact_policy = policy.get_policy(program)
     decision = _prepare(message, customer, context or {}, contact_policy)
-    if decision.status == MessageStatus.QUEUED and not_before and not_before > now:
+    if decision.status != MessageStatus.SKIPPED and not_before and not_before > now:
+        # Quiet hours and caps are judged when it is due (the claim checks the policy again).
         decision = policy.Decision(MessageStatus.HELD, Reason.NOT_BEFORE, "", not_before)
     message.status, message.reason, message.reason_detail = decision.status, decision.reason, decision.detail
     if decision.status == MessageStatus.HELD:

@@ -259,3 +259,11 @@ def test_beat_runs_the_sweep_every_minute():
         "task": "engagement.channels.tasks.sweep_messages_task",
         "schedule": 60.0,
     }
+
+
+def test_not_before_wins_over_a_hold_that_ends_earlier(quiet_acme, alice):
+    with time_machine.travel(kl(2, 23), tick=False):  # quiet hours until 08:00 tomorrow
+        message = _send(alice, not_before=kl(9, 12))
+    assert (message.status, message.reason, message.send_after) == ("held", "not_before", kl(9, 12))
+    with time_machine.travel(kl(3, 8, 30), tick=False):
+        assert release_held_messages() == (0, 0)
