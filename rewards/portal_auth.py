@@ -114,3 +114,10 @@ def current_customer(request):
     if pk is None:
         return None
     return Customer.objects.select_related("program").filter(pk=pk, erased_at__isnull=True).first()
+
+
+def purge_login_tokens(now=None):
+    """Delete sign-in tokens that expired more than a day ago; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=1)
+    deleted, _ = PortalLoginToken.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted

@@ -33,3 +33,11 @@ def recompute_tiers_task(program_id=None):
         return 0
     program = Program.objects.filter(pk=program_id).first()
     return tiers.recompute_tiers(program) if program else 0
+
+
+@shared_task(queue="default")
+def purge_login_tokens_task():
+    """Delete expired portal sign-in tokens."""
+    from rewards.portal_auth import purge_login_tokens
+
+    return purge_login_tokens()

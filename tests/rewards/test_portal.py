@@ -190,3 +190,17 @@ def test_referrals_page_shows_code_and_link(alice):
     html = signed_in_client(alice).get("/portal/referrals/").content.decode()
     code = re.search(r'data-testid="referral-code">([A-Z0-9]{8})<', html).group(1)
     assert f"/portal/r/{code}/" in html
+
+
+def test_expired_tokens_are_purged(alice):
+    import time_machine
+    from django.utils import timezone
+
+    from rewards.models import PortalLoginToken
+    from rewards.portal_auth import purge_login_tokens
+
+    Client().post("/portal/login/", {"email": alice.email})
+    assert purge_login_tokens() == 0
+    with time_machine.travel(timezone.now() + timezone.timedelta(days=2)):
+        assert purge_login_tokens() == 1
+    assert PortalLoginToken.objects.count() == 0
