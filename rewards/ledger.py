@@ -399,7 +399,11 @@ def expire_points(now=None, *, program=None, limit=500):
     total = 0
     for account_id in account_ids:
         with transaction.atomic():
-            account = PointsAccount.objects.select_for_update().select_related("customer__program").get(pk=account_id)
+            account = (
+                PointsAccount.objects.select_for_update(of=("self",))
+                .select_related("customer__program")
+                .get(pk=account_id)
+            )
             lots = list(due.filter(account=account).select_for_update().order_by("id"))
             points = sum(lot.remaining for lot in lots)
             if not points:
@@ -432,7 +436,9 @@ def release_pending_points(now=None, *, program=None, limit=2000):
     for account_id in account_ids:
         with transaction.atomic():
             account = PointsAccount.objects.select_for_update().get(pk=account_id)
-            lots = list(due.filter(account=account).select_for_update().select_related("entry").order_by("id"))
+            lots = list(
+                due.filter(account=account).select_for_update(of=("self",)).select_related("entry").order_by("id")
+            )
             entries = []
             for lot in lots:
                 entry = _entry(
@@ -478,7 +484,7 @@ def claw_back(*, customer, source_type, source_id, fraction, refund_key, reason=
         )
         due = max(0, min(earned - already, round(earned * fraction)))
         left = due
-        pending_lots = PointsLot.objects.select_for_update().filter(
+        pending_lots = PointsLot.objects.select_for_update(of=("self",)).filter(
             account=account, status=PointsLot.Status.PENDING, entry__source_type=source_type,
             entry__source_id=source_id,
         ).order_by("id")  # fmt: skip

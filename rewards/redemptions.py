@@ -1,9 +1,13 @@
 """Redemptions: points for a catalogue reward, in one transaction.
 
-Lock order (the same everywhere, so nothing deadlocks): the redemption row (when it
-exists), then the points account (rewards.ledger), then a voucher code (SKIP LOCKED), then
-the item's stock (a conditional UPDATE `stock > 0`). A failure anywhere rolls the whole
-transaction back: no points debited, no code or stock taken.
+Lock order (the same everywhere, so nothing deadlocks): [for cash-like items the payout
+request first: customer row -> funding account, payouts' own order] -> the redemption row
+(when it exists) -> the points account (rewards.ledger) -> a voucher code (SKIP LOCKED) ->
+the item's stock (a conditional UPDATE `stock > 0`). A payout that fails or is cancelled
+runs our final handler while holding payout -> funding locks and then takes redemption ->
+account; requesting the payout BEFORE the debit keeps funding-before-account on both paths.
+A failure anywhere rolls the whole transaction back: no points debited, no payout, no code
+or stock taken.
 
 Fulfilment: voucher -> the code, shown at once (completed); cash and gift cards -> a payout
 request (payouts.services.request_payout), completed or failed by the payout's final status
@@ -20,7 +24,7 @@ from django.utils import timezone
 
 from rewards import ledger
 from rewards.catalogue import eligibility_error
-from rewards.errors import ItemUnavailable, OutOfStock, RewardsError
+from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
 from rewards.notify import webhook
 from rewards.vouchers import release_code, take_code
@@ -97,6 +101,10 @@ def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
         idempotency_key=key,
         actor=actor if getattr(actor, "pk", None) else None,
     )
+    if item.is_cash_like:
+        if not free and ledger.get_account(customer).balance < item.points_cost:
+            raise InsufficientPoints()  # early exit only; the real check is under the lock below
+        redemption.payout_id = _request_payout(redemption, item).pk
     if not free:
         ledger.debit_points(
             customer,
@@ -112,7 +120,6 @@ def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
         raise OutOfStock()
     _reserve_stock(item, redemption)
     if item.is_cash_like:
-        redemption.payout_id = _request_payout(redemption, item).pk
         redemption.save(update_fields=["payout_id", "stock_reserved"])
     else:
         _complete(redemption, now)
@@ -183,7 +190,9 @@ def fail_redemption(redemption_id, reason):
     """
     with transaction.atomic():
         redemption = (
-            Redemption.objects.select_for_update().select_related("customer", "program", "item").get(pk=redemption_id)
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("customer", "program", "item")
+            .get(pk=redemption_id)
         )
         if redemption.status != Redemption.Status.PROCESSING:
             return redemption
@@ -209,7 +218,9 @@ def complete_redemption(redemption_id):
     """Mark a processing redemption completed (a payout succeeded, or shipped by staff)."""
     with transaction.atomic():
         redemption = (
-            Redemption.objects.select_for_update().select_related("program", "customer", "item").get(pk=redemption_id)
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("program", "customer", "item")
+            .get(pk=redemption_id)
         )
         if redemption.status == Redemption.Status.PROCESSING:
             _complete(redemption, timezone.now())

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from rewards import ledger
-from rewards.errors import InsufficientPoints
+from rewards.errors import InsufficientPoints, ItemUnavailable
 from rewards.models import LedgerEntry, PointsAccount, Redemption, RewardItem, VoucherCode
 from rewards.redemptions import grant_reward, redeem_reward
 from rewards.vouchers import import_codes, mark_code_used
@@ -111,3 +111,21 @@ def test_used_or_foreign_voucher_cannot_be_used(acme, globex, alice):
     assert mark_code_used(acme, "ONE-1") is None  # already used
     assert VoucherCode.objects.get().status == "used"
     assert RewardItem.objects.count() == 1
+
+
+def test_cash_redemption_refusals_create_no_payout(acme, alice, bob):
+    from payouts.models import Payout
+
+    item = RewardItemFactory(program=acme, kind="gift_card", points_cost=300, cash_value=Decimal("15.00"), stock=1)
+    ledger.grant_points(customer=alice, points=299, reason="seed", idempotency_key="seed")
+    with pytest.raises(InsufficientPoints):
+        redeem_reward(customer=alice, item=item, idempotency_key="cash-1")
+    type(bob).objects.filter(pk=bob.pk).update(email="")  # a gift card needs an email to go to
+    bob.refresh_from_db()
+    ledger.grant_points(customer=bob, points=500, reason="seed", idempotency_key="seed-b")
+    with pytest.raises(ItemUnavailable):
+        redeem_reward(customer=bob, item=item, idempotency_key="cash-2")
+
+    assert (Payout.objects.count(), Redemption.objects.count()) == (0, 0)
+    assert (balance(alice), balance(bob)) == (299, 500)
+    assert RewardItem.objects.get(pk=item.pk).stock == 1
