@@ -1,6 +1,12 @@
-"""Demo step 10: score every customer of the demo program, build DAYS of daily metric
-snapshots (the dashboard's trend charts) and add a few goals. Idempotent: scores and
-snapshots are upserts, goals are found by name."""
+"""Demo steps of engagement.
+
+Step 10 (`load_scores`): score every customer of the demo program and add a few goals.
+Step 60 (`load_metric_snapshots`): DAYS of daily metric snapshots (the dashboard's trend
+charts). It runs last, after surveys (30) and campaigns (50) have added their answers and
+events: built at step 10, the NPS and CSAT trends were empty.
+
+Both are idempotent: scores and snapshots are upserts, goals are found by name.
+"""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -12,8 +18,8 @@ from engagement.dashboard import TREND_METRICS
 from engagement.models import Goal
 
 DAYS = 180
-# The trend charts' metrics only: the whole demo must load quickly on SQLite (the nightly
-# beat task snapshots all of metrics.SNAPSHOT_METRICS).
+# The trend charts' metrics only (NPS and CSAT among them): the whole demo must load quickly
+# on SQLite (the nightly beat task snapshots all of metrics.SNAPSHOT_METRICS).
 DEMO_SNAPSHOT_METRICS = TREND_METRICS
 GOALS = [
     ("NPS ≥ 50", "nps", Decimal("50"), Goal.Direction.AT_LEAST, 60),
@@ -25,10 +31,6 @@ GOALS = [
 def load_scores(program, progress):
     scoring.rescore_program(program)
     today = scoring.local_date(program, timezone.now())
-    with progress(total=DAYS, desc="metric snapshots", unit="day") as bar:
-        for n in range(DAYS, 0, -1):
-            metrics.snapshot_metrics(program, today - timedelta(days=n), names=DEMO_SNAPSHOT_METRICS)
-            bar.update(1)
     now = timezone.now()
     for name, metric, target, direction, days_left in GOALS:
         Goal.objects.get_or_create(
@@ -42,3 +44,11 @@ def load_scores(program, progress):
                 "created": now - timedelta(days=30),
             },
         )
+
+
+def load_metric_snapshots(program, progress):
+    today = scoring.local_date(program, timezone.now())
+    with progress(total=DAYS, desc="metric snapshots", unit="day") as bar:
+        for n in range(DAYS, 0, -1):
+            metrics.snapshot_metrics(program, today - timedelta(days=n), names=DEMO_SNAPSHOT_METRICS)
+            bar.update(1)

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, When
 from django.db.models.fields.json import KT
 
 from engagement.metric_types import MetricValue, rate
@@ -159,37 +159,66 @@ def email_unsubscribe_rate(ctx):
 # --- 4. Surveys: survey_answered events (properties kind, score) ---
 
 
+SURVEY_KINDS = ("nps", "csat", "ces")
+
+
 def answers(ctx, kind):
     return events(ctx, "survey_answered").filter(q_property("kind", kind)).annotate(score=json_int("score"))
 
 
+def _answer_totals(ctx):
+    """Counts and sums of the period's NPS, CSAT and CES answers in one pass, shared by the
+    survey metrics. Only those kinds' scores are read as integers (a custom survey's score
+    may be anything)."""
+
+    def of(kind, **score):
+        return Q(properties__kind=kind, **{f"score__{k}": v for k, v in score.items()})
+
+    def compute():
+        known = Q(properties__kind__in=SURVEY_KINDS)
+        return (
+            events(ctx, "survey_answered")
+            .annotate(score=Case(When(known, then=json_int("score")), default=None, output_field=IntegerField()))
+            .aggregate(
+                nps_n=Count("id", filter=of("nps")),
+                promoters=Count("id", filter=of("nps", gte=9)),
+                detractors=Count("id", filter=of("nps", lte=6)),
+                csat_n=Count("id", filter=of("csat")),
+                satisfied=Count("id", filter=of("csat", gte=4)),
+                ces_n=Count("id", filter=of("ces")),
+                ces_total=Sum("score", filter=of("ces")),
+                easy=Count("id", filter=of("ces", gte=5)),
+            )
+        )
+
+    return ctx.once("answers", compute)
+
+
 @metric("nps", "score", "surveys")
 def nps(ctx):
-    totals = answers(ctx, "nps").aggregate(
-        n=Count("id"), promoters=Count("id", filter=Q(score__gte=9)), detractors=Count("id", filter=Q(score__lte=6))
-    )
-    net = totals["promoters"] - totals["detractors"]
-    if not totals["n"]:
+    totals = _answer_totals(ctx)
+    net, n = totals["promoters"] - totals["detractors"], totals["nps_n"]
+    if not n:
         return MetricValue(None, net, 0, "score")
-    return MetricValue(Decimal(net) * 100 / totals["n"], net, totals["n"], "score")
+    return MetricValue(Decimal(net) * 100 / n, net, n, "score")
 
 
 @metric("csat", "percent", "surveys")
 def csat(ctx):
-    totals = answers(ctx, "csat").aggregate(n=Count("id"), satisfied=Count("id", filter=Q(score__gte=4)))
-    return rate(totals["satisfied"], totals["n"])
+    totals = _answer_totals(ctx)
+    return rate(totals["satisfied"], totals["csat_n"])
 
 
 @metric("ces", "score", "surveys")
 def ces(ctx):
-    totals = answers(ctx, "ces").aggregate(total=Sum("score"), n=Count("id"))
-    return mean(totals["total"], totals["n"], "score")
+    totals = _answer_totals(ctx)
+    return mean(totals["ces_total"], totals["ces_n"], "score")
 
 
 @metric("ces_easy_rate", "percent", "surveys")
 def ces_easy_rate(ctx):
-    totals = answers(ctx, "ces").aggregate(n=Count("id"), easy=Count("id", filter=Q(score__gte=5)))
-    return rate(totals["easy"], totals["n"])
+    totals = _answer_totals(ctx)
+    return rate(totals["easy"], totals["ces_n"])
 
 
 # --- 5. Events and campaigns ---

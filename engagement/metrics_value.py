@@ -100,39 +100,67 @@ def retention_rate(ctx):
     return rate(counts.at_end - counts.new, counts.at_start)
 
 
-def _purchase_totals(ctx):
-    return ctx.once("purchases", lambda: events(ctx, "purchase").aggregate(revenue=Sum("value"), n=Count("id")))
-
-
-def _buyers(ctx):
-    """(customers with ≥1 purchase in the period, with ≥2), in one grouped pass."""
+def _purchases(ctx):
+    """The period's purchases in one grouped pass, shared by AOV, APF, repeat purchase rate,
+    MRR, ARPC and the advocacy revenue share: per customer the count, revenue and recurring
+    revenue; then buyers, repeat buyers, paying (recurring) customers and the totals."""
 
     def compute():
-        per_customer = events(ctx, "purchase").values("customer_id").annotate(n=Count("id")).order_by()
-        row = sql_row(
-            per_customer, "SELECT COUNT(*), COALESCE(SUM(CASE WHEN x.n >= 2 THEN 1 ELSE 0 END), 0) FROM ({inner}) x"
+        recurring = Q(properties__recurring=True)
+        per_customer = (
+            events(ctx, "purchase")
+            .values("customer_id")
+            .annotate(
+                n=Count("id"),
+                revenue=Sum("value"),
+                recurring_n=Count("id", filter=recurring),
+                recurring_revenue=Sum("value", filter=recurring),
+            )
+            .order_by()
         )
-        return int(row[0]), int(row[1])
+        row = sql_row(
+            per_customer,
+            """SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0), SUM(x.revenue),
+                      COUNT(CASE WHEN x.recurring_n > 0 THEN 1 END), SUM(x.recurring_revenue)
+               FROM ({inner}) x""",
+        )
+        revenue, recurring_revenue = row[3], row[5]
+        if connection.vendor != "postgresql":
+            # SQLite sums money as floats: summing the per-customer sums rounds differently
+            # from one flat sum, so the totals are summed flat, as the ORM always did.
+            totals = events(ctx, "purchase").aggregate(revenue=Sum("value"), recurring=Sum("value", filter=recurring))
+            revenue, recurring_revenue = totals["revenue"], totals["recurring"]
+        return Purchases(int(row[0]), int(row[1]), int(row[2]), revenue, int(row[4]), recurring_revenue)
 
-    return ctx.once("buyers", compute)
+    return ctx.once("purchases", compute)
+
+
+@dataclass(frozen=True)
+class Purchases:
+    buyers: int
+    repeat_buyers: int
+    n: int
+    revenue: Decimal | None
+    paying: int
+    recurring_revenue: Decimal | None
 
 
 @metric("repeat_purchase_rate", "percent", "retention")
 def repeat_purchase_rate(ctx):
-    buyers, repeaters = _buyers(ctx)
-    return rate(repeaters, buyers)
+    purchases = _purchases(ctx)
+    return rate(purchases.repeat_buyers, purchases.buyers)
 
 
 @metric("aov", "money", "retention")
 def aov(ctx):
-    totals = _purchase_totals(ctx)
-    return mean(money(totals["revenue"]), totals["n"], "money")
+    purchases = _purchases(ctx)
+    return mean(money(purchases.revenue), purchases.n, "money")
 
 
 @metric("apf", "per_year", "retention")
 def apf(ctx):
     """Purchases per purchasing customer, per year of period."""
-    n, buyers = _purchase_totals(ctx)["n"], _buyers(ctx)[0]
+    n, buyers = _purchases(ctx).n, _purchases(ctx).buyers
     if not buyers or not ctx.years:
         return MetricValue(None, n, buyers, "per_year")
     return MetricValue(Decimal(n) / buyers / ctx.years, n, buyers, "per_year")
@@ -165,15 +193,8 @@ def _months(ctx):
 
 
 def _recurring(ctx):
-    def compute():
-        totals = (
-            events(ctx, "purchase")
-            .filter(properties__recurring=True)
-            .aggregate(revenue=Sum("value"), paying=Count("customer_id", distinct=True))
-        )
-        return money(totals["revenue"]) / _months(ctx), totals["paying"]
-
-    return ctx.once("recurring", compute)
+    purchases = _purchases(ctx)
+    return money(purchases.recurring_revenue) / _months(ctx), purchases.paying
 
 
 @metric("mrr", "money", "retention")
@@ -236,7 +257,7 @@ def _advocacy_revenue_now(ctx):
     purchases = events(ctx, "purchase")
     return (
         money(purchases.filter(customer__external_id__in=referred).aggregate(total=Sum("value"))["total"]),
-        money(_purchase_totals(ctx)["revenue"]),
+        money(_purchases(ctx).revenue),
     )
 
 
