@@ -27,5 +27,6 @@ urlpatterns = [
     path("portal/", include("rewards.portal_urls")),
     path("s/", include("surveys.urls")),
     path("hooks/payouts/", include("payouts.urls")),
+    path("hooks/channels/", include("engagement.channels.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

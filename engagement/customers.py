@@ -64,7 +64,8 @@ def update_customer(customer, data):
 
 
 def erase_customer(customer):
-    """Erase personal data (right to erasure): profile blanked, consents withdrawn.
+    """Erase personal data (right to erasure): profile blanked, consents withdrawn, message
+    contents blanked and pending messages dropped.
 
     The row, its external id, events and ledger totals stay so figures remain true.
     Idempotent.
@@ -75,4 +76,8 @@ def erase_customer(customer):
     customer.consent_email = customer.consent_sms = customer.consent_whatsapp = customer.consent_push = False
     customer.erased_at = customer.erased_at or timezone.now()
     customer.save()
+    # Message bodies and addresses are personal data too (channels is part of engagement).
+    from engagement.channels.erasure import erase_customer_messages
+
+    erase_customer_messages(customer)
     return customer
