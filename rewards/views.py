@@ -3,6 +3,7 @@ selectors, render. The signed-in customer comes from the session (rewards.portal
 Every POST is CSRF-protected by Django's middleware (no exemptions here)."""
 
 import functools
+import secrets
 
 from django.conf import settings
 from django.contrib import messages
@@ -126,8 +127,6 @@ def redeem_view(request, item_id):
             messages.error(request, str(exc.message))
             return redirect("rewards_portal:catalogue")
         return redirect("rewards_portal:redemption", redemption_id=redemption.pk)
-    import secrets
-
     summary = balances.get_balance_summary(customer)
     return render(
         request,
