@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
-# Tests run with production settings (DEBUG off) over plain http on loopback.
-TEST_ENV := SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+# Tests run with production settings (DEBUG off) over plain http on loopback; no persistent
+# connections, so live-server threads do not keep the test database open at teardown.
+TEST_ENV := CONN_MAX_AGE=0 SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 
 .PHONY: demo test serve lint format translations venv clean-demo bench
 
