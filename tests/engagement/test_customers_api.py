@@ -126,3 +126,17 @@ def test_rate_limit_answers_429_with_retry_after(acme_api, settings):
     assert statuses == [200, 200, 200, 429]
     assert int(limited["Retry-After"]) > 0
     assert limited.json()["errors"][0]["code"] == "throttled"
+
+
+def test_list_filters_by_rfm_segment(acme, acme_api):
+    from django.utils import timezone
+
+    from engagement.models import CustomerScore
+
+    champion = CustomerFactory(program=acme, external_id="champ")
+    CustomerFactory(program=acme, external_id="plain")
+    CustomerScore.objects.create(customer=champion, program=acme, segment="Champions", scored_at=timezone.now())
+
+    response = acme_api.get(URL + "?segment=Champions")
+
+    assert [c["external_id"] for c in response.json()["results"]] == ["champ"]
