@@ -192,7 +192,7 @@ def bench_metrics(program):
     query = {"start": (end - timedelta(days=365)).isoformat(), "end": end.isoformat()}
 
     def call():
-        response = client.get("/api/v1/metrics", query)
+        response = client.get("/api/v1/metrics", query, secure=True)  # as behind the TLS proxy
         assert response.status_code == 200, response.content
 
     endpoint = best_of(3, call)

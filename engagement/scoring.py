@@ -182,21 +182,19 @@ def _fresh_sql(program, params, incremental):
     are sorted (on a first run, everyone's).
     """
     aggregates = _aggregates_sql(program, params, incremental)
-    changed = f"""SELECT a.customer_id FROM ({aggregates}) a
-        LEFT JOIN {SCORES} s ON s.customer_id = a.customer_id
-        WHERE a.event_count > 1 AND (s.customer_id IS NULL OR s.event_count <> a.event_count
-              OR s.last_event_at IS NULL OR s.last_event_at <> a.last_event_at)"""
-    if _pg():
-        # The aggregate is needed twice (changed customers, final values): compute it once.
-        head, source = f"WITH a AS MATERIALIZED ({aggregates}) ", "a"
-        changed = changed.replace(f"({aggregates}) a", "a")
-    else:
-        head, source = "", f"({aggregates})"
-    return f"""{head}SELECT a.*, CASE WHEN a.event_count < 2 THEN NULL
-            WHEN m.customer_id IS NOT NULL THEN m.median_gap_days ELSE s.median_gap_days END AS median_gap_days
-        FROM {source} a
-        LEFT JOIN ({_medians_sql(changed)}) m ON m.customer_id = a.customer_id
-        LEFT JOIN {SCORES} s ON s.customer_id = a.customer_id"""
+    # Each customer's sums next to their stored median, and whether that median is stale.
+    with_stored = f"""SELECT f.*, s.median_gap_days AS stored_median,
+            CASE WHEN f.event_count > 1 AND (s.customer_id IS NULL OR s.event_count <> f.event_count
+                 OR s.last_event_at IS NULL OR s.last_event_at <> f.last_event_at) THEN 1 ELSE 0 END AS stale
+        FROM ({aggregates}) f LEFT JOIN {SCORES} s ON s.customer_id = f.customer_id"""
+    # Needed twice (stale customers, final values): PostgreSQL computes it once.
+    materialized = "MATERIALIZED " if _pg() else ""
+    medians = _medians_sql("SELECT customer_id FROM a WHERE stale = 1")
+    return f"""WITH a AS {materialized}({with_stored})
+        SELECT a.customer_id, a.raw_score, a.event_count, a.last_event_at, a.last_purchase_at, a.frequency,
+               a.monetary, CASE WHEN a.event_count < 2 THEN NULL WHEN a.stale = 1 THEN m.median_gap_days
+                                ELSE a.stored_median END AS median_gap_days
+        FROM a LEFT JOIN ({medians}) m ON m.customer_id = a.customer_id"""
 
 
 def _values_sql(program, params, incremental):
