@@ -1,11 +1,22 @@
 """Celery tasks of engagement: they take ids and call services, nothing else."""
 
 from celery import shared_task
+from django.db import OperationalError
 
 from engagement import idempotency, processing
 
 
-@shared_task(queue="ingest", acks_late=True)
+# A deadlock or serialization failure rolls the whole batch back (nothing half-done), so it
+# is safe to run again; retried with backoff here, else the sweep picks it up within minutes.
+@shared_task(
+    queue="ingest",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+)
 def process_events_task(event_ids):
     return processing.process_events(event_ids)
 
