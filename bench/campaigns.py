@@ -13,8 +13,10 @@ through the baseline, half through the campaigns (the same mix of types and cust
 """
 
 import argparse
+import contextlib
 import os
 import random
+import re
 import secrets
 import sys
 import time
@@ -34,7 +36,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from engagement.event_schema import CleanEvent  # noqa: E402
 from engagement.ingest import record_events  # noqa: E402
@@ -156,6 +158,27 @@ def run(program, prefix, count, customers):
     return processing, latencies
 
 
+class QueryTimer:
+    """execute_wrapper: total time and count per statement shape (numbers and lists folded)."""
+
+    def __init__(self):
+        self.stats = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"(%s, )+%s|\d+", "?", sql)[:160]
+            total, count = self.stats.get(shape, (0.0, 0))
+            self.stats[shape] = (total + time.perf_counter() - t0, count + 1)
+
+    def report(self, top=20):
+        print(f"{sum(n for _, n in self.stats.values()):,} statements")
+        for shape, (total, count) in sorted(self.stats.items(), key=lambda kv: -kv[1][0])[:top]:
+            print(f"{total:8.3f} s {count:6,}x  {shape}")
+
+
 def pct(values, q):
     return quantiles(values, n=100)[q - 1] * 1000
 
@@ -164,6 +187,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--profile", help="write a cProfile of the campaigns run to this file (.prof)")
+    parser.add_argument("--queries", action="store_true", help="print the SQL statements that took longest")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     program, _ = Program.objects.get_or_create(slug="bench-campaigns", defaults={"name": "Bench", "currency": "MYR"})
@@ -194,7 +219,19 @@ def main():
 
     base_time, base_lat = run(program, "base", half, customers)
     Campaign.objects.filter(pk__in=[c.pk for c in made]).update(status="active")
-    camp_time, camp_lat = run(program, "camp", half, customers)
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    timer = QueryTimer()
+    with connection.execute_wrapper(timer) if args.queries else contextlib.nullcontext():
+        camp_time, camp_lat = run(program, "camp", half, customers)
+    if args.queries:
+        timer.report()
+    if args.profile:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
 
     effects = CampaignEffect.objects.filter(campaign__in=made).count()
     runs = ActionRun.objects.filter(campaign__in=made, status="done").count()

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from engagement.models import Customer
 from rewards.errors import InsufficientPoints, InvalidPoints
 from rewards.models import (
     Clawback,
@@ -200,6 +201,8 @@ def bulk_grant(program, grants, *, now=None, notify=False):
                 pending_until=grant.pending_until if pending else None,
                 created_at=earned_at,
             )
+            if isinstance(grant.customer, Customer):
+                entry.customer = grant.customer  # the payload's external_id without a query
             _track(account, points, grant.points if pending else 0)
             found[grant.idempotency_key] = entry
             new_entries.append(entry)
@@ -221,10 +224,22 @@ def bulk_grant(program, grants, *, now=None, notify=False):
             )
         PointsLot.objects.bulk_create(lots)
         _flush_tracked(accounts.values())
-        if notify:
-            for entry in new_entries:
-                webhook(program, "reward.granted", _grant_payload(entry), f"reward.granted:ledger:{entry.pk}")
+        if notify and new_entries:
+            _notify_granted(program, new_entries)
     return [found[g.idempotency_key] for g in grants]
+
+
+def _notify_granted(program, entries):
+    """Webhook reward.granted for each new entry: one bulk write when the webhooks app has it."""
+    payloads = [_grant_payload(entry) for entry in entries]
+    keys = [f"reward.granted:ledger:{entry.pk}" for entry in entries]
+    try:
+        from engagement.webhooks.events import record_webhook_events
+    except ImportError:
+        for payload, key in zip(payloads, keys, strict=True):
+            webhook(program, "reward.granted", payload, key)
+        return
+    record_webhook_events(program, "reward.granted", payloads, idempotency_keys=keys)
 
 
 def _track(account, points, pending):
@@ -236,13 +251,34 @@ def _track(account, points, pending):
 
 
 def _flush_tracked(accounts):
+    """Write the tracked deltas: one UPDATE for all accounts on PostgreSQL, one each elsewhere.
+
+    The database adds (balance + delta) under the row locks the caller holds."""
+    changed = []
     for account in accounts:
         points, pending = getattr(account, "_delta", (0, 0))
         if points or pending:
-            PointsAccount.objects.filter(pk=account.pk).update(
-                balance=F("balance") + points, pending=F("pending") + pending, updated_at=timezone.now()
-            )
+            changed.append((account.pk, points, pending))
         account._delta = (0, 0)
+    if not changed:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql" and len(changed) > 1:
+        ids, points, pending = (list(column) for column in zip(*changed, strict=True))
+        table = PointsAccount._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET balance = a.balance + d.points, pending = a.pending + d.pending,"
+                " updated_at = %s"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS d(id, points, pending)"
+                " WHERE a.id = d.id",
+                [now, ids, points, pending],
+            )
+        return
+    for pk, points, pending in changed:
+        PointsAccount.objects.filter(pk=pk).update(
+            balance=F("balance") + points, pending=F("pending") + pending, updated_at=now
+        )
 
 
 def _grant_payload(entry):

@@ -1,6 +1,7 @@
 """Recording webhook events: the one door other apps use (contracts.md).
 
 record_webhook_event(program, type, payload, *, idempotency_key=None) -> WebhookEvent
+record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> list[WebhookEvent]
 """
 
 import json
@@ -53,21 +54,78 @@ def record_webhook_event(program, type, payload: dict, *, idempotency_key: str |
     return event
 
 
+def record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> list:
+    """Record many events of one type at once: the set-based twin of record_webhook_event.
+
+    Same contract per item (caller's transaction, delivery enqueued on commit, a key already
+    used returns the existing event and creates nothing, ValueError for an unknown type), in
+    a constant number of queries: one lookup of the keys, one insert of the events, one of
+    the deliveries, and one on_commit for all of them. Returns the events in input order.
+    If a concurrent transaction inserts one of the keys first, falls back to one call each.
+    """
+    if type not in EventType.values:
+        raise ValueError(f"Unknown webhook event type {type!r}; expected one of {', '.join(EventType.values)}.")
+    payloads = list(payloads)
+    keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
+    if len(keys) != len(payloads):
+        raise ValueError("idempotency_keys must have one key (or None) per payload.")
+    if not payloads:
+        return []
+    wanted = {key for key in keys if key is not None}
+    found = {}
+    if wanted:
+        found = {e.idempotency_key: e for e in WebhookEvent.objects.filter(program=program, idempotency_key__in=wanted)}
+    out, new = [], []
+    for payload, key in zip(payloads, keys, strict=True):
+        if key is not None and key in found:
+            out.append(found[key])
+            continue
+        event = WebhookEvent(program=program, type=type, payload=_jsonable(payload), idempotency_key=key)
+        if key is not None:
+            found[key] = event  # a key repeated within the call: one event
+        out.append(event)
+        new.append(event)
+    if not new:
+        return out
+    try:
+        with transaction.atomic():
+            WebhookEvent.objects.bulk_create(new)
+            deliveries = _create_deliveries_for(program.pk, type, new)
+    except IntegrityError:
+        if not wanted:
+            raise
+        # A concurrent twin committed one of the keys: the one-by-one path resolves each.
+        return [
+            record_webhook_event(program, type, payload, idempotency_key=key)
+            for payload, key in zip(payloads, keys, strict=True)
+        ]
+    if deliveries:
+        ids = [delivery.pk for delivery in deliveries]
+        transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return out
+
+
 def _create_deliveries(event):
+    return _create_deliveries_for(event.program_id, event.type, [event])
+
+
+def _create_deliveries_for(program_id, type, events):
     # Subscriptions per program are few: filter event types in Python (portable to SQLite,
     # where JSON "contains" is not available).
     subscriptions = [
         subscription
         for subscription in WebhookSubscription.objects.filter(
-            program_id=event.program_id, status=WebhookSubscription.Status.ACTIVE
+            program_id=program_id, status=WebhookSubscription.Status.ACTIVE
         )
-        if subscription.wants(event.type)
+        if subscription.wants(type)
     ]
+    if not subscriptions:
+        return []
     now = timezone.now()
     retry_until = now + timedelta(hours=settings.WEBHOOKS_RETRY_HOURS)
     return WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
-            program_id=event.program_id,
+            program_id=program_id,
             event=event,
             subscription=subscription,
             next_attempt_at=now,
@@ -75,6 +133,7 @@ def _create_deliveries(event):
             queued_at=now,
             created_at=now,
         )
+        for event in events
         for subscription in subscriptions
     )
 

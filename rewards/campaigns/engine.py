@@ -9,6 +9,13 @@ actions of the effects it actually inserted. A replayed batch, a duplicated Cele
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
+
+Set-based actions: a pass (one event batch, one transition batch, one qualify call) collects
+its immediate grant_points actions and its ActionRun rows in an `ActionBatch` and writes them
+at the end: one `rewards.ledger.bulk_grant` (one account-lock pass in id order, one insert of
+entries, one of lots, one UPDATE of the balances, one bulk `reward.granted` webhook write)
+and one insert of the runs, instead of a ledger transaction per grant. Each grant keeps its
+own idempotency key (`campaign-effect:<effect>:<action>`), so exactly-once is unchanged.
 """
 
 import json
@@ -56,17 +63,19 @@ def handle_events(program_id, event_ids):
         return
     events = Event.objects.filter(id__in=list(event_ids))
     present = set(events.values_list("type", flat=True).distinct().order_by())
+    batch = ActionBatch()
     for campaign in campaigns:
         if triggers.event_types(campaign) & present:
-            evaluate_event_campaign(campaign, events, now)
+            evaluate_event_campaign(campaign, events, now, batch)
+    batch.flush(now)
 
 
-def evaluate_event_campaign(campaign, events, now):
+def evaluate_event_campaign(campaign, events, now, batch=None):
     candidates = triggers.select_event_candidates(campaign, events)
     if campaign.trigger_kind in triggers.DEFERRED_KINDS:
         defer(campaign, candidates)
     else:
-        qualify(campaign, candidates, now)
+        qualify(campaign, candidates, now, batch)
 
 
 def handle_transitions(program_id, transition_ids):
@@ -79,8 +88,10 @@ def handle_transitions(program_id, transition_ids):
         return
     transitions = list(ScoreTransition.objects.filter(id__in=list(transition_ids), program_id=program_id))
     lock_customers({t.customer_id for t in transitions})
+    batch = ActionBatch()
     for campaign in campaigns:
-        qualify(campaign, triggers.transition_candidates(campaign, transitions), now)
+        qualify(campaign, triggers.transition_candidates(campaign, transitions), now, batch)
+    batch.flush(now)
 
 
 def lock_customers(customer_ids):
@@ -149,14 +160,21 @@ def multipliers(customer_ids):
 # --- doing ----------------------------------------------------------------------------------
 
 
-def qualify(campaign, candidates, now):
+def qualify(campaign, candidates, now, batch=None):
     """Record effects for `candidates` and run their actions; returns the new effects.
 
     Joins the caller's transaction. Exactly-once by the effect's UNIQUE key. With a budget,
-    the campaign row is locked (Budget.open) until the caller commits.
+    the campaign row is locked (Budget.open) until the caller commits. With a `batch`, the
+    grants and runs are written when the caller flushes it (before its transaction ends);
+    without one, before this returns.
     """
     if not candidates:
         return []
+    if batch is None:
+        batch = ActionBatch()
+        effects = qualify(campaign, candidates, now, batch)
+        batch.flush(now)
+        return effects
     if campaign.per_customer_limit or campaign.has_budget:
         lock_customers({c.customer_id for c in candidates})
     budget = Budget.open(campaign)
@@ -172,7 +190,7 @@ def qualify(campaign, candidates, now):
     effects = insert_effects(campaign, rows)
     qualified = [e for e in effects if e.status == CampaignEffect.Status.QUALIFIED]
     if qualified:
-        run_actions(campaign, qualified, budget, now)
+        run_actions(campaign, qualified, budget, now, batch)
     budget.close(now)
     return effects
 
@@ -233,9 +251,12 @@ def load_customers(campaign, customer_ids):
     return customers
 
 
-def run_actions(campaign, effects, budget, now):
+def run_actions(campaign, effects, budget, now, batch=None):
     """Immediate actions now (cost charged first, as one amount per effect); delayed ones as
-    pending ActionRuns released by beat. One bulk insert of the runs."""
+    pending ActionRuns released by beat. Grants of points and the runs go to `batch` (one
+    bulk grant and one insert of the runs when it is flushed; at once without a batch)."""
+    own = batch is None
+    batch = batch or ActionBatch()
     actions = list(campaign.actions.all())
     customers = load_customers(campaign, {e.customer_id for e in effects})
     factors = multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
@@ -262,14 +283,98 @@ def run_actions(campaign, effects, budget, now):
                 run.status, run.detail, run.executed_at = RUN.BUDGET_EXHAUSTED, "budget exhausted", now
             elif not action.delay_minutes:
                 points, money = costs[action.pk]
-                perform(run, action, campaign, effect, customer, points, money, budget, now)
+                if action.kind == action_kinds.A.GRANT_POINTS and points > 0:
+                    batch.grant(run, action, campaign, effect, customer, points, money, budget)
+                else:
+                    perform(run, action, campaign, effect, customer, points, money, budget, now)
             runs.append(run)
         if not affordable:
             unaffordable.append(effect.pk)
             budget.grants -= 1  # admitted, but not granted after all
     if unaffordable:
         CampaignEffect.objects.filter(pk__in=unaffordable).update(status=CampaignEffect.Status.BUDGET_EXHAUSTED)
-    ActionRun.objects.bulk_create(runs)
+    batch.runs += runs
+    if own:
+        batch.flush(now)
+
+
+@dataclass
+class _PendingGrant:
+    run: ActionRun
+    action: object
+    campaign: Campaign
+    effect: CampaignEffect
+    customer: Customer
+    points: int
+    money: Decimal
+    budget: Budget
+
+
+class ActionBatch:
+    """The immediate grant_points actions and the ActionRun rows of one evaluation pass,
+    written set-based by `flush` inside the caller's transaction (see the module docstring).
+
+    Costs were charged to the budgets when the grants were queued. Should the bulk grant
+    raise anything but a database OperationalError, each grant is retried alone in its own
+    savepoint (`perform`): a failing one is recorded on its run and its cost refunded, and
+    the budgets concerned are written again.
+    """
+
+    def __init__(self):
+        self.grants = []
+        self.runs = []
+
+    def grant(self, run, action, campaign, effect, customer, points, money, budget):
+        self.grants.append(_PendingGrant(run, action, campaign, effect, customer, points, money, budget))
+
+    def flush(self, now):
+        if self.grants:
+            self._grant_all(now)
+        if self.runs:
+            ActionRun.objects.bulk_create(self.runs)
+        self.grants, self.runs = [], []
+
+    def _grant_all(self, now):
+        by_program = defaultdict(list)
+        for p in self.grants:
+            by_program[p.campaign.program_id].append(p)
+        for pending in by_program.values():
+            self._grant_program(pending, now)
+
+    def _grant_program(self, pending, now):
+        from rewards.ledger import Grant, bulk_grant
+
+        grants = [
+            Grant(
+                customer=p.customer,
+                points=p.points,
+                reason=p.action.config.get("reason") or f"Campaign: {p.campaign.name}",
+                idempotency_key=action_kinds.idempotency_key(p.effect, p.action),
+                source=("campaign", p.campaign.pk),
+            )
+            for p in pending
+        ]
+        try:
+            with transaction.atomic():
+                entries = bulk_grant(pending[0].campaign.program, grants, notify=True)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one by one below, each failure recorded
+            log.warning("bulk grant of %s campaign grants failed (%s); granting one by one", len(pending), exc)
+            for p in pending:
+                perform(p.run, p.action, p.campaign, p.effect, p.customer, p.points, p.money, p.budget, now)
+            for budget in {id(p.budget): p.budget for p in pending if p.run.status != RUN.DONE}.values():
+                budget.close(now)  # refunds happened after the pass closed it
+            return
+        for p, entry in zip(pending, entries, strict=True):
+            run = p.run
+            run.status, run.detail, run.result, run.executed_at = (
+                RUN.DONE,
+                f"{p.points} points",
+                {"ledger_entry": entry.pk},
+                now,
+            )
+            run.points, run.money = p.points, p.money
 
 
 def perform(run, action, campaign, effect, customer, points, money, budget, now):
