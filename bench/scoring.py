@@ -13,6 +13,7 @@ and the metrics endpoint time (goal: < 1 s). Never part of the test suite.
 import argparse
 import os
 import random
+import statistics
 import sys
 import time
 from datetime import timedelta
@@ -164,6 +165,9 @@ def main():
     parser.add_argument("--reuse", action="store_true", help="reuse a loaded bench program of the same size")
     parser.add_argument("--fresh-scores", action="store_true", help="with --reuse: delete scores first")
     parser.add_argument("--only", choices=["scoring", "metrics"])
+    parser.add_argument(
+        "--paired", type=int, default=0, help="then N interleaved rounds (baseline, re-score, endpoint): median ratios"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run on PostgreSQL: scripts/services.sh run .venv/bin/python bench/scoring.py")
@@ -182,9 +186,32 @@ def main():
         bench_scoring(program, args.customers, fresh)
     if args.only != "scoring":
         bench_metrics(program)
+    if args.paired:
+        bench_paired(program, args.paired)
 
 
-def bench_metrics(program):
+def bench_paired(program, rounds):
+    """Baseline and candidates back to back, `rounds` times: on a shared machine whose speed
+    drifts between minutes, only ratios taken within one round compare like with like."""
+    call = metrics_call(program)
+    ratios, endpoint = [], []
+    for n in range(rounds):
+        plain = best_of(1, lambda: plain_aggregate(program))
+        again = best_of(1, lambda: scoring.rescore_program(program))
+        took = best_of(1, call)
+        ratios.append(again / plain)
+        endpoint.append(took)
+        print(
+            f"round {n + 1}: plain {plain:.3f} s, re-score {again:.3f} s ({again / plain:.2f}x), endpoint {took:.3f} s"
+        )
+    print(
+        f"paired, median of {rounds}: re-score / plain aggregate {statistics.median(ratios):.2f}x, "
+        f"endpoint {statistics.median(endpoint):.3f} s"
+    )
+
+
+def metrics_call(program):
+    """A function that GETs /api/v1/metrics for every metric over the last 365 days."""
     _, raw_key = PartnerKey.issue(program, "bench")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
@@ -195,7 +222,11 @@ def bench_metrics(program):
         response = client.get("/api/v1/metrics", query, secure=True)  # as behind the TLS proxy
         assert response.status_code == 200, response.content
 
-    endpoint = best_of(3, call)
+    return call
+
+
+def bench_metrics(program):
+    endpoint = best_of(3, metrics_call(program))
     print(
         f"GET /api/v1/metrics, all {len(metrics.metric_names())} metrics over a year (best of 3): {endpoint:.3f} s (goal < 1 s)"
     )
