@@ -197,3 +197,35 @@ def test_rescore_command_rebuilds_a_date_range(acme, capsys):
     }
     assert CustomerScore.objects.filter(customer=alice).exists()
     assert "Scored 1 customers" in capsys.readouterr().out
+
+
+def test_rows_whose_values_did_not_change_are_not_rewritten(acme):
+    lapsed, active = person(acme, "lapsed"), person(acme, "active")
+    ev(lapsed, "page_view", 200, url="/")  # churn risk clipped at 1 today and tomorrow
+    ev(active, "page_view", 10, url="/")
+    ev(active, "page_view", 5, url="/")  # median gap 5 days: the risk moves every day
+    scoring.rescore_program(acme, now=NOW)
+    later = NOW + timedelta(days=1)
+
+    result = scoring.rescore_program(acme, now=later)
+
+    assert result.customers == 2
+    assert (score_of(lapsed).scored_at, score_of(lapsed).churn_risk) == (NOW, Decimal("1.000"))
+    assert (score_of(active).scored_at, score_of(active).churn_risk) == (later, Decimal("0.600"))
+    # The day's snapshot still has every customer.
+    assert CustomerScoreSnapshot.objects.filter(date=later.date()).count() == 2
+
+
+def test_a_stored_median_gap_is_reused_only_while_the_events_are_the_same(acme):
+    steady = person(acme, "steady")
+    for days in (30, 20, 10):
+        ev(steady, "page_view", days, url="/")
+    scoring.rescore_program(acme, now=NOW)
+    assert score_of(steady).median_gap_days == pytest.approx(10.0)
+
+    for days in (9, 8):  # gaps 10, 10, 1, 1 -> median 5.5
+        ev(steady, "page_view", days, url="/")
+    scoring.rescore_program(acme, now=NOW)
+
+    assert score_of(steady).median_gap_days == pytest.approx(5.5)
+    assert score_of(steady).churn_risk == Decimal("0.727")  # 8 / (2 × 5.5)

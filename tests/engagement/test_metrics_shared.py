@@ -1,0 +1,102 @@
+"""Metrics computed together share passes (engagement.metrics_base.Ctx.once): the values must
+be exactly those of each metric computed alone. And the demo's metric snapshots (step 60)
+include the survey metrics."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import time_machine
+
+from engagement import hooks, metrics
+from engagement.demo_scores import load_metric_snapshots, load_scores
+from engagement.models import Customer, CustomerScore, Event, MetricSnapshot
+
+START = datetime(2025, 3, 1, tzinfo=UTC)
+END = datetime(2025, 4, 1, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def ev(customer, type_, days, value=None, **properties):
+    return Event(
+        program_id=customer.program_id,
+        customer=customer,
+        event_id=f"sh-{next(_ids)}",
+        type=type_,
+        occurred_at=START + timedelta(days=days),
+        value=Decimal(value) if value is not None else None,
+        properties=properties,
+    )
+
+
+def mixed_history(program):
+    """A bit of every family: activity before and in the period, purchases (some recurring),
+    sessions, email, surveys, referrals, shares."""
+    people = Customer.objects.bulk_create([Customer(program=program, external_id=f"m-{i}") for i in range(6)])
+    a, b, c, d, e, f = people
+    events = [
+        ev(a, "page_view", -40, url="/"),
+        ev(a, "purchase", 2, "30.00", recurring=True),
+        ev(a, "purchase", 12, "20.00"),
+        ev(b, "page_view", -20, url="/"),
+        ev(c, "purchase", 5, "15.50", recurring=True),
+        ev(c, "session", 5, duration_seconds=120, page_views=1, exit_page="/"),
+        ev(c, "session", 6, duration_seconds=30, page_views=3),
+        ev(d, "email_sent", 1, message_id="m1"),
+        ev(d, "email_opened", 2, message_id="m1"),
+        ev(d, "email_clicked", 2, message_id="m1"),
+        ev(d, "email_converted", 3, message_id="m1"),
+        ev(e, "email_sent", 1, message_id="m1"),
+        ev(e, "email_bounced", 1, message_id="m1"),
+        ev(d, "survey_answered", 4, kind="nps", score=9),
+        ev(d, "survey_answered", 8, kind="nps", score=6),
+        ev(e, "survey_answered", 4, kind="csat", score=5),
+        ev(f, "survey_answered", 4, kind="ces", score=6),
+        ev(e, "referral_sent", 3),
+        ev(e, "referral_converted", 9, referred_customer="m-5"),
+        ev(e, "social_share", 9, network="x"),
+        ev(f, "purchase", 20, "40.00"),
+    ]
+    Event.objects.bulk_create(events)
+    CustomerScore.objects.create(customer=a, program=program, segment="Champions", scored_at=START)
+    return people
+
+
+def test_all_metrics_at_once_equal_each_metric_alone(acme):
+    mixed_history(acme)
+    names = metrics.metric_names()
+
+    for segment in (None, "Champions"):
+        together = metrics.compute_metrics(acme, names, START, END, segment)
+        alone = {name: metrics.compute_metrics(acme, [name], START, END, segment)[name] for name in names}
+
+        assert {n: metrics.format_metric(n, v) for n, v in together.items()} == {
+            n: metrics.format_metric(n, v) for n, v in alone.items()
+        }
+    assert metrics.format_metric("churn_rate", together["churn_rate"])["denominator"] == 1  # only a is Champion
+
+
+def test_metric_snapshots_are_a_late_demo_step_and_include_surveys(acme):
+    steps = {fn: order for order, _, fn in hooks.demo_steps()}
+    assert steps[load_scores] == 10
+    assert steps[load_metric_snapshots] > 50  # after surveys (30) and campaigns (50) add data
+    (a,) = Customer.objects.bulk_create([Customer(program=acme, external_id="s-1")])
+    Event.objects.bulk_create([ev(a, "survey_answered", 0, kind="nps", score=10), ev(a, "page_view", 0, url="/")])
+
+    with time_machine.travel(START + timedelta(days=10), tick=False):
+        load_metric_snapshots(acme, lambda **kwargs: _NoBar())
+
+    nps = MetricSnapshot.objects.filter(program=acme, name="nps").exclude(value=None)
+    assert sorted(nps.values_list("value", flat=True).distinct()) == [Decimal("100.0000")]
+    assert nps.count() == 10  # the snapshot days whose trailing 30 days include the answer
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
