@@ -73,7 +73,15 @@ def trend_charts(program, start, end):
     series = {name: [] for name in TREND_METRICS}
     for name, day, value in rows:
         series[name].append((day, value))
-    return [{"name": name, "unit": metrics.metric_unit(name), "chart": line_chart(series[name])} for name in series]
+    return [
+        {
+            "name": name,
+            "label": metric_label(name),
+            "unit": metrics.metric_unit(name),
+            "chart": line_chart(series[name]),
+        }
+        for name in series
+    ]
 
 
 def score_distribution(program):
@@ -121,6 +129,28 @@ def segment_table(program):
     ]
 
 
+ACRONYMS = {
+    "nps": "NPS",
+    "csat": "CSAT",
+    "ces": "CES",
+    "clv": "CLV",
+    "mrr": "MRR",
+    "ctr": "CTR",
+    "aov": "AOV",
+    "apf": "APF",
+    "acl": "ACL",
+    "arpc": "ARPC",
+    "cai": "CAI",
+}
+
+
+def metric_label(name):
+    """'email_ctr' -> 'Email CTR', 'churn_rate' -> 'Churn rate'."""
+    words = [ACRONYMS.get(word, word) for word in name.split("_")]
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
+
 @staff_member_required
 def dashboard(request):
     programs = allowed_programs(request.user).order_by("name")
@@ -133,7 +163,12 @@ def dashboard(request):
     start, end, days = _period(request, program)
     values = metrics.compute_metrics(program, metrics.KPI_METRICS, start, end)
     kpis = [
-        {"name": name, **metrics.format_metric(name, value), "section": metrics.metric_section(name)}
+        {
+            "name": name,
+            "label": metric_label(name),
+            **metrics.format_metric(name, value),
+            "section": metrics.metric_section(name),
+        }
         for name, value in values.items()
     ]
     context = {
