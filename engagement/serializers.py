@@ -4,25 +4,14 @@ import json
 
 from rest_framework import serializers
 
+from engagement.customers import PROFILE_FIELDS
 from engagement.models import Customer
 
 
 class CustomerInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = [
-            "name",
-            "email",
-            "phone",
-            "locale",
-            "timezone",
-            "birth_date",
-            "attributes",
-            "consent_email",
-            "consent_sms",
-            "consent_whatsapp",
-            "consent_push",
-        ]
+        fields = list(PROFILE_FIELDS)
 
     def validate_attributes(self, value):
         if not isinstance(value, dict):
