@@ -10,8 +10,6 @@ from engagement.channels.models import Message
 from engagement.channels.sending import send_message
 from engagement.channels.tasks import deliver_messages_task
 
-pytestmark = pytest.mark.urls("tests.channels.urls")
-
 STATUS_URL = "https://ganjaran.example/hooks/channels/twilio/status/"
 NOW = dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)
 
