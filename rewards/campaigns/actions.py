@@ -284,10 +284,9 @@ def _notify_team(action, campaign, effect, customer, points, money):
     return Outcome("done", f"notification {note.pk}", {"notification": note.pk})
 
 
-def _emit_webhook(action, campaign, effect, customer, points, money):
-    from engagement.webhooks.events import record_webhook_event
-
-    payload = {
+def webhook_payload(campaign, effect, customer):
+    """The payload of an emit_webhook action."""
+    return {
         "campaign": campaign.pk,
         "campaign_name": campaign.name,
         "customer": customer.external_id,
@@ -296,8 +295,16 @@ def _emit_webhook(action, campaign, effect, customer, points, money):
         "context": effect.context,
         "emitted_at": timezone.now().isoformat(),
     }
+
+
+def _emit_webhook(action, campaign, effect, customer, points, money):
+    from engagement.webhooks.events import record_webhook_event
+
     event = record_webhook_event(
-        campaign.program, action.config["type"], payload, idempotency_key=idempotency_key(effect, action)
+        campaign.program,
+        action.config["type"],
+        webhook_payload(campaign, effect, customer),
+        idempotency_key=idempotency_key(effect, action),
     )
     return Outcome("done", action.config["type"], {"webhook_event": event.pk})
 

@@ -10,12 +10,15 @@ or a concurrent worker therefore finds the effect already there and grants nothi
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
 
-Set-based actions: a pass (one event batch, one transition batch, one qualify call) collects
-its immediate grant_points actions and its ActionRun rows in an `ActionBatch` and writes them
-at the end: one `rewards.ledger.bulk_grant` (one account-lock pass in id order, one insert of
-entries, one of lots, one UPDATE of the balances, one bulk `reward.granted` webhook write)
-and one insert of the runs, instead of a ledger transaction per grant. Each grant keeps its
-own idempotency key (`campaign-effect:<effect>:<action>`), so exactly-once is unchanged.
+Set-based actions: a pass (one event batch, one transition batch, one beat release, one
+qualify call) collects its immediate grant_points and emit_webhook actions and its ActionRun
+rows in an `ActionBatch` and writes them at the end: one `rewards.ledger.bulk_grant` (one
+account-lock pass in id order, one insert of entries, one of lots, one UPDATE of the
+balances, one bulk `reward.granted` webhook write), one `record_webhook_events` per webhook
+type and one insert of the runs, instead of a ledger transaction per grant. Each action keeps
+its own idempotency key (`campaign-effect:<effect>:<action>`), so exactly-once is unchanged.
+The other action kinds (surveys, messages, payouts, rewards, team notes) run one by one
+through their services' contracts.
 """
 
 import json
@@ -26,7 +29,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from engagement.models import Customer, Event
@@ -61,13 +65,23 @@ def handle_events(program_id, event_ids):
     campaigns = active_campaigns(program_id, now, triggers.EVENT_KINDS)
     if not campaigns:
         return
-    events = Event.objects.filter(id__in=list(event_ids))
+    events = batch_events(event_ids)
     present = set(events.values_list("type", flat=True).distinct().order_by())
     batch = ActionBatch()
     for campaign in campaigns:
         if triggers.event_types(campaign) & present:
             evaluate_event_campaign(campaign, events, now, batch)
     batch.flush(now)
+
+
+def batch_events(event_ids):
+    """The batch's events as a queryset. On PostgreSQL `id = ANY(array)`: one parameter
+    instead of an IN list of 1,000 that every campaign's query would re-send and re-parse."""
+    ids = list(event_ids)
+    if connection.vendor == "postgresql":
+        table = Event._meta.db_table
+        return Event.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
+    return Event.objects.filter(id__in=ids)
 
 
 def evaluate_event_campaign(campaign, events, now, batch=None):
@@ -87,8 +101,8 @@ def handle_transitions(program_id, transition_ids):
     if not campaigns:
         return
     transitions = list(ScoreTransition.objects.filter(id__in=list(transition_ids), program_id=program_id))
-    lock_customers({t.customer_id for t in transitions})
     batch = ActionBatch()
+    batch.lock_customers({t.customer_id for t in transitions})
     for campaign in campaigns:
         qualify(campaign, triggers.transition_candidates(campaign, transitions), now, batch)
     batch.flush(now)
@@ -176,7 +190,7 @@ def qualify(campaign, candidates, now, batch=None):
         batch.flush(now)
         return effects
     if campaign.per_customer_limit or campaign.has_budget:
-        lock_customers({c.customer_id for c in candidates})
+        batch.lock_customers({c.customer_id for c in candidates})
     budget = Budget.open(campaign)
     if not budget.active:
         return []
@@ -253,13 +267,13 @@ def load_customers(campaign, customer_ids):
 
 def run_actions(campaign, effects, budget, now, batch=None):
     """Immediate actions now (cost charged first, as one amount per effect); delayed ones as
-    pending ActionRuns released by beat. Grants of points and the runs go to `batch` (one
-    bulk grant and one insert of the runs when it is flushed; at once without a batch)."""
+    pending ActionRuns released by beat. Grants of points, emitted webhooks and the runs go
+    to `batch` (bulk writes when it is flushed; at once without a batch)."""
     own = batch is None
     batch = batch or ActionBatch()
     actions = list(campaign.actions.all())
-    customers = load_customers(campaign, {e.customer_id for e in effects})
-    factors = multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
+    customers = batch.customers(campaign, {e.customer_id for e in effects})
+    factors = batch.multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
     runs, unaffordable = [], []
     immediate = [a for a in actions if not a.delay_minutes]
     for effect in sorted(effects, key=lambda e: (e.customer_id, e.occurred_at)):
@@ -285,6 +299,8 @@ def run_actions(campaign, effects, budget, now, batch=None):
                 points, money = costs[action.pk]
                 if action.kind == action_kinds.A.GRANT_POINTS and points > 0:
                     batch.grant(run, action, campaign, effect, customer, points, money, budget)
+                elif action.kind == action_kinds.A.EMIT_WEBHOOK:
+                    batch.webhook(run, action, campaign, effect, customer, points, money, budget)
                 else:
                     perform(run, action, campaign, effect, customer, points, money, budget, now)
             runs.append(run)
@@ -299,7 +315,7 @@ def run_actions(campaign, effects, budget, now, batch=None):
 
 
 @dataclass
-class _PendingGrant:
+class _Pending:
     run: ActionRun
     action: object
     campaign: Campaign
@@ -311,28 +327,92 @@ class _PendingGrant:
 
 
 class ActionBatch:
-    """The immediate grant_points actions and the ActionRun rows of one evaluation pass,
-    written set-based by `flush` inside the caller's transaction (see the module docstring).
+    """The immediate grant_points and emit_webhook actions and the ActionRun rows of one
+    evaluation pass, written set-based by `flush` inside the caller's transaction (see the
+    module docstring), plus per-pass caches of customers, tier multipliers and row locks.
 
-    Costs were charged to the budgets when the grants were queued. Should the bulk grant
-    raise anything but a database OperationalError, each grant is retried alone in its own
-    savepoint (`perform`): a failing one is recorded on its run and its cost refunded, and
-    the budgets concerned are written again.
+    Costs were charged to the budgets when the actions were queued. Should a bulk write
+    raise anything but a database OperationalError, each of its actions is retried alone in
+    its own savepoint (`perform`): a failing one is recorded on its run and its cost
+    refunded, and the budgets concerned are written again.
     """
 
     def __init__(self):
         self.grants = []
+        self.webhooks = []
         self.runs = []
+        self._customers = {}
+        self._multipliers = {}
+        self._locked = set()
+
+    def lock_customers(self, customer_ids):
+        """lock_customers for the ids this pass has not locked yet (locks last until commit)."""
+        missing = set(customer_ids) - self._locked
+        lock_customers(missing)
+        self._locked |= missing
+
+    def customers(self, campaign, customer_ids):
+        """{id: Customer} like load_customers, each row read once per pass (campaigns of a
+        pass share one program; nothing in a pass changes a customer's row or tier)."""
+        missing = set(customer_ids) - self._customers.keys()
+        if missing:
+            self._customers.update(load_customers(campaign, missing))
+        return {pk: self._customers[pk] for pk in customer_ids if pk in self._customers}
+
+    def multipliers(self, customer_ids):
+        missing = set(customer_ids) - self._multipliers.keys()
+        if missing:
+            found = multipliers(missing)
+            self._multipliers.update({pk: found[pk] for pk in missing})
+        return defaultdict(lambda: Decimal("1"), {pk: self._multipliers[pk] for pk in customer_ids})
 
     def grant(self, run, action, campaign, effect, customer, points, money, budget):
-        self.grants.append(_PendingGrant(run, action, campaign, effect, customer, points, money, budget))
+        self.grants.append(_Pending(run, action, campaign, effect, customer, points, money, budget))
+
+    def webhook(self, run, action, campaign, effect, customer, points, money, budget):
+        self.webhooks.append(_Pending(run, action, campaign, effect, customer, points, money, budget))
 
     def flush(self, now):
         if self.grants:
             self._grant_all(now)
+        if self.webhooks:
+            self._emit_all(now)
         if self.runs:
             ActionRun.objects.bulk_create(self.runs)
-        self.grants, self.runs = [], []
+        self.grants, self.webhooks, self.runs = [], [], []
+
+    def _one_by_one(self, pending, now, exc):
+        log.warning("bulk write of %s campaign actions failed (%s); running them one by one", len(pending), exc)
+        for p in pending:
+            perform(p.run, p.action, p.campaign, p.effect, p.customer, p.points, p.money, p.budget, now)
+        for budget in {id(p.budget): p.budget for p in pending if p.run.status != RUN.DONE}.values():
+            budget.close(now)  # refunds happened after the pass closed it
+
+    @staticmethod
+    def _done(p, now, detail, result):
+        run = p.run
+        run.status, run.detail, run.result, run.executed_at = RUN.DONE, detail, result, now
+        run.points, run.money = p.points, p.money
+
+    def _emit_all(self, now):
+        from engagement.webhooks.events import record_webhook_events
+
+        groups = defaultdict(list)
+        for p in self.webhooks:
+            groups[(p.campaign.program_id, p.action.config["type"])].append(p)
+        for (_program_id, type_), pending in groups.items():
+            payloads = [action_kinds.webhook_payload(p.campaign, p.effect, p.customer) for p in pending]
+            keys = [action_kinds.idempotency_key(p.effect, p.action) for p in pending]
+            try:
+                with transaction.atomic():
+                    events = record_webhook_events(pending[0].campaign.program, type_, payloads, idempotency_keys=keys)
+            except OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one by one, each failure recorded
+                self._one_by_one(pending, now, exc)
+                continue
+            for p, event in zip(pending, events, strict=True):
+                self._done(p, now, type_, {"webhook_event": event.pk})
 
     def _grant_all(self, now):
         by_program = defaultdict(list)
@@ -359,22 +439,11 @@ class ActionBatch:
                 entries = bulk_grant(pending[0].campaign.program, grants, notify=True)
         except OperationalError:
             raise
-        except Exception as exc:  # noqa: BLE001 - one by one below, each failure recorded
-            log.warning("bulk grant of %s campaign grants failed (%s); granting one by one", len(pending), exc)
-            for p in pending:
-                perform(p.run, p.action, p.campaign, p.effect, p.customer, p.points, p.money, p.budget, now)
-            for budget in {id(p.budget): p.budget for p in pending if p.run.status != RUN.DONE}.values():
-                budget.close(now)  # refunds happened after the pass closed it
+        except Exception as exc:  # noqa: BLE001 - one by one, each failure recorded
+            self._one_by_one(pending, now, exc)
             return
         for p, entry in zip(pending, entries, strict=True):
-            run = p.run
-            run.status, run.detail, run.result, run.executed_at = (
-                RUN.DONE,
-                f"{p.points} points",
-                {"ledger_entry": entry.pk},
-                now,
-            )
-            run.points, run.money = p.points, p.money
+            self._done(p, now, f"{p.points} points", {"ledger_entry": entry.pk})
 
 
 def perform(run, action, campaign, effect, customer, points, money, budget, now):

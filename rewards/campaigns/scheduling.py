@@ -51,8 +51,10 @@ def release_due_actions(now=None, limit=RELEASE_BATCH):
         if not runs:
             return 0
         engine.lock_customers({run.customer_id for run in runs})
+        batch = engine.ActionBatch()  # the grants of points: one bulk grant at the end
         for campaign, group in _by_campaign(runs):
-            _release_group(campaign, group, now)
+            _release_group(campaign, group, now, batch)
+        batch.flush(now)
         ActionRun.objects.bulk_update(runs, ["status", "detail", "result", "executed_at", "points", "money"])
     return len(runs)
 
@@ -61,7 +63,7 @@ def _cancel(run, reason, now):
     run.status, run.detail, run.executed_at = RUN.CANCELLED, reason, now
 
 
-def _release_group(campaign, runs, now):
+def _release_group(campaign, runs, now, batch):
     budget = Budget.open(campaign)
     if not budget.active:
         for run in runs:
@@ -90,7 +92,10 @@ def _release_group(campaign, runs, now):
             if budget.spent_out or not budget.charge(points, money):
                 run.status, run.detail, run.executed_at = RUN.BUDGET_EXHAUSTED, "budget exhausted", now
                 continue
-            engine.perform(run, action, campaign, effect, customers[run.customer_id], points, money, budget, now)
+            if action.kind == action_kinds.A.GRANT_POINTS and points > 0:
+                batch.grant(run, action, campaign, effect, customers[run.customer_id], points, money, budget)
+            else:
+                engine.perform(run, action, campaign, effect, customers[run.customer_id], points, money, budget, now)
     budget.close(now)
 
 
