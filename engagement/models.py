@@ -302,13 +302,15 @@ class CustomerScore(models.Model):
     """
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="score")
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customer_scores")
+    # No index of its own on program or segment: the two (program, …) indexes below serve
+    # both (every index is one more write per changed row on the nightly re-score).
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customer_scores", db_index=False)
     engagement_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
     raw_score = models.FloatField(default=0, help_text=_("Decayed weighted event sum as of scored_at."))
     r_score = models.PositiveSmallIntegerField(null=True, blank=True)
     f_score = models.PositiveSmallIntegerField(null=True, blank=True)
     m_score = models.PositiveSmallIntegerField(null=True, blank=True)
-    segment = models.CharField(max_length=32, choices=Segment.choices, default=Segment.OTHERS, db_index=True)
+    segment = models.CharField(max_length=32, choices=Segment.choices, default=Segment.OTHERS)
     churn_risk = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("1"))
     event_count = models.PositiveIntegerField(default=0)
     last_event_at = models.DateTimeField(null=True, blank=True)
@@ -335,9 +337,22 @@ class CustomerScore(models.Model):
 class CustomerScoreSnapshot(models.Model):
     """A customer's scores as of the end of one day (program time zone): the score history."""
 
+    # Indexes: (program, date) and unique (customer, date) serve every lookup, so the foreign
+    # keys get none of their own. No database-level FK constraints either (db_constraint=False):
+    # the nightly re-score inserts one row per customer, and each constrained row costs two
+    # deferred checks at COMMIT (an index probe plus a FOR KEY SHARE lock that dirties the
+    # customer's row), ~2 s per 100,000 rows. Safe because only engagement.scoring writes
+    # these rows, in SQL that selects them from the program's existing customers under the
+    # program's scoring lock; customers are never deleted by the platform (erasure blanks
+    # them), and a deletion through the ORM (customer or program) still cascades here, since
+    # Django's collector follows on_delete=CASCADE whether or not the database enforces it.
     id = models.BigAutoField(primary_key=True)
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="score_snapshots")
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="score_snapshots", db_index=False, db_constraint=False
+    )
     date = models.DateField()
     engagement_score = models.DecimalField(max_digits=5, decimal_places=2)
     r_score = models.PositiveSmallIntegerField(null=True, blank=True)

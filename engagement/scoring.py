@@ -6,7 +6,8 @@ One pass of SQL per re-score, no per-customer Python loop:
    consecutive events, then the ranks (percentile rank for the engagement score,
    tie-aware quintiles for R, F and M), the named segment and the churn risk.
 2. From it: ScoreTransition rows (INSERT … SELECT … RETURNING id), the CustomerScore upsert
-   and the day's CustomerScoreSnapshot upsert (INSERT … SELECT … ON CONFLICT DO UPDATE);
+   and the day's CustomerScoreSnapshot rows (UPDATE … FROM the changed ones, INSERT … SELECT
+   the missing ones);
    then engagement.hooks.run_transition_handlers, all in one transaction.
 
 Definitions (documented in docs/engagement.md):
@@ -299,13 +300,6 @@ def _differs(old, new):
     return f"{old} IS DISTINCT FROM {new}" if _pg() else f"{old} IS NOT {new}"
 
 
-def _new_or_changed(prefix, columns):
-    """WHERE clause: the temp row `n` has no stored row (`prefix`customer_id is NULL) or one
-    of `columns` differs from the stored `prefix`column."""
-    differs = " OR ".join(_differs(f"{prefix}{c}", f"n.{TEMP_COLUMN.get(c, c)}") for c in columns)
-    return f"n.is_target = 1 AND ({prefix}customer_id IS NULL OR {differs})"
-
-
 def _write_scores(cursor, params):
     """UPDATE the changed stored rows, INSERT the new ones: an INSERT … ON CONFLICT DO UPDATE
     first tries to insert every row (an index probe and a speculative insert each); on the
@@ -328,15 +322,24 @@ def _write_scores(cursor, params):
 
 
 def _upsert_snapshots(cursor, params):
+    """The day's snapshot rows: UPDATE the stored ones that differ, INSERT the missing ones.
+    Under the program's scoring lock nobody else writes them, so the plain INSERT needs no
+    ON CONFLICT (whose speculative insertion per row cost ~1.4 s per 100,000 rows, twice
+    the plain INSERT); the unique (customer, date) constraint still guards against a race."""
     columns = ["engagement_score", "r_score", "f_score", "m_score", "segment", "churn_risk", "monetary"]
-    values = ", ".join(f"n.{TEMP_COLUMN.get(c, c)}" for c in columns)
-    # Only rows that are new for the day or differ from the day's stored snapshot.
+    values = [f"n.{TEMP_COLUMN.get(c, c)}" for c in columns]
+    changed = " OR ".join(_differs(f"{SNAPSHOTS}.{c}", v) for c, v in zip(columns, values, strict=True))
+    cursor.execute(
+        f"""UPDATE {SNAPSHOTS} SET {", ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))}
+            FROM {TEMP} n WHERE {SNAPSHOTS}.customer_id = n.customer_id AND {SNAPSHOTS}.date = %(day)s
+            AND n.is_target = 1 AND ({changed})""",
+        params,
+    )
     cursor.execute(
         f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(columns)})
-            SELECT %(program)s, n.customer_id, %(day)s, {values}
-            FROM {TEMP} n LEFT JOIN {SNAPSHOTS} p ON p.customer_id = n.customer_id AND p.date = %(day)s
-            WHERE {_new_or_changed("p.", columns)}
-            ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
+            SELECT %(program)s, n.customer_id, %(day)s, {", ".join(values)}
+            FROM {TEMP} n WHERE n.is_target = 1 AND NOT EXISTS (
+                SELECT 1 FROM {SNAPSHOTS} p WHERE p.customer_id = n.customer_id AND p.date = %(day)s)""",
         params,
     )
 
