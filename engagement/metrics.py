@@ -89,7 +89,9 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
         raise UnknownMetric(unknown, valid)
     if segment and segment not in SEGMENTS:
         raise ValueError(f"Unknown segment {segment!r}. Valid: {', '.join(SEGMENTS)}.")
-    ctx = Ctx(program, start, end, segment or None, page or None, network or None, message_id or None)
+    ctx = Ctx(
+        program, start, end, segment or None, page or None, network or None, message_id or None, names=frozenset(names)
+    )
     providers = hooks.metric_providers()
     out = {}
     for name in names:

@@ -6,7 +6,17 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum
 from django.db.models.fields.json import KT
 
 from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import count, events, json_float, json_int, mean, metric, q_property, sql_rows
+from engagement.metrics_base import (
+    count,
+    events,
+    json_float,
+    json_int,
+    mean,
+    metric,
+    q_property,
+    sql_rows,
+    type_count,
+)
 from engagement.models import Event
 
 # --- 1. Website ---
@@ -15,10 +25,9 @@ from engagement.models import Event
 @metric("page_views", "count", "website")
 def page_views(ctx):
     def compute():
-        qs = events(ctx, "page_view")
-        if ctx.page:
-            qs = qs.filter(q_property("url", ctx.page))
-        return count(qs.count())
+        if not ctx.page:
+            return count(type_count(ctx, "page_view"))
+        return count(events(ctx, "page_view").filter(q_property("url", ctx.page)).count())
 
     return ctx.once("page_views", compute)
 
@@ -61,10 +70,9 @@ def exit_rate(ctx):
 
 
 def _social(ctx, type_):
-    qs = events(ctx, type_)
-    if ctx.network:
-        qs = qs.filter(q_property("network", ctx.network))
-    return count(qs.count())
+    if not ctx.network:
+        return count(type_count(ctx, type_))
+    return count(events(ctx, type_).filter(q_property("network", ctx.network)).count())
 
 
 @metric("social_likes", "count", "social")
@@ -226,23 +234,19 @@ def ces_easy_rate(ctx):
 
 @metric("event_registrations", "count", "events")
 def event_registrations(ctx):
-    return count(events(ctx, "event_registered").count())
+    return count(type_count(ctx, "event_registered"))
 
 
 @metric("event_attendance", "count", "events")
 def event_attendance(ctx):
-    return count(events(ctx, "event_attended").count())
+    return count(type_count(ctx, "event_attended"))
 
 
 @metric("event_interactions", "count", "events")
 def event_interactions(ctx):
-    return count(events(ctx, "event_interaction").count())
+    return count(type_count(ctx, "event_interaction"))
 
 
 @metric("attendance_rate", "percent", "events")
 def attendance_rate(ctx):
-    totals = events(ctx, "event_registered", "event_attended").aggregate(
-        registered=Count("id", filter=Q(type="event_registered")),
-        attended=Count("id", filter=Q(type="event_attended")),
-    )
-    return rate(totals["attended"], totals["registered"])
+    return rate(type_count(ctx, "event_attended"), type_count(ctx, "event_registered"))

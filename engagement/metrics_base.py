@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Exists, FloatField, IntegerField, OuterRef, Q
+from django.db.models import Count, Exists, FloatField, IntegerField, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -33,6 +33,9 @@ class Ctx:
     # Figures shared by several metrics (churn counts feed churn, retention, ACL and CLV),
     # computed once per compute_metrics call.
     memo: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # The metric names of this call: lets metrics of one family share a pass only when
+    # several of them are asked for (a lone count stays one narrow index scan).
+    names: frozenset = field(default=frozenset(), compare=False, hash=False, repr=False)
 
     def once(self, key, compute):
         """compute() the first time `key` is asked for in this call, the stored result after."""
@@ -68,6 +71,43 @@ def events(ctx, *types, start=None, end=None):
     if ctx.segment:
         qs = qs.filter(customer__score__segment=ctx.segment)
     return qs
+
+
+# Plain counts of one event type in the period, by metric: when several are asked for,
+# one GROUP BY type pass over the period answers them all (instead of one scan each).
+TYPE_COUNT_METRICS = {
+    "page_views": "page_view",
+    "social_likes": "social_like",
+    "social_shares": "social_share",
+    "social_comments": "social_comment",
+    "social_clicks": "social_click",
+    "event_registrations": "event_registered",
+    "event_attendance": "event_attended",
+    "event_interactions": "event_interaction",
+    "attendance_rate": ("event_registered", "event_attended"),
+    "referrals_generated": "referral_sent",
+    "referral_conversion_rate": ("referral_sent", "referral_converted"),
+}
+
+
+def _counted_types():
+    types = set()
+    for value in TYPE_COUNT_METRICS.values():
+        types.update((value,) if isinstance(value, str) else value)
+    return sorted(types)
+
+
+def type_count(ctx, type_):
+    """Number of `type_` events in the period (segment applied). Shared by every plain count
+    of the call when two or more such metrics are asked for; identical either way."""
+    if len(ctx.names & TYPE_COUNT_METRICS.keys()) < 2:
+        return events(ctx, type_).count()
+
+    def compute():
+        rows = events(ctx, *_counted_types()).order_by().values_list("type").annotate(n=Count("id"))
+        return dict(rows)
+
+    return ctx.once("type_counts", compute).get(type_, 0)
 
 
 def customers(ctx):

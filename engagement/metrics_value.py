@@ -28,6 +28,7 @@ from engagement.metrics_base import (
     metric,
     money,
     sql_row,
+    type_count,
 )
 from engagement.models import Event
 
@@ -215,15 +216,12 @@ def arpc(ctx):
 
 @metric("referrals_generated", "count", "advocacy")
 def referrals_generated(ctx):
-    return count(events(ctx, "referral_sent").count())
+    return count(type_count(ctx, "referral_sent"))
 
 
 @metric("referral_conversion_rate", "percent", "advocacy")
 def referral_conversion_rate(ctx):
-    totals = events(ctx, "referral_sent", "referral_converted").aggregate(
-        sent=Count("id", filter=Q(type="referral_sent")), converted=Count("id", filter=Q(type="referral_converted"))
-    )
-    return rate(totals["converted"], totals["sent"])
+    return rate(type_count(ctx, "referral_converted"), type_count(ctx, "referral_sent"))
 
 
 @metric("advocacy_conversion_rate", "percent", "advocacy")
