@@ -229,3 +229,31 @@ def test_a_stored_median_gap_is_reused_only_while_the_events_are_the_same(acme):
 
     assert score_of(steady).median_gap_days == pytest.approx(5.5)
     assert score_of(steady).churn_risk == Decimal("0.727")  # 8 / (2 × 5.5)
+
+
+def test_a_later_pass_the_same_day_updates_only_changed_snapshots(acme):
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "page_view", 10, url="/")
+    ev(alice, "page_view", 5, url="/")
+    ev(bob, "page_view", 200, url="/")
+    scoring.rescore_program(acme, now=NOW)  # the day's first pass: plain insert
+    first = {s.customer_id: s for s in CustomerScoreSnapshot.objects.all()}
+
+    scoring.rescore_program(acme, now=NOW + timedelta(hours=2))  # same local day: upsert
+
+    later = {s.customer_id: s for s in CustomerScoreSnapshot.objects.all()}
+    assert set(later) == {alice.pk, bob.pk}
+    assert {k: s.id for k, s in later.items()} == {k: s.id for k, s in first.items()}  # no new rows
+    assert (first[alice.pk].churn_risk, later[alice.pk].churn_risk) == (Decimal("0.500"), Decimal("0.508"))
+    assert later[bob.pk].churn_risk == first[bob.pk].churn_risk == Decimal("1.000")
+
+
+def test_deleting_a_customer_deletes_its_snapshots_without_a_database_constraint(acme):
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "purchase", 1, "10.00", order_id="1")
+    ev(bob, "purchase", 2, "10.00", order_id="2")
+    scoring.rescore_program(acme, now=NOW)
+
+    alice.delete()  # the ORM cascades (the snapshot foreign keys have db_constraint=False)
+
+    assert list(CustomerScoreSnapshot.objects.values_list("customer_id", flat=True)) == [bob.pk]
