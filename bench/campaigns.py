@@ -155,6 +155,9 @@ def run(program, prefix, count, customers):
             processing += t2 - t1
             latencies.append(t2 - t0)
             batch = []
+            if len(latencies) % 50 == 0:
+                done = len(latencies) * BATCH
+                print(f"  {prefix}: {done:,} events, {done / processing:,.0f} events/s so far", file=sys.stderr)
     return processing, latencies
 
 
@@ -187,7 +190,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=20_000)
-    parser.add_argument("--profile", help="write a cProfile of the campaigns run to this file (.prof)")
+    parser.add_argument("--profile", help="write cProfiles of both runs: FILE (campaigns) and FILE-baseline.prof")
     parser.add_argument("--queries", action="store_true", help="print the SQL statements that took longest")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
@@ -217,11 +220,17 @@ def main():
     half = args.events // 2
     print(f"{half:,} events per run, batches of {BATCH}, {args.customers:,} customers, {len(made)} campaigns")
 
-    base_time, base_lat = run(program, "base", half, customers)
-    Campaign.objects.filter(pk__in=[c.pk for c in made]).update(status="active")
     if args.profile:
         import cProfile
 
+        profiler = cProfile.Profile()
+        profiler.enable()
+    base_time, base_lat = run(program, "base", half, customers)
+    if args.profile:
+        profiler.disable()
+        profiler.dump_stats(args.profile.replace(".prof", "") + "-baseline.prof")
+    Campaign.objects.filter(pk__in=[c.pk for c in made]).update(status="active")
+    if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
     timer = QueryTimer()
