@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from engagement.models import Customer, Event, PartnerKey, Program, ProgramStaff
+from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
 
 
@@ -114,12 +117,7 @@ class EventAdmin(ProgramScopedAdmin):
         return False
 
 
-# --- Scores, transitions and goals (engagement helper) ---
-from django import forms  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils.html import format_html  # noqa: E402
-
-from engagement.models import CustomerScore, Goal, ScoreTransition  # noqa: E402
+# --- Scores, transitions and goals ---
 
 
 class GoalForm(forms.ModelForm):
