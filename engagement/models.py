@@ -245,6 +245,14 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["program", "type", "occurred_at"], name="event_program_type_time"),
+            # The re-score's RFM inputs (every purchase in the lookback) read from this index
+            # alone, a tenth of the table's rows, without visiting the table.
+            models.Index(
+                fields=["program", "occurred_at"],
+                include=["customer", "value"],
+                condition=Q(type="purchase"),
+                name="event_purchases",
+            ),
             models.Index(fields=["customer", "occurred_at"], name="event_customer_time"),
             models.Index(fields=["received_at"], name="event_unprocessed", condition=Q(processed_at__isnull=True)),
         ]
@@ -297,8 +305,10 @@ class CustomerScore(models.Model):
     """The current engagement score, RFM scores, segment and churn risk of one customer.
 
     Written only by engagement.scoring. The inputs of the ranking (raw_score, frequency,
-    monetary, last_purchase_at, median_gap_days) are kept so that an incremental re-score can
-    rank a few customers against everyone else without reading everyone's events again.
+    monetary, last_purchase_at, median_gap_days) are kept so that a re-score reads again only
+    the events of customers whose events changed since (engagement.scoring explains when a
+    stored row is still valid), and an incremental re-score ranks a few customers against
+    everyone else's stored values.
     """
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="score")
@@ -307,6 +317,8 @@ class CustomerScore(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customer_scores", db_index=False)
     engagement_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
     raw_score = models.FloatField(default=0, help_text=_("Decayed weighted event sum as of scored_at."))
+    # Which score weights and half-life raw_score was computed with (scoring.weights_key).
+    weights_key = models.IntegerField(default=0)
     r_score = models.PositiveSmallIntegerField(null=True, blank=True)
     f_score = models.PositiveSmallIntegerField(null=True, blank=True)
     m_score = models.PositiveSmallIntegerField(null=True, blank=True)

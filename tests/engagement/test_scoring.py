@@ -2,6 +2,7 @@
 historic snapshots and the rescore command, in-process on PostgreSQL."""
 
 import itertools
+import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -30,7 +31,8 @@ def person(program, name):
 
 
 def ev(customer, type_, days_ago, value=None, processed=True, **properties):
-    return Event.objects.create(
+    """An event `days_ago` before NOW, through event processing unless `processed` is False."""
+    event = Event.objects.create(
         program_id=customer.program_id,
         customer=customer,
         event_id=f"s-{next(_ids)}",
@@ -38,8 +40,11 @@ def ev(customer, type_, days_ago, value=None, processed=True, **properties):
         occurred_at=NOW - timedelta(days=days_ago),
         value=Decimal(value) if value is not None else None,
         properties=properties,
-        processed_at=NOW if processed else None,
     )
+    if processed:
+        processing.process_events([event.id])
+        event.refresh_from_db()
+    return event
 
 
 def score_of(customer):
@@ -152,6 +157,7 @@ def test_incremental_rescore_takes_queued_customers_only(acme):
     ev(bob, "page_view", 3, url="/")
     scoring.rescore_program(acme, now=NOW - timedelta(hours=1))
     bob_before = score_of(bob)
+    ScoringQueueEntry.objects.all().delete()  # what their first events queued
     # A new purchase of alice goes through processing: the event handler queues her.
     new = ev(alice, "purchase", 0, "20.00", processed=False, order_id="9")
     processing.process_events([new.id])
@@ -250,10 +256,107 @@ def test_a_later_pass_the_same_day_updates_only_changed_snapshots(acme):
 
 def test_deleting_a_customer_deletes_its_snapshots_without_a_database_constraint(acme):
     alice, bob = person(acme, "alice"), person(acme, "bob")
-    ev(alice, "purchase", 1, "10.00", order_id="1")
-    ev(bob, "purchase", 2, "10.00", order_id="2")
+    # Unprocessed: processing would earn points, and a customer with a ledger is never deleted.
+    ev(alice, "purchase", 1, "10.00", processed=False, order_id="1")
+    ev(bob, "purchase", 2, "10.00", processed=False, order_id="2")
     scoring.rescore_program(acme, now=NOW)
 
     alice.delete()  # the ORM cascades (the snapshot foreign keys have db_constraint=False)
 
     assert list(CustomerScoreSnapshot.objects.values_list("customer_id", flat=True)) == [bob.pk]
+
+
+# --- Which customers a pass reads again (PostgreSQL): stored values while the events are the same ---
+
+
+def test_a_pass_reads_again_only_the_customers_whose_events_changed(acme):
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "purchase", 30, "10.00", order_id="1")
+    moved = ev(bob, "purchase", 30, "10.00", order_id="2")
+    scoring.rescore_program(acme, now=NOW)  # both raw 10 × ½ = 5.0
+    # Events are append-only; changing one behind processing's back shows who is read again:
+    # read again, bob's event would now weigh 0.2 × ¼ = 0.05.
+    Event.objects.filter(pk=moved.pk).update(type="page_view")
+    ev(alice, "page_view", 0, url="/")  # processed: alice's events changed
+    later = NOW + timedelta(days=30)
+
+    scoring.rescore_program(acme, now=later)
+
+    assert score_of(bob).raw_score == pytest.approx(2.5)  # the stored 5.0, one half-life later
+    assert score_of(alice).raw_score == pytest.approx(10 * 0.25 + 0.2 * 0.5)  # read again
+    assert (score_of(alice).event_count, score_of(bob).event_count) == (2, 1)
+
+
+def test_new_weights_read_every_customer_again(acme):
+    reader = person(acme, "reader")
+    ev(reader, "page_view", 1e-9, url="/")  # a moment ago
+    scoring.rescore_program(acme, now=NOW)
+    assert score_of(reader).raw_score == pytest.approx(0.2)
+    acme.score_weights = {"page_view": 3}
+    acme.save()
+
+    scoring.rescore_program(acme, now=NOW)
+
+    # Nothing shown changed (a lone customer ranks 0), yet the raw score is the new weights'.
+    assert score_of(reader).raw_score == pytest.approx(3.0)
+    assert score_of(reader).weights_key == scoring.weights_key(acme)
+
+
+def test_unprocessed_and_later_events_are_read_from_the_events(acme):
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "page_view", 10, url="/")
+    ev(bob, "page_view", 10, url="/")
+    scoring.rescore_program(acme, now=NOW)
+    ev(alice, "purchase", 1, "10.00", processed=False, order_id="1")  # not processed yet
+    ev(bob, "purchase", -1, "10.00", order_id="2")  # processed, but after the pass's instant
+
+    scoring.rescore_program(acme, now=NOW)
+
+    assert (score_of(alice).event_count, score_of(alice).frequency) == (2, 1)
+    assert (score_of(bob).event_count, score_of(bob).frequency) == (1, 0)
+    assert score_of(bob).last_event_at == NOW - timedelta(days=10)
+
+
+def test_equal_histories_rank_equal_whether_stored_or_read_again(acme):
+    first, idle = person(acme, "first"), person(acme, "idle")
+    ev(first, "page_view", 1, url="/")
+    scoring.rescore_program(acme, now=NOW)
+    second = person(acme, "second")
+    ev(second, "page_view", 1, url="/")  # the same event as first's, scored fresh below
+
+    # first's raw score is the stored one decayed by 0.37 days, second's is summed from the
+    # event: the same number, up to float rounding in the last bit.
+    scoring.rescore_program(acme, now=NOW + timedelta(days=0.37))
+
+    assert [score_of(c).engagement_score for c in (idle, first, second)] == [
+        Decimal("0.00"),
+        Decimal("50.00"),
+        Decimal("50.00"),
+    ]
+
+
+def test_stored_values_give_the_figures_of_reading_every_event(acme):
+    rng = random.Random(7)
+    people = [person(acme, f"p{n}") for n in range(40)]
+    types = ["page_view", "session", "purchase", "email_opened", "social_share", "custom.thing"]
+
+    def some_events(days):
+        for customer in rng.sample(people, 25):
+            for _ in range(rng.randrange(1, 4)):
+                type_ = rng.choice(types)
+                value = f"{rng.randrange(100, 9000) / 100:.2f}" if type_ == "purchase" else None
+                ev(customer, type_, rng.uniform(*days), value, order_id="o")
+
+    some_events((100, 400))
+    scoring.rescore_program(acme, now=NOW)
+    some_events((0, 100))  # new events for some: the others keep their stored values
+    later = NOW + timedelta(days=3.3)
+    scoring.rescore_program(acme, now=later)
+    shown = ["customer_id", *scoring.SHOWN]
+    reused = sorted(CustomerScore.objects.values_list(*shown))
+    CustomerScore.objects.update(weights_key=0)  # every stored raw score invalid: read it all
+
+    result = scoring.rescore_program(acme, now=later)
+
+    assert result.transitions == 0
+    assert sorted(CustomerScore.objects.values_list(*shown)) == reused
