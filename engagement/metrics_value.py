@@ -9,8 +9,6 @@ from django.db.models import (
     CharField,
     Count,
     FloatField,
-    Max,
-    Min,
     Q,
     Sum,
     Value,
@@ -23,63 +21,16 @@ from engagement.metrics_base import (
     count,
     events,
     json_float,
-    lookback,
     mean,
     metric,
     money,
     sql_row,
     type_count,
 )
+from engagement.metrics_customers import activity
 from engagement.models import Event
 
 # --- 6. Retention and value ---
-
-
-def activity(ctx):
-    """Customer counts of section 6, from ONE pass over the events of [start − lookback, end)
-    grouped by customer: (active in the lookback before start, of them silent in the period,
-    active in the lookback before end, active in the period, new in the period).
-
-    Per customer only the first and last event of that window are needed: active before
-    start ⇔ first < start; active in the period ⇔ last ≥ start; active in the lookback before
-    end ⇔ last ≥ end − lookback. "New" = active in the period with no event ever before
-    start: only customers whose first event of the window is in the period can be, and only
-    they are looked further back (an index probe each)."""
-
-    def compute():
-        before, end_lookback = ctx.start - lookback(ctx), ctx.end - lookback(ctx)
-        per_customer = (
-            events(ctx, start=before, end=ctx.end)
-            .values("customer_id")
-            .annotate(first_at=Min("occurred_at"), last_at=Max("occurred_at"))
-            .order_by()
-        )
-        row = sql_row(
-            per_customer,
-            f"""SELECT COUNT(CASE WHEN x.first_at < %s THEN 1 END), COUNT(CASE WHEN x.last_at < %s THEN 1 END),
-                       COUNT(CASE WHEN x.last_at >= %s THEN 1 END), COUNT(CASE WHEN x.last_at >= %s THEN 1 END),
-                       COUNT(CASE WHEN x.first_at >= %s AND NOT EXISTS (
-                           SELECT 1 FROM {Event._meta.db_table} e
-                           WHERE e.customer_id = x.customer_id AND e.occurred_at < %s) THEN 1 END)
-                FROM ({{inner}}) x""",
-            params_before=[_dt(p) for p in (ctx.start, ctx.start, end_lookback, ctx.start, ctx.start, before)],
-        )
-        return Activity(*(int(n) for n in row))
-
-    return ctx.once("activity", compute)
-
-
-def _dt(value):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-@dataclass(frozen=True)
-class Activity:
-    at_start: int
-    lost: int
-    at_end: int
-    active: int
-    new: int
 
 
 @metric("active_customers", "count", "retention")
