@@ -388,9 +388,17 @@ class ScoreTransition(models.Model):
         SEGMENT = "segment"
         CHURN_RISK = "churn_risk"
 
+    # Like CustomerScoreSnapshot (see there): no database-level FK constraints, since a first
+    # re-score inserts three rows per customer and each constrained row costs two checks at
+    # COMMIT; only engagement.scoring writes these rows, selected from the program's existing
+    # customers, and ORM deletions still cascade. (program, kind, occurred_at) serves program.
     id = models.BigAutoField(primary_key=True)
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="score_transitions")
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="score_transitions", db_constraint=False
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     from_value = models.CharField(max_length=32, blank=True)
     to_value = models.CharField(max_length=32)
