@@ -433,29 +433,45 @@ def _fresh_customers(cursor, params, everyone):
     return ids, len(ids) > SCAN_ALL_SHARE * total
 
 
-def _band_sql(kind, prefix):
-    """Text label of the band a value is in: score bands of 10 ("80"), churn bands of 0.1 ("0.3").
+def _band_number(kind, prefix):
+    """The band a value is in, as an integer: score bands of 10, churn bands of 0.1.
     `prefix` names the temp-table columns: "n." (new values) or "n.old_" (stored ones)."""
+    column = "engagement_score / 10" if kind == "score" else "churn_risk * 10"
+    return f"CAST(FLOOR({prefix}{column} + 0.000001) AS INTEGER)"
+
+
+def _band_label(kind, prefix):
+    """Text label of the band a value is in: "80" (80–89.99), churn "0.3" (0.3–0.399), "1.0"."""
+    band = _band_number(kind, prefix)
     if kind == "score":
-        return f"CAST(CAST(FLOOR({prefix}engagement_score / 10 + 0.000001) AS INTEGER) * 10 AS TEXT)"
-    band = f"CAST(FLOOR({prefix}churn_risk * 10 + 0.000001) AS INTEGER)"
+        return f"CAST({band} * 10 AS TEXT)"
     return f"(CASE WHEN {band} >= 10 THEN '1.0' ELSE '0.' || CAST({band} AS TEXT) END)"
 
 
 def _record_transitions(cursor, params):
-    """The temp table carries the stored values (old_*), so no join is needed."""
+    """The temp table carries the stored values (old_*), so no join is needed. One scan picks
+    the rows where anything that can move changed; each kind of transition reads only those,
+    compares bands as integers, and labels only the transitions it records."""
+    kinds = (("score", "engagement_score"), ("churn_risk", "churn_risk"), ("segment", "segment"))
+    changed = " OR ".join(f"n.old_{column} <> n.{column}" for _, column in kinds)
     selects = []
-    for kind, column in (("score", "engagement_score"), ("churn_risk", "churn_risk"), ("segment", "segment")):
-        new = "n.segment" if kind == "segment" else _band_sql(kind, "n.")
-        old = "n.old_segment" if kind == "segment" else _band_sql(kind, "n.old_")
-        # Equal values are in equal bands: the band arithmetic runs only for changed values.
-        moved = f"n.old_{column} <> n.{column} AND {old} <> {new}"
+    for kind, column in kinds:
+        if kind == "segment":
+            new, old, moved = "n.segment", "n.old_segment", "n.old_segment <> n.segment"
+        else:
+            new, old = _band_label(kind, "n."), _band_label(kind, "n.old_")
+            # Equal values are in equal bands: the band arithmetic runs only for changed values.
+            moved = f"n.old_{column} <> n.{column} AND {_band_number(kind, 'n.old_')} <> {_band_number(kind, 'n.')}"
         selects.append(
             f"""SELECT %(program)s, n.customer_id, '{kind}', COALESCE({old}, ''), {new}, {_ts("now")}
-                FROM {TEMP} n WHERE n.is_target = 1 AND (n.old_customer_id IS NULL OR ({moved}))"""
+                FROM moved n WHERE n.old_customer_id IS NULL OR ({moved})"""
         )
+    materialized = "MATERIALIZED " if _pg() else ""
+    columns = ", ".join(f"n.{c}, n.old_{c}" for c in ["customer_id", *(column for _, column in kinds)])
     cursor.execute(
-        f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
+        f"""WITH moved AS {materialized}(
+                SELECT {columns} FROM {TEMP} n WHERE n.is_target = 1 AND (n.old_customer_id IS NULL OR {changed}))
+            INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
             {" UNION ALL ".join(selects)} RETURNING id""",
         params,
     )
