@@ -157,6 +157,13 @@ def q_property(key, value):
     return Q(**{f"properties__{key}": value})
 
 
+def not_merged():
+    """SQL to put at the end of a subquery whose columns the query around it mentions several
+    times: PostgreSQL would otherwise merge the subquery into it and compute each column again
+    at every mention (OFFSET 0 keeps it a subquery of its own)."""
+    return " OFFSET 0" if connection.vendor == "postgresql" else ""
+
+
 def sql_row(queryset, wrap, params_before=(), params_after=()):
     """Run `wrap` (SQL with "{inner}" standing for the queryset's own SQL; `params_before` and
     `params_after` fill the placeholders before and after it) and return its one row.
