@@ -53,40 +53,30 @@ def retention_rate(ctx):
 
 
 def _purchases(ctx):
-    """The period's purchases in one grouped pass, shared by AOV, APF, repeat purchase rate,
-    MRR, ARPC and the advocacy revenue share: per customer the count and recurring revenue;
-    then buyers, repeat buyers, paying (recurring) customers and the totals."""
+    """The period's purchases, shared by AOV, APF, repeat purchase rate, MRR, ARPC and the
+    advocacy revenue share: purchases per customer (buyers, repeat buyers, purchases) and the
+    revenue in one pass, then the recurring purchases (paying customers, recurring revenue).
+
+    Money is summed flat, never per customer: the first pass then reads only customer and
+    value, which the index event_purchases holds (no visit to the table, and no sum per
+    customer, which took most of the time); SQLite, which sums money as floats, rounds as it
+    always did."""
 
     def compute():
-        recurring = Q(properties__recurring=True)
-        per_customer = (
-            events(ctx, "purchase")
-            .values("customer_id")
-            .annotate(
-                n=Count("id"), recurring_n=Count("id", filter=recurring), recurring_sum=Sum("value", filter=recurring)
-            )
-            .order_by()
-        )
-        # The revenue is summed flat, not per customer: the same total (PostgreSQL sums money
-        # exactly) without a sum per customer (which took most of the pass), and from the
-        # index event_purchases alone. A customer's recurring sum starts only at a recurring
-        # purchase, so it stays per customer.
-        flat = events(ctx, "purchase").values("program").annotate(revenue=Sum("value")).values("revenue").order_by()
+        purchases = events(ctx, "purchase")
+        per_customer = purchases.values("customer_id").annotate(n=Count("*")).order_by()
+        flat = purchases.values("program").annotate(revenue=Sum("value")).values("revenue").order_by()
         flat_sql, flat_params = flat.query.sql_with_params()
         row = sql_row(
             per_customer,
-            f"""SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0), ({flat_sql}),
-                       COUNT(CASE WHEN x.recurring_n > 0 THEN 1 END), SUM(x.recurring_sum)
+            f"""SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0), ({flat_sql})
                 FROM ({{inner}}) x""",
             params_before=flat_params,
         )
-        revenue, recurring_revenue = row[3], row[5]
-        if connection.vendor != "postgresql":
-            # SQLite sums money as floats: summing the per-customer sums rounds differently
-            # from one flat sum, so the totals are summed flat, as the ORM always did.
-            totals = events(ctx, "purchase").aggregate(revenue=Sum("value"), recurring=Sum("value", filter=recurring))
-            revenue, recurring_revenue = totals["revenue"], totals["recurring"]
-        return Purchases(int(row[0]), int(row[1]), int(row[2]), revenue, int(row[4]), recurring_revenue)
+        recurring = purchases.filter(properties__recurring=True).aggregate(
+            paying=Count("customer_id", distinct=True), revenue=Sum("value")
+        )
+        return Purchases(int(row[0]), int(row[1]), int(row[2]), row[3], recurring["paying"], recurring["revenue"])
 
     return ctx.once("purchases", compute)
 
