@@ -1,14 +1,16 @@
 """Per-customer scores (METRICS.md section 9), computed set-based for a whole program.
 
 One pass of SQL per re-score, no per-customer Python loop:
-1. `score_new` (a temporary table) gets one row per customer of the program: the decayed
-   weighted event sum, RFM inputs over the lookback, last event and the median gap between
-   consecutive events, then the ranks (percentile rank for the engagement score,
-   tie-aware quintiles for R, F and M), the named segment and the churn risk.
-2. From it: ScoreTransition rows (INSERT … SELECT … RETURNING id), the CustomerScore upsert
-   and the day's CustomerScoreSnapshot rows (a plain INSERT … SELECT on the day's first pass,
-   else INSERT … SELECT … ON CONFLICT DO UPDATE of the new or changed rows);
-   then engagement.hooks.run_transition_handlers, all in one transaction.
+1. the scored rows, one per customer of the program: the decayed weighted event sum, RFM
+   inputs over the lookback, last event and the median gap between consecutive events, then
+   the ranks (percentile rank for the engagement score, tie-aware quintiles for R, F and M),
+   the named segment, the churn risk, and the stored values (old_*);
+2. from them: ScoreTransition rows (INSERT … SELECT … RETURNING id), the CustomerScore
+   UPDATE of the changed rows and INSERT of the new ones, and the day's CustomerScoreSnapshot
+   rows (a plain INSERT on the day's first pass, else an upsert of the new or changed rows).
+On PostgreSQL 1 and 2 are ONE statement (the scored rows a CTE read by data-modifying CTEs);
+on SQLite the scored rows go through a temporary table. Then
+engagement.hooks.run_transition_handlers, all in one transaction.
 
 Definitions (documented in docs/engagement.md):
 - engagement_score = 100 × PERCENT_RANK() of the raw score within the program (share of the
@@ -60,7 +62,7 @@ SCORES = CustomerScore._meta.db_table
 SNAPSHOTS = CustomerScoreSnapshot._meta.db_table
 TRANSITIONS = ScoreTransition._meta.db_table
 QUEUE = ScoringQueueEntry._meta.db_table
-TEMP = "engagement_score_new"
+TEMP = "engagement_score_new"  # SQLite only
 MONEY_PLACES = Event._meta.get_field("value").decimal_places
 ADVISORY_LOCK_BASE = 7_310_000_000  # + program id: one scoring pass per program at a time
 QUEUE_BATCH = 5000
@@ -448,8 +450,9 @@ def _band_label(kind, prefix):
     return f"(CASE WHEN {band} >= 10 THEN '1.0' ELSE '0.' || CAST({band} AS TEXT) END)"
 
 
-def _record_transitions(cursor, params):
-    """The temp table carries the stored values (old_*), so no join is needed. One scan picks
+def _transitions_sql(source, targets):
+    """(the moved rows, the INSERT of their transitions … RETURNING id), from `source` (the
+    scored rows, with the stored values as old_*: no join is needed). `moved` picks in one scan
     the rows where anything that can move changed; each kind of transition reads only those,
     compares bands as integers, and labels only the transitions it records."""
     kinds = (("score", "engagement_score"), ("churn_risk", "churn_risk"), ("segment", "segment"))
@@ -466,16 +469,12 @@ def _record_transitions(cursor, params):
             f"""SELECT %(program)s, n.customer_id, '{kind}', COALESCE({old}, ''), {new}, {_ts("now")}
                 FROM moved n WHERE n.old_customer_id IS NULL OR ({moved})"""
         )
-    materialized = "MATERIALIZED " if _pg() else ""
     columns = ", ".join(f"n.{c}, n.old_{c}" for c in ["customer_id", *(column for _, column in kinds)])
-    cursor.execute(
-        f"""WITH moved AS {materialized}(
-                SELECT {columns} FROM {TEMP} n WHERE n.is_target = 1 AND (n.old_customer_id IS NULL OR {changed}))
-            INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
+    return (
+        f"SELECT {columns} FROM {source} n WHERE {targets} AND (n.old_customer_id IS NULL OR {changed})",
+        f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
             {" UNION ALL ".join(selects)} RETURNING id""",
-        params,
     )
-    return sorted(row[0] for row in cursor.fetchall())
 
 
 def _differs(old, new):
@@ -483,12 +482,12 @@ def _differs(old, new):
     return f"{old} IS DISTINCT FROM {new}" if _pg() else f"{old} IS NOT {new}"
 
 
-def _write_scores(cursor, params):
-    """UPDATE the changed stored rows, INSERT the new ones: an INSERT … ON CONFLICT DO UPDATE
-    first tries to insert every row (an index probe and a speculative insert each); on the
-    nightly re-score, 72,000 changed rows of 100,000 took 1.7 s that way, 1.4 s this way.
-    A row whose raw score was computed with other weights is rewritten even if nothing shown
-    changed, so that its raw score is one of the current weights."""
+def _score_writes_sql(source, targets):
+    """(UPDATE of the changed stored rows, INSERT of the new ones) from `source`: an INSERT …
+    ON CONFLICT DO UPDATE first tries to insert every row (an index probe and a speculative
+    insert each); on the nightly re-score, 72,000 changed rows of 100,000 took 1.7 s that way,
+    1.4 s this way. A row whose raw score was computed with other weights is rewritten even if
+    nothing shown changed, so that its raw score is one of the current weights."""
     columns = SHOWN + ["raw_score", "weights_key", "scored_at", "updated_at"]
     values = [f"n.{TEMP_COLUMN.get(c, c)}" for c in SHOWN] + [
         "n.raw_score",
@@ -499,51 +498,44 @@ def _write_scores(cursor, params):
     changed = " OR ".join(
         [_differs(f"n.old_{c}", f"n.{TEMP_COLUMN.get(c, c)}") for c in SHOWN] + ["n.old_weights_key <> %(weights_key)s"]
     )
-    cursor.execute(
+    return (
         f"""UPDATE {SCORES} SET {", ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))}
-            FROM {TEMP} n WHERE {SCORES}.customer_id = n.customer_id AND n.is_target = 1
+            FROM {source} n WHERE {SCORES}.customer_id = n.customer_id AND {targets}
             AND n.old_customer_id IS NOT NULL AND ({changed})""",
-        params,
-    )
-    cursor.execute(
         f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
             SELECT n.customer_id, %(program)s, {", ".join(values)}
-            FROM {TEMP} n WHERE n.is_target = 1 AND n.old_customer_id IS NULL""",
-        params,
+            FROM {source} n WHERE {targets} AND n.old_customer_id IS NULL""",
     )
 
 
 def _new_or_changed(prefix, columns):
-    """WHERE clause: the temp row `n` has no stored row (`prefix`customer_id is NULL) or one
+    """WHERE clause: the scored row `n` has no stored row (`prefix`customer_id is NULL) or one
     of `columns` differs from the stored `prefix`column."""
     differs = " OR ".join(_differs(f"{prefix}{c}", f"n.{TEMP_COLUMN.get(c, c)}") for c in columns)
-    return f"n.is_target = 1 AND ({prefix}customer_id IS NULL OR {differs})"
+    return f"({prefix}customer_id IS NULL OR {differs})"
 
 
-def _upsert_snapshots(cursor, params):
-    """The day's snapshot rows. The first pass of a day (the nightly re-score) finds none of
-    the program's rows for the day and INSERTs them plainly: an INSERT … ON CONFLICT
-    speculatively inserts each row (~1.4 s per 100,000 rows, twice the plain INSERT). Later
-    passes that day upsert only the rows that are new or differ. Under the program's scoring
-    lock nobody else writes these rows between the check and the INSERT."""
+def _first_pass_of_day(cursor, params):
+    """No snapshot row of the program for the day yet? Under the program's scoring lock nobody
+    else writes these rows between this check and the snapshot INSERT."""
+    cursor.execute(f"SELECT 1 FROM {SNAPSHOTS} WHERE program_id = %(program)s AND date = %(day)s LIMIT 1", params)
+    return cursor.fetchone() is None
+
+
+def _snapshots_sql(source, targets, first_of_day):
+    """The day's snapshot rows from `source`. The first pass of a day (the nightly re-score)
+    INSERTs them plainly: an INSERT … ON CONFLICT speculatively inserts each row (~1.4 s per
+    100,000 rows, twice the plain INSERT). Later passes that day upsert only the rows that
+    are new or differ."""
     columns = ["engagement_score", "r_score", "f_score", "m_score", "segment", "churn_risk", "monetary"]
     values = ", ".join(f"n.{TEMP_COLUMN.get(c, c)}" for c in columns)
-    cursor.execute(f"SELECT 1 FROM {SNAPSHOTS} WHERE program_id = %(program)s AND date = %(day)s LIMIT 1", params)
-    if cursor.fetchone() is None:
-        cursor.execute(
-            f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(columns)})
-                SELECT %(program)s, n.customer_id, %(day)s, {values} FROM {TEMP} n WHERE n.is_target = 1""",
-            params,
-        )
-        return
-    cursor.execute(
-        f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(columns)})
-            SELECT %(program)s, n.customer_id, %(day)s, {values}
-            FROM {TEMP} n LEFT JOIN {SNAPSHOTS} p ON p.customer_id = n.customer_id AND p.date = %(day)s
-            WHERE {_new_or_changed("p.", columns)}
-            ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}""",
-        params,
-    )
+    insert = f"INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {', '.join(columns)})"
+    if first_of_day:
+        return f"{insert} SELECT %(program)s, n.customer_id, %(day)s, {values} FROM {source} n WHERE {targets}"
+    return f"""{insert} SELECT %(program)s, n.customer_id, %(day)s, {values}
+        FROM {source} n LEFT JOIN {SNAPSHOTS} p ON p.customer_id = n.customer_id AND p.date = %(day)s
+        WHERE {targets} AND {_new_or_changed("p.", columns)}
+        ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}"""
 
 
 def local_day_end(program, day):
@@ -564,20 +556,59 @@ def weights_key(program):
     return zlib.crc32(payload.encode()) & 0x7FFFFFFF
 
 
-def _build(cursor, program, params, *, incremental, everyone):
-    """Fill the temp table with the scored rows (see the module docstring)."""
-    if not _pg():
-        sql = _scores_sql(program, params, incremental)
-    else:
-        scan_all = False
-        if not incremental:
-            params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
-        sql = _scores_sql_pg(program, params, incremental, scan_all)
-    cursor.execute(f"CREATE TEMP TABLE {TEMP} AS {sql}", params)
+def _write_in_one_statement(cursor, program, params, *, incremental, everyone, write_current, first_of_day):
+    """PostgreSQL: score and write in ONE statement: the scored rows are a CTE that the
+    data-modifying CTEs (transitions, scores, snapshots) read, so nothing is written to a
+    temporary table, analysed and read back. A full pass scores only targets, so its
+    statements carry no target filter (whose selectivity the planner could only guess).
+    Returns (customers scored, transition ids)."""
+    targets = "n.is_target = 1" if incremental else "TRUE"
+    scan_all = False
+    if not incremental:
+        params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
+    ctes = [f"n AS MATERIALIZED ({_scores_sql_pg(program, params, incremental, scan_all)})"]
+    transitions = "NULL"
+    if write_current:
+        moved, insert_transitions = _transitions_sql("n", targets)
+        update, insert_scores = _score_writes_sql("n", targets)
+        ctes += [
+            f"moved AS MATERIALIZED ({moved})",
+            f"recorded AS ({insert_transitions})",
+            f"updated AS ({update})",
+            f"inserted AS ({insert_scores})",
+        ]
+        transitions = "(SELECT array_agg(id) FROM recorded)"
+    ctes.append(f"snapshots AS ({_snapshots_sql('n', targets, first_of_day)})")
+    cursor.execute(
+        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
+        params,
+    )
+    scored, transition_ids = cursor.fetchone()
+    return scored, sorted(transition_ids or [])
+
+
+def _write_through_temp_table(cursor, program, params, *, incremental, write_current, first_of_day):
+    """SQLite: the scored rows go to a temporary table, then each write reads it."""
+    targets = "n.is_target = 1"
+    cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+    cursor.execute(f"CREATE TEMP TABLE {TEMP} AS {_scores_sql(program, params, incremental)}", params)
+    cursor.execute(f"ANALYZE {TEMP}")
+    transition_ids = []
+    if write_current:
+        moved, insert_transitions = _transitions_sql(TEMP, targets)
+        cursor.execute(f"WITH moved AS ({moved}) {insert_transitions}", params)
+        transition_ids = sorted(row[0] for row in cursor.fetchall())
+        for sql in _score_writes_sql(TEMP, targets):
+            cursor.execute(sql, params)
+    cursor.execute(_snapshots_sql(TEMP, targets, first_of_day), params)
+    cursor.execute(f"SELECT COUNT(*) FROM {TEMP} n WHERE {targets}")
+    scored = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE {TEMP}")
+    return scored, transition_ids
 
 
 def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
-    """Compute scores as of `as_of` into the temp table and write them; see module docstring."""
+    """Score as of `as_of` and write the results; see module docstring."""
     now = now or timezone.now()
     incremental = customer_ids is not None
     params = {
@@ -596,25 +627,18 @@ def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None
     with transaction.atomic(), connection.cursor() as cursor:
         if _pg():
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program.id])
-        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
-        if _pg():
-            # The hash aggregate and the sorts must not spill to disk (the server default is
-            # 4 MB); this transaction only.
+            # The aggregates and the sorts must not spill to disk (the server default is 4 MB);
+            # this transaction only.
             cursor.execute(f"SET LOCAL work_mem = '{SCORING_WORK_MEM}'")
-        # A historic snapshot reads every event as of that day's end: stored rows are as of now.
-        _build(cursor, program, params, incremental=incremental, everyone=not write_current)
-        # Without statistics the planner takes the temp table for a few rows and joins it to
-        # the stored scores row by row. The row count, the join column and the target flag
-        # are all it needs.
-        cursor.execute(f"ANALYZE {TEMP} (customer_id, is_target)" if _pg() else f"ANALYZE {TEMP}")
-        transition_ids = []
-        if write_current:
-            transition_ids = _record_transitions(cursor, params)
-            _write_scores(cursor, params)
-        _upsert_snapshots(cursor, params)
-        cursor.execute(f"SELECT COUNT(*) FROM {TEMP} WHERE is_target = 1")
-        scored = cursor.fetchone()[0]
-        cursor.execute(f"DROP TABLE {TEMP}")
+        options = {"incremental": incremental, "write_current": write_current}
+        options["first_of_day"] = _first_pass_of_day(cursor, params)
+        if _pg():
+            # A historic snapshot reads every event as of that day's end: stored rows are as of now.
+            scored, transition_ids = _write_in_one_statement(
+                cursor, program, params, everyone=not write_current, **options
+            )
+        else:
+            scored, transition_ids = _write_through_temp_table(cursor, program, params, **options)
         if transition_ids:
             hooks.run_transition_handlers(program.id, transition_ids)
     return ScoringResult(customers=scored, transitions=len(transition_ids))
