@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from rest_framework.test import APIClient
 
 from tests.factories import CustomerFactory, ProgramFactory
@@ -252,6 +253,10 @@ def browser_page():
         return context.new_page()
 
     yield open_page
+    # Starting Playwright switched this thread to another contextvars context, and Django keeps
+    # its connections per context: close the test body's before Playwright stops and switches
+    # back, or it stays open past the end of the test database.
+    connections.close_all()
     for context in contexts:
         context.close()
     browser.close()
