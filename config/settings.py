@@ -151,15 +151,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 # Requests per partner key: "<n>/<sec|min|hour|day>"; beyond it 429 with Retry-After.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="6000/min")
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["engagement.partner_auth.PartnerKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["engagement.partner_auth.IsPartner"],
-    "DEFAULT_THROTTLE_CLASSES": ["engagement.partner_auth.PartnerKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["engagement.partner_api.authentication.PartnerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["engagement.partner_api.authentication.IsPartner"],
+    "DEFAULT_THROTTLE_CLASSES": ["engagement.partner_api.authentication.PartnerKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"partner_key": API_RATE_LIMIT},
-    "DEFAULT_PARSER_CLASSES": ["engagement.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["engagement.partner_api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "engagement.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "engagement.partner_api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "engagement.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "engagement.partner_api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
 }

@@ -9,7 +9,7 @@ admin.site.index_title = "Programs, rewards, surveys and payouts"
 
 api_v1 = [
     path("", include("engagement.api_urls")),
-    path("", include("engagement.metrics_urls")),
+    path("", include("engagement.metrics.urls")),
     path("", include("engagement.webhooks.api_urls")),
     path("", include("surveys.api_urls")),
     path("", include("payouts.api_urls")),

@@ -1,18 +1,18 @@
 """Partner API: customers and events. Views parse and delegate (STYLE.md)."""
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement import customers as customer_services
-from engagement.api_errors import ApiError
 from engagement.event_schema import MAX_BATCH, validate_events
-from engagement.idempotency import idempotent
 from engagement.ingest import record_events
 from engagement.models import Customer
-from engagement.pagination import PageNumberPagination
+from engagement.partner_api.errors import ApiError
+from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.params import parse_time_param
 from engagement.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
@@ -20,24 +20,6 @@ from engagement.serializers import (
     EventBatchInputSerializer,
     IngestOutputSerializer,
 )
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Replays the first response for the same key and body (kept 48 h).",
-)
-
-
-def parse_time_param(request, name):
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    value = parse_datetime(raw.replace(" ", "+"))
-    if value is None or value.tzinfo is None:
-        raise ApiError(f"{name} must be an RFC 3339 date-time with offset.", code="invalid", attr=name)
-    return value
 
 
 class EventIngestApi(APIView):

@@ -9,7 +9,7 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   scoring pass records score/segment/tier transitions.
 - Metric providers let higher apps contribute metrics computed from their own tables
   (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
-  segment=None) -> engagement.metric_types.MetricValue`, under a METRICS.md name.
+  segment=None) -> engagement.metrics.types.MetricValue`, under a METRICS.md name.
 - Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
 """
 

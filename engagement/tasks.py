@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from engagement import idempotency, processing
+from engagement import processing
+from engagement.partner_api import idempotency
 
 
 # A deadlock or serialization failure rolls the whole batch back (nothing half-done), so it

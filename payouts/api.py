@@ -7,11 +7,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.api import IDEMPOTENCY_HEADER, parse_time_param
-from engagement.api_errors import ApiError
 from engagement.customers import get_customer
-from engagement.idempotency import idempotent
-from engagement.pagination import PageNumberPagination
+from engagement.partner_api.errors import ApiError
+from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.params import parse_time_param
 from payouts import services
 from payouts.models import Method, Payout, Status
 from payouts.serializers import PayoutInputSerializer, PayoutOutputSerializer

@@ -1,7 +1,7 @@
 """Partner API: balance, ledger, grants, adjustments, catalogue, redemptions (API.md).
 Views parse and delegate (STYLE.md); every query is filtered by request.program.
 
-Idempotency: POSTs honour the Idempotency-Key header (engagement.idempotency replays the
+Idempotency: POSTs honour the Idempotency-Key header (engagement.partner_api.idempotency replays the
 first response) AND derive the ledger/redemption key from it (or from the body's
 `idempotency_key`), so a repeat never grants twice even after the replay record expires.
 One of the two is required.
@@ -15,11 +15,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.api import IDEMPOTENCY_HEADER
-from engagement.api_errors import ApiError
 from engagement.customers import get_customer
-from engagement.idempotency import idempotent
-from engagement.pagination import CursorPagination
+from engagement.partner_api.errors import ApiError
+from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from engagement.partner_api.pagination import CursorPagination
 from rewards import balances, catalogue, ledger, redemptions, vouchers
 from rewards.errors import RewardsError
 from rewards.models import LedgerEntry

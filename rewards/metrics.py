@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, Sum
 
-from engagement.metric_types import MetricValue, rate
+from engagement.metrics.types import MetricValue, rate
 from engagement.models import Customer
 from rewards.models import EntryKind, LedgerEntry, PointsAccount, Redemption
 

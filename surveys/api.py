@@ -6,11 +6,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from engagement.api import IDEMPOTENCY_HEADER, parse_time_param
-from engagement.api_errors import ApiError
 from engagement.customers import get_customer
-from engagement.idempotency import idempotent
-from engagement.pagination import PageNumberPagination
+from engagement.partner_api.errors import ApiError
+from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.params import parse_time_param
 from surveys.models import CHANNELS, Invitation, Response, Survey
 from surveys.reports import PERIODS, survey_report
 from surveys.sending import send_survey

@@ -20,7 +20,7 @@ from collections import defaultdict
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from engagement.metric_types import rate
+from engagement.metrics.types import rate
 from surveys.models import Invitation, Response, Survey, SurveySettings
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}

@@ -10,8 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.idempotency import idempotent
-from engagement.pagination import PageNumberPagination
+from engagement.partner_api.idempotency import idempotent
+from engagement.partner_api.pagination import PageNumberPagination
 from engagement.webhooks import subscriptions
 from engagement.webhooks.models import EventType, WebhookSubscription
 

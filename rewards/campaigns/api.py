@@ -6,9 +6,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.api import IDEMPOTENCY_HEADER
-from engagement.idempotency import idempotent
-from engagement.pagination import PageNumberPagination
+from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
+from engagement.partner_api.pagination import PageNumberPagination
 from rewards.campaigns import lifecycle, simulator
 from rewards.campaigns.models import Campaign
 from rewards.campaigns.serializers import (

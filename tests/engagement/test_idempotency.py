@@ -4,8 +4,8 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engagement.idempotency import purge_expired_keys
 from engagement.models import Customer, Event, IdempotencyRecord
+from engagement.partner_api.idempotency import purge_expired_keys
 from tests.conftest import make_partner_client, wait_for
 
 EVENT = {"event_id": "e1", "type": "app_installed", "customer": "alice", "occurred_at": "2026-05-01T10:00:00Z"}

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from engagement import hooks
-from engagement.metric_types import MetricValue
 from engagement.metrics import PROVIDED, metric_names
+from engagement.metrics.types import MetricValue
 from engagement.models import Customer, CustomerScore, Event
 from engagement.processing import process_events
 

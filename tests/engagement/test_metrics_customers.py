@@ -1,4 +1,4 @@
-"""The customer counts of METRICS.md section 6 (engagement.metrics_customers): from the first
+"""The customer counts of METRICS.md section 6 (engagement.metrics.customers): from the first
 and last seen times that event processing keeps on each customer, they equal the counts from
 the events themselves, whatever mix of processed and unprocessed events, events after the
 period and events long before it."""
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engagement.metrics_base import Ctx
-from engagement.metrics_customers import Activity, activity, activity_from_aggregates, activity_from_events
+from engagement.metrics.base import Ctx
+from engagement.metrics.customers import Activity, activity, activity_from_aggregates, activity_from_events
 from engagement.models import Customer, CustomerScore, Event
 from engagement.processing import process_events
 from tests.factories import ProgramFactory

@@ -1,4 +1,4 @@
-"""Metrics computed together share passes (engagement.metrics_base.Ctx.once): the values must
+"""Metrics computed together share passes (engagement.metrics.base.Ctx.once): the values must
 be exactly those of each metric computed alone. And the demo's metric snapshots (step 60)
 include the survey metrics."""
 

@@ -1,4 +1,4 @@
-"""Request parsing for the partner API. Kept apart from api_errors: DRF imports the parser
+"""Request parsing for the partner API. Kept apart from errors: DRF imports the parser
 classes while building APIView, so this module must not import rest_framework.views."""
 
 import json

@@ -5,8 +5,7 @@ from decimal import Decimal
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, When
 from django.db.models.fields.json import KT
 
-from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import (
+from engagement.metrics.base import (
     count,
     events,
     json_float,
@@ -19,6 +18,7 @@ from engagement.metrics_base import (
     sql_rows,
     type_count,
 )
+from engagement.metrics.types import MetricValue, rate
 from engagement.models import Event
 
 # --- 1. Website ---

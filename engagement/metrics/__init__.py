@@ -1,7 +1,7 @@
 """Metrics of METRICS.md sections 1-8 for a program over [start, end), optionally for one RFM
 segment: `compute_metrics` is the one entry point (API, dashboard, snapshots, goals).
 
-Built-in metrics live in metrics_activity (sections 1-5) and metrics_value (6 and 8).
+Built-in metrics live in activity (sections 1-5) and value (6 and 8).
 Loyalty metrics and the survey response rate come from providers that rewards and surveys
 register with engagement.hooks.register_metric; while none is registered their value is
 None ("no data"), like any rate with a zero denominator.
@@ -14,10 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from engagement import hooks
-from engagement import metrics_activity as _activity  # noqa: F401 - registers metrics
-from engagement import metrics_value as _value  # noqa: F401 - registers metrics
-from engagement.metric_types import MetricValue
-from engagement.metrics_base import BUILTIN, Ctx
+from engagement.metrics import activity as _activity  # noqa: F401 - registers metrics
+from engagement.metrics import value as _value  # noqa: F401 - registers metrics
+from engagement.metrics.base import BUILTIN, Ctx
+from engagement.metrics.types import MetricValue
 from engagement.models import MetricSnapshot, Segment
 from engagement.scoring import local_date, local_day_end
 

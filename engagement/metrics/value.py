@@ -16,8 +16,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 
-from engagement.metric_types import MetricValue, rate
-from engagement.metrics_base import (
+from engagement.metrics.base import (
     count,
     events,
     json_float,
@@ -27,7 +26,8 @@ from engagement.metrics_base import (
     sql_row,
     type_count,
 )
-from engagement.metrics_customers import activity
+from engagement.metrics.customers import activity
+from engagement.metrics.types import MetricValue, rate
 from engagement.models import Event
 
 # --- 6. Retention and value ---

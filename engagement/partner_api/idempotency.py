@@ -18,13 +18,22 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.response import Response
 
-from engagement.api_errors import ApiError, Conflict
 from engagement.models import IdempotencyRecord
+from engagement.partner_api.errors import ApiError, Conflict
 
 HEADER = "Idempotency-Key"
+# The header as the OpenAPI schema documents it on every idempotent operation.
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Replays the first response for the same key and body (kept 48 h).",
+)
 # A claim older than this whose request never finished (a killed process) may be taken over.
 STALE_CLAIM = timedelta(minutes=10)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from engagement import metrics_api
+from engagement.metrics import api as metrics_api
 
 urlpatterns = [
     path("metrics", metrics_api.MetricsApi.as_view(), name="api-metrics"),

@@ -61,7 +61,7 @@ class PartnerKeyRateThrottle(throttling.SimpleRateThrottle):
 
 
 class PartnerKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "engagement.partner_auth.PartnerKeyAuthentication"
+    target_class = "engagement.partner_api.authentication.PartnerKeyAuthentication"
     name = "PartnerKey"
 
     def get_security_definition(self, auto_schema):

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from engagement import customers as customer_services
 from engagement import metrics
-from engagement.api_errors import ApiError
 from engagement.models import CustomerScore
+from engagement.partner_api.errors import ApiError
 
 DEFAULT_PERIOD = timedelta(days=30)
 

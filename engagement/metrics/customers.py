@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Max, Min
 
-from engagement.metrics_base import events, lookback, sql_row
+from engagement.metrics.base import events, lookback, sql_row
 from engagement.models import Customer, CustomerScore, Event
 
 EVENTS = Event._meta.db_table

@@ -15,7 +15,7 @@ from django.db.models import Count, Exists, FloatField, IntegerField, OuterRef, 
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from engagement.metric_types import MetricValue
+from engagement.metrics.types import MetricValue
 from engagement.models import Customer, CustomerScore, Event, Program
 
 BUILTIN = {}  # name -> (fn, unit, section)
