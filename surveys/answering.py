@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from engagement.event_schema import CleanEvent
 from engagement.ingest import record_platform_event
 from engagement.webhooks.events import record_webhook_event
+from surveys import states
 from surveys.models import Answer, FollowUp, Invitation, Question, Response, Survey
 from surveys.statuses import expire_due_invitations
 from surveys.tokens import InvalidToken, unsign
@@ -68,9 +69,9 @@ def open_invitation(invitation, now=None):
     if invitation.is_expired(now):
         expire_due_invitations(now, Invitation.objects.filter(pk=invitation.pk))
         raise LinkProblem("expired")
-    Invitation.objects.filter(pk=invitation.pk, status__in=OPENABLE).update(
-        status=Invitation.Status.OPENED, opened_at=now
-    )
+    if invitation.status in OPENABLE:
+        # Conditional on the status read: a concurrent answer or callback wins, nothing is overwritten.
+        states.transition(invitation, Invitation.Status.OPENED, reason="link opened", updates={"opened_at": now})
     Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=now)
     invitation.refresh_from_db()
 
@@ -215,9 +216,7 @@ def _complete(invitation, response, now, record_event):
     response.segment = _current_segment(invitation.customer)
     response.completed_at = now
     response.save()
-    invitation.status = Invitation.Status.ANSWERED
-    invitation.answered_at = now
-    invitation.save(update_fields=["status", "answered_at"])
+    states.transition(invitation, Invitation.Status.ANSWERED, updates={"answered_at": now})
     if record_event:
         event = answered_event(invitation, response, now)
         record_platform_event(

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engagement.models import Customer
+from surveys import states
 from surveys.models import Invitation, SendSkip
 from surveys.throttling import check_throttle
 
@@ -71,17 +72,20 @@ def send_survey(*, survey, customer, source="campaign", idempotency_key=None, ch
         throttle = check_throttle(survey, customer, now)
         if throttle and survey.throttled_action != survey.ThrottledAction.HOLD:
             return _skip(survey, customer, throttle.reason, source, key)
-        invitation = Invitation.objects.create(
-            program_id=survey.program_id,
-            survey=survey,
-            customer=customer,
-            channel=chosen,
-            locale=customer.get_locale(),
-            source=source,
-            idempotency_key=key,
-            status=Invitation.Status.HELD if throttle else Invitation.Status.QUEUED,
-            hold_until=throttle.eligible_at if throttle else None,
-            hold_reason=throttle.reason if throttle else "",
+        invitation = states.create(
+            Invitation(
+                program_id=survey.program_id,
+                survey=survey,
+                customer=customer,
+                channel=chosen,
+                locale=customer.get_locale(),
+                source=source,
+                idempotency_key=key,
+                hold_until=throttle.eligible_at if throttle else None,
+                hold_reason=throttle.reason if throttle else "",
+            ),
+            Invitation.Status.HELD if throttle else Invitation.Status.QUEUED,
+            reason=throttle.reason if throttle else "",
         )
         if not throttle:
             dispatch_invitation(invitation, now, transactional=transactional)
@@ -91,15 +95,18 @@ def send_survey(*, survey, customer, source="campaign", idempotency_key=None, ch
 def dispatch_invitation(invitation, now, transactional=False):
     """Start the throttling clock and hand the invitation to its channel (inside a transaction).
 
-    A message the channel refuses outright (e.g. contact cap) makes the invitation `failed`
-    and is recorded as a SendSkip with the channel's reason.
+    A held invitation becomes queued. A message the channel refuses outright (e.g. contact
+    cap) makes the invitation `failed` and is recorded as a SendSkip with the channel's reason.
     """
     from engagement.channels.sending import send_message
 
-    invitation.invited_at = now
-    invitation.expires_at = now + timedelta(days=invitation.survey.link_validity_days)
-    invitation.status = Invitation.Status.QUEUED
-    invitation.hold_until = None
+    fields = {
+        "invited_at": now,
+        "expires_at": now + timedelta(days=invitation.survey.link_validity_days),
+        "hold_until": None,
+    }
+    for name, value in fields.items():
+        setattr(invitation, name, value)  # the message's link and expiry read them
     message = send_message(
         customer=invitation.customer,
         channel=invitation.channel,
@@ -109,12 +116,11 @@ def dispatch_invitation(invitation, now, transactional=False):
         source="surveys",
         idempotency_key=f"survey-invitation-{invitation.pk}",
     )
-    invitation.message_id = message.pk
+    fields["message_id"] = message.pk
     skipped = _message_skip_reason(message)
     if skipped is not None:
-        invitation.status = Invitation.Status.FAILED
-        invitation.failed_at = now
-        invitation.failure_reason = skipped[:60]
+        fields.update(failed_at=now, failure_reason=skipped[:60])
+        states.transition(invitation, Invitation.Status.FAILED, reason=skipped, updates=fields)
         SendSkip.objects.create(
             program_id=invitation.program_id,
             survey_id=invitation.survey_id,
@@ -123,7 +129,11 @@ def dispatch_invitation(invitation, now, transactional=False):
             detail=skipped,
             source=invitation.source,
         )
-    invitation.save()
+    elif invitation.status == Invitation.Status.HELD:
+        states.transition(invitation, Invitation.Status.QUEUED, reason="released", updates=fields)
+    else:
+        invitation.message_id = message.pk
+        invitation.save(update_fields=list(fields))
 
 
 def message_context(invitation):
@@ -212,10 +222,9 @@ def release_held_invitations(now=None, limit=500):
 def _release(invitation, now):
     reason = _ineligible_reason(invitation.survey, invitation.customer)
     if reason:
-        invitation.status = Invitation.Status.FAILED
-        invitation.failure_reason = reason
-        invitation.failed_at = now
-        invitation.save(update_fields=["status", "failure_reason", "failed_at"])
+        states.transition(
+            invitation, Invitation.Status.FAILED, reason=reason, updates={"failure_reason": reason, "failed_at": now}
+        )
         SendSkip.objects.create(
             program_id=invitation.program_id,
             survey_id=invitation.survey_id,
