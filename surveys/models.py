@@ -13,11 +13,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from engagement.models import Customer, Program
+from engagement.channels.models import Channel
+from engagement.models import LOCALES, Customer, Program
 from engagement.state_machine import StatusChange
 
-LANGUAGES = ("en", "ar", "ms")
-CHANNELS = ("email", "sms", "whatsapp", "push")
+LANGUAGES = tuple(code for code, _name in LOCALES)
+CHANNELS = tuple(Channel.values)
 
 
 def default_channels():
