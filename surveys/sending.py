@@ -3,14 +3,16 @@ samples, held releases). Channel delivery itself is engagement.channels' job (Ce
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.channels.sending import send_message
 from engagement.models import Customer
 from surveys import states
-from surveys.models import Invitation, SendSkip
+from surveys.models import Invitation, SendSkip, Survey
 from surveys.throttling import check_throttle
 
 INVITATION_TEMPLATE = "survey_invitation"
@@ -26,11 +28,11 @@ class SendResult:
     created: bool = True
 
     @property
-    def skipped(self):
+    def skipped(self) -> bool:
         return self.invitation is None
 
 
-def pick_channel(survey, customer, requested=None):
+def pick_channel(survey: Survey, customer: Customer, requested: str | None = None) -> str | None:
     """First channel of the survey (or the requested one) the customer consented to and can be
     reached on; None when there is none."""
     for channel in [requested] if requested else survey.channels or []:
@@ -42,7 +44,15 @@ def pick_channel(survey, customer, requested=None):
     return None
 
 
-def send_survey(*, survey, customer, source="campaign", idempotency_key=None, channel=None, transactional=False):
+def send_survey(
+    *,
+    survey: Survey,
+    customer: Customer,
+    source: str = "campaign",
+    idempotency_key: str | None = None,
+    channel: str | None = None,
+    transactional: bool = False,
+) -> SendResult:
     """Invite `customer` to `survey` now, or hold or skip the send; returns SendResult.
 
     Checks, in order: survey active, customer not erased, a consented channel, then the
@@ -69,6 +79,7 @@ def send_survey(*, survey, customer, source="campaign", idempotency_key=None, ch
                 reason = SendSkip.Reason.NO_CONSENT
         if reason:
             return _skip(survey, customer, reason, source, key)
+        assert chosen is not None  # no channel is a reason
         throttle = check_throttle(survey, customer, now)
         if throttle and survey.throttled_action != survey.ThrottledAction.HOLD:
             return _skip(survey, customer, throttle.reason, source, key)
@@ -92,14 +103,12 @@ def send_survey(*, survey, customer, source="campaign", idempotency_key=None, ch
         return SendResult(invitation=invitation)
 
 
-def dispatch_invitation(invitation, now, transactional=False):
+def dispatch_invitation(invitation: Invitation, now: datetime, transactional: bool = False) -> None:
     """Start the throttling clock and hand the invitation to its channel (inside a transaction).
 
     A held invitation becomes queued. A message the channel refuses outright (e.g. contact
     cap) makes the invitation `failed` and is recorded as a SendSkip with the channel's reason.
     """
-    from engagement.channels.sending import send_message
-
     fields = {
         "invited_at": now,
         "expires_at": now + timedelta(days=invitation.survey.link_validity_days),
@@ -136,7 +145,7 @@ def dispatch_invitation(invitation, now, transactional=False):
         invitation.save(update_fields=list(fields))
 
 
-def message_context(invitation):
+def message_context(invitation: Invitation) -> dict[str, Any]:
     survey = invitation.survey
     question = survey.get_primary_question() or survey.questions.first()
     return {
@@ -189,7 +198,7 @@ def _previous_result(program_id, key):
     return None
 
 
-def release_held_invitations(now=None, limit=500):
+def release_held_invitations(now: datetime | None = None, limit: int = 500) -> int:
     """Beat: send held invitations whose hold has ended, if the customer is now eligible.
 
     Each in its own transaction, customer then invitation locked (the send_survey order);

@@ -23,7 +23,7 @@ from engagement.state_machine import IllegalTransition, StateMachine
 from surveys.models import Invitation, InvitationStatusChange
 
 S = Invitation.Status
-TRANSITIONS = {
+TRANSITIONS: dict[str, frozenset[str]] = {
     S.HELD: frozenset({S.QUEUED, S.FAILED}),
     S.QUEUED: frozenset({S.SENT, S.DELIVERED, S.FAILED, S.OPENED, S.ANSWERED, S.EXPIRED}),
     S.SENT: frozenset({S.DELIVERED, S.FAILED, S.OPENED, S.ANSWERED, S.EXPIRED}),

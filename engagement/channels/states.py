@@ -23,7 +23,7 @@ from engagement.channels.models import Message, MessageStatus, MessageStatusChan
 from engagement.state_machine import IllegalTransition, StateMachine
 
 S = MessageStatus
-TRANSITIONS = {
+TRANSITIONS: dict[str, frozenset[str]] = {
     S.QUEUED: frozenset({S.SENDING, S.HELD, S.DROPPED}),
     S.HELD: frozenset({S.QUEUED, S.DROPPED}),
     S.SENDING: frozenset({S.SENT, S.DELIVERED, S.FAILED, S.QUEUED}),
