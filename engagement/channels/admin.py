@@ -7,13 +7,26 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from engagement.channels import states
-from engagement.channels.models import ContactPolicy, Message, MessageStatus, MessageTemplate, PushSubscription
+from engagement.channels.models import (
+    ContactPolicy,
+    Message,
+    MessageStatus,
+    MessageStatusChange,
+    MessageTemplate,
+    PushSubscription,
+)
 from engagement.channels.sending import schedule_delivery
+from engagement.status_history_admin import StatusChangeInline
 from engagement.tenancy import ProgramScopedAdmin
+
+
+class MessageStatusChangeInline(StatusChangeInline):
+    model = MessageStatusChange
 
 
 @admin.register(Message)
 class MessageAdmin(ProgramScopedAdmin):
+    inlines = [MessageStatusChangeInline]
     list_display = [
         "id",
         "created_at",
