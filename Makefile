@@ -35,6 +35,7 @@ demo: venv translations
 test: venv translations
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
+	$(TEST_ENV) $(BIN)/mypy
 	$(TEST_ENV) bash scripts/services.sh run sh -c '$(BIN)/python manage.py makemigrations --check --dry-run && $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 serve: venv translations

@@ -19,7 +19,7 @@ class EngagementConfig(AppConfig):
         from engagement import demo_scores, hooks, scoring
 
         # Customers with newly processed events are queued for the incremental re-score.
-        hooks.register_event_handler(scoring.queue_customers_for_events)
+        hooks.register_event_handler("scores", scoring.queue_customers_for_events)
         hooks.register_demo_step(10, "engagement scores and goals", demo_scores.load_scores)
         # After surveys (30) and campaigns (50) have added data: trends of everything.
         hooks.register_demo_step(60, "engagement metric snapshots", demo_scores.load_metric_snapshots)

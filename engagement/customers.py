@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 
+from engagement.channels.erasure import erase_customer_messages
 from engagement.models import Customer
 
 PROFILE_FIELDS = (
@@ -77,7 +78,5 @@ def erase_customer(customer):
     customer.erased_at = customer.erased_at or timezone.now()
     customer.save()
     # Message bodies and addresses are personal data too (channels is part of engagement).
-    from engagement.channels.erasure import erase_customer_messages
-
     erase_customer_messages(customer)
     return customer

@@ -4,25 +4,49 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
 - Event handlers are called by engagement.processing with (program_id, event_ids) *inside*
   the processing transaction, for events being processed for the first time. They must be
   set-based, and must defer anything that leaves the database with transaction.on_commit.
-  If one raises, the transaction rolls back and the events are retried later.
+  If one raises, the transaction rolls back and the events are retried later. They run in
+  the order of EVENT_HANDLER_ORDER below, whatever the order of INSTALLED_APPS.
 - Transition handlers are called the same way with (program_id, transition_ids) when the
-  scoring pass records score/segment/tier transitions.
+  scoring pass records score/segment/tier transitions (one today: campaigns).
 - Metric providers let higher apps contribute metrics computed from their own tables
   (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
   segment=None) -> engagement.metrics.types.MetricValue`, under a METRICS.md name.
 - Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
 """
 
-_event_handlers = []
+from collections.abc import Callable, Iterable
+
+EventHandler = Callable[[int, Iterable[int]], None]
+
+# The event handlers, in the order they run (tests/engagement/test_hooks.py asserts it):
+EVENT_HANDLER_ORDER = (
+    # engagement.scoring: queue the events' customers for the incremental re-score.
+    "scores",
+    # rewards.earning: base earn rule, refund clawbacks, referrals; then recomputes the tiers
+    # of the customers who earned.
+    "earning",
+    # rewards.campaigns.engine: evaluates campaigns; a grant multiplies by the customer's tier
+    # multiplier, so it runs after earning to see a tier reached by this very batch.
+    "campaigns",
+)
+
+_event_handlers: dict[str, EventHandler] = {}
 _transition_handlers = []
 _demo_steps = []
 _metric_providers = {}
 
 
-def register_event_handler(handler):
-    if handler not in _event_handlers:
-        _event_handlers.append(handler)
+def register_event_handler(name: str, handler: EventHandler) -> EventHandler:
+    """Register `handler` in the slot `name` of EVENT_HANDLER_ORDER (ValueError for another name)."""
+    if name not in EVENT_HANDLER_ORDER:
+        raise ValueError(f"Unknown event handler slot {name!r}; add it to EVENT_HANDLER_ORDER first.")
+    _event_handlers[name] = handler
     return handler
+
+
+def event_handlers() -> list[tuple[str, EventHandler]]:
+    """The registered event handlers, in the order they run."""
+    return [(name, _event_handlers[name]) for name in EVENT_HANDLER_ORDER if name in _event_handlers]
 
 
 def register_transition_handler(handler):
@@ -31,8 +55,8 @@ def register_transition_handler(handler):
     return handler
 
 
-def run_event_handlers(program_id, event_ids):
-    for handler in list(_event_handlers):
+def run_event_handlers(program_id: int, event_ids: Iterable[int]) -> None:
+    for _name, handler in event_handlers():
         handler(program_id, event_ids)
 
 

@@ -6,12 +6,17 @@ schedules processing on commit. Safe to repeat: a retried batch only counts dupl
 """
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engagement.models import Customer, Event
+from engagement.event_schema import CleanEvent
+from engagement.models import Customer, Event, Program
 
 EVENT_TABLE = Event._meta.db_table
 INSERT_COLUMNS = "program_id, customer_id, event_id, type, occurred_at, received_at, value, currency, properties"
@@ -33,7 +38,7 @@ PORTABLE_CHUNK = 90  # SQLite: rows per multi-row VALUES statement (9 params eac
 class IngestResult:
     accepted: int
     duplicates: int
-    event_ids: list
+    event_ids: list[int]
 
 
 CUSTOMER_TABLE = Customer._meta.db_table
@@ -49,7 +54,7 @@ PG_NEW_CUSTOMERS = f"""
 PG_FIND_CUSTOMERS = f"SELECT external_id, id FROM {CUSTOMER_TABLE} WHERE program_id = %s AND external_id = ANY(%b)"
 
 
-def server_side_cursor():
+def server_side_cursor() -> Any:
     """A psycopg cursor with server-side parameter binding on Django's connection (and its
     transaction). Django's default client-side binding quotes every array element in Python,
     which cost more than the insert itself for a 1,000-event batch."""
@@ -59,7 +64,7 @@ def server_side_cursor():
     return psycopg.Cursor(connection.connection)
 
 
-def resolve_customers(program, external_ids):
+def resolve_customers(program: Program, external_ids: Iterable[str]) -> dict[str, int]:
     """Map external ids to customer ids, creating the unknown ones (race-safe)."""
     wanted = sorted(set(external_ids))
     if connection.vendor == "postgresql":
@@ -133,7 +138,7 @@ def _insert_portable(program, rows, now):
     return ids
 
 
-def record_events(program, events, enqueue=True):
+def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool = True) -> IngestResult:
     """Store validated events for `program`; return IngestResult(accepted, duplicates, ids).
 
     One transaction: customers created and events inserted together or not at all.
@@ -169,14 +174,20 @@ def record_events(program, events, enqueue=True):
     return IngestResult(accepted=len(event_ids), duplicates=len(events) - len(event_ids), event_ids=event_ids)
 
 
-def record_platform_event(program, customer, event_type, event_id, occurred_at=None, value=None, properties=None):
+def record_platform_event(
+    program: Program,
+    customer: Customer,
+    event_type: str,
+    event_id: str,
+    occurred_at: datetime | None = None,
+    value: Decimal | None = None,
+    properties: dict[str, Any] | None = None,
+) -> IngestResult:
     """Record an event the platform itself observed (survey_answered, tier_changed...).
 
     For lower apps telling higher ones something happened (DESIGN.md). Idempotent by
     `event_id`; joins the caller's transaction; processing is enqueued on commit.
     """
-    from engagement.event_schema import CleanEvent
-
     event = CleanEvent(
         event_id=event_id,
         type=event_type,

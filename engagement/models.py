@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.timezone import now as utc_now
 from django.utils.translation import gettext_lazy as _
 
+# An ISO 4217 code: the one pattern every currency field and parameter is checked against.
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
 LOCALES = [("en", "English"), ("ar", "العربية"), ("ms", "Bahasa Melayu")]
 
 # Per-type weights for the engagement score (METRICS.md section 9); a program may override.
@@ -65,7 +67,7 @@ class Program(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="program_currency_iso"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_PATTERN), name="program_currency_iso"),
         ]
 
     def __str__(self):

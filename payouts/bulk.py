@@ -19,6 +19,7 @@ from payouts import services
 from payouts.destinations import DestinationError, clean_destination
 from payouts.models import Method, PayoutBatch, Status
 from payouts.services import CURRENCY_RE, PayoutError
+from payouts.states import FINAL
 
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
@@ -149,9 +150,6 @@ def create_batch(program, plan, *, user=None, filename="") -> PayoutBatch:
         for start in range(0, len(payout_ids), CHUNK):
             services.enqueue_processing(payout_ids[start : start + CHUNK])
     return batch
-
-
-FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REVERSED)
 
 
 def batch_progress(batch):

@@ -11,8 +11,6 @@ raises, the move rolls back and is retried later. Handlers must defer anything t
 the database with transaction.on_commit.
 """
 
-FINAL_STATUSES = ("succeeded", "failed", "cancelled", "reversed")
-
 _final_handlers = []
 
 

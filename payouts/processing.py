@@ -22,7 +22,9 @@ treats that as unknown and looks up first.
 
 import random
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -32,25 +34,25 @@ from django.utils import timezone
 from payouts import states
 from payouts.models import Payout, PayoutAttempt, Status, Step
 from payouts.providers import get_provider
-from payouts.providers.base import OrderRequest, Outcome
+from payouts.providers.base import OrderRequest, Outcome, ProviderResult
 
 LEASE = timedelta(minutes=5)
 BACKOFF_CAP_SECONDS = 3600
 
 
-def backoff_seconds(attempt, base=None):
+def backoff_seconds(attempt: int, base: float | None = None) -> float:
     """Exponential backoff with 'equal jitter': half fixed, half random (AWS architecture blog)."""
     base = settings.PAYOUTS_RETRY_BASE_SECONDS if base is None else base
     delay = min(BACKOFF_CAP_SECONDS, base * 2 ** max(0, attempt - 1))
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-def process_payouts(payout_ids, now=None):
+def process_payouts(payout_ids: Iterable[int], now: datetime | None = None) -> int:
     """Process each payout that is due; returns how many provider calls were made."""
     return sum(1 for payout_id in payout_ids if process_payout(payout_id, now=now) is not None)
 
 
-def process_payout(payout_id, now=None):
+def process_payout(payout_id: int, now: datetime | None = None) -> str | None:
     """Claim, call the provider once, apply. Returns the outcome, or None when the payout was
     not due, not found, or claimed by someone else (nothing changed)."""
     claimed = claim(payout_id, now or timezone.now())
@@ -78,7 +80,7 @@ def process_payout(payout_id, now=None):
     return result.outcome
 
 
-def claim(payout_id, now):
+def claim(payout_id: int, now: datetime) -> tuple[Payout, uuid.UUID] | None:
     """Take the payout for one provider call; (payout, lease token) or None."""
     token = uuid.uuid4()
     lease = {"lease_token": token, "lease_until": now + LEASE}
@@ -108,7 +110,7 @@ def claim(payout_id, now):
     return payout, token
 
 
-def order_request(payout):
+def order_request(payout: Payout) -> OrderRequest:
     return OrderRequest(
         reference=payout.reference,
         amount=payout.amount,
@@ -120,7 +122,9 @@ def order_request(payout):
     )
 
 
-def apply_result(payout_id, token, kind, result, now=None):
+def apply_result(
+    payout_id: int, token: uuid.UUID, kind: str, result: ProviderResult, now: datetime | None = None
+) -> bool:
     """Apply one provider answer under the row lock; ignored if our lease was superseded
     (a webhook or another worker moved the payout meanwhile)."""
     now = now or timezone.now()
@@ -128,7 +132,7 @@ def apply_result(payout_id, token, kind, result, now=None):
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None or payout.status != Status.PROCESSING or payout.lease_token != token:
             return False
-        provider_fields = {"lease_token": None, "lease_until": None}
+        provider_fields: dict[str, Any] = {"lease_token": None, "lease_until": None}
         if result.provider_reference:
             provider_fields["provider_reference"] = result.provider_reference
         if result.provider_status:
@@ -208,7 +212,9 @@ def _nudge(payout_id, delay):
     process_payouts_task.apply_async(([payout_id],), countdown=max(0, int(delay)))
 
 
-def finish(payout, outcome, reason="", updates=None, actor=None):
+def finish(
+    payout: Payout, outcome: str, reason: str = "", updates: dict[str, Any] | None = None, actor: Any = None
+) -> bool:
     """Move a processing (or, for a reversal, succeeded) payout to the provider's final state."""
     updates = updates or {}
     if outcome == Outcome.REVERSED:
@@ -218,7 +224,7 @@ def finish(payout, outcome, reason="", updates=None, actor=None):
     return states.transition(payout, outcome, reason=reason, updates=updates, actor=actor)
 
 
-def list_due_payout_ids(now=None, limit=500):
+def list_due_payout_ids(now: datetime | None = None, limit: int = 500) -> list[int]:
     """Payouts the sweep should (re)process: queued or processing, due, lease free."""
     now = now or timezone.now()
     queued = Q(status=Status.QUEUED)

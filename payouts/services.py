@@ -5,12 +5,15 @@ Lock order everywhere: customer row (request only) -> payout row -> funding acco
 """
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engagement.models import ProgramStaff
+from engagement.models import CURRENCY_PATTERN, Customer, Program, ProgramStaff
 from payouts import funding, risk, states
 from payouts.destinations import DestinationError, clean_destination
 from payouts.models import (
@@ -19,6 +22,7 @@ from payouts.models import (
     Method,
     Payout,
     PayoutApproval,
+    PayoutBatch,
     PayoutSettings,
     PayoutStatusChange,
     Source,
@@ -26,7 +30,7 @@ from payouts.models import (
 )
 from payouts.providers import provider_names
 
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+CURRENCY_RE = re.compile(CURRENCY_PATTERN)
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -41,7 +45,7 @@ class PayoutError(Exception):
         self.status_code = status_code
 
 
-def get_settings(program):
+def get_settings(program: Program) -> PayoutSettings:
     payout_settings, _ = PayoutSettings.objects.get_or_create(program=program)
     return payout_settings
 
@@ -80,19 +84,19 @@ def _check_existing(existing, customer, amount, currency, method):
 
 def request_payout(
     *,
-    program,
-    customer,
+    program: Program,
+    customer: Customer,
     amount: Decimal,
     currency: str,
     method: str,
-    destination: dict,
+    destination: dict[str, Any],
     source: str,
     source_ref: str,
     idempotency_key: str,
     provider: str | None = None,
-    requested_by=None,
-    batch=None,
-    enqueue=True,
+    requested_by: User | None = None,
+    batch: PayoutBatch | None = None,
+    enqueue: bool = True,
 ) -> Payout:
     """Create a payout and queue it, or hold it in pending_approval with the reason.
 
@@ -187,7 +191,7 @@ def _queue_or_hold_for_funds(payout, actor=None, enqueue=True):
     return moved
 
 
-def enqueue_processing(payout_ids):
+def enqueue_processing(payout_ids: Sequence[int]) -> None:
     """Schedule processing of these payouts after the current transaction commits."""
     from payouts.tasks import process_payouts_task
 
@@ -205,13 +209,13 @@ def _locked_payout(payout_id, program=None):
         raise PayoutError("Unknown payout.", code="not_found", status_code=404) from None
 
 
-def user_can_manage(user, program):
+def user_can_manage(user: Any, program: Program) -> bool:
     if not (user and user.is_active and user.is_staff):
         return False
     return user.is_superuser or ProgramStaff.objects.filter(program=program, user=user).exists()
 
 
-def approve_payout(payout_id, *, user, reason="") -> Payout:
+def approve_payout(payout_id: int, *, user: Any, reason: str = "") -> Payout:
     """Record `user`'s approval of a held payout; once enough different staff users approved
     (two with four eyes), reserve funds and queue it. The requester cannot approve their own
     payout; one user approves once. Raises PayoutError (nothing changed) otherwise."""
@@ -231,7 +235,7 @@ def approve_payout(payout_id, *, user, reason="") -> Payout:
     return payout
 
 
-def reject_payout(payout_id, *, user, reason) -> Payout:
+def reject_payout(payout_id: int, *, user: Any, reason: str) -> Payout:
     """Cancel a payout waiting in pending_approval, recording who and why (reason required)."""
     if not (reason or "").strip():
         raise PayoutError("A reason is required.", code="required", attr="reason")
@@ -246,7 +250,7 @@ def reject_payout(payout_id, *, user, reason) -> Payout:
     return payout
 
 
-def cancel_payout(payout_id, *, actor=None, reason) -> Payout:
+def cancel_payout(payout_id: int, *, actor: Any = None, reason: str) -> Payout:
     """Cancel a payout not yet handed to a provider (pending_approval or queued)."""
     with transaction.atomic():
         payout = _locked_payout(payout_id)
@@ -256,7 +260,7 @@ def cancel_payout(payout_id, *, actor=None, reason) -> Payout:
     return payout
 
 
-def reverse_payout(payout_id, *, actor=None, reason) -> Payout:
+def reverse_payout(payout_id: int, *, actor: Any = None, reason: str) -> Payout:
     """Record that a succeeded payout was reversed (returned funds, chargeback)."""
     with transaction.atomic():
         payout = _locked_payout(payout_id)
@@ -266,7 +270,9 @@ def reverse_payout(payout_id, *, actor=None, reason) -> Payout:
     return payout
 
 
-def record_funding_top_up(program, currency, amount, *, actor=None, note="") -> FundingEntry:
+def record_funding_top_up(
+    program: Program, currency: str, amount: Decimal, *, actor: Any = None, note: str = ""
+) -> FundingEntry:
     """Add funds; payouts held for funds are then queued (oldest first) by a task on commit."""
     with transaction.atomic():
         entry = funding.top_up(program, currency, amount, actor=actor, note=note)
@@ -281,7 +287,7 @@ def _enqueue_release(program_id, currency):
     release_funds_holds_task.delay(program_id, currency)
 
 
-def release_funds_holds(program_id, currency) -> int:
+def release_funds_holds(program_id: int, currency: str) -> int:
     """Queue payouts held for funds, oldest first, until one no longer fits; returns how many."""
     queued = 0
     held = Payout.objects.filter(

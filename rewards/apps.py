@@ -6,7 +6,7 @@ class RewardsConfig(AppConfig):
     the customer portal. Orchestrates: may import engagement, surveys and payouts.
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
-    (engagement.hooks event handler), loyalty metric providers, the payout final-status
+    (engagement.hooks event handler "earning": after "scores", before "campaigns"), loyalty metric providers, the payout final-status
     handler (refunds failed cash redemptions) and the demo step (order 20).
     """
 
@@ -16,13 +16,10 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
+        from payouts.hooks import register_payout_final_handler
         from rewards import demo, earning, metrics, redemptions
 
-        hooks.register_event_handler(earning.handle_events)
+        hooks.register_event_handler("earning", earning.handle_events)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
-        try:
-            from payouts.hooks import register_payout_final_handler
-        except ImportError:  # payouts not installed: cash rewards are then refused
-            return
         register_payout_final_handler(redemptions.handle_payout_final)

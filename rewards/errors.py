@@ -3,12 +3,13 @@ turn them into their own error shape. Raising one inside a service's transaction
 back, so a refused operation changes nothing.
 """
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
 class RewardsError(Exception):
     code = "rewards_error"
-    message = _("The request could not be completed.")
+    message: str | Promise = _("The request could not be completed.")
     status = 400
 
     def __init__(self, message=None):

@@ -10,15 +10,19 @@ bug slipped through. Idempotency keys are UNIQUE per program in the database.
 
 import calendar
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from engagement.models import Customer
+from engagement.models import Customer, Program
+from engagement.webhooks.events import record_webhook_events
 from rewards.errors import InsufficientPoints, InvalidPoints
 from rewards.models import (
     Clawback,
@@ -27,6 +31,7 @@ from rewards.models import (
     LedgerEntry,
     PointsAccount,
     PointsLot,
+    Redemption,
     RewardsSettings,
 )
 from rewards.notify import webhook
@@ -37,7 +42,7 @@ logger = logging.getLogger(__name__)
 # --- helpers that shape inputs -------------------------------------------------------------
 
 
-def source_parts(source):
+def source_parts(source: object) -> tuple[str, str]:
     """(source_type, source_id) from a model instance, a (type, id) pair, "type:id" or None."""
     if source is None:
         return "", ""
@@ -49,7 +54,7 @@ def source_parts(source):
     return kind[:40], ident[:128]
 
 
-def actor_parts(actor):
+def actor_parts(actor: object) -> tuple[Any, str]:
     """(user or None, label) from a User, a string label or None."""
     if actor is None:
         return None, "system"
@@ -58,7 +63,7 @@ def actor_parts(actor):
     return None, str(actor)[:100]
 
 
-def round_expiry(program, moment):
+def round_expiry(program: Program, moment: datetime | None) -> datetime | None:
     """Round an expiry up to the end of the day or month in the program's time zone."""
     if moment is None:
         return None
@@ -75,7 +80,7 @@ def round_expiry(program, moment):
     return end.astimezone(UTC)
 
 
-def default_expiry(program, now):
+def default_expiry(program: Program, now: datetime) -> datetime | None:
     days = RewardsSettings.get_for(program).points_validity_days
     return round_expiry(program, now + timedelta(days=days)) if days else None
 
@@ -83,7 +88,7 @@ def default_expiry(program, now):
 # --- accounts and locks --------------------------------------------------------------------
 
 
-def get_account(customer):
+def get_account(customer: Customer) -> PointsAccount:
     """The customer's account, created (balance 0) on first use; not locked."""
     account = PointsAccount.objects.filter(customer=customer).first()
     if account is None:
@@ -94,7 +99,7 @@ def get_account(customer):
     return account
 
 
-def lock_accounts(customers):
+def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
     """Create missing accounts, then lock them all in pk order; returns {customer_id: account}.
 
     Must run inside a transaction.
@@ -149,7 +154,7 @@ def _existing(program_id, key):
 
 @dataclass
 class Grant:
-    customer: object
+    customer: Customer
     points: int
     reason: str
     idempotency_key: str
@@ -162,7 +167,9 @@ class Grant:
     earned_at: datetime | None = None
 
 
-def bulk_grant(program, grants, *, now=None, notify=False):
+def bulk_grant(
+    program: Program, grants: Sequence[Grant], *, now: datetime | None = None, notify: bool = False
+) -> list[LedgerEntry]:
     """Credit many grants in one transaction; returns the entries (existing ones for keys
     already used). Set-based: one lock query, one insert of entries, one of lots, one
     UPDATE per account. Expiry: given -> rounded; absent -> the program's default.
@@ -230,15 +237,9 @@ def bulk_grant(program, grants, *, now=None, notify=False):
 
 
 def _notify_granted(program, entries):
-    """Webhook reward.granted for each new entry: one bulk write when the webhooks app has it."""
+    """Webhook reward.granted for each new entry, in one bulk write."""
     payloads = [_grant_payload(entry) for entry in entries]
     keys = [f"reward.granted:ledger:{entry.pk}" for entry in entries]
-    try:
-        from engagement.webhooks.events import record_webhook_events
-    except ImportError:
-        for payload, key in zip(payloads, keys, strict=True):
-            webhook(program, "reward.granted", payload, key)
-        return
     record_webhook_events(program, "reward.granted", payloads, idempotency_keys=keys)
 
 
@@ -294,8 +295,16 @@ def _grant_payload(entry):
 
 
 def grant_points(
-    *, customer, points, reason, idempotency_key, actor=None, source=None, expires_at=None, pending_until=None
-):
+    *,
+    customer: Customer,
+    points: int,
+    reason: str,
+    idempotency_key: str,
+    actor: object = None,
+    source: object = None,
+    expires_at: datetime | None = None,
+    pending_until: datetime | None = None,
+) -> LedgerEntry:
     """Credit `points` (> 0) to the customer as an `earn` entry plus a lot.
 
     Idempotent by (program, idempotency_key): a repeat returns the first entry and grants
@@ -346,7 +355,17 @@ def _consume(account, points):
     return None if unlimited else latest
 
 
-def debit_points(customer, points, *, kind, reason, idempotency_key, actor=None, source=None, redemption=None):
+def debit_points(
+    customer: Customer,
+    points: int,
+    *,
+    kind: str,
+    reason: str,
+    idempotency_key: str,
+    actor: object = None,
+    source: object = None,
+    redemption: Redemption | None = None,
+) -> LedgerEntry:
     """Debit `points` (> 0) from the customer's balance; call inside the caller's transaction.
 
     Locks the account, checks the balance AFTER the lock, consumes lots. Raises
@@ -371,7 +390,7 @@ def debit_points(customer, points, *, kind, reason, idempotency_key, actor=None,
         return entry
 
 
-def adjust_points(*, customer, points, reason, actor, idempotency_key):
+def adjust_points(*, customer: Customer, points: int, reason: str, actor: object, idempotency_key: str) -> LedgerEntry:
     """A signed manual adjustment with a required reason (admin, API).
 
     Positive: an `adjust` credit with the program's default expiry. Negative: an `adjust`
@@ -389,7 +408,7 @@ def adjust_points(*, customer, points, reason, actor, idempotency_key):
                         actor=actor)  # fmt: skip
 
 
-def refund_redemption_points(redemption, reason):
+def refund_redemption_points(redemption: Redemption, reason: str) -> LedgerEntry | None:
     """Give a failed redemption's points back (`refund` entry + a new lot that expires no
     later than the points it replaces). Idempotent per redemption. Inside the caller's
     transaction, which must hold the redemption row lock.
@@ -421,7 +440,7 @@ def refund_redemption_points(redemption, reason):
 # --- beat work: expiry and release ---------------------------------------------------------
 
 
-def expire_points(now=None, *, program=None, limit=500):
+def expire_points(now: datetime | None = None, *, program: Program | None = None, limit: int = 500) -> int:
     """Expire available lots whose time has come: one `expire` entry per account per run.
 
     Returns how many points expired. Webhook points.expired per account (on commit).
@@ -447,7 +466,7 @@ def expire_points(now=None, *, program=None, limit=500):
             entry = _entry(
                 account, account.customer_id, EntryKind.EXPIRE, -points,
                 "Points expired", f"expire:lot:{lots[0].pk}", source=("lot", lots[0].pk),
-                expires_at=max(lot.expires_at for lot in lots),
+                expires_at=max(lot.expires_at for lot in lots if lot.expires_at is not None),  # due lots have one
             )  # fmt: skip
             entry.save()
             PointsLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
@@ -460,7 +479,7 @@ def expire_points(now=None, *, program=None, limit=500):
     return total
 
 
-def release_pending_points(now=None, *, program=None, limit=2000):
+def release_pending_points(now: datetime | None = None, *, program: Program | None = None, limit: int = 2000) -> int:
     """Make pending lots whose return window has passed spendable (an `earn` entry each:
     +points to the balance, -points from pending). Returns how many lots were released."""
     now = now or timezone.now()
@@ -496,7 +515,15 @@ def release_pending_points(now=None, *, program=None, limit=2000):
 # --- refunds of purchases: cancel pending, claw back ---------------------------------------
 
 
-def claw_back(*, customer, source_type, source_id, fraction, refund_key, reason="Purchase refunded"):
+def claw_back(
+    *,
+    customer: Customer,
+    source_type: str,
+    source_id: str,
+    fraction: Decimal,
+    refund_key: str,
+    reason: str = "Purchase refunded",
+) -> Clawback:
     """Take back `fraction` (0..1) of the points earned from (source_type, source_id).
 
     Pending points are cancelled first (a `reverse` entry on pending); spendable points are

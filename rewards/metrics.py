@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, Sum
 
+from engagement import hooks
 from engagement.metrics.types import MetricValue, rate
 from engagement.models import Customer
 from rewards.models import EntryKind, LedgerEntry, PointsAccount, Redemption
@@ -104,7 +105,5 @@ PROVIDERS = {
 
 
 def register():
-    from engagement import hooks
-
     for name, provider in PROVIDERS.items():
         hooks.register_metric(name, provider)

@@ -17,11 +17,15 @@ program ships or books them). A failure refunds the points and puts the code or 
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from engagement.models import Customer, Program
+from payouts.models import Method
+from payouts.services import PayoutError, request_payout
 from rewards import ledger
 from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
@@ -33,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Methods whose destination is just the customer's email (a bank transfer would need
 # account details the portal does not collect); an item may name another in payout_method.
-PAYOUT_METHODS = {RewardKind.CASH: "paypal", RewardKind.GIFT_CARD: "gift_card"}
+DEFAULT_PAYOUT_METHOD = {RewardKind.CASH: Method.PAYPAL, RewardKind.GIFT_CARD: Method.GIFT_CARD}
 
 
 class IdempotencyConflict(RewardsError):
@@ -42,7 +46,9 @@ class IdempotencyConflict(RewardsError):
     status = 422
 
 
-def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None):
+def redeem_reward(
+    *, customer: Customer, item: RewardItem, idempotency_key: str, channel: str = "api", actor: object = None
+) -> Redemption:
     """Debit the item's points and reserve its stock or code; fulfil or start a payout.
 
     Idempotent by (program, idempotency_key): a repeat returns the first redemption (a
@@ -53,7 +59,7 @@ def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None)
     return _create(customer, item, idempotency_key, channel=channel, actor=actor, source=Redemption.Source.CUSTOMER)
 
 
-def grant_reward(*, customer, item, idempotency_key, source="campaign"):
+def grant_reward(*, customer: Customer, item: RewardItem, idempotency_key: str, source: str = "campaign") -> Redemption:
     """Give a catalogue reward free (a campaign's prize): no points, no tier/segment check,
     but stock or a code is reserved as for a redemption. Idempotent by key. Records webhook
     reward.granted (and redemption.completed when fulfilled at once)."""
@@ -144,10 +150,6 @@ def _reserve_stock(item, redemption):
 
 
 def _request_payout(redemption, item):
-    try:
-        from payouts.services import PayoutError, request_payout
-    except ImportError:
-        raise ItemUnavailable("Cash rewards are not available (payouts are not installed).") from None
     customer = redemption.customer
     try:
         return _call_request_payout(request_payout, redemption, item, customer)
@@ -162,7 +164,7 @@ def _call_request_payout(request_payout, redemption, item, customer):
         customer=customer,
         amount=Decimal(item.cash_value),
         currency=redemption.currency,
-        method=item.payout_method or PAYOUT_METHODS.get(item.kind, "gift_card"),
+        method=item.payout_method or DEFAULT_PAYOUT_METHOD.get(item.kind, Method.GIFT_CARD),
         destination={"email": customer.email, "name": customer.name},
         source="redemption",
         source_ref=str(redemption.pk),
@@ -182,7 +184,7 @@ def _complete(redemption, now):
     )
 
 
-def fail_redemption(redemption_id, reason):
+def fail_redemption(redemption_id: int, reason: str) -> Redemption:
     """Mark a processing redemption failed: refund its points, return its code and stock.
 
     Idempotent: a redemption that is not processing is left as it is. Locks the redemption
@@ -214,7 +216,7 @@ def fail_redemption(redemption_id, reason):
         return redemption
 
 
-def complete_redemption(redemption_id):
+def complete_redemption(redemption_id: int) -> Redemption:
     """Mark a processing redemption completed (a payout succeeded, or shipped by staff)."""
     with transaction.atomic():
         redemption = (
@@ -227,7 +229,7 @@ def complete_redemption(redemption_id):
         return redemption
 
 
-def handle_payout_final(payout_id, status):
+def handle_payout_final(payout_id: int, status: str) -> None:
     """payouts final-status hook: succeeded -> completed; failed/cancelled/reversed -> failed
     (points refunded). Runs inside the payout's transaction."""
     for redemption_id in Redemption.objects.filter(payout_id=payout_id).values_list("pk", flat=True):
@@ -237,7 +239,7 @@ def handle_payout_final(payout_id, status):
             fail_redemption(redemption_id, f"payout {status}")
 
 
-def redemption_payload(redemption):
+def redemption_payload(redemption: Redemption) -> dict[str, Any]:
     return {
         "id": redemption.pk,
         "customer": redemption.customer.external_id,
@@ -252,7 +254,7 @@ def redemption_payload(redemption):
     }
 
 
-def get_redemption(program, redemption_id, customer=None):
+def get_redemption(program: Program, redemption_id: int | str, customer: Customer | None = None) -> Redemption | None:
     """The program's (and customer's, when given) redemption, or None."""
     qs = Redemption.objects.filter(program=program).select_related("item", "customer", "voucher_code")
     if customer is not None:

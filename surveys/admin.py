@@ -10,10 +10,21 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from engagement.status_history_admin import StatusChangeInline
 from engagement.tenancy import ProgramScopedAdmin
 from surveys.charts import trend_svg
 from surveys.exports import responses_csv
-from surveys.models import Answer, FollowUp, Invitation, Question, Response, SendSkip, Survey, SurveySettings
+from surveys.models import (
+    Answer,
+    FollowUp,
+    Invitation,
+    InvitationStatusChange,
+    Question,
+    Response,
+    SendSkip,
+    Survey,
+    SurveySettings,
+)
 from surveys.reports import PERIODS, survey_report
 
 HEADLINE = {"nps": ("nps", -100, 100), "csat": ("csat", 0, 100), "ces": ("ces", 1, 7), "custom": ("mean", 0, 10)}
@@ -148,8 +159,13 @@ class SurveySettingsAdmin(ProgramScopedAdmin):
     list_display = ["program", "cooldown_days", "min_responses_per_period"]
 
 
+class InvitationStatusChangeInline(StatusChangeInline):
+    model = InvitationStatusChange
+
+
 @admin.register(Invitation)
 class InvitationAdmin(ProgramScopedAdmin):
+    inlines = [InvitationStatusChangeInline]
     list_display = [
         "id",
         "survey",

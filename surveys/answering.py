@@ -5,6 +5,10 @@ of everything an answer causes (the `survey_answered` event, webhooks, the follo
 all in one transaction so a failure stores nothing half-way.
 """
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +17,7 @@ from django.utils.translation import gettext as _
 from engagement.event_schema import CleanEvent
 from engagement.ingest import record_platform_event
 from engagement.webhooks.events import record_webhook_event
+from surveys import states
 from surveys.models import Answer, FollowUp, Invitation, Question, Response, Survey
 from surveys.statuses import expire_due_invitations
 from surveys.tokens import InvalidToken, unsign
@@ -38,7 +43,7 @@ class AnswerErrors(Exception):
         self.errors = errors
 
 
-def resolve_invitation(signed_token):
+def resolve_invitation(signed_token: str) -> Invitation:
     """The invitation of a signed link, or LinkProblem("invalid") for a tampered, made-up or
     other-program token and for held invitations (their link was never sent)."""
     try:
@@ -56,7 +61,7 @@ def resolve_invitation(signed_token):
     return invitation
 
 
-def open_invitation(invitation, now=None):
+def open_invitation(invitation: Invitation, now: datetime | None = None) -> None:
     """Record the first view of the answer page (status opened) or the expiry.
 
     Raises LinkProblem("answered") or LinkProblem("expired"). Conditional UPDATEs: a
@@ -68,14 +73,16 @@ def open_invitation(invitation, now=None):
     if invitation.is_expired(now):
         expire_due_invitations(now, Invitation.objects.filter(pk=invitation.pk))
         raise LinkProblem("expired")
-    Invitation.objects.filter(pk=invitation.pk, status__in=OPENABLE).update(
-        status=Invitation.Status.OPENED, opened_at=now
-    )
+    # On the row's current status (locked): a concurrent answer or callback is never overwritten.
+    opened = Invitation.objects.filter(pk=invitation.pk)
+    states.move_many(opened, OPENABLE, Invitation.Status.OPENED, reason="link opened", updates={"opened_at": now})
     Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(opened_at=now)
     invitation.refresh_from_db()
 
 
-def validate_answers(survey, data):
+def validate_answers(
+    survey: Survey, data: Mapping[str, Sequence[str | None]]
+) -> tuple[dict[Question, Any], dict[str, str]]:
     """Parse submitted answers. `data` maps field names to lists of strings (a QueryDict's
     lists()); fields are "q<question id>", anything else is ignored. Returns (clean, errors):
     clean maps Question -> int | str | list[str]; empty fields are "not answered". Reads only.
@@ -124,7 +131,7 @@ def _parse_answer(question, values):
     return sorted(set(values), key=allowed.index)
 
 
-def categorize(kind, score):
+def categorize(kind: str, score: int | None) -> str:
     """NPS: 9-10 promoter, 7-8 passive, 0-6 detractor. CSAT: 4-5 satisfied, else not."""
     if score is None:
         return Response.Category.NONE
@@ -137,14 +144,21 @@ def categorize(kind, score):
     return Response.Category.NONE
 
 
-def needs_follow_up(kind, score):
+def needs_follow_up(kind: str, score: int | None) -> bool:
     """Close the loop for an NPS detractor (0-6) or a CSAT of 1 or 2."""
     if score is None:
         return False
     return (kind == Survey.Kind.NPS and score <= 6) or (kind == Survey.Kind.CSAT and score <= 2)
 
 
-def save_answers(invitation, answers, *, complete, now=None, record_event=True):
+def save_answers(
+    invitation: Invitation,
+    answers: dict[Question, Any],
+    *,
+    complete: bool,
+    now: datetime | None = None,
+    record_event: bool = True,
+) -> Response:
     """Store `answers` (validated: Question -> value) on the invitation's response.
 
     complete=False saves a partial response (resumable from the same link). complete=True
@@ -215,9 +229,7 @@ def _complete(invitation, response, now, record_event):
     response.segment = _current_segment(invitation.customer)
     response.completed_at = now
     response.save()
-    invitation.status = Invitation.Status.ANSWERED
-    invitation.answered_at = now
-    invitation.save(update_fields=["status", "answered_at"])
+    states.transition(invitation, Invitation.Status.ANSWERED, updates={"answered_at": now})
     if record_event:
         event = answered_event(invitation, response, now)
         record_platform_event(
@@ -238,7 +250,7 @@ def _current_segment(customer):
         return ""
 
 
-def answered_event(invitation, response, now):
+def answered_event(invitation: Invitation, response: Response, now: datetime) -> CleanEvent:
     """The `survey_answered` event of a completed response (event id derived from the
     invitation, so recording it twice stores it once)."""
     survey = invitation.survey

@@ -1,7 +1,7 @@
 """Demo data for surveys (order 30): an NPS and a CSAT survey with a few hundred responses
 spread over the last five months, and a detractor follow-up list.
 
-Past invitations are written directly (a history, not sends: no emails go out); answers go
+Past invitations are written through surveys.states (a history, not sends: no emails go out); answers go
 through surveys.answering.save_answers so responses, follow-ups and webhooks are real; the
 `survey_answered` events are recorded in one batch. Seeded, and idempotent: a survey that
 already has demo invitations is left alone.
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from engagement.ingest import record_events
 from engagement.models import Customer
+from surveys import states
 from surveys.answering import answered_event, save_answers
 from surveys.definitions import create_survey
 from surveys.models import FollowUp, Invitation, Survey, SurveySettings
@@ -62,20 +63,24 @@ def _load_history(survey, customers, answer_rate, rng, now, progress):
     primary, why = survey.get_primary_question(), survey.questions.filter(is_followup=True).first()
     for customer in customers:
         invited_at = now - timedelta(days=rng.uniform(1, DAYS))
-        invitation = Invitation.objects.create(
-            program=survey.program,
-            survey=survey,
-            customer=customer,
-            channel=rng.choice(["email", "email", "email", "whatsapp", "sms"]),
-            locale=customer.get_locale(),
-            source="demo",
-            status=Invitation.Status.DELIVERED,
-            invited_at=invited_at,
-            sent_at=invited_at,
-            delivered_at=invited_at + timedelta(minutes=1),
-            expires_at=invited_at + validity,
-            created_at=invited_at,
+        invitation = states.create(
+            Invitation(
+                program=survey.program,
+                survey=survey,
+                customer=customer,
+                channel=rng.choice(["email", "email", "email", "whatsapp", "sms"]),
+                locale=customer.get_locale(),
+                source="demo",
+                invited_at=invited_at,
+                sent_at=invited_at,
+                delivered_at=invited_at + timedelta(minutes=1),
+                expires_at=invited_at + validity,
+                created_at=invited_at,
+            ),
+            Invitation.Status.QUEUED,
+            reason="demo history",
         )
+        states.transition(invitation, Invitation.Status.DELIVERED, reason="demo history")
         answered_at = invited_at + timedelta(hours=rng.uniform(0.1, 96))
         if rng.random() < answer_rate and answered_at < now:
             score = _score(survey.kind, (now - invited_at).days, rng)
@@ -83,11 +88,11 @@ def _load_history(survey, customers, answer_rate, rng, now, progress):
             if why is not None and rng.random() < 0.6:
                 high = score >= (9 if survey.kind == Survey.Kind.NPS else 4)
                 answers[why] = rng.choice(WHY["high" if high else "low"][invitation.locale])
-            Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.OPENED, opened_at=answered_at)
+            states.transition(invitation, Invitation.Status.OPENED, updates={"opened_at": answered_at})
             response = save_answers(invitation, answers, complete=True, now=answered_at, record_event=False)
             events.append(answered_event(invitation, response, answered_at))
         elif invitation.expires_at <= now:
-            Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.EXPIRED)
+            states.transition(invitation, Invitation.Status.EXPIRED, reason="demo history")
         bar.update(1)
     bar.close()
     record_events(survey.program, events)

@@ -13,10 +13,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from engagement.models import Customer, Program
+from engagement.channels.models import Channel
+from engagement.models import LOCALES, Customer, Program
+from engagement.state_machine import StatusChange
 
-LANGUAGES = ("en", "ar", "ms")
-CHANNELS = ("email", "sms", "whatsapp", "push")
+LANGUAGES = tuple(code for code, _name in LOCALES)
+CHANNELS = tuple(Channel.values)
 
 
 def default_channels():
@@ -214,6 +216,15 @@ class Invitation(models.Model):
         return self.status == self.Status.EXPIRED or (
             self.expires_at is not None and self.expires_at <= (now or timezone.now())
         )
+
+
+class InvitationStatusChange(StatusChange):
+    """Append-only history of every invitation status move (written by surveys.states only)."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="status_changes")
+
+    class Meta(StatusChange.Meta):
+        pass
 
 
 class SendSkip(models.Model):

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.channels.sending import send_message
 from surveys.models import Invitation, Survey
 from surveys.sending import REMINDER_TEMPLATE, message_context
 
@@ -19,8 +20,6 @@ def send_due_reminders(now=None, limit=500):
     reminded_at, so two concurrent sweeps never remind one customer twice; the message is
     written in the same transaction (and delivered by Celery on commit).
     """
-    from engagement.channels.sending import send_message
-
     now = now or timezone.now()
     count = 0
     for survey in Survey.objects.filter(is_active=True, reminder_delay_hours__isnull=False):

@@ -3,13 +3,16 @@ samples, held releases). Channel delivery itself is engagement.channels' job (Ce
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.channels.sending import send_message
 from engagement.models import Customer
-from surveys.models import Invitation, SendSkip
+from surveys import states
+from surveys.models import Invitation, SendSkip, Survey
 from surveys.throttling import check_throttle
 
 INVITATION_TEMPLATE = "survey_invitation"
@@ -25,11 +28,11 @@ class SendResult:
     created: bool = True
 
     @property
-    def skipped(self):
+    def skipped(self) -> bool:
         return self.invitation is None
 
 
-def pick_channel(survey, customer, requested=None):
+def pick_channel(survey: Survey, customer: Customer, requested: str | None = None) -> str | None:
     """First channel of the survey (or the requested one) the customer consented to and can be
     reached on; None when there is none."""
     for channel in [requested] if requested else survey.channels or []:
@@ -41,7 +44,15 @@ def pick_channel(survey, customer, requested=None):
     return None
 
 
-def send_survey(*, survey, customer, source="campaign", idempotency_key=None, channel=None, transactional=False):
+def send_survey(
+    *,
+    survey: Survey,
+    customer: Customer,
+    source: str = "campaign",
+    idempotency_key: str | None = None,
+    channel: str | None = None,
+    transactional: bool = False,
+) -> SendResult:
     """Invite `customer` to `survey` now, or hold or skip the send; returns SendResult.
 
     Checks, in order: survey active, customer not erased, a consented channel, then the
@@ -68,38 +79,43 @@ def send_survey(*, survey, customer, source="campaign", idempotency_key=None, ch
                 reason = SendSkip.Reason.NO_CONSENT
         if reason:
             return _skip(survey, customer, reason, source, key)
+        assert chosen is not None  # no channel is a reason
         throttle = check_throttle(survey, customer, now)
         if throttle and survey.throttled_action != survey.ThrottledAction.HOLD:
             return _skip(survey, customer, throttle.reason, source, key)
-        invitation = Invitation.objects.create(
-            program_id=survey.program_id,
-            survey=survey,
-            customer=customer,
-            channel=chosen,
-            locale=customer.get_locale(),
-            source=source,
-            idempotency_key=key,
-            status=Invitation.Status.HELD if throttle else Invitation.Status.QUEUED,
-            hold_until=throttle.eligible_at if throttle else None,
-            hold_reason=throttle.reason if throttle else "",
+        invitation = states.create(
+            Invitation(
+                program_id=survey.program_id,
+                survey=survey,
+                customer=customer,
+                channel=chosen,
+                locale=customer.get_locale(),
+                source=source,
+                idempotency_key=key,
+                hold_until=throttle.eligible_at if throttle else None,
+                hold_reason=throttle.reason if throttle else "",
+            ),
+            Invitation.Status.HELD if throttle else Invitation.Status.QUEUED,
+            reason=throttle.reason if throttle else "",
         )
         if not throttle:
             dispatch_invitation(invitation, now, transactional=transactional)
         return SendResult(invitation=invitation)
 
 
-def dispatch_invitation(invitation, now, transactional=False):
+def dispatch_invitation(invitation: Invitation, now: datetime, transactional: bool = False) -> None:
     """Start the throttling clock and hand the invitation to its channel (inside a transaction).
 
-    A message the channel refuses outright (e.g. contact cap) makes the invitation `failed`
-    and is recorded as a SendSkip with the channel's reason.
+    A held invitation becomes queued. A message the channel refuses outright (e.g. contact
+    cap) makes the invitation `failed` and is recorded as a SendSkip with the channel's reason.
     """
-    from engagement.channels.sending import send_message
-
-    invitation.invited_at = now
-    invitation.expires_at = now + timedelta(days=invitation.survey.link_validity_days)
-    invitation.status = Invitation.Status.QUEUED
-    invitation.hold_until = None
+    fields = {
+        "invited_at": now,
+        "expires_at": now + timedelta(days=invitation.survey.link_validity_days),
+        "hold_until": None,
+    }
+    for name, value in fields.items():
+        setattr(invitation, name, value)  # the message's link and expiry read them
     message = send_message(
         customer=invitation.customer,
         channel=invitation.channel,
@@ -109,12 +125,11 @@ def dispatch_invitation(invitation, now, transactional=False):
         source="surveys",
         idempotency_key=f"survey-invitation-{invitation.pk}",
     )
-    invitation.message_id = message.pk
+    fields["message_id"] = message.pk
     skipped = _message_skip_reason(message)
     if skipped is not None:
-        invitation.status = Invitation.Status.FAILED
-        invitation.failed_at = now
-        invitation.failure_reason = skipped[:60]
+        fields.update(failed_at=now, failure_reason=skipped[:60])
+        states.transition(invitation, Invitation.Status.FAILED, reason=skipped, updates=fields)
         SendSkip.objects.create(
             program_id=invitation.program_id,
             survey_id=invitation.survey_id,
@@ -123,10 +138,14 @@ def dispatch_invitation(invitation, now, transactional=False):
             detail=skipped,
             source=invitation.source,
         )
-    invitation.save()
+    elif invitation.status == Invitation.Status.HELD:
+        states.transition(invitation, Invitation.Status.QUEUED, reason="released", updates=fields)
+    else:
+        invitation.message_id = message.pk
+        invitation.save(update_fields=list(fields))
 
 
-def message_context(invitation):
+def message_context(invitation: Invitation) -> dict[str, Any]:
     survey = invitation.survey
     question = survey.get_primary_question() or survey.questions.first()
     return {
@@ -179,7 +198,7 @@ def _previous_result(program_id, key):
     return None
 
 
-def release_held_invitations(now=None, limit=500):
+def release_held_invitations(now: datetime | None = None, limit: int = 500) -> int:
     """Beat: send held invitations whose hold has ended, if the customer is now eligible.
 
     Each in its own transaction, customer then invitation locked (the send_survey order);
@@ -212,10 +231,9 @@ def release_held_invitations(now=None, limit=500):
 def _release(invitation, now):
     reason = _ineligible_reason(invitation.survey, invitation.customer)
     if reason:
-        invitation.status = Invitation.Status.FAILED
-        invitation.failure_reason = reason
-        invitation.failed_at = now
-        invitation.save(update_fields=["status", "failure_reason", "failed_at"])
+        states.transition(
+            invitation, Invitation.Status.FAILED, reason=reason, updates={"failure_reason": reason, "failed_at": now}
+        )
         SendSkip.objects.create(
             program_id=invitation.program_id,
             survey_id=invitation.survey_id,

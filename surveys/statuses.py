@@ -1,12 +1,12 @@
 """Invitation statuses driven by the channel (engagement.channels status hooks) and by time.
 
 Forward-only: a late "delivered" callback never moves an opened or answered invitation back.
-Each move is a conditional UPDATE (WHERE status IN the earlier ones), safe to repeat.
+Each move goes through surveys.states (locked, conditional, with a history row), safe to repeat.
 """
 
-from django.db.models import Q
 from django.utils import timezone
 
+from surveys import states
 from surveys.models import Invitation
 
 S = Invitation.Status
@@ -17,6 +17,7 @@ MOVES = {
     "failed": (S.FAILED, "failed_at", (S.QUEUED, S.SENT)),
     "dropped": (S.FAILED, "failed_at", (S.QUEUED,)),
 }
+EXPIRABLE = (S.QUEUED, S.SENT, S.DELIVERED, S.OPENED)
 
 
 def on_message_status(message_id, status):
@@ -32,7 +33,7 @@ def on_message_status(message_id, status):
     new_status, stamp, from_statuses = move
     now = timezone.now()
     invitations = Invitation.objects.filter(message_id=message_id)
-    invitations.filter(status__in=from_statuses).update(status=new_status)
+    states.move_many(invitations, from_statuses, new_status, reason=f"message {status}")
     invitations.filter(**{f"{stamp}__isnull": True}).update(**{stamp: now})
     if status in ("failed", "dropped"):
         invitations.filter(failure_reason="").update(failure_reason=status)
@@ -46,5 +47,6 @@ def expire_due_invitations(now=None, queryset=None):
     Beat runs it over all invitations; the answer page over the one being opened."""
     now = now or timezone.now()
     queryset = Invitation.objects.all() if queryset is None else queryset
-    answerable = Q(status__in=(S.QUEUED, S.SENT, S.DELIVERED, S.OPENED))
-    return queryset.filter(answerable, expires_at__lte=now).update(status=S.EXPIRED)
+    # SKIP LOCKED: an invitation being answered right now is left to its answer (which checks expiry).
+    due = queryset.filter(expires_at__lte=now)
+    return len(states.move_many(due, EXPIRABLE, S.EXPIRED, reason="link expired", skip_locked=True))

@@ -15,7 +15,7 @@ from surveys.answering import (
     save_answers,
     validate_answers,
 )
-from surveys.models import Question
+from surveys.models import LANGUAGES, Question
 
 RTL_LOCALES = ("ar",)
 PROBLEM_STATUS = {"invalid": 404, "expired": 410, "answered": 200}
@@ -35,7 +35,7 @@ def _page(request, template, locale, context, status=200):
 
 def _problem(request, kind, invitation=None, status=None):
     locale = invitation.locale if invitation else translation.get_language() or "en"
-    locale = locale.split("-")[0] if locale.split("-")[0] in ("en", "ar", "ms") else "en"
+    locale = locale.split("-")[0] if locale.split("-")[0] in LANGUAGES else "en"
     program = invitation.program.name if invitation else ""
     return _page(
         request, "surveys/problem.html", locale, {"kind": kind, "program_name": program}, status or PROBLEM_STATUS[kind]

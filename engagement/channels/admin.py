@@ -6,13 +6,27 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from engagement.channels.models import ContactPolicy, Message, MessageStatus, MessageTemplate, PushSubscription
+from engagement.channels import states
+from engagement.channels.models import (
+    ContactPolicy,
+    Message,
+    MessageStatus,
+    MessageStatusChange,
+    MessageTemplate,
+    PushSubscription,
+)
 from engagement.channels.sending import schedule_delivery
+from engagement.status_history_admin import StatusChangeInline
 from engagement.tenancy import ProgramScopedAdmin
+
+
+class MessageStatusChangeInline(StatusChangeInline):
+    model = MessageStatusChange
 
 
 @admin.register(Message)
 class MessageAdmin(ProgramScopedAdmin):
+    inlines = [MessageStatusChangeInline]
     list_display = [
         "id",
         "created_at",
@@ -51,11 +65,14 @@ class MessageAdmin(ProgramScopedAdmin):
 
     @admin.action(description=_("Release held messages now (the policy is checked again)"))
     def release_now(self, request, queryset):
-        now = timezone.now()
         with transaction.atomic():
-            ids = list(queryset.filter(status=MessageStatus.HELD).values_list("pk", flat=True))
-            Message.objects.filter(pk__in=ids, status=MessageStatus.HELD).update(
-                status=MessageStatus.QUEUED, send_after=now, updated_at=now
+            ids = states.move_many(
+                Message.objects.filter(pk__in=queryset.values("pk")),  # no joins or DISTINCT under FOR UPDATE
+                [MessageStatus.HELD],
+                MessageStatus.QUEUED,
+                reason="released by staff",
+                actor=request.user,
+                updates={"send_after": timezone.now()},
             )
             if ids:
                 schedule_delivery(ids)

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from engagement.channels import hooks, policy
+from engagement.channels import policy, states
 from engagement.channels.backends import DeliveryError, PermanentError, get_backend
 from engagement.channels.models import Message, MessageStatus, Reason
 from engagement.models import Customer
@@ -86,18 +86,16 @@ def _claim(message_id):
         )
         if decision.status == MessageStatus.SKIPPED:
             # Consent withdrawn (or address removed) since it was queued: it will never go.
-            _drop(message, decision.reason, decision.detail, from_status=MessageStatus.QUEUED)
+            _drop(message, decision.reason, decision.detail)
             return None
         if decision.status == MessageStatus.HELD:
             _hold(message, decision, contact_policy, now)
             return None
         to_address = policy.get_address(customer, message.channel)[:254]
-        claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.SENDING,
-            contact_at=now,
-            attempts=F("attempts") + 1,
-            to_address=to_address,
-            updated_at=now,
+        claimed = states.transition(
+            message,
+            MessageStatus.SENDING,
+            updates={"contact_at": now, "attempts": F("attempts") + 1, "to_address": to_address},
         )
         if not claimed:
             return None
@@ -111,35 +109,24 @@ def _hold(message, decision, contact_policy, now):
     if now >= deadline:
         _drop(message, decision.reason, f"held longer than {contact_policy.max_hold_hours} hours")
         return
-    Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
-        status=MessageStatus.HELD,
+    states.transition(
+        message,
+        MessageStatus.HELD,
         reason=decision.reason,
-        reason_detail=decision.detail,
-        send_after=min(decision.retry_at, deadline),
-        updated_at=now,
+        updates={
+            "reason": decision.reason,
+            "reason_detail": decision.detail,
+            "send_after": min(decision.retry_at, deadline),
+        },
     )
 
 
-def _drop(message, reason, detail, from_status=None):
-    from_statuses = [from_status] if from_status else [MessageStatus.QUEUED, MessageStatus.HELD]
-    with transaction.atomic():
-        dropped = Message.objects.filter(pk=message.pk, status__in=from_statuses).update(
-            status=MessageStatus.DROPPED, reason=reason, reason_detail=detail[:255], updated_at=timezone.now()
-        )
-        if dropped:
-            hooks.run_status_handlers(message.pk, MessageStatus.DROPPED)
-    return MessageStatus.DROPPED if dropped else None
-
-
-def _set_status(message_id, from_statuses, status, **fields):
-    """Move a message to `status` if it is in `from_statuses`, then run the status handlers."""
-    with transaction.atomic():
-        moved = Message.objects.filter(pk=message_id, status__in=from_statuses).update(
-            status=status, updated_at=timezone.now(), **fields
-        )
-        if moved:
-            hooks.run_status_handlers(message_id, status)
-    return status if moved else None
+def _drop(message, reason, detail):
+    detail = detail[:255]
+    moved = states.transition(
+        message, MessageStatus.DROPPED, reason=detail or reason, updates={"reason": reason, "reason_detail": detail}
+    )
+    return MessageStatus.DROPPED if moved else None
 
 
 def _mark_sent(message, provider_id, status):
@@ -149,18 +136,17 @@ def _mark_sent(message, provider_id, status):
         fields["delivered_at"] = now
     else:
         status = MessageStatus.SENT
-    return _set_status(message.pk, [MessageStatus.SENDING], status, **fields)
+    return status if states.transition(message, status, updates=fields) else None
 
 
 def _fail(message, error):
     logger.warning("Message %s failed: %s", message.pk, error)
-    return _set_status(
-        message.pk,
-        [MessageStatus.SENDING],
-        MessageStatus.FAILED,
-        failed_at=timezone.now(),
-        reason=Reason.PROVIDER_ERROR,
-        reason_detail=error[:255],
+    detail = error[:255]
+    fields = {"failed_at": timezone.now(), "reason": Reason.PROVIDER_ERROR, "reason_detail": detail}
+    return (
+        MessageStatus.FAILED
+        if states.transition(message, MessageStatus.FAILED, reason=detail, updates=fields)
+        else None
     )
 
 
@@ -169,12 +155,11 @@ def _retry_or_fail(message, error):
         return _fail(message, f"after {message.attempts} attempts: {error}")
     delay = _retry_base_seconds() * 2 ** (message.attempts - 1)
     retry_at = timezone.now() + dt.timedelta(seconds=delay)
-    requeued = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=MessageStatus.QUEUED,
-        send_after=retry_at,
-        reason=Reason.PROVIDER_ERROR,
-        reason_detail=error[:255],
-        updated_at=timezone.now(),
+    requeued = states.transition(
+        message,
+        MessageStatus.QUEUED,
+        reason=error[:300],
+        updates={"send_after": retry_at, "reason": Reason.PROVIDER_ERROR, "reason_detail": error[:255]},
     )
     if requeued:
         from engagement.channels.tasks import deliver_messages_task
@@ -192,19 +177,15 @@ def record_provider_status(provider_id, status):
     else is ignored (a late or repeated report). Returns the number of messages moved.
     """
     now = timezone.now()
-    moved = 0
-    for message_id in Message.objects.filter(provider_id=provider_id).values_list("pk", flat=True):
-        if status == MessageStatus.DELIVERED:
-            moved += bool(_set_status(message_id, [MessageStatus.SENT], status, delivered_at=now))
-        elif status == MessageStatus.FAILED:
-            moved += bool(
-                _set_status(
-                    message_id,
-                    [MessageStatus.SENT, MessageStatus.DELIVERED],
-                    status,
-                    failed_at=now,
-                    reason=Reason.PROVIDER_ERROR,
-                    reason_detail="undelivered (provider report)",
-                )
+    messages = Message.objects.filter(provider_id=provider_id)
+    if status == MessageStatus.DELIVERED:
+        return len(states.move_many(messages, [MessageStatus.SENT], status, updates={"delivered_at": now}))
+    if status == MessageStatus.FAILED:
+        detail = "undelivered (provider report)"
+        updates = {"failed_at": now, "reason": Reason.PROVIDER_ERROR, "reason_detail": detail}
+        return len(
+            states.move_many(
+                messages, [MessageStatus.SENT, MessageStatus.DELIVERED], status, reason=detail, updates=updates
             )
-    return moved
+        )
+    return 0

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from engagement.channels import hooks
+from engagement.channels import states
 from engagement.channels.models import Message, MessageStatus, PushSubscription, Reason
 
 
@@ -14,16 +14,13 @@ def erase_customer_messages(customer):
     """
     now = timezone.now()
     with transaction.atomic():
-        pending = list(
-            Message.objects.filter(customer=customer, status__in=(MessageStatus.QUEUED, MessageStatus.HELD))
-            .select_for_update()
-            .values_list("pk", flat=True)
+        pending = states.move_many(
+            Message.objects.filter(customer=customer),
+            [MessageStatus.QUEUED, MessageStatus.HELD],
+            MessageStatus.DROPPED,
+            reason=Reason.ERASED,
+            updates={"reason": Reason.ERASED, "reason_detail": ""},
         )
-        Message.objects.filter(pk__in=pending).update(
-            status=MessageStatus.DROPPED, reason=Reason.ERASED, reason_detail="", updated_at=now
-        )
-        for message_id in pending:
-            hooks.run_status_handlers(message_id, MessageStatus.DROPPED)
         Message.objects.filter(customer=customer).exclude(to_address="", subject="", body="").update(
             to_address="", subject="", body="", updated_at=now
         )

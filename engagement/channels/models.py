@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from engagement.models import LOCALES, Customer, Program
+from engagement.state_machine import StatusChange
 
 
 class Channel(models.TextChoices):
@@ -44,20 +45,13 @@ class Reason(models.TextChoices):
 
 # Statuses that count as "a contact" for the caps and the minimum gap.
 CONTACT_STATUSES = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED)
-# Statuses a message never leaves.
-FINAL_STATUSES = (
-    MessageStatus.DELIVERED,
-    MessageStatus.FAILED,
-    MessageStatus.SKIPPED,
-    MessageStatus.DROPPED,
-)
 
 
 class Message(models.Model):
     """One message to one customer on one channel: the log, and the delivery queue.
 
-    Written only by engagement.channels.sending (creation) and engagement.channels.delivery
-    (status changes, by conditional UPDATE so that two workers never both send it).
+    Its status is written only by engagement.channels.states (creation and every move, by
+    conditional UPDATE so that two workers never both send it, with a history row).
     `due_at` is when the sender first wanted it out (now, or `not_before`); a held message
     older than the policy's max hold after `due_at` is dropped. `send_after` is when it may
     next be tried. `contact_at` is when it was claimed for sending: the caps count it.
@@ -106,6 +100,15 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.channel} {self.template_key} → {self.customer_id} ({self.status})"
+
+
+class MessageStatusChange(StatusChange):
+    """Append-only history of every message status move (written by engagement.channels.states only)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="status_changes")
+
+    class Meta(StatusChange.Meta):
+        pass
 
 
 class MessageTemplate(models.Model):

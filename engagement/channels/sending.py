@@ -6,7 +6,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engagement.channels import policy, rendering
+from engagement.channels import policy, rendering, states
 from engagement.channels.models import Channel, Message, MessageStatus, Reason
 
 logger = logging.getLogger(__name__)
@@ -58,12 +58,12 @@ def send_message(
     if decision.status != MessageStatus.SKIPPED and not_before and not_before > now:
         # Quiet hours and caps are judged when it is due (the claim checks the policy again).
         decision = policy.Decision(MessageStatus.HELD, Reason.NOT_BEFORE, "", not_before)
-    message.status, message.reason, message.reason_detail = decision.status, decision.reason, decision.detail
+    message.reason, message.reason_detail = decision.reason, decision.detail
     if decision.status == MessageStatus.HELD:
         # Wake up at the max hold at the latest, when the sweep drops it if still blocked.
         deadline = due_at + dt.timedelta(hours=contact_policy.max_hold_hours)
         message.send_after = min(decision.retry_at, deadline)
-    if not _save_once(message):
+    if not _save_once(message, decision.status):
         return _existing(program, idempotency_key)
     if message.status == MessageStatus.QUEUED:
         schedule_delivery([message.pk])
@@ -100,17 +100,15 @@ def _existing(program, idempotency_key):
     return Message.objects.filter(program=program, idempotency_key=idempotency_key).first()
 
 
-def _save_once(message):
+def _save_once(message, status):
     """Insert the row; False when a concurrent call inserted the same idempotency key first."""
-    if not message.idempotency_key:
-        message.save()
-        return True
     try:
-        # A savepoint, so that a duplicate key does not break the caller's transaction.
-        with transaction.atomic():
-            message.save()
+        # states.create inserts in a savepoint: a duplicate key leaves the caller's transaction usable.
+        states.create(message, status, reason=message.reason)
         return True
     except IntegrityError:
+        if not message.idempotency_key:
+            raise
         return False
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from engagement.channels import hooks
+from engagement.channels import states
 from engagement.channels.models import ContactPolicy, Message, MessageStatus
 from engagement.channels.sending import schedule_delivery
 
@@ -44,14 +44,18 @@ def release_held_messages(now=None):
         for row in rows:
             expired = now >= row.due_at + _max_hold(row.program_id, holds)
             (dropped if expired else released).append(row.pk)
+        held = [MessageStatus.HELD]
         if dropped:
-            Message.objects.filter(pk__in=dropped).update(
-                status=MessageStatus.DROPPED, reason_detail="held past the maximum hold time", updated_at=now
+            detail = "held past the maximum hold time"
+            states.move_many(
+                Message.objects.filter(pk__in=dropped),
+                held,
+                MessageStatus.DROPPED,
+                reason=detail,
+                updates={"reason_detail": detail},
             )
-            for message_id in dropped:
-                hooks.run_status_handlers(message_id, MessageStatus.DROPPED)
         if released:
-            Message.objects.filter(pk__in=released).update(status=MessageStatus.QUEUED, updated_at=now)
+            states.move_many(Message.objects.filter(pk__in=released), held, MessageStatus.QUEUED, reason="released")
             schedule_delivery(released)
     return len(released), len(dropped)
 
@@ -65,8 +69,12 @@ def requeue_stuck_messages(now=None):
             status=MessageStatus.SENDING, contact_at__lte=cutoff
         )
         stuck_ids = list(stuck.values_list("pk", flat=True)[:BATCH])
-        Message.objects.filter(pk__in=stuck_ids, status=MessageStatus.SENDING).update(
-            status=MessageStatus.QUEUED, send_after=now, updated_at=now
+        states.move_many(
+            Message.objects.filter(pk__in=stuck_ids),
+            [MessageStatus.SENDING],
+            MessageStatus.QUEUED,
+            reason="stuck in sending",
+            updates={"send_after": now},
         )
         ids = stuck_ids + list(
             Message.objects.filter(status=MessageStatus.QUEUED, send_after__lte=now, updated_at__lte=cutoff)

@@ -6,6 +6,8 @@ Domain code raises `ApiError` (or a DRF exception); this handler turns all of th
 shape. Anything unexpected still becomes a 500 (a bug), never a 4xx that hides it.
 """
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -16,9 +18,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class ApiError(exceptions.APIException):
     """A client error with a code, a message and optionally the field it is about."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, detail, code="invalid", attr=None, status_code=None, error_type="client_error"):
+    def __init__(
+        self,
+        detail: str,
+        code: str = "invalid",
+        attr: str | None = None,
+        status_code: int | None = None,
+        error_type: str = "client_error",
+    ) -> None:
         super().__init__(detail=detail, code=code)
         self.code = code
         self.attr = attr
@@ -28,11 +37,11 @@ class ApiError(exceptions.APIException):
 
 
 class Conflict(ApiError):
-    def __init__(self, detail, code="conflict"):
+    def __init__(self, detail: str, code: str = "conflict") -> None:
         super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT)
 
 
-def flatten_errors(detail, attr=None):
+def flatten_errors(detail: Any, attr: str | None = None) -> list[dict[str, Any]]:
     """Turn DRF's nested error detail into a flat list of {code, detail, attr}."""
     if isinstance(detail, dict):
         out = []
@@ -52,11 +61,13 @@ def flatten_errors(detail, attr=None):
     return [{"code": code, "detail": str(detail), "attr": attr}]
 
 
-def error_response(status_code, error_type, errors, headers=None):
+def error_response(
+    status_code: int, error_type: str, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> Response:
     return Response({"type": error_type, "errors": errors}, status=status_code, headers=headers)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -64,6 +75,7 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    assert isinstance(exc, exceptions.APIException)  # DRF answers nothing else
     if isinstance(exc, ApiError):
         errors = [{"code": exc.code, "detail": str(exc.detail), "attr": exc.attr}]
         error_type = exc.error_type

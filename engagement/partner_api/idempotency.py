@@ -12,7 +12,8 @@ reuse it. Records are kept IDEMPOTENCY_KEEP_HOURS (>= 24 h) and then purged by b
 import functools
 import hashlib
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -20,12 +21,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from engagement.models import IdempotencyRecord
 from engagement.partner_api.errors import ApiError, Conflict
 
 HEADER = "Idempotency-Key"
+# An APIView method: (view, request, *args, **kwargs) -> Response.
+Handler = Callable[..., Response]
 # The header as the OpenAPI schema documents it on every idempotent operation.
 IDEMPOTENCY_HEADER = OpenApiParameter(
     HEADER,
@@ -38,7 +42,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 STALE_CLAIM = timedelta(minutes=10)
 
 
-def request_fingerprint(request):
+def request_fingerprint(request: Request) -> str:
     body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -63,7 +67,7 @@ def _take_over_stale(record):
     )
 
 
-def idempotent(handler):
+def idempotent(handler: Handler) -> Handler:
     """Decorate an APIView method (post) to honour the Idempotency-Key header."""
 
     @functools.wraps(handler)
@@ -111,7 +115,7 @@ def idempotent(handler):
     return wrapper
 
 
-def purge_expired_keys(now=None):
+def purge_expired_keys(now: datetime | None = None) -> int:
     """Delete records older than IDEMPOTENCY_KEEP_HOURS; returns how many."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEEP_HOURS)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()

@@ -2,6 +2,8 @@
 classes while building APIView, so this module must not import rest_framework.views."""
 
 import json
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
@@ -21,7 +23,9 @@ def _reject_constant(name):
 class LimitedJSONParser(parsers.JSONParser):
     """JSON parser that refuses bodies over API_MAX_BODY_BYTES with 413 before parsing."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         limit = settings.API_MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None

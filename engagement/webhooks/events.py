@@ -1,4 +1,5 @@
-"""Recording webhook events: the one door other apps use (contracts.md).
+"""Recording webhook events: the one door other apps use (event types in
+engagement.webhooks.models.EventType, payloads in docs/webhooks.md).
 
 record_webhook_event(program, type, payload, *, idempotency_key=None) -> WebhookEvent
 record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> list[WebhookEvent]

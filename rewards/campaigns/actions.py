@@ -16,24 +16,15 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperati
 from django.template import Context, Template
 from django.utils import timezone
 
+from engagement.webhooks.models import EventType
+from payouts.models import Method
 from rewards.campaigns.conditions import CHANNELS, ConditionError
 from rewards.campaigns.models import CampaignAction, TeamNotification
 
 A = CampaignAction.Kind
 ROUNDING = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}
-PAYOUT_METHODS = ("gift_card", "bank_transfer", "upi", "paypal", "voucher")
-WEBHOOK_TYPES = (
-    "reward.granted",
-    "points.expired",
-    "redemption.completed",
-    "redemption.failed",
-    "tier.changed",
-    "survey.answered",
-    "survey.detractor",
-    "payout.succeeded",
-    "payout.failed",
-    "campaign.budget_exhausted",
-)
+PAYOUT_METHODS = tuple(Method.values)
+WEBHOOK_TYPES = tuple(EventType.values)
 CENT = Decimal("0.01")
 
 

@@ -15,6 +15,6 @@ class CampaignsConfig(AppConfig):
         from engagement import hooks
         from rewards.campaigns import demo, engine
 
-        hooks.register_event_handler(engine.handle_events)
+        hooks.register_event_handler("campaigns", engine.handle_events)
         hooks.register_transition_handler(engine.handle_transitions)
         hooks.register_demo_step(50, "campaigns", demo.load_demo)

@@ -11,9 +11,10 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
 
+from engagement.channels.models import Channel
 from engagement.models import Customer
 
-CHANNELS = ("email", "sms", "whatsapp", "push")
+CHANNELS = tuple(Channel.values)
 OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists")
 COMPARISONS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
 PLAIN_FIELDS = {
