@@ -105,6 +105,9 @@ class ProviderAccount(models.Model):
     api_key = models.CharField(max_length=200, blank=True)
     webhook_secret = models.CharField(max_length=200, blank=True)
     funding_source_id = models.CharField(max_length=100, blank=True)
+    # Provider-specific settings the adapter's docstring lists (products per method, campaign,
+    # account identifiers); never secrets, which have their own fields.
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "provider"], name="payout_provider_account_unique")]

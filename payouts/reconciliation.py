@@ -8,13 +8,16 @@ Mismatch kinds:
 - amount: amount or currency differ.
 """
 
+import logging
 from datetime import timedelta
 
 from django.utils import timezone
 
 from payouts.models import Payout, ReconciliationRun, Status
 from payouts.providers import get_provider
-from payouts.providers.base import Outcome
+from payouts.providers.base import Outcome, StatementUnavailable
+
+logger = logging.getLogger(__name__)
 
 # Our status -> the provider outcomes that agree with it.
 AGREES = {
@@ -81,4 +84,7 @@ def reconcile_recent(days=1, now=None):
             runs.append(reconcile(payout.program, provider_name, start, end))
         except NotImplementedError:
             continue
+        except StatementUnavailable as exc:
+            # One provider being down must not keep the others' runs from being made.
+            logger.warning("No %s statement for %s: %s", provider_name, payout.program.slug, exc)
     return runs

@@ -80,6 +80,15 @@ class WebhookSignatureError(Exception):
     """The webhook's signature is missing, wrong or stale: reject it, change nothing."""
 
 
+class StatementUnavailable(Exception):
+    """The provider's statement could not be read (down, refused, garbled): try again later."""
+
+
+class WebhookLookupError(Exception):
+    """The webhook is genuine but what it points at could not be read from the provider now:
+    answer 503 so the provider delivers it again later; change nothing."""
+
+
 def hmac_sha256_hex(secret, body):
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

@@ -4,7 +4,7 @@ import pytest
 
 from payouts import hooks, services
 from payouts.models import ProviderAccount
-from tests.payouts.fake_provider import API_KEY, WEBHOOK_SECRET, FakeProvider
+from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
 
 
 @pytest.fixture
@@ -29,14 +29,21 @@ def final_calls():
 
 @pytest.fixture
 def fake_provider():
-    provider = FakeProvider().start()
+    """A local Tremendous, strict about the documented request shapes."""
+    provider = FakeTremendous().start()
     yield provider
     provider.stop()
 
 
 @pytest.fixture
 def http_account(acme, fake_provider):
-    """acme's account at the Tremendous-style provider, pointing at the local fake."""
+    """acme's account at Tremendous, pointing at the local fake; gift cards default to Grab,
+    PayPal payouts use the PayPal product."""
     return ProviderAccount.objects.create(
-        program=acme, provider="tremendous", base_url=fake_provider.url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET
+        program=acme,
+        provider="tremendous",
+        base_url=fake_provider.url,
+        api_key=API_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        options={"products": {"gift_card": "GRABMY00001", "paypal": "KV934TZ93NQM"}},
     )
