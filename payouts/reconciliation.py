@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from payouts.models import Payout, ReconciliationRun, Status
 from payouts.providers import get_provider
-from payouts.providers.base import Outcome, StatementUnavailable
+from payouts.providers.base import Outcome, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def reconcile_recent(days=1, now=None):
             runs.append(reconcile(payout.program, provider_name, start, end))
         except NotImplementedError:
             continue
-        except StatementUnavailable as exc:
+        except ProviderUnavailable as exc:
             # One provider being down must not keep the others' runs from being made.
             logger.warning("No %s statement for %s: %s", provider_name, payout.program.slug, exc)
     return runs

@@ -80,8 +80,8 @@ class WebhookSignatureError(Exception):
     """The webhook's signature is missing, wrong or stale: reject it, change nothing."""
 
 
-class StatementUnavailable(Exception):
-    """The provider's statement could not be read (down, refused, garbled): try again later."""
+class ProviderUnavailable(Exception):
+    """A provider read (statement, catalogue) failed: down, refused or garbled. Try again later."""
 
 
 class WebhookLookupError(Exception):

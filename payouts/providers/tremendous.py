@@ -41,8 +41,8 @@ from payouts.providers.base import (
     Outcome,
     PayoutProvider,
     ProviderResult,
+    ProviderUnavailable,
     StatementLine,
-    StatementUnavailable,
     WebhookLookupError,
     WebhookSignatureError,
     WebhookUpdate,
@@ -230,7 +230,7 @@ class TremendousProvider(PayoutProvider):
             reply = self._call("GET", "/orders?" + urllib.parse.urlencode(query))
             data = reply.data if isinstance(reply.data, dict) else {}
             if reply.code != 200 or not isinstance(data.get("orders"), list):
-                raise StatementUnavailable(f"Tremendous statement: {reply.error or _error_text(data, reply.code)}")
+                raise ProviderUnavailable(f"Tremendous statement: {reply.error or _error_text(data, reply.code)}")
             lines += [self._statement_line(order) for order in data["orders"]]
             offset += len(data["orders"])
             if not data["orders"] or offset >= int(data.get("total_count") or 0):
@@ -256,7 +256,7 @@ class TremendousProvider(PayoutProvider):
         reply = self._call("GET", "/products" + ("?" + urllib.parse.urlencode(query) if query else ""))
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.code != 200 or not isinstance(data.get("products"), list):
-            raise RuntimeError(f"Tremendous products: {reply.error or _error_text(data, reply.code)}")
+            raise ProviderUnavailable(f"Tremendous products: {reply.error or _error_text(data, reply.code)}")
         return data["products"]
 
 
