@@ -276,6 +276,9 @@ PAYOUTS_TREMENDOUS_BASE_URL = env.str("PAYOUTS_TREMENDOUS_BASE_URL", default="ht
 PAYOUTS_TREMENDOUS_API_KEY = env.str("PAYOUTS_TREMENDOUS_API_KEY", default="")
 PAYOUTS_TREMENDOUS_WEBHOOK_SECRET = env.str("PAYOUTS_TREMENDOUS_WEBHOOK_SECRET", default="")
 PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID = env.str("PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID", default="balance")
+PAYOUTS_TANGO_BASE_URL = env.str("PAYOUTS_TANGO_BASE_URL", default="https://integration-api.tangocard.com/raas/v2")
+PAYOUTS_TANGO_PLATFORM_NAME = env.str("PAYOUTS_TANGO_PLATFORM_NAME", default="")
+PAYOUTS_TANGO_PLATFORM_KEY = env.str("PAYOUTS_TANGO_PLATFORM_KEY", default="")
 
 # --- Rewards (rewards helper) ------------------------------------------------------------------
 # Portal sign-in links (emailed, single use) expire after this many minutes.

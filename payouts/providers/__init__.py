@@ -8,6 +8,7 @@ import importlib
 PROVIDERS = {
     "sandbox": "payouts.providers.sandbox.SandboxProvider",
     "tremendous": "payouts.providers.tremendous.TremendousProvider",
+    "tango": "payouts.providers.tango.TangoProvider",
 }
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from payouts import hooks, services
 from payouts.models import ProviderAccount
+from tests.payouts.fakes import tango
 from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
 
 
@@ -46,4 +47,29 @@ def http_account(acme, fake_provider):
         api_key=API_KEY,
         webhook_secret=WEBHOOK_SECRET,
         options={"products": {"gift_card": "GRABMY00001", "paypal": "KV934TZ93NQM"}},
+    )
+
+
+@pytest.fixture
+def fake_tango():
+    """A local Tango Card RaaS, strict about the documented request shapes."""
+    provider = tango.FakeTango().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def tango_account(acme, fake_tango):
+    """acme's Tango Card platform account, charging its MYR account; gift cards are Grab."""
+    return ProviderAccount.objects.create(
+        program=acme,
+        provider="tango",
+        base_url=fake_tango.url,
+        api_key=tango.PLATFORM_KEY,
+        options={
+            "platform_name": tango.PLATFORM_NAME,
+            "customer_identifier": tango.CUSTOMER,
+            "account_identifier": tango.ACCOUNT,
+            "utids": {"gift_card": "U857954"},
+        },
     )
