@@ -9,6 +9,7 @@ PROVIDERS = {
     "sandbox": "payouts.providers.sandbox.SandboxProvider",
     "tremendous": "payouts.providers.tremendous.TremendousProvider",
     "tango": "payouts.providers.tango.TangoProvider",
+    "paypal": "payouts.providers.paypal.PayPalProvider",
 }
 
 

@@ -110,8 +110,13 @@ class PayoutProvider:
         """Place the order under `order.reference` (the provider's idempotency key)."""
         raise NotImplementedError
 
-    def fetch_status(self, reference: str) -> ProviderResult:
-        """Look the order up by OUR reference."""
+    # True when the provider has no lookup by our reference but deduplicates a create by it
+    # (PayPal's sender_batch_id): processing then resolves an unknown outcome by sending
+    # the same order again rather than by fetch_status.
+    lookup_by_create = False
+
+    def fetch_status(self, reference: str, provider_reference: str = "") -> ProviderResult:
+        """Look the order up by OUR reference (or the provider's, once known)."""
         raise NotImplementedError
 
     def verify_webhook(self, headers, body: bytes) -> list[WebhookUpdate]:

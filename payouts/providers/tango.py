@@ -136,7 +136,7 @@ class TangoProvider(PayoutProvider):
             provider_status=status,
         )
 
-    def fetch_status(self, reference):
+    def fetch_status(self, reference, provider_reference=""):
         query = {"externalRefID": external_ref(reference), "elementsPerBlock": 10, "page": 0}
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode(query))
         data = reply.data if isinstance(reply.data, dict) else {}

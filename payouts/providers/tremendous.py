@@ -162,7 +162,7 @@ class TremendousProvider(PayoutProvider):
         outcome, status = order_outcome(order)
         return ProviderResult(outcome, provider_reference=str(order.get("id", "")), provider_status=status)
 
-    def fetch_status(self, reference):
+    def fetch_status(self, reference, provider_reference=""):
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode({"external_id": reference}))
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.error:

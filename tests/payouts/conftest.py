@@ -4,7 +4,7 @@ import pytest
 
 from payouts import hooks, services
 from payouts.models import ProviderAccount
-from tests.payouts.fakes import tango
+from tests.payouts.fakes import paypal, tango
 from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
 
 
@@ -72,4 +72,23 @@ def tango_account(acme, fake_tango):
             "account_identifier": tango.ACCOUNT,
             "utids": {"gift_card": "U857954"},
         },
+    )
+
+
+@pytest.fixture
+def fake_paypal():
+    """A local PayPal (OAuth, Payouts, webhook verification), strict about documented shapes."""
+    provider = paypal.FakePayPal().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def paypal_account(acme, fake_paypal):
+    return ProviderAccount.objects.create(
+        program=acme,
+        provider="paypal",
+        base_url=fake_paypal.url,
+        api_key=paypal.CLIENT_SECRET,
+        options={"client_id": paypal.CLIENT_ID, "webhook_id": paypal.WEBHOOK_ID},
     )

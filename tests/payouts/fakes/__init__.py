@@ -60,7 +60,7 @@ class FakeServer:
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
-                    body = ValueError("unparseable JSON")
+                    body = raw  # not JSON (a form post): the subclass reads the bytes
                 with fake.lock:
                     fake.requests.append((method, url.path, body))
                 answer = fake.handle(method, url.path, query, self.headers, body)
