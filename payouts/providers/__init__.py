@@ -10,6 +10,7 @@ PROVIDERS = {
     "tremendous": "payouts.providers.tremendous.TremendousProvider",
     "tango": "payouts.providers.tango.TangoProvider",
     "paypal": "payouts.providers.paypal.PayPalProvider",
+    "razorpayx": "payouts.providers.razorpayx.RazorpayXProvider",
 }
 
 

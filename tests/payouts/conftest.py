@@ -4,7 +4,7 @@ import pytest
 
 from payouts import hooks, services
 from payouts.models import ProviderAccount
-from tests.payouts.fakes import paypal, tango
+from tests.payouts.fakes import paypal, razorpayx, tango
 from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
 
 
@@ -91,4 +91,36 @@ def paypal_account(acme, fake_paypal):
         base_url=fake_paypal.url,
         api_key=paypal.CLIENT_SECRET,
         options={"client_id": paypal.CLIENT_ID, "webhook_id": paypal.WEBHOOK_ID},
+    )
+
+
+@pytest.fixture
+def fake_razorpayx():
+    """A local RazorpayX (payouts with idempotency keys), strict about documented shapes."""
+    provider = razorpayx.FakeRazorpayX().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def inr_program(db):
+    """An Indian program (INR) with RazorpayX set up, its funds and a customer, priya."""
+    from engagement.models import Program
+    from tests.factories import CustomerFactory
+
+    program = Program.objects.create(name="Chai Club", slug="chai", currency="INR", timezone="Asia/Kolkata")
+    services.record_funding_top_up(program, "INR", Decimal("100000.00"), note="test funds")
+    CustomerFactory(program=program, external_id="priya", name="Priya Sharma", email="priya@example.com")
+    return program
+
+
+@pytest.fixture
+def razorpayx_account(inr_program, fake_razorpayx):
+    return ProviderAccount.objects.create(
+        program=inr_program,
+        provider="razorpayx",
+        base_url=fake_razorpayx.url,
+        api_key=razorpayx.KEY_SECRET,
+        webhook_secret=razorpayx.WEBHOOK_SECRET,
+        options={"key_id": razorpayx.KEY_ID, "account_number": razorpayx.ACCOUNT_NUMBER},
     )
