@@ -14,7 +14,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from engagement.tenancy import ProgramScopedAdmin
-from rewards import ledger, redemptions, vouchers
+from rewards import (
+    bulk_grants_admin,  # noqa: F401 - registers the bulk grant admin
+    ledger,
+    redemptions,
+    vouchers,
+)
 from rewards.errors import RewardsError
 from rewards.models import (
     Clawback,
