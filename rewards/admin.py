@@ -137,13 +137,17 @@ class RewardItemAdmin(ProgramScopedAdmin):
                     "valid_until"]  # fmt: skip
     list_filter = ["program", "kind", "active"]
     search_fields = ["title_en", "title_ar", "title_ms"]
+    autocomplete_fields = ["provider_products"]
     fieldsets = [
         (None, {"fields": ["program", "kind", "active", "position", "image"]}),
         (
             "Text",
             {"fields": ["title_en", "description_en", "title_ar", "description_ar", "title_ms", "description_ms"]},
         ),
-        ("Cost and value", {"fields": ["points_cost", "cash_value", "currency", "payout_method", "stock"]}),
+        (
+            "Cost and value",
+            {"fields": ["points_cost", "cash_value", "currency", "payout_method", "provider_products", "stock"]},
+        ),
         ("Availability", {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
     ]
 

@@ -253,6 +253,12 @@ class RewardItem(models.Model):
         upload_to="rewards/", blank=True, validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp", "svg"])]
     )
     payout_method = models.CharField(max_length=20, blank=True, help_text=_("For cash-like items; default by kind."))
+    provider_products = models.ManyToManyField(
+        "payouts.ProviderProduct",
+        blank=True,
+        related_name="reward_items",
+        help_text=_("Gift cards from a provider's catalogue; with several, the customer chooses one."),
+    )
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

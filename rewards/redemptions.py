@@ -27,6 +27,7 @@ from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
 from rewards.notify import webhook
+from rewards.provider_rewards import payout_product
 from rewards.vouchers import release_code, take_code
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class IdempotencyConflict(RewardsError):
     status = 422
 
 
-def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None):
+def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None, product=""):
     """Debit the item's points and reserve its stock or code; fulfil or start a payout.
 
     Idempotent by (program, idempotency_key): a repeat returns the first redemption (a
@@ -50,7 +51,15 @@ def redeem_reward(*, customer, item, idempotency_key, channel="api", actor=None)
     InsufficientPoints, OutOfStock, NotEligible, ItemUnavailable with nothing changed.
     Webhook redemption.completed on completion (recorded in this transaction).
     """
-    return _create(customer, item, idempotency_key, channel=channel, actor=actor, source=Redemption.Source.CUSTOMER)
+    return _create(
+        customer,
+        item,
+        idempotency_key,
+        channel=channel,
+        actor=actor,
+        source=Redemption.Source.CUSTOMER,
+        product=product,
+    )
 
 
 def grant_reward(*, customer, item, idempotency_key, source="campaign"):
@@ -69,13 +78,13 @@ def _existing(customer, item, key):
     return found
 
 
-def _create(customer, item, key, *, channel, actor, source, free=False):
+def _create(customer, item, key, *, channel, actor, source, free=False, product=""):
     found = _existing(customer, item, key)
     if found is not None:
         return found
     try:
         with transaction.atomic():
-            return _redeem_in_transaction(customer, item, key, channel, actor, source, free)
+            return _redeem_in_transaction(customer, item, key, channel, actor, source, free, product)
     except IntegrityError:
         # The same key committed by a concurrent request between our check and insert.
         found = _existing(customer, item, key)
@@ -84,7 +93,7 @@ def _create(customer, item, key, *, channel, actor, source, free=False):
         return found
 
 
-def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
+def _redeem_in_transaction(customer, item, key, channel, actor, source, free, product=""):
     now = timezone.now()
     error = eligibility_error(item, customer, now, check_audience=not free)
     if error is not None:
@@ -104,7 +113,7 @@ def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
     if item.is_cash_like:
         if not free and ledger.get_account(customer).balance < item.points_cost:
             raise InsufficientPoints()  # early exit only; the real check is under the lock below
-        redemption.payout_id = _request_payout(redemption, item).pk
+        redemption.payout_id = _request_payout(redemption, item, product).pk
     if not free:
         ledger.debit_points(
             customer,
@@ -143,27 +152,31 @@ def _reserve_stock(item, redemption):
     redemption.save(update_fields=["stock_reserved"])
 
 
-def _request_payout(redemption, item):
+def _request_payout(redemption, item, product=""):
     try:
         from payouts.services import PayoutError, request_payout
     except ImportError:
         raise ItemUnavailable("Cash rewards are not available (payouts are not installed).") from None
     customer = redemption.customer
     try:
-        return _call_request_payout(request_payout, redemption, item, customer)
+        return _call_request_payout(request_payout, redemption, item, customer, payout_product(item, product))
     except PayoutError as exc:
         # The payout rules refused (no email, bad amount...): the whole redemption rolls back.
         raise ItemUnavailable(str(exc.detail)) from None
 
 
-def _call_request_payout(request_payout, redemption, item, customer):
+def _call_request_payout(request_payout, redemption, item, customer, product=None):
+    destination = {"email": customer.email, "name": customer.name}
+    if product is not None:
+        destination["product"] = product.product_id
     return request_payout(
         program=redemption.program,
         customer=customer,
         amount=Decimal(item.cash_value),
         currency=redemption.currency,
         method=item.payout_method or PAYOUT_METHODS.get(item.kind, "gift_card"),
-        destination={"email": customer.email, "name": customer.name},
+        destination=destination,
+        provider=product.provider if product is not None else None,
         source="redemption",
         source_ref=str(redemption.pk),
         idempotency_key=f"redemption:{redemption.pk}",
