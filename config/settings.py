@@ -276,6 +276,19 @@ PAYOUTS_TREMENDOUS_BASE_URL = env.str("PAYOUTS_TREMENDOUS_BASE_URL", default="ht
 PAYOUTS_TREMENDOUS_API_KEY = env.str("PAYOUTS_TREMENDOUS_API_KEY", default="")
 PAYOUTS_TREMENDOUS_WEBHOOK_SECRET = env.str("PAYOUTS_TREMENDOUS_WEBHOOK_SECRET", default="")
 PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID = env.str("PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID", default="balance")
+PAYOUTS_TANGO_BASE_URL = env.str("PAYOUTS_TANGO_BASE_URL", default="https://integration-api.tangocard.com/raas/v2")
+PAYOUTS_TANGO_PLATFORM_NAME = env.str("PAYOUTS_TANGO_PLATFORM_NAME", default="")
+PAYOUTS_TANGO_PLATFORM_KEY = env.str("PAYOUTS_TANGO_PLATFORM_KEY", default="")
+PAYOUTS_PAYPAL_BASE_URL = env.str("PAYOUTS_PAYPAL_BASE_URL", default="https://api-m.sandbox.paypal.com")
+PAYOUTS_PAYPAL_CLIENT_ID = env.str("PAYOUTS_PAYPAL_CLIENT_ID", default="")
+PAYOUTS_PAYPAL_CLIENT_SECRET = env.str("PAYOUTS_PAYPAL_CLIENT_SECRET", default="")
+PAYOUTS_PAYPAL_WEBHOOK_ID = env.str("PAYOUTS_PAYPAL_WEBHOOK_ID", default="")
+PAYOUTS_PAYPAL_EMAIL_SUBJECT = env.str("PAYOUTS_PAYPAL_EMAIL_SUBJECT", default="You have a reward")
+PAYOUTS_RAZORPAYX_BASE_URL = env.str("PAYOUTS_RAZORPAYX_BASE_URL", default="https://api.razorpay.com")
+PAYOUTS_RAZORPAYX_KEY_ID = env.str("PAYOUTS_RAZORPAYX_KEY_ID", default="")
+PAYOUTS_RAZORPAYX_KEY_SECRET = env.str("PAYOUTS_RAZORPAYX_KEY_SECRET", default="")
+PAYOUTS_RAZORPAYX_ACCOUNT_NUMBER = env.str("PAYOUTS_RAZORPAYX_ACCOUNT_NUMBER", default="")
+PAYOUTS_RAZORPAYX_WEBHOOK_SECRET = env.str("PAYOUTS_RAZORPAYX_WEBHOOK_SECRET", default="")
 
 # --- Rewards (rewards helper) ------------------------------------------------------------------
 # Portal sign-in links (emailed, single use) expire after this many minutes.

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
-from payouts import bulk, reconciliation, services
+from payouts import bulk, catalogue, reconciliation, services
 from payouts.models import (
     FundingAccount,
     FundingEntry,
@@ -31,12 +31,14 @@ from payouts.models import (
     PayoutSettings,
     PayoutStatusChange,
     ProviderAccount,
+    ProviderProduct,
     ProviderWebhookReceipt,
     ReconciliationRun,
     SandboxOrder,
     Status,
 )
 from payouts.providers import provider_names
+from payouts.providers.base import ProviderUnavailable
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -233,13 +235,44 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["program", "provider", "base_url", "api_key", "webhook_secret", "funding_source_id"]
+        fields = ["program", "provider", "base_url", "api_key", "webhook_secret", "funding_source_id", "options"]
+        help_texts = {
+            "options": _(
+                "Provider settings as JSON (docs/payouts.md lists each provider's): products per method, customer and "
+                'account identifiers, and "catalogue": {"country": "MY", "currency": "MYR"} to mirror its catalogue.'
+            )
+        }
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(ProgramScopedAdmin):
     form = ProviderAccountForm
     list_display = ["program", "provider", "base_url", "webhook_url"]
+    actions = ["sync_catalogue_now"]
+
+    @admin.action(description=_("Sync the provider's catalogue now"))
+    def sync_catalogue_now(self, request, queryset):
+        for account in queryset.select_related("program"):
+            filters = (account.options or {}).get("catalogue") or {}
+            try:
+                result = catalogue.sync_catalogue(
+                    account.program,
+                    account.provider,
+                    country=str(filters.get("country", "")),
+                    currency=str(filters.get("currency", "")),
+                    category=str(filters.get("category", "")),
+                )
+            except (ProviderUnavailable, NotImplementedError) as exc:
+                self.message_user(request, f"{account}: {exc or _('no catalogue')}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                _(
+                    "%(account)s: %(added)s added, %(changed)s changed, %(withdrawn)s withdrawn, %(unchanged)s unchanged."
+                )
+                % {"account": account, **vars(result)},
+                messages.SUCCESS,
+            )
 
     @admin.display(description=_("Webhook URL to give the provider"))
     def webhook_url(self, obj):
@@ -402,3 +435,27 @@ class SandboxOrderAdmin(ProgramScopedAdmin):
 
     list_display = ["order_id", "external_id", "amount", "currency", "state", "placed", "calls", "created_at"]
     list_filter = ["state", "placed"]
+
+
+@admin.register(ProviderProduct)
+class ProviderProductAdmin(ProgramScopedAdmin):
+    """The providers' catalogues as last synced (read-only: the sync is the only writer)."""
+
+    list_display = ["name", "program", "provider", "currency", "value_range", "category", "active", "changed_at"]
+    list_filter = ["provider", "active", "currency", "category"]
+    search_fields = ["name", "brand", "product_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("Amounts"))
+    def value_range(self, obj):
+        if obj.value_type == ProviderProduct.ValueType.FIXED:
+            return ", ".join(obj.face_values)
+        return f"{obj.min_value} – {obj.max_value}"

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 IBAN_RE = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$")
+IFSC_RE = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
 BIC_RE = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 ACCOUNT_RE = re.compile(r"^[0-9]{6,20}$")
 # NPCI handle: a local part of letters, digits, dot, hyphen, underscore; "@" and a PSP handle.
@@ -85,11 +86,20 @@ def _bank_transfer(raw, errors):
     iban = re.sub(r"\s+", "", _text(raw, "iban")).upper()
     account = re.sub(r"[\s-]+", "", _text(raw, "account_number"))
     bank_code = _text(raw, "bank_code").upper()
+    ifsc = _text(raw, "ifsc").upper()
     if iban:
         if not iban_is_valid(iban):
             errors["iban"] = "Enter a valid IBAN."
         secret = {"account_name": name, "iban": iban, "bank_code": bank_code}
         masked = {"account_name": name, "iban": iban[:4] + mask(iban[4:]), "bank_code": bank_code}
+    elif ifsc:
+        # An Indian account: IFSC identifies the branch (RazorpayX pays it by IMPS/NEFT).
+        if not ACCOUNT_RE.match(account):
+            errors["account_number"] = "Give an account number of 6 to 20 digits."
+        if not IFSC_RE.match(ifsc):
+            errors["ifsc"] = "Give the branch's IFSC (4 letters, 0, 6 letters or digits)."
+        secret = {"account_name": name, "account_number": account, "ifsc": ifsc}
+        masked = {"account_name": name, "account_number": mask(account), "ifsc": ifsc}
     else:
         if not ACCOUNT_RE.match(account):
             errors["account_number"] = "Give an IBAN, or an account number of 6 to 20 digits."

@@ -105,6 +105,9 @@ class ProviderAccount(models.Model):
     api_key = models.CharField(max_length=200, blank=True)
     webhook_secret = models.CharField(max_length=200, blank=True)
     funding_source_id = models.CharField(max_length=100, blank=True)
+    # Provider-specific settings the adapter's docstring lists (products per method, campaign,
+    # account identifiers); never secrets, which have their own fields.
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "provider"], name="payout_provider_account_unique")]
@@ -362,3 +365,53 @@ class PayoutReview(Payout):
         proxy = True
         verbose_name = "payout waiting for review"
         verbose_name_plural = "review queue"
+
+
+class ProviderProduct(models.Model):
+    """A provider's catalogue product (a gift card brand, a charity, a cash rail), mirrored
+    by payouts.catalogue from the provider's API. Written only by that module; rewards link
+    their catalogue items to these. `active` goes False when the provider stops offering it."""
+
+    class ValueType(models.TextChoices):
+        RANGE = "range", _("Any amount in a range")
+        FIXED = "fixed", _("Fixed amounts")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="provider_products")
+    provider = models.CharField(max_length=40)
+    product_id = models.CharField(_("provider's product id"), max_length=64)
+    name = models.CharField(max_length=200)
+    brand = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=60, blank=True)
+    currency = models.CharField(max_length=3)
+    countries = models.JSONField(default=list, blank=True)
+    value_type = models.CharField(max_length=5, choices=ValueType.choices)
+    min_value = models.DecimalField(**MONEY, null=True, blank=True)
+    max_value = models.DecimalField(**MONEY, null=True, blank=True)
+    face_values = models.JSONField(default=list, blank=True, help_text=_("Fixed amounts, as strings."))
+    image_url = models.URLField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    terms = models.TextField(blank=True)
+    instructions = models.TextField(_("how to redeem"), blank=True)
+    active = models.BooleanField(default=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now, help_text=_("When its values last changed."))
+
+    class Meta:
+        ordering = ["provider", "brand", "name"]
+        verbose_name = _("provider product")
+        constraints = [
+            models.UniqueConstraint(fields=["program", "provider", "product_id"], name="provider_product_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.currency}, {self.provider})"
+
+    def accepts(self, amount):
+        """True when the provider sells this product at `amount` (Decimal) today."""
+        if not self.active:
+            return False
+        if self.value_type == self.ValueType.FIXED:
+            return any(Decimal(value) == amount for value in self.face_values)
+        return (self.min_value is None or amount >= self.min_value) and (
+            self.max_value is None or amount <= self.max_value
+        )

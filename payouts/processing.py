@@ -63,9 +63,13 @@ def process_payout(payout_id: int, now: datetime | None = None) -> str | None:
     if payout.step == Step.SUBMIT:
         kind = PayoutAttempt.Kind.CREATE
         result = provider.create(order_request(payout))
+    elif provider.lookup_by_create and not payout.provider_reference:
+        # The provider deduplicates creates by our reference and has no other lookup.
+        kind = PayoutAttempt.Kind.LOOKUP
+        result = provider.create(order_request(payout))
     else:
         kind = PayoutAttempt.Kind.LOOKUP
-        result = provider.fetch_status(payout.reference)
+        result = provider.fetch_status(payout.reference, payout.provider_reference)
     PayoutAttempt.objects.create(
         payout=payout,
         kind=kind,

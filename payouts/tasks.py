@@ -44,3 +44,11 @@ def reconcile_payouts_task():
     from payouts import reconciliation
 
     return len(reconciliation.reconcile_recent())
+
+
+@shared_task(queue="payouts")
+def sync_catalogues_task():
+    """Daily: mirror the catalogue of every provider account that asks for one."""
+    from payouts import catalogue
+
+    return len(catalogue.sync_all())

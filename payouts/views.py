@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from engagement.models import Program
 from payouts.provider_webhooks import apply_webhook_update
 from payouts.providers import PROVIDERS, get_provider
-from payouts.providers.base import WebhookSignatureError
+from payouts.providers.base import WebhookLookupError, WebhookSignatureError
 
 
 @csrf_exempt
@@ -29,6 +29,8 @@ def provider_webhook(request, provider, program_slug):
         updates = adapter.verify_webhook(request.headers, body)
     except WebhookSignatureError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
+    except WebhookLookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
     payload = json.loads(body)
     results = [apply_webhook_update(program, provider, update, payload) for update in updates]
     return JsonResponse({"results": results})

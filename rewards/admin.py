@@ -14,7 +14,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from engagement.tenancy import ProgramScopedAdmin
-from rewards import ledger, redemptions, vouchers
+from rewards import (
+    bulk_grants_admin,  # noqa: F401 - registers the bulk grant admin
+    ledger,
+    redemptions,
+    vouchers,
+)
 from rewards.errors import RewardsError
 from rewards.models import (
     Clawback,
@@ -132,13 +137,17 @@ class RewardItemAdmin(ProgramScopedAdmin):
                     "valid_until"]  # fmt: skip
     list_filter = ["program", "kind", "active"]
     search_fields = ["title_en", "title_ar", "title_ms"]
+    autocomplete_fields = ["provider_products"]
     fieldsets = [
         (None, {"fields": ["program", "kind", "active", "position", "image"]}),
         (
             "Text",
             {"fields": ["title_en", "description_en", "title_ar", "description_ar", "title_ms", "description_ms"]},
         ),
-        ("Cost and value", {"fields": ["points_cost", "cash_value", "currency", "payout_method", "stock"]}),
+        (
+            "Cost and value",
+            {"fields": ["points_cost", "cash_value", "currency", "payout_method", "provider_products", "stock"]},
+        ),
         ("Availability", {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
     ]
 

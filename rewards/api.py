@@ -168,7 +168,9 @@ class RedemptionCreateApi(APIView):
         if item is None:
             raise Http404("No such reward.")
         with domain_errors("reward"):
-            redemption = redemptions.redeem_reward(customer=customer, item=item, idempotency_key=key, channel="api")
+            redemption = redemptions.redeem_reward(
+                customer=customer, item=item, idempotency_key=key, channel="api", product=data["product"]
+            )
         redemption = redemptions.get_redemption(request.program, redemption.pk)
         return Response(RedemptionOutputSerializer(redemption).data, status=status.HTTP_201_CREATED)
 

@@ -5,4 +5,5 @@ SCHEDULE = {
     "rewards-release-pending-points": {"task": "rewards.tasks.release_pending_points_task", "schedule": 15 * 60},
     "rewards-recompute-tiers": {"task": "rewards.tasks.recompute_tiers_task", "schedule": 6 * 3600},
     "rewards-purge-login-tokens": {"task": "rewards.tasks.purge_login_tokens_task", "schedule": 24 * 3600},
+    "rewards-release-bulk-grants": {"task": "rewards.tasks.release_bulk_grants_task", "schedule": 60},
 }

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from rewards.errors import ItemUnavailable, NotEligible, OutOfStock
 from rewards.models import RewardItem, RewardKind, VoucherCode
+from rewards.provider_rewards import is_withdrawn
 
 
 def customer_segment(customer):
@@ -31,6 +32,8 @@ def eligibility_error(item, customer, now=None, *, check_audience=True):
     """The RewardsError an attempt to redeem `item` would raise now, or None."""
     now = now or timezone.now()
     if not item.active or item.program_id != customer.program_id or not is_in_window(item, now):
+        return ItemUnavailable()
+    if is_withdrawn(item):
         return ItemUnavailable()
     if check_audience and item.eligible_tiers and customer.tier not in item.eligible_tiers:
         return NotEligible()
@@ -61,6 +64,7 @@ def list_catalogue(program, customer=None, now=None, *, include_ineligible=True)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
         .annotate(available_codes=Count("codes", filter=Q(codes__status=VoucherCode.Status.AVAILABLE)))
         .select_related("program")
+        .prefetch_related("provider_products")
     )
     result = []
     balance = None

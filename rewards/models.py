@@ -16,7 +16,7 @@ from django.core.validators import FileExtensionValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from engagement.models import Customer, Program
@@ -253,6 +253,12 @@ class RewardItem(models.Model):
         upload_to="rewards/", blank=True, validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp", "svg"])]
     )
     payout_method = models.CharField(max_length=20, blank=True, help_text=_("For cash-like items; default by kind."))
+    provider_products = models.ManyToManyField(
+        "payouts.ProviderProduct",
+        blank=True,
+        related_name="reward_items",
+        help_text=_("Gift cards from a provider's catalogue; with several, the customer chooses one."),
+    )
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -397,3 +403,64 @@ class PortalLoginToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class BulkGrant(models.Model):
+    """A CSV of points or reward grants (rewards.bulk_grants): validated whole and created
+    all-or-nothing, then granted in batches by Celery, each row once (its ledger or
+    redemption idempotency key is `bulk-grant:<id>:<line>`). One per file per program."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="bulk_grants")
+    filename = models.CharField(_("file"), max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows granted"), default=0)
+    rows_failed = models.PositiveIntegerField(_("rows failed"), default=0)
+    points_total = models.PositiveBigIntegerField(_("points in the file"), default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("bulk grant")
+        constraints = [models.UniqueConstraint(fields=["program", "sha256"], name="bulk_grant_one_per_file")]
+
+    def __str__(self):
+        rows = ngettext("%(count)s row", "%(count)s rows", self.row_count) % {"count": f"{self.row_count:,}"}
+        return f"{self.filename or _('Bulk grant')} ({rows})"
+
+
+class BulkGrantRow(models.Model):
+    """One line of a bulk grant: points or a catalogue reward for a customer, at `send_at`
+    (NULL: at once). `done_at` is set in the transaction that granted it."""
+
+    bulk = models.ForeignKey(BulkGrant, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    points = models.PositiveIntegerField(null=True, blank=True)
+    item = models.ForeignKey(RewardItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200)
+    send_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["bulk", "line"]
+        constraints = [
+            models.UniqueConstraint(fields=["bulk", "line"], name="bulk_grant_row_line_unique"),
+            models.CheckConstraint(
+                condition=(Q(points__gt=0) & Q(item__isnull=True)) | (Q(points__isnull=True) & Q(item__isnull=False)),
+                name="bulk_grant_row_points_or_reward",
+            ),
+        ]
+        indexes = [models.Index(fields=["bulk", "done_at", "send_at"], name="bulk_grant_row_due")]
+
+    def __str__(self):
+        return f"line {self.line}"

@@ -31,6 +31,7 @@ from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
 from rewards.notify import webhook
+from rewards.provider_rewards import payout_product
 from rewards.vouchers import release_code, take_code
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,13 @@ class IdempotencyConflict(RewardsError):
 
 
 def redeem_reward(
-    *, customer: Customer, item: RewardItem, idempotency_key: str, channel: str = "api", actor: object = None
+    *,
+    customer: Customer,
+    item: RewardItem,
+    idempotency_key: str,
+    channel: str = "api",
+    actor: object = None,
+    product: str = "",
 ) -> Redemption:
     """Debit the item's points and reserve its stock or code; fulfil or start a payout.
 
@@ -56,7 +63,15 @@ def redeem_reward(
     InsufficientPoints, OutOfStock, NotEligible, ItemUnavailable with nothing changed.
     Webhook redemption.completed on completion (recorded in this transaction).
     """
-    return _create(customer, item, idempotency_key, channel=channel, actor=actor, source=Redemption.Source.CUSTOMER)
+    return _create(
+        customer,
+        item,
+        idempotency_key,
+        channel=channel,
+        actor=actor,
+        source=Redemption.Source.CUSTOMER,
+        product=product,
+    )
 
 
 def grant_reward(*, customer: Customer, item: RewardItem, idempotency_key: str, source: str = "campaign") -> Redemption:
@@ -75,13 +90,13 @@ def _existing(customer, item, key):
     return found
 
 
-def _create(customer, item, key, *, channel, actor, source, free=False):
+def _create(customer, item, key, *, channel, actor, source, free=False, product=""):
     found = _existing(customer, item, key)
     if found is not None:
         return found
     try:
         with transaction.atomic():
-            return _redeem_in_transaction(customer, item, key, channel, actor, source, free)
+            return _redeem_in_transaction(customer, item, key, channel, actor, source, free, product)
     except IntegrityError:
         # The same key committed by a concurrent request between our check and insert.
         found = _existing(customer, item, key)
@@ -90,7 +105,7 @@ def _create(customer, item, key, *, channel, actor, source, free=False):
         return found
 
 
-def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
+def _redeem_in_transaction(customer, item, key, channel, actor, source, free, product=""):
     now = timezone.now()
     error = eligibility_error(item, customer, now, check_audience=not free)
     if error is not None:
@@ -110,7 +125,7 @@ def _redeem_in_transaction(customer, item, key, channel, actor, source, free):
     if item.is_cash_like:
         if not free and ledger.get_account(customer).balance < item.points_cost:
             raise InsufficientPoints()  # early exit only; the real check is under the lock below
-        redemption.payout_id = _request_payout(redemption, item).pk
+        redemption.payout_id = _request_payout(redemption, item, product).pk
     if not free:
         ledger.debit_points(
             customer,
@@ -149,23 +164,27 @@ def _reserve_stock(item, redemption):
     redemption.save(update_fields=["stock_reserved"])
 
 
-def _request_payout(redemption, item):
+def _request_payout(redemption, item, product=""):
     customer = redemption.customer
     try:
-        return _call_request_payout(request_payout, redemption, item, customer)
+        return _call_request_payout(request_payout, redemption, item, customer, payout_product(item, product))
     except PayoutError as exc:
         # The payout rules refused (no email, bad amount...): the whole redemption rolls back.
         raise ItemUnavailable(str(exc.detail)) from None
 
 
-def _call_request_payout(request_payout, redemption, item, customer):
+def _call_request_payout(request_payout, redemption, item, customer, product=None):
+    destination = {"email": customer.email, "name": customer.name}
+    if product is not None:
+        destination["product"] = product.product_id
     return request_payout(
         program=redemption.program,
         customer=customer,
         amount=Decimal(item.cash_value),
         currency=redemption.currency,
         method=item.payout_method or DEFAULT_PAYOUT_METHOD.get(item.kind, Method.GIFT_CARD),
-        destination={"email": customer.email, "name": customer.name},
+        destination=destination,
+        provider=product.provider if product is not None else None,
         source="redemption",
         source_ref=str(redemption.pk),
         idempotency_key=f"redemption:{redemption.pk}",

@@ -1,9 +1,11 @@
 """Partner API shapes for points, catalogue and redemptions. Serializers never write."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from rewards.catalogue import available_stock
 from rewards.models import LedgerEntry, Redemption, RewardItem, VoucherCode
+from rewards.provider_rewards import offered_products
 
 
 class GrantInputSerializer(serializers.Serializer):
@@ -30,6 +32,12 @@ class RedemptionInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=128)
     reward = serializers.IntegerField(min_value=1)
     idempotency_key = serializers.CharField(max_length=200, required=False)
+    product = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        help_text="For a gift-card reward offering several cards (`products` in GET /rewards): the one chosen.",
+    )
 
 
 class ExpiringSerializer(serializers.Serializer):
@@ -59,6 +67,15 @@ class LedgerEntryOutputSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class ProductChoiceSerializer(serializers.Serializer):
+    product = serializers.CharField(source="product_id")
+    name = serializers.CharField()
+    brand = serializers.CharField()
+    image_url = serializers.CharField()
+    instructions = serializers.CharField()
+    terms = serializers.CharField()
+
+
 class RewardOutputSerializer(serializers.ModelSerializer):
     title = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
@@ -68,14 +85,20 @@ class RewardOutputSerializer(serializers.ModelSerializer):
     eligible = serializers.SerializerMethodField()
     ineligible_reason = serializers.SerializerMethodField()
     affordable = serializers.SerializerMethodField()
+    products = serializers.SerializerMethodField()
 
     class Meta:
         model = RewardItem
         fields = [
             "id", "kind", "title", "description", "points_cost", "cash_value", "currency", "stock",
             "valid_from", "valid_until", "eligible_tiers", "eligible_segments", "eligible", "ineligible_reason",
-            "affordable",
+            "affordable", "products",
         ]  # fmt: skip
+
+    @extend_schema_field(ProductChoiceSerializer(many=True))
+    def get_products(self, item):
+        """The gift cards the customer may choose among (empty for other rewards)."""
+        return ProductChoiceSerializer(offered_products(item), many=True).data
 
     def get_title(self, item) -> dict:
         return {"en": item.title_en, "ar": item.title_ar, "ms": item.title_ms}

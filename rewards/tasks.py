@@ -41,3 +41,23 @@ def purge_login_tokens_task():
     from rewards.portal_auth import purge_login_tokens
 
     return purge_login_tokens()
+
+
+@shared_task(queue="default")
+def grant_bulk_task(bulk_id):
+    """Grant a bulk upload's due rows, a batch per transaction, until none is due."""
+    from rewards import bulk_grants
+
+    total = 0
+    while granted := bulk_grants.grant_due_rows(bulk_id):
+        total += granted
+    return total
+
+
+@shared_task(queue="default")
+def release_bulk_grants_task():
+    """Beat: bulk grants with rows now due (scheduled sends, or a lost task)."""
+    from rewards import bulk_grants
+
+    for bulk_id in bulk_grants.list_due_bulk_ids():
+        grant_bulk_task.delay(bulk_id)

@@ -7,12 +7,18 @@ and one line in PROVIDERS."""
 from engagement.models import Program
 from payouts.models import ProviderAccount
 from payouts.providers.base import PayoutProvider
+from payouts.providers.paypal import PayPalProvider
+from payouts.providers.razorpayx import RazorpayXProvider
 from payouts.providers.sandbox import SandboxProvider
+from payouts.providers.tango import TangoProvider
 from payouts.providers.tremendous import TremendousProvider
 
 PROVIDERS: dict[str, type[PayoutProvider]] = {
     "sandbox": SandboxProvider,
     "tremendous": TremendousProvider,
+    "tango": TangoProvider,
+    "paypal": PayPalProvider,
+    "razorpayx": RazorpayXProvider,
 }
 
 

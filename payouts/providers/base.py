@@ -80,6 +80,15 @@ class WebhookSignatureError(Exception):
     """The webhook's signature is missing, wrong or stale: reject it, change nothing."""
 
 
+class ProviderUnavailable(Exception):
+    """A provider read (statement, catalogue) failed: down, refused or garbled. Try again later."""
+
+
+class WebhookLookupError(Exception):
+    """The webhook is genuine but what it points at could not be read from the provider now:
+    answer 503 so the provider delivers it again later; change nothing."""
+
+
 def hmac_sha256_hex(secret, body):
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -101,8 +110,13 @@ class PayoutProvider:
         """Place the order under `order.reference` (the provider's idempotency key)."""
         raise NotImplementedError
 
-    def fetch_status(self, reference: str) -> ProviderResult:
-        """Look the order up by OUR reference."""
+    # True when the provider has no lookup by our reference but deduplicates a create by it
+    # (PayPal's sender_batch_id): processing then resolves an unknown outcome by sending
+    # the same order again rather than by fetch_status.
+    lookup_by_create = False
+
+    def fetch_status(self, reference: str, provider_reference: str = "") -> ProviderResult:
+        """Look the order up by OUR reference (or the provider's, once known)."""
         raise NotImplementedError
 
     def verify_webhook(self, headers, body: bytes) -> list[WebhookUpdate]:

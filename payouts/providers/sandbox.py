@@ -134,7 +134,7 @@ class SandboxProvider(PayoutProvider):
             amount=row.amount,
         )
 
-    def fetch_status(self, reference):
+    def fetch_status(self, reference, provider_reference=""):
         started = time.monotonic()
         row = SandboxOrder.objects.filter(external_id=reference, placed=True).first()
         if row is None:

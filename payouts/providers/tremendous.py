@@ -1,35 +1,49 @@
-"""HTTP adapter modelled on Tremendous' orders API (and Tango Card's RaaS, which works the
-same way): our reference is the order's `external_id`, the provider's idempotency key.
+"""Tremendous (API v2), following its reference at developers.tremendous.com/reference:
 
-    POST {base}/orders                     place an order; a repeat with the same
-                                           external_id returns the original (200/201)
-    GET  {base}/orders?external_id=<ref>   look an order up by our reference
-    webhook  Tremendous-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>
+    POST {base}/orders                         "Create order": `external_id` (our reference)
+                                               makes it idempotent (the same body again -> 201
+                                               with the original order; other parameters under
+                                               the same external_id -> 409)
+    GET  {base}/orders?external_id=<ref>       "List orders" filtered by our reference
+    GET  {base}/orders?created_at[gte]=&created_at[lte]=&offset=&limit=   the statement
+    GET  {base}/orders/{id}, {base}/rewards/{id}   what a webhook points at
+    GET  {base}/products?country=&currency=    the catalogue ("List products")
+    webhook  Tremendous-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>, body
+             {"event", "uuid", "payload": {"resource": {"id", "type"}}}: we fetch the resource
 
-Order status -> outcome: CART / PENDING APPROVAL / PENDING INTERNAL PAYMENT APPROVAL ->
-pending; EXECUTED -> by the reward's delivery status (SUCCEEDED -> succeeded, FAILED ->
-failed, REVERSED -> reversed, anything else -> pending); FAILED -> failed; CANCELED ->
-cancelled. HTTP: 400/402/404/422 on create -> failed (permanent, not retried); 401/403/429
-and a refused connection -> transient (the order was not placed); a timeout, 409, 5xx or an
-unreadable answer -> unknown (the order may exist: look it up, never re-order blindly).
+The order body: `payment.funding_source_id`, and one `reward` with `value` {denomination (a
+JSON number), currency_code}, `recipient` {name, email}, `delivery.method` (EMAIL, or LINK for
+vouchers: the link is then ours to show) and either `products` (catalogue product ids) or
+`campaign_id` (a Tremendous campaign: the recipient chooses among its products). Which
+product pays a method comes from the program's ProviderAccount options:
+`{"campaign_id": "...", "products": {"paypal": "<id>", "bank_transfer": "<id>", "gift_card": "<id>"}}`;
+a gift card's destination may name its product. Tremendous collects bank and PayPal details
+from the recipient on its own redemption page, so our destination details are never sent;
+it has no UPI rail (use the `razorpayx` provider for India).
 
-Base URL, API key, webhook secret and funding source come from the program's
-ProviderAccount, else from settings PAYOUTS_TREMENDOUS_*.
+Order status -> outcome: OPEN, PENDING APPROVAL, PENDING INTERNAL PAYMENT APPROVAL -> pending;
+EXECUTED -> by the reward's delivery status (SUCCEEDED -> succeeded, FAILED -> failed,
+SCHEDULED/PENDING -> pending); FAILED -> failed; CANCELED -> cancelled. HTTP on create:
+400/402/404/422 -> failed (permanent); 401/403/429 and a refused connection -> transient (no
+order placed); a timeout, 409, 5xx or an unreadable answer -> unknown (look it up by
+external_id, never order again blindly).
 """
 
 import json
-import socket
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.conf import settings
 
+from payouts.providers import http
 from payouts.providers.base import (
     Outcome,
     PayoutProvider,
     ProviderResult,
+    ProviderUnavailable,
+    StatementLine,
+    WebhookLookupError,
     WebhookSignatureError,
     WebhookUpdate,
     hmac_sha256_hex,
@@ -38,21 +52,20 @@ from payouts.providers.base import (
 
 SIGNATURE_HEADER = "Tremendous-Webhook-Signature"
 ORDER_STATUS = {
-    "CART": Outcome.PENDING,
+    "OPEN": Outcome.PENDING,
     "PENDING APPROVAL": Outcome.PENDING,
     "PENDING INTERNAL PAYMENT APPROVAL": Outcome.PENDING,
     "FAILED": Outcome.FAILED,
     "CANCELED": Outcome.CANCELLED,
 }
-DELIVERY_STATUS = {"SUCCEEDED": Outcome.SUCCEEDED, "FAILED": Outcome.FAILED, "REVERSED": Outcome.REVERSED}
-PRODUCTS = {"paypal": "PAYPAL", "bank_transfer": "BANK_TRANSFER", "upi": "UPI"}
+DELIVERY_STATUS = {"SUCCEEDED": Outcome.SUCCEEDED, "FAILED": Outcome.FAILED}
 PERMANENT_CODES = {400, 402, 404, 422}
 TRANSIENT_CODES = {401, 403, 429}
-MAX_BODY = 2000
+PAGE = 500  # the documented maximum of List orders' `limit`
 
 
 def order_outcome(order):
-    """(outcome, provider status) of a Tremendous-style order object."""
+    """(outcome, provider status) of a Tremendous order object."""
     status = str(order.get("status", "")).upper()
     if status in ORDER_STATUS:
         return ORDER_STATUS[status], status
@@ -63,6 +76,17 @@ def order_outcome(order):
     return Outcome.UNKNOWN, status
 
 
+def _timestamp(value):
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value):
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 class TremendousProvider(PayoutProvider):
     name = "tremendous"
 
@@ -70,99 +94,86 @@ class TremendousProvider(PayoutProvider):
         return (self.account and getattr(self.account, field)) or getattr(settings, name)
 
     @property
+    def options(self):
+        return (self.account and self.account.options) or {}
+
+    @property
     def base_url(self):
         return self._setting("base_url", "PAYOUTS_TREMENDOUS_BASE_URL").rstrip("/")
 
-    def _request(self, method, path, body=None):
-        """One HTTP call; returns (status code or None, parsed JSON or None, raw text, error kind)."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=data,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self._setting('api_key', 'PAYOUTS_TREMENDOUS_API_KEY')}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-        )
-        if body and body.get("external_id"):
-            request.add_header("Idempotency-Key", body["external_id"])
-        try:
-            with urllib.request.urlopen(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
-                return response.status, *_parse(response.read()), None
-        except urllib.error.HTTPError as exc:
-            return exc.code, *_parse(exc.read()), None
-        except TimeoutError:
-            return None, None, "", "timeout"
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                return None, None, "", "timeout"
-            # Refused / unreachable: the request never reached the provider.
-            return None, None, "", f"connection: {exc.reason}"
-        except (ConnectionError, OSError) as exc:
-            # Reset after sending: the provider may have acted on it.
-            return None, None, "", f"reset: {exc}"
+    def _call(self, method, path, body=None):
+        api_key = self._setting("api_key", "PAYOUTS_TREMENDOUS_API_KEY")
+        return http.call(method, self.base_url + path, body, headers={"Authorization": f"Bearer {api_key}"})
 
-    def _order_body(self, order):
+    def _reward_products(self, order):
+        """{"products": [...]} or {"campaign_id": ...} for the order's method, or None."""
+        configured = self.options.get("products") or {}
+        product = order.destination.get("product") if order.method in ("gift_card", "voucher") else ""
+        # A voucher is a gift card delivered as a link: it falls back to the gift-card product.
+        product = product or configured.get(order.method) or (order.method == "voucher" and configured.get("gift_card"))
+        if product:
+            return {"products": [product]}
+        campaign = self.options.get("campaign_id")
+        if campaign and order.method in ("gift_card", "voucher"):
+            return {"campaign_id": campaign}
+        return None
+
+    def _order_body(self, order, choice):
         destination = order.destination
         reward = {
-            "value": {"denomination": str(order.amount), "currency_code": order.currency},
+            **choice,
+            "value": {"denomination": float(order.amount), "currency_code": order.currency},
             "recipient": {
                 "name": destination.get("name") or destination.get("account_name") or order.recipient_name,
                 "email": destination.get("email") or order.recipient_email,
             },
             "delivery": {"method": "LINK" if order.method == "voucher" else "EMAIL"},
-            "products": [destination.get("product") or PRODUCTS.get(order.method) or "GIFT_CARD"],
         }
-        if order.method in ("bank_transfer", "upi"):
-            reward["payout_details"] = {k: v for k, v in destination.items() if k not in ("name", "email")}
         funding_source = self._setting("funding_source_id", "PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID")
         return {"external_id": order.reference, "payment": {"funding_source_id": funding_source}, "reward": reward}
 
     def create(self, order):
-        body = self._order_body(order)
-        started = time.monotonic()
-        code, data, raw, error = self._request("POST", "/orders", body)
-        duration = int((time.monotonic() - started) * 1000)
-        masked = {**body, "reward": {**body["reward"], "payout_details": "***", "recipient": "***"}}
-        result = self._create_result(code, data, error)
-        result.request, result.response_code, result.response_body, result.duration_ms = masked, code, raw, duration
+        choice = self._reward_products(order)
+        if choice is None:
+            why = f"No Tremendous product is set up for {order.method} payouts (provider account options)."
+            if order.method == "upi":
+                why = "Tremendous offers no UPI payouts."
+            return ProviderResult(Outcome.FAILED, error=why)
+        body = self._order_body(order, choice)
+        reply = self._call("POST", "/orders", body)
+        result = self._create_result(reply)
+        result.request = {**body, "reward": {**body["reward"], "recipient": "***"}}
+        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
         return result
 
-    def _create_result(self, code, data, error):
-        if error == "timeout" or (error and error.startswith("reset")):
-            return ProviderResult(Outcome.UNKNOWN, error=error)
-        if error:
-            return ProviderResult(Outcome.TRANSIENT, error=error)
-        if code in (200, 201) and isinstance(data, dict) and isinstance(data.get("order"), dict):
+    def _create_result(self, reply):
+        if reply.error:
+            return ProviderResult(Outcome.UNKNOWN if reply.may_have_acted else Outcome.TRANSIENT, error=reply.error)
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.code in (200, 201) and isinstance(data.get("order"), dict):
             return self._order_result(data["order"])
-        if code in PERMANENT_CODES:
-            return ProviderResult(Outcome.FAILED, error=_error_text(data, code))
-        if code in TRANSIENT_CODES:
-            return ProviderResult(Outcome.TRANSIENT, error=_error_text(data, code))
-        return ProviderResult(Outcome.UNKNOWN, error=_error_text(data, code))
+        if reply.code in PERMANENT_CODES:
+            return ProviderResult(Outcome.FAILED, error=_error_text(data, reply.code))
+        if reply.code in TRANSIENT_CODES:
+            return ProviderResult(Outcome.TRANSIENT, error=_error_text(data, reply.code))
+        return ProviderResult(Outcome.UNKNOWN, error=_error_text(data, reply.code))
 
     def _order_result(self, order):
         outcome, status = order_outcome(order)
         return ProviderResult(outcome, provider_reference=str(order.get("id", "")), provider_status=status)
 
-    def fetch_status(self, reference):
-        started = time.monotonic()
-        path = "/orders?" + urllib.parse.urlencode({"external_id": reference})
-        code, data, raw, error = self._request("GET", path)
-        if error:
-            result = ProviderResult(Outcome.TRANSIENT, error=error)
-        elif code == 404:
-            result = ProviderResult(Outcome.NOT_FOUND)
-        elif code == 200 and isinstance(data, dict) and isinstance(data.get("orders"), list):
+    def fetch_status(self, reference, provider_reference=""):
+        reply = self._call("GET", "/orders?" + urllib.parse.urlencode({"external_id": reference}))
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.error:
+            result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
+        elif reply.code == 200 and isinstance(data.get("orders"), list):
             orders = [o for o in data["orders"] if o.get("external_id") == reference]
             result = self._order_result(orders[0]) if orders else ProviderResult(Outcome.NOT_FOUND)
         else:
-            result = ProviderResult(Outcome.TRANSIENT, error=_error_text(data, code))
+            result = ProviderResult(Outcome.TRANSIENT, error=_error_text(data, reply.code))
         result.request = {"external_id": reference}
-        result.response_code, result.response_body = code, raw
-        result.duration_ms = int((time.monotonic() - started) * 1000)
+        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
         return result
 
     def verify_webhook(self, headers, body):
@@ -172,27 +183,81 @@ class TremendousProvider(PayoutProvider):
             raise WebhookSignatureError("Bad signature.")
         try:
             event = json.loads(body)
-            order = event["payload"]["order"]
-            outcome, status = order_outcome(order)
-            return [
-                WebhookUpdate(
-                    event_id=str(event["uuid"]),
-                    reference=str(order["external_id"]),
-                    outcome=outcome,
-                    provider_reference=str(order.get("id", "")),
-                    provider_status=status,
-                )
-            ]
+            resource = event["payload"]["resource"]
+            event_id, kind, resource_id = str(event["uuid"]), resource["type"], str(resource["id"])
         except (ValueError, KeyError, TypeError) as exc:
             raise WebhookSignatureError(f"Malformed webhook body: {exc}") from None
+        if kind not in ("orders", "rewards"):
+            return []  # funding sources, products, members...: nothing a payout waits for
+        order = self._webhook_order(kind, urllib.parse.quote(resource_id, safe=""))
+        if not order.get("external_id"):
+            return []  # an order placed outside Ganjaran (the dashboard)
+        outcome, status = order_outcome(order)
+        return [
+            WebhookUpdate(
+                event_id=event_id,
+                reference=str(order["external_id"]),
+                outcome=outcome,
+                provider_reference=str(order.get("id", "")),
+                provider_status=status,
+            )
+        ]
 
+    def _webhook_order(self, kind, resource_id):
+        """The order a webhook's resource belongs to; WebhookLookupError if it can't be read now."""
+        if kind == "rewards":
+            reply = self._call("GET", f"/rewards/{resource_id}")
+            reward = reply.data.get("reward") if reply.code == 200 and isinstance(reply.data, dict) else None
+            if not isinstance(reward, dict) or not reward.get("order_id"):
+                raise WebhookLookupError(f"Reward {resource_id}: {reply.error or _error_text(reply.data, reply.code)}")
+            resource_id = urllib.parse.quote(str(reward["order_id"]), safe="")
+        reply = self._call("GET", f"/orders/{resource_id}")
+        order = reply.data.get("order") if reply.code == 200 and isinstance(reply.data, dict) else None
+        if not isinstance(order, dict):
+            raise WebhookLookupError(f"Order {resource_id}: {reply.error or _error_text(reply.data, reply.code)}")
+        return order
 
-def _parse(raw):
-    text = raw.decode("utf-8", "replace")[:MAX_BODY]
-    try:
-        return json.loads(raw), text
-    except ValueError:
-        return None, text
+    def statement(self, start, end):
+        """Orders created in [start, end), a page of 500 at a time ("List orders")."""
+        lines, offset = [], 0
+        while True:
+            query = {
+                "created_at[gte]": _timestamp(start),
+                "created_at[lte]": _timestamp(end),
+                "limit": PAGE,
+                "offset": offset,
+            }
+            reply = self._call("GET", "/orders?" + urllib.parse.urlencode(query))
+            data = reply.data if isinstance(reply.data, dict) else {}
+            if reply.code != 200 or not isinstance(data.get("orders"), list):
+                raise ProviderUnavailable(f"Tremendous statement: {reply.error or _error_text(data, reply.code)}")
+            lines += [self._statement_line(order) for order in data["orders"]]
+            offset += len(data["orders"])
+            if not data["orders"] or offset >= int(data.get("total_count") or 0):
+                break
+        # created_at[lte] is inclusive; our periods are [start, end).
+        return [line for line in lines if line.created_at is None or line.created_at < end]
+
+    def _statement_line(self, order):
+        value = ((order.get("rewards") or [{}])[0]).get("value") or {}
+        outcome, _ = order_outcome(order)
+        return StatementLine(
+            reference=str(order.get("external_id") or f"tremendous:{order.get('id')}"),
+            provider_reference=str(order.get("id", "")),
+            amount=Decimal(str(value.get("denomination", "0"))).quantize(Decimal("0.01")),
+            currency=str(value.get("currency_code", "")),
+            outcome=outcome,
+            created_at=_parse_time(order.get("created_at")),
+        )
+
+    def products(self, country="", currency=""):
+        """The catalogue ("List products"), each as a plain dict for catalogue sync."""
+        query = {k: v for k, v in {"country": country, "currency": currency}.items() if v}
+        reply = self._call("GET", "/products" + ("?" + urllib.parse.urlencode(query) if query else ""))
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.code != 200 or not isinstance(data.get("products"), list):
+            raise ProviderUnavailable(f"Tremendous products: {reply.error or _error_text(data, reply.code)}")
+        return data["products"]
 
 
 def _error_text(data, code):

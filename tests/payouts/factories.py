@@ -13,7 +13,7 @@ def destination_for(customer, method):
     """A valid destination of this customer's own (so no two customers share one)."""
     email = customer.email or f"{customer.external_id}@example.com"
     return {
-        "gift_card": {"email": email, "product": "AMAZON"},
+        "gift_card": {"email": email, "product": "GRABMY00001"},
         "bank_transfer": {"account_name": customer.name or "Customer", "iban": "GB82WEST12345698765432"},
         "upi": {"vpa": f"{customer.external_id}@okaxis"},
         "paypal": {"email": email},

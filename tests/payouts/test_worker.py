@@ -25,7 +25,7 @@ def test_a_task_delivered_twice_places_exactly_one_order(celery_worker, acme, al
     process_payouts_task.delay([payout.pk])
     wait_for(lambda: fake_provider.lookup_calls == 0 and _queues_empty(), timeout=30, message="tasks drained")
     assert (fake_provider.orders_created, fake_provider.create_calls) == (1, 1)
-    assert list(fake_provider.orders) == [payout.reference]
+    assert [o["external_id"] for o in fake_provider.orders.values()] == [payout.reference]
     assert Payout.objects.get(pk=payout.pk).provider_attempts.count() == 1
 
 

@@ -1,0 +1,67 @@
+"""One JSON-over-HTTP call for the HTTP adapters, with the failure kinds they act on.
+
+`call()` never raises for network trouble: it answers a `Reply` whose `error` says what went
+wrong, so each adapter maps it to an outcome the same way:
+- "timeout" or "reset" (the request may have reached the provider) -> unknown;
+- "connection" (refused, unreachable: it certainly did not)         -> transient.
+"""
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+
+MAX_BODY = 2000
+
+
+@dataclass
+class Reply:
+    code: int | None
+    data: object
+    text: str
+    error: str
+    duration_ms: int
+
+    @property
+    def may_have_acted(self):
+        """True when the request may have reached the provider although no answer came."""
+        return self.error.startswith(("timeout", "reset"))
+
+
+def call(method, url, body=None, headers=None, form=None):
+    """Send one request; `body` is sent as JSON, `form` (a str) as x-www-form-urlencoded."""
+    data, content_type = None, None
+    if body is not None:
+        data, content_type = json.dumps(body).encode(), "application/json"
+    elif form is not None:
+        data, content_type = form.encode(), "application/x-www-form-urlencoded"
+    request = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    started = time.monotonic()
+    code, raw, error = None, b"", ""
+    try:
+        with urllib.request.urlopen(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
+            code, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        code, raw = exc.code, exc.read()
+    except TimeoutError:
+        error = "timeout"
+    except urllib.error.URLError as exc:
+        # Refused / unreachable: the request never reached the provider.
+        error = "timeout" if isinstance(exc.reason, TimeoutError | socket.timeout) else f"connection: {exc.reason}"
+    except (ConnectionError, OSError) as exc:
+        # Reset after sending: the provider may have acted on it.
+        error = f"reset: {exc}"
+    text = raw.decode("utf-8", "replace")[:MAX_BODY]
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    return Reply(code, parsed, text, error, int((time.monotonic() - started) * 1000))
