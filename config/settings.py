@@ -209,8 +209,8 @@ LOGGING = {
 }
 
 # --- Outbound webhooks (engagement.webhooks; docs/webhooks.md) ------------------------------
-# http:// targets are allowed only for loopback hosts (127.0.0.1, ::1, localhost) and only
-# when this is on; everything else must be https.
+# Loopback targets (127.0.0.1, ::1, localhost; http:// or https://) are allowed only when this
+# is on (development, tests); everything else must be https:// to a public address (SSRF).
 WEBHOOKS_ALLOW_HTTP_LOOPBACK = env.bool("WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=DEBUG)
 # Seconds to wait for a partner endpoint (connect + response) per attempt.
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
@@ -276,6 +276,9 @@ PAYOUTS_TREMENDOUS_BASE_URL = env.str("PAYOUTS_TREMENDOUS_BASE_URL", default="ht
 PAYOUTS_TREMENDOUS_API_KEY = env.str("PAYOUTS_TREMENDOUS_API_KEY", default="")
 PAYOUTS_TREMENDOUS_WEBHOOK_SECRET = env.str("PAYOUTS_TREMENDOUS_WEBHOOK_SECRET", default="")
 PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID = env.str("PAYOUTS_TREMENDOUS_FUNDING_SOURCE_ID", default="balance")
+# A program's own provider base URL (set in the admin) may point at a loopback host only when
+# this is on (development, tests); private and reserved addresses never (SSRF).
+PAYOUTS_ALLOW_LOOPBACK_BASE_URL = env.bool("PAYOUTS_ALLOW_LOOPBACK_BASE_URL", default=DEBUG)
 
 # --- Rewards (rewards helper) ------------------------------------------------------------------
 # Portal sign-in links (emailed, single use) expire after this many minutes.

@@ -26,6 +26,7 @@ import urllib.request
 
 from django.conf import settings
 
+from engagement import outbound_http
 from payouts.providers.base import (
     Outcome,
     PayoutProvider,
@@ -73,6 +74,14 @@ class TremendousProvider(PayoutProvider):
     def base_url(self):
         return self._setting("base_url", "PAYOUTS_TREMENDOUS_BASE_URL").rstrip("/")
 
+    def _opener(self):
+        # A base URL set in the admin is checked again at every call (SSRF, DNS rebinding):
+        # only public addresses, loopback when PAYOUTS_ALLOW_LOOPBACK_BASE_URL. The settings'
+        # default URL is the operator's own choice and is used as is.
+        if self.account and self.account.base_url:
+            return outbound_http.build_opener(allow_loopback=settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL)
+        return urllib.request.build_opener()
+
     def _request(self, method, path, body=None):
         """One HTTP call; returns (status code or None, parsed JSON or None, raw text, error kind)."""
         data = json.dumps(body).encode() if body is not None else None
@@ -89,13 +98,15 @@ class TremendousProvider(PayoutProvider):
         if body and body.get("external_id"):
             request.add_header("Idempotency-Key", body["external_id"])
         try:
-            with urllib.request.urlopen(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
+            with self._opener().open(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
                 return response.status, *_parse(response.read()), None
         except urllib.error.HTTPError as exc:
             return exc.code, *_parse(exc.read()), None
         except TimeoutError:
             return None, None, "", "timeout"
         except urllib.error.URLError as exc:
+            if isinstance(exc.reason, outbound_http.BlockedAddress):
+                return None, None, "", "connection: address not allowed"
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
                 return None, None, "", "timeout"
             # Refused / unreachable: the request never reached the provider.

@@ -28,7 +28,9 @@ def final_calls():
 
 
 @pytest.fixture
-def fake_provider():
+def fake_provider(settings):
+    # The fake listens on 127.0.0.1: loopback base URLs are refused unless switched on.
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True
     provider = FakeProvider().start()
     yield provider
     provider.stop()

@@ -163,3 +163,19 @@ def test_webhook_with_bad_signature_is_rejected_and_changes_nothing(
     assert (payout.status, payout.step) == (Status.PROCESSING, Step.WAIT)
     assert final_calls == []
     assert Payout.objects.get(pk=payout.pk).provider_attempts.count() == 1
+
+
+def test_a_base_url_on_loopback_is_refused_at_each_call_when_the_switch_is_off(
+    funded_acme, alice, http_account, fake_provider, settings
+):
+    # Given an account whose base URL points at an inner address (saved earlier, or re-pointed)
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = False
+    payout = make_payout(alice, provider="tremendous")
+
+    # When the payout is processed
+    processing.process_payout(payout.pk)
+
+    # Then nothing reached the address and the attempt says why (retried, not placed)
+    attempt = PayoutAttempt.objects.get(payout=payout)
+    assert (fake_provider.create_calls, fake_provider.orders) == (0, {})
+    assert (attempt.kind, attempt.outcome, attempt.error) == ("create", "transient", "connection: address not allowed")
