@@ -64,20 +64,9 @@ def update_customer(customer, data):
 
 
 def erase_customer(customer):
-    """Erase personal data (right to erasure): profile blanked, consents withdrawn, message
-    contents blanked and pending messages dropped.
-
+    """Erase personal data (right to erasure) everywhere it is kept: see engagement.erasure.
     The row, its external id, events and ledger totals stay so figures remain true.
-    Idempotent.
-    """
-    customer.name = customer.email = customer.phone = ""
-    customer.attributes = {}
-    customer.birth_date = None
-    customer.consent_email = customer.consent_sms = customer.consent_whatsapp = customer.consent_push = False
-    customer.erased_at = customer.erased_at or timezone.now()
-    customer.save()
-    # Message bodies and addresses are personal data too (channels is part of engagement).
-    from engagement.channels.erasure import erase_customer_messages
+    Idempotent."""
+    from engagement.erasure import erase_customer as erase_everywhere
 
-    erase_customer_messages(customer)
-    return customer
+    return erase_everywhere(customer)

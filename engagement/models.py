@@ -60,6 +60,13 @@ class Program(models.Model):
     cai_weights = models.JSONField(
         default=dict, blank=True, help_text=_("nps, csat, referrals; empty uses the defaults.")
     )
+    # Event property names whose values are personal data (erased with the customer, besides
+    # anything that looks like an email address or a phone number).
+    personal_event_properties = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_('Event property names holding personal data, erased with the customer, e.g. ["address"].'),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
