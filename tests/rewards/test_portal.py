@@ -204,3 +204,15 @@ def test_expired_tokens_are_purged(alice):
     with time_machine.travel(timezone.now() + timezone.timedelta(days=2)):
         assert purge_login_tokens() == 1
     assert PortalLoginToken.objects.count() == 0
+
+
+def test_the_sign_in_email_is_plain_text_with_the_name_as_typed(acme):
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(program=acme, external_id="siti", name="Siti O'Brien & <Co>", email="siti@example.com")
+
+    Client().post("/portal/login/", {"email": "siti@example.com"})
+
+    message = mail.outbox[0]
+    assert message.body.startswith("Hello Siti O'Brien & <Co>,\n")
+    assert "&#x27;" not in message.body and "&amp;" not in message.body
