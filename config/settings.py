@@ -283,3 +283,7 @@ PAYOUTS_ALLOW_LOOPBACK_BASE_URL = env.bool("PAYOUTS_ALLOW_LOOPBACK_BASE_URL", de
 # --- Rewards (rewards helper) ------------------------------------------------------------------
 # Portal sign-in links (emailed, single use) expire after this many minutes.
 REWARDS_PORTAL_LOGIN_TTL_MINUTES = env.int("REWARDS_PORTAL_LOGIN_TTL_MINUTES", default=15)
+# Sign-in requests one client IP may make per TTL window (per address: 5), then 429.
+REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP = env.int("REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP", default=20)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
