@@ -13,6 +13,7 @@ Higher apps register their part with engagement.hooks.register_erasure_handler.
 
 import re
 
+from django.contrib.admin.models import LogEntry
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
@@ -120,6 +121,7 @@ def erase_customer(customer):
 
 def _erase_engagement(customer, scrubber):
     from engagement.channels.erasure import erase_customer_messages
+    from engagement.channels.models import Message
     from engagement.webhooks.erasure import erase_customer_webhooks
 
     scrubber.scrub_rows(Event.objects.filter(customer=customer), "properties")
@@ -130,6 +132,10 @@ def _erase_engagement(customer, scrubber):
     )
     erase_customer_webhooks(customer, scrubber)
     erase_customer_messages(customer)
+    scrubber.scrub_rows(Message.objects.filter(customer=customer).exclude(reason_detail=""), "reason_detail")
+    # The admin's history names objects by their str(): a customer's is its name.
+    for field in ("object_repr", "change_message"):
+        scrubber.scrub_rows(scrubber.mentioning(LogEntry.objects.all(), field), field)
 
 
 def _erase_profile(customer):

@@ -1,7 +1,7 @@
 """A customer's personal data in payouts: erasure (destinations, account names, provider
 copies) and the export section (payouts with their masked destinations)."""
 
-from payouts.models import Payout, PayoutAttempt, ProviderWebhookReceipt
+from payouts.models import Payout, PayoutApproval, PayoutAttempt, PayoutStatusChange, ProviderWebhookReceipt
 from payouts.states import FINAL
 
 
@@ -15,6 +15,8 @@ def erase_customer_payouts(customer, scrubber):
     payouts.exclude(destination={}).update(destination={"erased": True})
     payouts.filter(status__in=FINAL).exclude(destination_secret={}).update(destination_secret={})
     scrubber.scrub_rows(payouts, "status_reason", "hold_detail")
+    scrubber.scrub_rows(PayoutStatusChange.objects.filter(payout__customer=customer), "reason")
+    scrubber.scrub_rows(PayoutApproval.objects.filter(payout__customer=customer), "reason")
     scrubber.scrub_rows(PayoutAttempt.objects.filter(payout__customer=customer), "request", "response_body", "error")
     receipts = ProviderWebhookReceipt.objects.filter(program=customer.program)
     scrubber.scrub_rows(scrubber.mentioning(receipts, "payload"), "payload")

@@ -14,6 +14,7 @@ def erase_customer_rewards(customer, scrubber):
     scrubber.scrub_rows(ActionRun.objects.filter(customer=customer), "result")
     scrubber.scrub_rows(PendingTrigger.objects.filter(customer=customer), "context")
     scrubber.scrub_rows(TeamNotification.objects.filter(customer=customer), "subject", "body")
+    scrubber.scrub_rows(Redemption.objects.filter(customer=customer).exclude(failure_reason=""), "failure_reason")
 
 
 def export_rewards(customer):

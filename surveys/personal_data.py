@@ -1,7 +1,7 @@
 """A customer's personal data in surveys: erasure (free-text answers, follow-up notes) and
 the export section (invitations and responses with their answers)."""
 
-from surveys.models import Answer, FollowUp, Invitation, Response
+from surveys.models import Answer, FollowUp, Invitation, Response, SendSkip
 
 
 def free_text_answers(customer):
@@ -17,6 +17,8 @@ def erase_customer_answers(customer, scrubber):
     (NPS/CSAT figures remain true). Idempotent."""
     Answer.objects.filter(response__customer=customer).exclude(value_text="").update(value_text="")
     FollowUp.objects.filter(response__customer=customer).exclude(note="").update(note="")
+    scrubber.scrub_rows(Invitation.objects.filter(customer=customer).exclude(failure_reason=""), "failure_reason")
+    scrubber.scrub_rows(SendSkip.objects.filter(customer=customer).exclude(detail=""), "detail")
 
 
 def export_surveys(customer):

@@ -4,6 +4,7 @@ issue 13, item 7."""
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
 
 from engagement.models import Event
@@ -44,7 +45,7 @@ def texts_holding(needle):
 
 
 @pytest.fixture
-def eve(acme, acme_api, django_capture_on_commit_callbacks):
+def eve(acme, acme_api, admin_user, django_capture_on_commit_callbacks):
     """A customer with personal data in every corner: profile (created through the API with
     an Idempotency-Key, so its answer is stored), events, a free-text survey answer, an
     invitation message, webhook payload copies, a ledger reason and a payout the provider has."""
@@ -86,6 +87,8 @@ def eve(acme, acme_api, django_capture_on_commit_callbacks):
         payout = make_payout(customer, amount="25.00", method="bank_transfer")
         # the provider has the order: the full destination is wiped, the masked copy stays
         assert processing.process_payout(payout.pk) == "pending"
+    # an admin edited the customer: the admin history names it by str() (its name)
+    LogEntry.objects.log_actions(admin_user.pk, [customer], CHANGE, change_message="Changed phone.")
     return customer
 
 
@@ -106,6 +109,15 @@ def test_after_erasure_no_table_holds_the_customers_personal_data(acme, acme_api
     assert Event.objects.get(customer=eve, event_id="e1").properties["order_id"] == "o-1001"
     # Erasing again changes nothing and still answers 204
     assert acme_api.delete("/api/v1/customers/eve").status_code == 204
+
+
+def test_the_admin_erase_action_is_as_complete(acme, admin_client, eve):
+    response = admin_client.post(
+        "/admin/engagement/customer/", {"action": "erase_selected", "_selected_action": [eve.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert {needle: texts_holding(needle) for needle in PERSONAL} == {needle: [] for needle in PERSONAL}
 
 
 def _totals(customer):
@@ -185,3 +197,27 @@ def test_export_is_in_the_openapi_schema(acme_api):
             "payouts",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        ("Order 100023456 paid 40.00 on 2026-01-05", "Order 100023456 paid 40.00 on 2026-01-05"),
+        ("call +60 12-345 6789 after 5", "call [erased] after 5"),
+        ("or 012-345 6789", "or [erased]"),
+        ("mail EVE.secret@Mail.example now", "mail [erased] now"),
+        ("gift for eve SECRET", "gift for [erased]"),
+        ("ok", "ok"),
+    ],
+)
+def test_the_scrubber_takes_out_personal_data_and_leaves_figures(text, scrubbed):
+    from engagement.erasure import Scrubber
+
+    scrubber = Scrubber(needles=[NAME, EMAIL, PHONE], whole_values=["ok then"], personal_keys=["address"])
+
+    assert scrubber.text(text) == scrubbed
+    assert scrubber.value({"address": "x", "n": 5, "list": [text]}) == {
+        "address": "[erased]",
+        "n": 5,
+        "list": [scrubbed],
+    }
