@@ -35,15 +35,22 @@ class Scrubber:
     `needles` are searched case-insensitively inside text (the customer's name, email and
     phone); `whole_values` replace a string only when it equals one (free-text answers, so
     short answers such as "ok" do not erase other text); `personal_keys` are JSON object keys
-    whose values are personal whatever they hold.
+    whose values are personal whatever they hold. `patterns` also replaces anything that looks
+    like an email address or a phone number: right for rows about the customer, never for
+    rows about others (`scrub_mentions`), whose own addresses must stay.
     """
 
-    def __init__(self, needles=(), whole_values=(), personal_keys=()):
+    def __init__(self, needles=(), whole_values=(), personal_keys=(), patterns=True):
         needles = sorted({n.strip() for n in needles if n and len(n.strip()) >= 3}, key=len, reverse=True)
         self.needles = needles
         self._needles = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE) if needles else None
         self.whole_values = {v.strip() for v in whole_values if v and v.strip()}
         self.personal_keys = set(personal_keys)
+        self.patterns = patterns
+
+    def known_only(self):
+        """This scrubber without the email/phone patterns and personal keys."""
+        return Scrubber(needles=self.needles, whole_values=self.whole_values, patterns=False)
 
     @property
     def search_terms(self):
@@ -55,8 +62,9 @@ class Scrubber:
             return value
         if value.strip() in self.whole_values:
             return ERASED
-        scrubbed = EMAIL_RE.sub(ERASED, value)
-        scrubbed = PHONE_RE.sub(ERASED, scrubbed)
+        scrubbed = value
+        if self.patterns:
+            scrubbed = PHONE_RE.sub(ERASED, EMAIL_RE.sub(ERASED, scrubbed))
         if self._needles is not None:
             scrubbed = self._needles.sub(ERASED, scrubbed)
         return scrubbed
@@ -85,14 +93,20 @@ class Scrubber:
                 changed += 1
         return changed
 
-    def mentioning(self, queryset, field):
-        """Rows of `queryset` whose `field` (text or JSON) contains a search term, an email
-        address or something that may be a phone number (the scrub decides exactly)."""
-        cast = Cast(field, TextField())
-        condition = Q(_scrub_text__regex=r"@|\d[\d\s().-]{6,}\d")
-        for term in self.search_terms:
-            condition |= Q(_scrub_text__icontains=term)
-        return queryset.annotate(_scrub_text=cast).filter(condition)
+    def scrub_mentions(self, queryset, *fields):
+        """Scrub rows that are not about the customer but may quote it (a stored API answer,
+        the admin history, another event's payload): only the customer's own name, email,
+        phone and whole values are replaced there. Rows are pre-filtered in SQL. Returns how
+        many rows changed."""
+        terms = self.search_terms
+        if not terms:
+            return 0
+        condition = Q()
+        for field in fields:
+            for term in terms:
+                condition |= Q(**{f"_scrub_{field}__icontains": term})
+        annotated = queryset.annotate(**{f"_scrub_{field}": Cast(field, TextField()) for field in fields})
+        return self.known_only().scrub_rows(annotated.filter(condition), *fields)
 
 
 def scrubber_for(customer):
@@ -126,16 +140,12 @@ def _erase_engagement(customer, scrubber):
 
     scrubber.scrub_rows(Event.objects.filter(customer=customer), "properties")
     # Stored API answers replayed for an Idempotency-Key (a created customer's profile...).
-    scrubber.scrub_rows(
-        scrubber.mentioning(IdempotencyRecord.objects.filter(program=customer.program), "response_body"),
-        "response_body",
-    )
+    scrubber.scrub_mentions(IdempotencyRecord.objects.filter(program=customer.program), "response_body")
     erase_customer_webhooks(customer, scrubber)
     erase_customer_messages(customer)
     scrubber.scrub_rows(Message.objects.filter(customer=customer).exclude(reason_detail=""), "reason_detail")
     # The admin's history names objects by their str(): a customer's is its name.
-    for field in ("object_repr", "change_message"):
-        scrubber.scrub_rows(scrubber.mentioning(LogEntry.objects.all(), field), field)
+    scrubber.scrub_mentions(LogEntry.objects.all(), "object_repr", "change_message")
 
 
 def _erase_profile(customer):

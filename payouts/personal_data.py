@@ -19,7 +19,7 @@ def erase_customer_payouts(customer, scrubber):
     scrubber.scrub_rows(PayoutApproval.objects.filter(payout__customer=customer), "reason")
     scrubber.scrub_rows(PayoutAttempt.objects.filter(payout__customer=customer), "request", "response_body", "error")
     receipts = ProviderWebhookReceipt.objects.filter(program=customer.program)
-    scrubber.scrub_rows(scrubber.mentioning(receipts, "payload"), "payload")
+    scrubber.scrub_mentions(receipts, "payload")
 
 
 def export_payouts(customer):

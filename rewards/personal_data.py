@@ -9,7 +9,7 @@ def erase_customer_rewards(customer, scrubber):
     """Scrub personal data from ledger entry reasons (points, balances and keys are never
     touched: the ledger trigger allows only `reason` to change), campaign effect, run and
     pending-trigger contexts, and team notifications about the customer. Idempotent."""
-    scrubber.scrub_rows(scrubber.mentioning(LedgerEntry.objects.filter(customer=customer), "reason"), "reason")
+    scrubber.scrub_rows(LedgerEntry.objects.filter(customer=customer), "reason")
     scrubber.scrub_rows(CampaignEffect.objects.filter(customer=customer), "context")
     scrubber.scrub_rows(ActionRun.objects.filter(customer=customer), "result")
     scrubber.scrub_rows(PendingTrigger.objects.filter(customer=customer), "context")

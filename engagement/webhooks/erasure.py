@@ -13,6 +13,4 @@ def erase_customer_webhooks(customer, scrubber):
     attempts = WebhookAttempt.objects.filter(delivery__event__in=events).exclude(response_excerpt="")
     scrubber.scrub_rows(attempts, "response_excerpt")
     # Events about others may still quote this customer (a referral, a free-text reason).
-    scrubber.scrub_rows(
-        scrubber.mentioning(WebhookEvent.objects.filter(program=customer.program), "payload"), "payload"
-    )
+    scrubber.scrub_mentions(WebhookEvent.objects.filter(program=customer.program), "payload")

@@ -22,6 +22,7 @@ from tests.webhooks.factories import SubscriptionFactory
 NAME, EMAIL, PHONE = "Eve Secret", "eve.secret@mail.example", "+60123456789"
 WHY = "I am Eve Secret, call me on +60 12-345 6789"
 ADDRESS = "12 Jalan Rahsia"
+EVENT_BOB = {"event_id": "b1", "type": "page_view", "customer": "bob", "occurred_at": "2026-01-06T10:00:00Z"}
 PERSONAL = [NAME, EMAIL, PHONE, WHY, ADDRESS, "eve.other@mail.example", "+60 19-876 5432"]
 
 
@@ -109,6 +110,28 @@ def test_after_erasure_no_table_holds_the_customers_personal_data(acme, acme_api
     assert Event.objects.get(customer=eve, event_id="e1").properties["order_id"] == "o-1001"
     # Erasing again changes nothing and still answers 204
     assert acme_api.delete("/api/v1/customers/eve").status_code == 204
+
+
+def test_erasure_leaves_other_customers_data_alone(acme, acme_api, eve):
+    # Given bob, created through the API too (his answer is stored for replays), with an event
+    bob = {"external_id": "bob", "name": "Bob Tan", "email": "bob.tan@mail.example", "phone": "+60198765432"}
+    assert acme_api.post("/api/v1/customers", bob, format="json", HTTP_IDEMPOTENCY_KEY="create-bob").status_code == 201
+    event = {**EVENT_BOB, "properties": {"url": "/", "contact": "bob.tan@mail.example"}}
+    assert acme_api.post("/api/v1/events", event, format="json").status_code == 202
+    holding_before = {needle: texts_holding(needle) for needle in (bob["name"], bob["email"], bob["phone"])}
+
+    # When eve is erased
+    acme_api.delete("/api/v1/customers/eve")
+
+    # Then every copy of bob's data is where it was
+    assert {needle: texts_holding(needle) for needle in (bob["name"], bob["email"], bob["phone"])} == holding_before
+    assert sorted(holding_before["bob.tan@mail.example"]) == [
+        ("engagement_customer", "email"),
+        ("engagement_event", "properties"),
+        ("engagement_idempotencyrecord", "response_body"),
+    ]
+    replay = acme_api.post("/api/v1/customers", bob, format="json", HTTP_IDEMPOTENCY_KEY="create-bob")
+    assert (replay.status_code, replay.json()["email"]) == (201, "bob.tan@mail.example")
 
 
 def test_the_admin_erase_action_is_as_complete(acme, admin_client, eve):
