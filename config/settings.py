@@ -209,8 +209,8 @@ LOGGING = {
 }
 
 # --- Outbound webhooks (engagement.webhooks; docs/webhooks.md) ------------------------------
-# http:// targets are allowed only for loopback hosts (127.0.0.1, ::1, localhost) and only
-# when this is on; everything else must be https.
+# Loopback targets (127.0.0.1, ::1, localhost; http:// or https://) are allowed only when this
+# is on (development, tests); everything else must be https:// to a public address (SSRF).
 WEBHOOKS_ALLOW_HTTP_LOOPBACK = env.bool("WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=DEBUG)
 # Seconds to wait for a partner endpoint (connect + response) per attempt.
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
@@ -289,7 +289,14 @@ PAYOUTS_RAZORPAYX_KEY_ID = env.str("PAYOUTS_RAZORPAYX_KEY_ID", default="")
 PAYOUTS_RAZORPAYX_KEY_SECRET = env.str("PAYOUTS_RAZORPAYX_KEY_SECRET", default="")
 PAYOUTS_RAZORPAYX_ACCOUNT_NUMBER = env.str("PAYOUTS_RAZORPAYX_ACCOUNT_NUMBER", default="")
 PAYOUTS_RAZORPAYX_WEBHOOK_SECRET = env.str("PAYOUTS_RAZORPAYX_WEBHOOK_SECRET", default="")
+# A program's own provider base URL (set in the admin) may point at a loopback host only when
+# this is on (development, tests); private and reserved addresses never (SSRF).
+PAYOUTS_ALLOW_LOOPBACK_BASE_URL = env.bool("PAYOUTS_ALLOW_LOOPBACK_BASE_URL", default=DEBUG)
 
 # --- Rewards (rewards helper) ------------------------------------------------------------------
 # Portal sign-in links (emailed, single use) expire after this many minutes.
 REWARDS_PORTAL_LOGIN_TTL_MINUTES = env.int("REWARDS_PORTAL_LOGIN_TTL_MINUTES", default=15)
+# Sign-in requests one client IP may make per TTL window (per address: 5), then 429.
+REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP = env.int("REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP", default=20)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)

@@ -37,6 +37,7 @@ class ProgramAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Privacy", {"fields": ["personal_event_properties"]}),
     ]
 
     def get_queryset(self, request):

@@ -1,11 +1,12 @@
 """Partner API: customers and events. Views parse and delegate (STYLE.md)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement import customers as customer_services
+from engagement.customer_export import export_customer
 from engagement.event_schema import MAX_BATCH, validate_events
 from engagement.ingest import record_events
 from engagement.models import Customer
@@ -118,3 +119,26 @@ class CustomerDetailApi(APIView):
         customer = customer_services.get_customer(request.program, external_id)
         customer_services.erase_customer(customer)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CustomerExportApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        program = serializers.CharField()
+        customer = serializers.DictField(help_text="Profile: external_id, name, email, phone, consents, tier, ...")
+        engagement = serializers.DictField(help_text="Activity counts, revenue, engagement score and segment.")
+        events = serializers.ListField(child=serializers.DictField(), help_text="Every event, oldest first.")
+        messages = serializers.ListField(child=serializers.DictField(), help_text="Messages sent or queued.")
+        push_subscriptions = serializers.ListField(child=serializers.DictField())
+        surveys = serializers.DictField(help_text="Invitations, and responses with every answer.")
+        rewards = serializers.DictField(help_text="Balance, tier, ledger entries, redemptions, referrals.")
+        payouts = serializers.ListField(child=serializers.DictField(), help_text="Payouts; destinations masked.")
+
+    @extend_schema(
+        responses={200: OutputSerializer},
+        summary="Export everything held about a customer (GDPR Art. 15/20)",
+        description="One JSON document: profile, engagement, events, messages, surveys (with answers), "
+        "rewards (ledger, redemptions), payouts. After an erasure it shows what was kept.",
+    )
+    def get(self, request, external_id):
+        customer = customer_services.get_customer(request.program, external_id)
+        return Response(export_customer(customer))

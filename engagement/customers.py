@@ -1,11 +1,13 @@
 """Customer services: upsert, update, erase. Views and tasks call these; nothing else writes
 customers (engagement.ingest creates bare ones for unknown ids)."""
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from engagement.channels.erasure import erase_customer_messages
+from engagement import erasure
 from engagement.models import Customer
 
 PROFILE_FIELDS = (
@@ -23,6 +25,26 @@ PROFILE_FIELDS = (
 )
 
 
+def external_id_problem(external_id):
+    """Why `external_id` cannot be a customer's id, or None. The one rule (docs): an id is
+    part of the customer's URL (/customers/{external_id}), so it may not contain "/" (no
+    encoding makes a slash addressable through every proxy and client) and may not be "." or
+    ".." (clients and proxies collapse those path segments). Every other id is addressable
+    percent-encoded."""
+    if "/" in external_id:
+        return _('An external id cannot contain "/": it is part of the customer\'s URL.')
+    if external_id in (".", ".."):
+        return _('An external id cannot be "." or "..": it is part of the customer\'s URL.')
+    return None
+
+
+def validate_external_id(external_id):
+    """Django/DRF validator for external_id_problem (code "invalid_external_id")."""
+    problem = external_id_problem(external_id)
+    if problem:
+        raise ValidationError(problem, code="invalid_external_id")
+
+
 def get_customer(program, external_id):
     """The program's customer with that external id, or Http404 (never another program's)."""
     try:
@@ -37,7 +59,7 @@ def upsert_customer(program, external_id, data):
     Race-safe: two concurrent upserts of one external id end in one row.
     """
     fields = {name: data[name] for name in PROFILE_FIELDS if name in data}
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             with transaction.atomic():
                 customer, created = Customer.objects.select_for_update().get_or_create(
@@ -65,18 +87,7 @@ def update_customer(customer, data):
 
 
 def erase_customer(customer):
-    """Erase personal data (right to erasure): profile blanked, consents withdrawn, message
-    contents blanked and pending messages dropped.
-
+    """Erase personal data (right to erasure) everywhere it is kept: see engagement.erasure.
     The row, its external id, events and ledger totals stay so figures remain true.
-    Idempotent.
-    """
-    customer.name = customer.email = customer.phone = ""
-    customer.attributes = {}
-    customer.birth_date = None
-    customer.consent_email = customer.consent_sms = customer.consent_whatsapp = customer.consent_push = False
-    customer.erased_at = customer.erased_at or timezone.now()
-    customer.save()
-    # Message bodies and addresses are personal data too (channels is part of engagement).
-    erase_customer_messages(customer)
-    return customer
+    Idempotent."""
+    return erasure.erase_customer(customer)

@@ -13,6 +13,8 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from engagement.customers import external_id_problem
+
 MAX_BATCH = 1000
 MAX_ID_LENGTH = 128
 MAX_TYPE_LENGTH = 64
@@ -199,6 +201,9 @@ def validate_event(raw, prefix, errors, currency, now, allow_platform_types=Fals
         return None
     event_id = _required_string(item, raw, "event_id", MAX_ID_LENGTH)
     customer = _required_string(item, raw, "customer", MAX_ID_LENGTH)
+    if customer is not None and (problem := external_id_problem(customer)):
+        item.fail("customer", "invalid_external_id", str(problem))  # it may create the customer
+        customer = None
     event_type = _required_string(item, raw, "type", MAX_TYPE_LENGTH)
     if event_type is not None and not is_known_type(event_type):
         item.fail(

@@ -81,3 +81,38 @@ def register_metric(name, provider):
 
 def metric_providers():
     return dict(_metric_providers)
+
+
+# --- Right to erasure and access (engagement.erasure, engagement.customer_export) ----------
+# An erasure handler is `fn(customer, scrubber)`, called inside the erasure transaction after
+# every collector ran: it removes or scrubs the app's personal data about `customer` and
+# leaves totals (counts, sums) as they are. A collector `fn(customer) -> iterable of str`
+# names whole values that are personal (free-text answers) so every handler can scrub copies.
+# An export section is `fn(customer) -> JSON-able value`, shown under its name.
+_erasure_handlers = []
+_erasure_collectors = []
+_export_sections = {}
+
+
+def register_erasure_handler(handler, collector=None):
+    if handler not in _erasure_handlers:
+        _erasure_handlers.append(handler)
+    if collector is not None and collector not in _erasure_collectors:
+        _erasure_collectors.append(collector)
+    return handler
+
+
+def erasure_handlers():
+    return list(_erasure_handlers)
+
+
+def erasure_collectors():
+    return list(_erasure_collectors)
+
+
+def register_export_section(name, section):
+    _export_sections[name] = section
+
+
+def export_sections():
+    return dict(_export_sections)

@@ -40,6 +40,11 @@ def validate_timezone(value):
         raise ValidationError(_("%(tz)s is not a known IANA time zone."), params={"tz": value})
 
 
+def validate_property_names(value):
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise ValidationError(_('Enter a list of property names, such as ["address", "ic_number"].'))
+
+
 class Program(models.Model):
     """A brand's loyalty and engagement program; the tenant every owned row points to."""
 
@@ -61,6 +66,14 @@ class Program(models.Model):
     score_weights = models.JSONField(default=dict, blank=True, help_text=_("Per event type; empty uses the defaults."))
     cai_weights = models.JSONField(
         default=dict, blank=True, help_text=_("nps, csat, referrals; empty uses the defaults.")
+    )
+    # Event property names whose values are personal data (erased with the customer, besides
+    # anything that looks like an email address or a phone number).
+    personal_event_properties = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_property_names],
+        help_text=_('Event property names holding personal data, erased with the customer, e.g. ["address"].'),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

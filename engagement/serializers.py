@@ -4,7 +4,7 @@ import json
 
 from rest_framework import serializers
 
-from engagement.customers import PROFILE_FIELDS
+from engagement.customers import PROFILE_FIELDS, validate_external_id
 from engagement.models import Customer
 
 
@@ -22,7 +22,9 @@ class CustomerInputSerializer(serializers.ModelSerializer):
 
 
 class CustomerUpsertSerializer(CustomerInputSerializer):
-    external_id = serializers.CharField(max_length=128)
+    external_id = serializers.CharField(
+        max_length=128, validators=[validate_external_id], help_text='Your id for the customer; no "/".'
+    )
 
     class Meta(CustomerInputSerializer.Meta):
         fields = ["external_id", *CustomerInputSerializer.Meta.fields]

@@ -8,6 +8,7 @@ Every action calls payouts.services / bulk / reconciliation; nothing here writes
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from engagement.outbound_http import check_public_url
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
 from payouts import bulk, catalogue, reconciliation, services
 from payouts.models import (
@@ -242,6 +244,12 @@ class ProviderAccountForm(forms.ModelForm):
                 'account identifiers, and "catalogue": {"country": "MY", "currency": "MYR"} to mirror its catalogue.'
             )
         }
+
+    def clean_base_url(self):
+        url = self.cleaned_data["base_url"]
+        if url:  # requests go there from our servers: public addresses only (SSRF)
+            check_public_url(url, allow_loopback=settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL)
+        return url
 
 
 @admin.register(ProviderAccount)

@@ -15,6 +15,8 @@ class PayoutsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from payouts import demo
+        from payouts import demo, personal_data
 
         hooks.register_demo_step(40, "payouts", demo.load_demo)
+        hooks.register_erasure_handler(personal_data.erase_customer_payouts)
+        hooks.register_export_section("payouts", personal_data.export_payouts)

@@ -14,11 +14,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Count
 
+from engagement.currencies import is_iso_currency
 from engagement.models import Customer
 from payouts import services
 from payouts.destinations import DestinationError, clean_destination
 from payouts.models import Method, PayoutBatch, Status
-from payouts.services import CURRENCY_RE, PayoutError
+from payouts.services import PayoutError
 from payouts.states import FINAL
 
 MAX_ROWS = 5000
@@ -91,7 +92,7 @@ def _clean_row(program, customers, line, row, errors):
         errors.append(RowError(line, "amount", exc.detail))
         amount = None
     currency = row.get("currency") or program.currency
-    if not CURRENCY_RE.match(currency):
+    if not is_iso_currency(currency):
         errors.append(RowError(line, "currency", "Use an ISO 4217 code such as MYR."))
     method = row.get("method", "")
     destination = {name: row[name] for name in DESTINATION_FIELDS if row.get(name)}

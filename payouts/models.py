@@ -297,7 +297,9 @@ class PayoutApproval(models.Model):
 
 
 class ProviderWebhookReceipt(models.Model):
-    """A verified provider webhook, kept once per (provider, event id) so replays are no-ops."""
+    """A verified provider webhook, kept once per (program, provider, event id) so replays are
+    no-ops. Per program: the same event posted first to another program's URL (where its
+    reference is unknown) must still be applied when it reaches its own program."""
 
     provider = models.CharField(max_length=40)
     event_id = models.CharField(max_length=128)
@@ -308,7 +310,9 @@ class ProviderWebhookReceipt(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payout_webhook_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "provider", "event_id"], name="payout_webhook_once_per_program")
+        ]
 
 
 class ReconciliationRun(models.Model):

@@ -1,7 +1,7 @@
 """Applying verified provider webhooks to payouts.
 
 The view verifies the signature first (payouts.views); nothing here runs for a bad one.
-Each (provider, event id) is applied once: the receipt row's unique insert is the claim.
+Each (program, provider, event id) is applied once: the receipt row's unique insert is the claim.
 """
 
 from django.db import IntegrityError, transaction

@@ -2,14 +2,19 @@
 
 from rest_framework import serializers
 
-from engagement.models import CURRENCY_PATTERN
+from engagement.currencies import validate_currency
 from payouts.models import Method, Payout
 
 
 class PayoutInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=128, help_text="The customer's external_id.")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, coerce_to_string=True)
-    currency = serializers.RegexField(CURRENCY_PATTERN, required=False, help_text="Default: the program's currency.")
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        validators=[validate_currency],
+        help_text="ISO 4217 code (e.g. MYR, USD). Default: the program's currency.",
+    )
     method = serializers.ChoiceField(choices=Method.choices)
     destination = serializers.DictField(
         help_text="gift_card: email (+ product, name); bank_transfer: account_name + iban, or account_number + "

@@ -4,7 +4,6 @@ transaction, moves status only through payouts.states and schedules processing o
 Lock order everywhere: customer row (request only) -> payout row -> funding account row.
 """
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -13,7 +12,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engagement.models import CURRENCY_PATTERN, Customer, Program, ProgramStaff
+from engagement.currencies import is_iso_currency
+from engagement.models import Customer, Program, ProgramStaff
 from payouts import funding, risk, states
 from payouts.destinations import DestinationError, clean_destination
 from payouts.models import (
@@ -30,7 +30,6 @@ from payouts.models import (
 )
 from payouts.providers import provider_names
 
-CURRENCY_RE = re.compile(CURRENCY_PATTERN)
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -108,7 +107,7 @@ def request_payout(
     amount = _clean_amount(amount)
     if customer.program_id != program.pk:
         raise PayoutError("Unknown customer.", code="not_found", attr="customer")
-    if not CURRENCY_RE.match(currency or ""):
+    if not is_iso_currency(currency):
         raise PayoutError("currency must be an ISO 4217 code.", attr="currency")
     if method not in Method.values:
         raise PayoutError(f"method must be one of {', '.join(Method.values)}.", attr="method")

@@ -17,9 +17,11 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from engagement import hooks
         from payouts.hooks import register_payout_final_handler
-        from rewards import demo, earning, metrics, redemptions
+        from rewards import demo, earning, metrics, personal_data, redemptions
 
         hooks.register_event_handler("earning", earning.handle_events)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
+        hooks.register_erasure_handler(personal_data.erase_customer_rewards)
+        hooks.register_export_section("rewards", personal_data.export_rewards)
         register_payout_final_handler(redemptions.handle_payout_final)

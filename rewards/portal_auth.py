@@ -5,11 +5,14 @@ PortalLoginToken row gives expiry and single use: it is consumed with a conditio
 (`used_at IS NULL`), so two clicks of one link never both sign in. Opening the link shows a
 "Sign in" button and only its POST consumes the token, so mail scanners that prefetch links
 do not burn it. Asking for a link never reveals whether an email is known (the page says the
-same either way), and at most LINKS_PER_WINDOW links per address are sent per TTL window.
+same either way). Requests are limited per TTL window (`check_sign_in_limits`): per client
+IP (REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP) and per address (LINKS_PER_WINDOW), counted in the
+Django cache (Redis), so one client can neither flood an inbox nor probe many addresses.
 """
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +22,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from engagement.models import Customer
 from rewards.models import PortalLoginToken
@@ -32,14 +36,64 @@ def login_ttl():
     return timedelta(minutes=settings.REWARDS_PORTAL_LOGIN_TTL_MINUTES)
 
 
+@dataclass(frozen=True)
+class SignInLimited:
+    message: str
+    retry_after: int  # seconds
+
+
+def client_ip(request):
+    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_HOPS = n > 0 (behind n
+    reverse proxies that append to X-Forwarded-For) the address the first proxy saw."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def check_sign_in_limits(ip, email):
+    """Count one sign-in request against the client's and the address's limits; return a
+    SignInLimited when either is exceeded (then send nothing), else None. The address limit
+    applies whether or not the address is known, so the answer reveals nothing."""
+    window = int(login_ttl().total_seconds())
+    within_ip = (
+        _count(f"rewards:portal-login-ip:{_digest(ip)}", window) <= settings.REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP
+    )
+    within_address = _count(f"rewards:portal-login:{_digest((email or '').strip().lower())}", window) <= (
+        LINKS_PER_WINDOW
+    )
+    if within_ip and within_address:
+        return None
+    minutes = window // 60
+    return SignInLimited(
+        # "min" rather than a plural form: the catalogues carry no plural rules.
+        _("Too many sign-in requests. Please try again in %(minutes)d min.") % {"minutes": minutes},
+        retry_after=window,
+    )
+
+
+def _digest(value):
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _count(key, window):
+    # A fixed-window counter: add() starts the window, incr() is atomic in Redis.
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: a new window
+        cache.add(key, 1, timeout=window)
+        return 1
+
+
 def send_login_links(email, build_url):
     """Email a sign-in link to every active customer with this email (one per program).
 
-    `build_url(path)` makes an absolute URL. Returns how many links were sent.
+    `build_url(path)` makes an absolute URL. Returns how many links were sent. The caller
+    checks the request limits first (check_sign_in_limits).
     """
     email = (email or "").strip()
-    if not _within_send_limit(email):
-        return 0
     customers = Customer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("program")
     sent = 0
     for customer in customers[:10]:
@@ -59,16 +113,6 @@ def send_login_links(email, build_url):
         send_mail(subject, body, None, [customer.email])
         sent += 1
     return sent
-
-
-def _within_send_limit(email):
-    # A counter per address in the cache: stops using the form to flood someone's inbox.
-    key = "rewards:portal-login:" + hashlib.sha256(email.lower().encode()).hexdigest()
-    cache.add(key, 0, timeout=int(login_ttl().total_seconds()))
-    try:
-        return cache.incr(key) <= LINKS_PER_WINDOW
-    except ValueError:  # expired between add and incr
-        return True
 
 
 def _nonce(token):

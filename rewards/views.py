@@ -12,7 +12,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
@@ -23,13 +25,18 @@ from rewards.models import LedgerEntry, Redemption
 
 
 def portal_login_required(view):
+    """Signed-in pages only; their answers are never stored by a browser or proxy cache
+    (a shared computer's back button must not show someone's balance and vouchers)."""
+
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         customer = portal_auth.current_customer(request)
         if customer is None:
             return redirect("rewards_portal:login")
         request.customer = customer
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
     return wrapper
 
@@ -52,11 +59,18 @@ def login_view(request):
         return redirect("rewards_portal:dashboard")
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        limited = portal_auth.check_sign_in_limits(portal_auth.client_ip(request), form.cleaned_data["email"])
+        if limited:
+            form.add_error("email", limited.message)
+            response = render(request, "rewards/portal/login.html", _ctx(request, form=form), status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
         portal_auth.send_login_links(form.cleaned_data["email"], request.build_absolute_uri)
         return render(request, "rewards/portal/login_sent.html", _ctx(request, email=form.cleaned_data["email"]))
     return render(request, "rewards/portal/login.html", _ctx(request, form=form))
 
 
+@never_cache  # the page carries a sign-in token
 @require_http_methods(["GET", "POST"])
 def login_link_view(request, token):
     """GET: a "Sign in" button (link scanners may GET; that consumes nothing). POST: sign in."""

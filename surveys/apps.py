@@ -20,3 +20,7 @@ class SurveysConfig(AppConfig):
         register_status_handler(statuses.on_message_status)
         hooks.register_metric("response_rate", reports.response_rate_metric)
         hooks.register_demo_step(30, "surveys", demo.load_demo_surveys)
+        from surveys import personal_data
+
+        hooks.register_erasure_handler(personal_data.erase_customer_answers, personal_data.free_text_answers)
+        hooks.register_export_section("surveys", personal_data.export_surveys)

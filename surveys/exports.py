@@ -1,8 +1,8 @@
 """CSV export of completed responses (admin)."""
 
-import csv
-
 from django.http import HttpResponse
+
+from engagement.spreadsheet_cells import safe_writer
 
 HEADER = [
     "response_id",
@@ -27,7 +27,8 @@ def responses_csv(responses, filename="survey-responses.csv"):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.write("\ufeff")  # BOM: spreadsheet apps then read Arabic and Malay text as UTF-8
-    writer = csv.writer(response)
+    # Free-text answers are customer input: cells are neutralised against formula injection.
+    writer = safe_writer(response)
     writer.writerow(HEADER)
     rows = (
         responses.filter(completed_at__isnull=False)

@@ -151,6 +151,9 @@ def _worker_env():
         "REDIS_URL": settings.REDIS_URL,
         "CONN_MAX_AGE": "0",
         "EMAIL_URL": f"smtp://127.0.0.1:{get_mail_sink().port}",
+        # Test peers (webhook receivers, the fake payout provider) listen on 127.0.0.1.
+        "WEBHOOKS_ALLOW_HTTP_LOOPBACK": "1",
+        "PAYOUTS_ALLOW_LOOPBACK_BASE_URL": "1",
     }
 
 

@@ -125,6 +125,44 @@ class WebhookSubscriptionAdmin(ProgramScopedAdmin):
         self.message_user(request, _("Only the current secret signs now."))
 
 
+class HidesConnectionDetail:
+    """Attempts record why they failed (refused, timeout, reset, blocked address) for
+    superusers; other staff see only "failed". The detail would tell them which inner ports
+    are open (SSRF probing), which is not theirs to know."""
+
+    DETAIL_FIELDS = ("error", "last_error")
+
+    def _shows_detail(self, request):
+        return request.user.is_superuser
+
+    def _swap(self, request, names):
+        if self._shows_detail(request):
+            return list(names)
+        return [("connection_outcome" if name in self.DETAIL_FIELDS else name) for name in names]
+
+    def get_list_display(self, request):
+        return self._swap(request, super().get_list_display(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._swap(request, super().get_readonly_fields(request, obj))
+
+    def get_fields(self, request, obj=None):
+        return self._swap(request, super().get_fields(request, obj))
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or [])
+        return excluded if self._shows_detail(request) else [*excluded, *self.DETAIL_FIELDS]
+
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        return fields if self._shows_detail(request) else [name for name in fields if name not in self.DETAIL_FIELDS]
+
+    @admin.display(description=_("error"))
+    def connection_outcome(self, obj):
+        detail = getattr(obj, "error", None) if hasattr(obj, "error") else obj.last_error
+        return _("failed") if detail else ""
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -137,7 +175,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class AttemptInline(ReadOnlyInline):
+class AttemptInline(HidesConnectionDetail, ReadOnlyInline):
     model = WebhookAttempt
     fields = ["number", "started_at", "status_code", "succeeded", "duration_ms", "response_excerpt", "error"]
     readonly_fields = fields
@@ -182,7 +220,7 @@ def _resend(modeladmin, request, delivery_ids):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(LogAdmin):
+class WebhookDeliveryAdmin(HidesConnectionDetail, LogAdmin):
     list_display = [
         "event_link",
         "event_type",
@@ -230,7 +268,7 @@ class WebhookDeliveryAdmin(LogAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(LogAdmin):
+class WebhookAttemptAdmin(HidesConnectionDetail, LogAdmin):
     list_display = [
         "started_at",
         "event_id",

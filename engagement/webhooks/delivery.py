@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from engagement import outbound_http
 from engagement.webhooks import signing
 from engagement.webhooks.events import enqueue_deliveries
 from engagement.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -62,17 +63,18 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-# Direct connections (no proxies from the environment), no redirects.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
-
-
 def post(url, body, headers, timeout):
-    """POST once; return (status_code or None, response excerpt, error text, duration ms)."""
+    """POST once; return (status_code or None, response excerpt, error text, duration ms).
+
+    Direct connections (no proxies from the environment), no redirects, and only to a public
+    address resolved and checked at this attempt (loopback when WEBHOOKS_ALLOW_HTTP_LOOPBACK):
+    a target re-pointed at an inner address after it was saved is refused, not reached."""
+    opener = outbound_http.build_opener(_NoRedirect, allow_loopback=settings.WEBHOOKS_ALLOW_HTTP_LOOPBACK)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     started = time.monotonic()
     status_code, excerpt, error = None, "", ""
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             status_code = response.status
             excerpt = response.read(4096).decode("utf-8", "replace")[:EXCERPT_CHARS]
     except urllib.error.HTTPError as exc:
@@ -82,7 +84,10 @@ def post(url, body, headers, timeout):
     except TimeoutError:
         error = f"timeout after {timeout:g} s"
     except urllib.error.URLError as exc:
-        error = "timeout" if isinstance(exc.reason, TimeoutError) else f"connection error: {exc.reason}"
+        if isinstance(exc.reason, outbound_http.BlockedAddress):
+            error = "address not allowed"
+        else:
+            error = "timeout" if isinstance(exc.reason, TimeoutError) else f"connection error: {exc.reason}"
     except OSError as exc:  # reset by peer, bad status line, ...
         error = f"{type(exc).__name__}: {exc}"
     duration_ms = int((time.monotonic() - started) * 1000)

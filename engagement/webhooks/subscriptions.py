@@ -1,6 +1,5 @@
 """Managing webhook subscriptions: create (secret shown once), rotate, pause, resume, delete."""
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -12,31 +11,25 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engagement.outbound_http import check_public_url, is_loopback_host
 from engagement.webhooks.events import enqueue_deliveries
 from engagement.webhooks.models import EventType, WebhookDelivery, WebhookSubscription, new_secret
 
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-
-
-def is_loopback_host(host):
-    if (host or "").lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 def validate_target_url(url):
-    """https:// always; http:// only to a loopback host and only when
-    WEBHOOKS_ALLOW_HTTP_LOOPBACK is on (development). Raises ValidationError."""
+    """https:// to a public address. Loopback targets (http or https) only when
+    WEBHOOKS_ALLOW_HTTP_LOOPBACK is on (development and tests); private, link-local,
+    multicast and reserved addresses never (SSRF; engagement.outbound_http). Raises
+    ValidationError."""
     URLValidator(schemes=["http", "https"])(url or "")
     parts = urlsplit(url)
     if not parts.hostname:
         raise ValidationError(_("Enter a full URL, such as https://example.com/hooks/ganjaran."), code="invalid")
+    allow_loopback = settings.WEBHOOKS_ALLOW_HTTP_LOOPBACK
+    check_public_url(url, allow_loopback=allow_loopback)
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and settings.WEBHOOKS_ALLOW_HTTP_LOOPBACK and is_loopback_host(parts.hostname):
+    if parts.scheme == "http" and allow_loopback and is_loopback_host(parts.hostname):
         return
     raise ValidationError(_("The target URL must use https."), code="https_required")
 

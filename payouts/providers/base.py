@@ -106,6 +106,12 @@ class PayoutProvider:
         self.program = program
         self.account = account
 
+    @property
+    def guarded(self) -> bool:
+        """True when the base URL is the account's (set in the admin): outbound calls then
+        reach only public addresses (SSRF); the settings' default URL is the operator's own."""
+        return bool(self.account and self.account.base_url)
+
     def create(self, order: OrderRequest) -> ProviderResult:
         """Place the order under `order.reference` (the provider's idempotency key)."""
         raise NotImplementedError

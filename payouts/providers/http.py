@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from engagement import outbound_http
+
 MAX_BODY = 2000
 
 
@@ -32,8 +34,12 @@ class Reply:
         return self.error.startswith(("timeout", "reset"))
 
 
-def call(method, url, body=None, headers=None, form=None):
-    """Send one request; `body` is sent as JSON, `form` (a str) as x-www-form-urlencoded."""
+def call(method, url, body=None, headers=None, form=None, guard=False):
+    """Send one request; `body` is sent as JSON, `form` (a str) as x-www-form-urlencoded.
+    `guard`: the URL was set by an admin (a program's provider account), so it may reach only
+    public addresses, checked at connect time (SSRF, DNS rebinding), or loopback when
+    PAYOUTS_ALLOW_LOOPBACK_BASE_URL is on. A refused address is a "connection" error: nothing
+    was sent."""
     data, content_type = None, None
     if body is not None:
         data, content_type = json.dumps(body).encode(), "application/json"
@@ -46,16 +52,25 @@ def call(method, url, body=None, headers=None, form=None):
         request.add_header(name, value)
     started = time.monotonic()
     code, raw, error = None, b"", ""
+    if guard:
+        opener = outbound_http.build_opener(allow_loopback=settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL)
+    else:
+        opener = urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=settings.PAYOUTS_HTTP_TIMEOUT_SECONDS) as response:
             code, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         code, raw = exc.code, exc.read()
     except TimeoutError:
         error = "timeout"
     except urllib.error.URLError as exc:
-        # Refused / unreachable: the request never reached the provider.
-        error = "timeout" if isinstance(exc.reason, TimeoutError | socket.timeout) else f"connection: {exc.reason}"
+        # Refused / unreachable / not allowed: the request never reached the provider.
+        if isinstance(exc.reason, outbound_http.BlockedAddress):
+            error = "connection: address not allowed"
+        elif isinstance(exc.reason, TimeoutError | socket.timeout):
+            error = "timeout"
+        else:
+            error = f"connection: {exc.reason}"
     except (ConnectionError, OSError) as exc:
         # Reset after sending: the provider may have acted on it.
         error = f"reset: {exc}"

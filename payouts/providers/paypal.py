@@ -108,7 +108,7 @@ class PayPalProvider(PayoutProvider):
         basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         reply = http.call(
             "POST", self.base_url + "/v1/oauth2/token", form="grant_type=client_credentials",
-            headers={"Authorization": f"Basic {basic}"},
+            headers={"Authorization": f"Basic {basic}"}, guard=self.guarded,
         )  # fmt: skip
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.code != 200 or not data.get("access_token"):
@@ -122,7 +122,7 @@ class PayPalProvider(PayoutProvider):
             token = self._token(refresh)
             if token is None:
                 return http.Reply(401, None, "", "", 0)
-            reply = http.call(method, url, body, headers={"Authorization": f"Bearer {token}"})
+            reply = http.call(method, url, body, headers={"Authorization": f"Bearer {token}"}, guard=self.guarded)
             if reply.code != 401:
                 return reply
         return reply

@@ -82,9 +82,8 @@ class RazorpayXProvider(PayoutProvider):
         key_id = self.options.get("key_id") or settings.PAYOUTS_RAZORPAYX_KEY_ID
         secret = (self.account and self.account.api_key) or settings.PAYOUTS_RAZORPAYX_KEY_SECRET
         basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
-        return http.call(
-            method, self.base_url + path, body, headers={"Authorization": f"Basic {basic}", **(headers or {})}
-        )
+        headers = {"Authorization": f"Basic {basic}", **(headers or {})}
+        return http.call(method, self.base_url + path, body, headers=headers, guard=self.guarded)
 
     @property
     def account_number(self):

@@ -83,7 +83,8 @@ class TangoProvider(PayoutProvider):
         name = self.options.get("platform_name") or settings.PAYOUTS_TANGO_PLATFORM_NAME
         key = (self.account and self.account.api_key) or settings.PAYOUTS_TANGO_PLATFORM_KEY
         token = base64.b64encode(f"{name}:{key}".encode()).decode()
-        return http.call(method, self.base_url + path, body, headers={"Authorization": f"Basic {token}"})
+        headers = {"Authorization": f"Basic {token}"}
+        return http.call(method, self.base_url + path, body, headers=headers, guard=self.guarded)
 
     def _order_body(self, order, utid):
         destination = order.destination

@@ -103,7 +103,8 @@ class TremendousProvider(PayoutProvider):
 
     def _call(self, method, path, body=None):
         api_key = self._setting("api_key", "PAYOUTS_TREMENDOUS_API_KEY")
-        return http.call(method, self.base_url + path, body, headers={"Authorization": f"Bearer {api_key}"})
+        headers = {"Authorization": f"Bearer {api_key}"}
+        return http.call(method, self.base_url + path, body, headers=headers, guard=self.guarded)
 
     def _reward_products(self, order):
         """{"products": [...]} or {"campaign_id": ...} for the order's method, or None."""

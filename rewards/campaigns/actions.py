@@ -261,7 +261,8 @@ def _create_payout(action, campaign, effect, customer, points, money):
 def _notify_team(action, campaign, effect, customer, points, money):
     from rewards.campaigns.tasks import email_team_notification_task
 
-    context = Context(message_context(campaign, effect, customer, {"customer": customer.external_id}))
+    # Plain text (e-mailed and shown escaped by the admin): no HTML escaping of names.
+    context = Context(message_context(campaign, effect, customer, {"customer": customer.external_id}), autoescape=False)
     note = TeamNotification.objects.create(
         program_id=campaign.program_id,
         campaign=campaign,

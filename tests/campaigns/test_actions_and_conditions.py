@@ -232,3 +232,21 @@ def test_audiences(acme, alice, bob, carol, audience, expected):
     ingest(acme, [purchase(alice), purchase(bob), purchase(carol)])
 
     assert _qualified(campaign) == expected
+
+
+def test_team_notification_text_is_not_html_escaped(acme):
+    from tests.factories import CustomerFactory
+
+    siti = CustomerFactory(program=acme, external_id="siti", name="Siti O'Brien & <Co>")
+    make_campaign(
+        acme,
+        "survey_answered",
+        {"kind": "nps", "band": "detractor"},
+        [("notify_team", {"subject": "Call {{ customer_name }} back", "body": "{{ customer_name }} said {{ score }}"})],
+    )
+
+    ingest(acme, [ev(siti, "survey_answered", survey=1, kind="nps", score=2)])
+
+    assert list(TeamNotification.objects.values_list("subject", "body")) == [
+        ("Call Siti O'Brien & <Co> back", "Siti O'Brien & <Co> said 2")
+    ]

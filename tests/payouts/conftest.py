@@ -29,8 +29,10 @@ def final_calls():
 
 
 @pytest.fixture
-def fake_provider():
+def fake_provider(settings):
     """A local Tremendous, strict about the documented request shapes."""
+    # The fake listens on 127.0.0.1: loopback base URLs are refused unless switched on.
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True
     provider = FakeTremendous().start()
     yield provider
     provider.stop()
@@ -51,8 +53,9 @@ def http_account(acme, fake_provider):
 
 
 @pytest.fixture
-def fake_tango():
+def fake_tango(settings):
     """A local Tango Card RaaS, strict about the documented request shapes."""
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # it listens on 127.0.0.1
     provider = tango.FakeTango().start()
     yield provider
     provider.stop()
@@ -76,8 +79,9 @@ def tango_account(acme, fake_tango):
 
 
 @pytest.fixture
-def fake_paypal():
+def fake_paypal(settings):
     """A local PayPal (OAuth, Payouts, webhook verification), strict about documented shapes."""
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # it listens on 127.0.0.1
     provider = paypal.FakePayPal().start()
     yield provider
     provider.stop()
@@ -95,8 +99,9 @@ def paypal_account(acme, fake_paypal):
 
 
 @pytest.fixture
-def fake_razorpayx():
+def fake_razorpayx(settings):
     """A local RazorpayX (payouts with idempotency keys), strict about documented shapes."""
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # it listens on 127.0.0.1
     provider = razorpayx.FakeRazorpayX().start()
     yield provider
     provider.stop()

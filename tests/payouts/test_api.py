@@ -1,3 +1,5 @@
+import pytest
+
 from payouts.models import Payout, Status
 from tests.payouts.factories import make_payout
 
@@ -98,3 +100,26 @@ def test_list_filters(funded_acme, alice, bob, acme_api):
     assert ids("?created_before=2000-01-01T00:00:00Z") == []
     assert acme_api.get("/api/v1/payouts?status=lost").status_code == 400
     assert Payout.objects.get(pk=gift.pk).status == Status.QUEUED
+
+
+def test_a_currency_that_is_not_iso_4217_is_a_400_and_stores_nothing(funded_acme, alice, acme_api):
+    responses = [
+        acme_api.post("/api/v1/payouts", {**BODY, "currency": code}, format="json", headers={"Idempotency-Key": code})
+        for code in ("ZZZ", "XXX", "DEM", "myr")
+    ]
+
+    assert [r.status_code for r in responses] == [400, 400, 400, 400]
+    assert [[(e["code"], e["attr"]) for e in r.json()["errors"]] for r in responses] == [
+        [("invalid_currency", "currency")]
+    ] * 4
+    assert responses[0].json()["errors"][0]["detail"] == "ZZZ is not an ISO 4217 currency code."
+    assert Payout.objects.count() == 0
+
+
+def test_the_service_refuses_a_made_up_currency_too(funded_acme, alice):
+    from payouts.services import PayoutError
+
+    with pytest.raises(PayoutError) as refused:
+        make_payout(alice, currency="ZZZ")
+
+    assert (refused.value.attr, Payout.objects.count()) == ("currency", 0)

@@ -78,3 +78,35 @@ def test_webhook_for_another_programs_reference_is_ignored(funded_acme, alice, g
 
 def test_unknown_provider_is_404(client, acme):
     assert client.post("/hooks/payouts/nope/acme/", b"{}", content_type="application/json").status_code == 404
+
+
+def test_an_event_posted_first_to_another_programs_url_is_still_applied_to_its_own(
+    funded_acme, alice, globex, final_calls, client
+):
+    # Given a succeeded payout of acme
+    payout = pending_payout(funded_acme, alice)
+    provider = get_provider(funded_acme, "sandbox")
+    complete = provider.webhook_body(payout.reference, "complete")
+    client.post(URL, complete, content_type="application/json", headers=sign(complete, webhook_secret()))
+    # When the provider posts the reversal to globex's URL first (misconfigured), then to acme's
+    reversal = provider.webhook_body(payout.reference, "reversed")
+    headers = sign(reversal, webhook_secret())
+    globex_url = reverse("payout-provider-webhook", args=["sandbox", "globex"])
+    at_globex = client.post(globex_url, reversal, content_type="application/json", headers=headers)
+    at_acme = client.post(URL, reversal, content_type="application/json", headers=headers)
+    again = client.post(URL, reversal, content_type="application/json", headers=headers)
+
+    # Then acme applies it once; globex only recorded an unknown reference
+    assert (at_globex.json(), at_acme.json(), again.json()) == (
+        {"results": ["unknown reference"]},
+        {"results": ["reversed"]},
+        {"results": ["duplicate"]},
+    )
+    payout.refresh_from_db()
+    assert payout.status == Status.REVERSED
+    assert final_calls == [(payout.pk, "succeeded"), (payout.pk, "reversed")]
+    assert sorted(ProviderWebhookReceipt.objects.values_list("program__slug", "result")) == [
+        ("acme", "reversed"),
+        ("acme", "succeeded"),
+        ("globex", "unknown reference"),
+    ]

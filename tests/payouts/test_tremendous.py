@@ -404,3 +404,19 @@ def test_products_are_listed_with_their_filters(acme, http_account, fake_provide
         [{"min": 10, "max": 500}],
         "Add the code in the Grab app under Payment.",
     )
+
+
+def test_a_base_url_on_loopback_is_refused_at_each_call_when_the_switch_is_off(
+    funded_acme, alice, http_account, fake_provider, settings
+):
+    # Given an account whose base URL points at an inner address (saved earlier, or re-pointed)
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = False
+    payout = make_payout(alice, provider="tremendous")
+
+    # When the payout is processed
+    processing.process_payout(payout.pk)
+
+    # Then nothing reached the address and the attempt says why (retried, not placed)
+    attempt = PayoutAttempt.objects.get(payout=payout)
+    assert (fake_provider.requests, fake_provider.orders) == ([], {})
+    assert (attempt.kind, attempt.outcome, attempt.error) == ("create", "transient", "connection: address not allowed")

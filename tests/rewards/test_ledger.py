@@ -74,15 +74,15 @@ def test_expiry_rounded_to_end_of_day(alice, acme):
 
 
 def test_debit_consumes_oldest_expiring_lots_first(alice, assert_ledger_ok):
+    RewardsSettings.objects.create(program=alice.program, points_validity_days=0)  # 0 = never expire
     never = ledger.grant_points(customer=alice, points=100, reason="a", idempotency_key="a")
-    PointsLot.objects.filter(entry=never).update(expires_at=None)
     late = ledger.grant_points(
         customer=alice, points=100, reason="b", idempotency_key="b", expires_at=datetime(2031, 1, 1, tzinfo=UTC)
     )
     soon = ledger.grant_points(
         customer=alice, points=100, reason="c", idempotency_key="c", expires_at=datetime(2030, 1, 1, tzinfo=UTC)
     )
-    LedgerEntry.objects.filter(pk=never.pk).update(expires_at=None)
+    assert (never.expires_at, PointsLot.objects.get(entry=never).expires_at) == (None, None)
 
     ledger.debit_points(alice, 150, kind=EntryKind.ADJUST, reason="test", idempotency_key="d")
 

@@ -204,3 +204,76 @@ def test_expired_tokens_are_purged(alice):
     with time_machine.travel(timezone.now() + timezone.timedelta(days=2)):
         assert purge_login_tokens() == 1
     assert PortalLoginToken.objects.count() == 0
+
+
+def test_the_sign_in_email_is_plain_text_with_the_name_as_typed(acme):
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(program=acme, external_id="siti", name="Siti O'Brien & <Co>", email="siti@example.com")
+
+    Client().post("/portal/login/", {"email": "siti@example.com"})
+
+    message = mail.outbox[0]
+    assert message.body.startswith("Hello Siti O'Brien & <Co>,\n")
+    assert "&#x27;" not in message.body and "&amp;" not in message.body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/portal/",
+        "/portal/history/",
+        "/portal/rewards/",
+        "/portal/my-rewards/",
+        "/portal/referrals/",
+        "/portal/profile/",
+    ],
+)
+def test_signed_in_pages_are_never_stored_by_a_cache(alice, path):
+    client = signed_in_client(alice)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_the_sign_in_link_page_is_never_stored_by_a_cache(alice):
+    client = Client()
+    client.post("/portal/login/", {"email": alice.email})
+
+    assert "no-store" in client.get(emailed_link())["Cache-Control"]
+
+
+def test_sign_in_requests_are_limited_per_client_ip(acme, settings):
+    settings.REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP = 3
+    client = Client(REMOTE_ADDR="203.0.113.7")
+
+    answers = [client.post("/portal/login/", {"email": f"probe{n}@example.com"}) for n in range(4)]
+    other_client = Client(REMOTE_ADDR="203.0.113.8").post("/portal/login/", {"email": "probe9@example.com"})
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[3]["Retry-After"] == "900"
+    assert "Too many sign-in requests. Please try again in 15 min." in answers[3].content.decode()
+    assert other_client.status_code == 200
+
+
+def test_sign_in_requests_are_limited_per_address_with_a_clear_message(alice):
+    answers = [Client(REMOTE_ADDR=f"198.51.100.{n}").post("/portal/login/", {"email": alice.email}) for n in range(6)]
+
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert "Too many sign-in requests" in answers[5].content.decode()
+    assert len(mail.outbox) == 5
+
+
+def test_behind_a_proxy_the_forwarded_client_is_counted(acme, settings):
+    settings.REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP = 1
+    settings.TRUSTED_PROXY_HOPS = 1
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+
+    first = proxy.post("/portal/login/", {"email": "a@example.com"}, HTTP_X_FORWARDED_FOR="203.0.113.1")
+    second = proxy.post("/portal/login/", {"email": "b@example.com"}, HTTP_X_FORWARDED_FOR="203.0.113.2")
+    again = proxy.post("/portal/login/", {"email": "c@example.com"}, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.1")
+
+    assert [first.status_code, second.status_code, again.status_code] == [200, 200, 429]

@@ -6,6 +6,13 @@ from engagement.webhooks.receiver import LocalReceiver
 from engagement.webhooks.tasks import deliver_webhooks_task
 
 
+@pytest.fixture(autouse=True)
+def _loopback_targets_allowed(settings):
+    # Receivers listen on 127.0.0.1; production refuses loopback targets (SSRF), so these
+    # tests switch loopback on explicitly (tests of the production rule switch it off).
+    settings.WEBHOOKS_ALLOW_HTTP_LOOPBACK = True
+
+
 @pytest.fixture
 def receiver():
     """A real HTTP server on 127.0.0.1 (free port). Set `receiver.statuses = [500, 500, 200]`

@@ -1,0 +1,31 @@
+"""A customer's personal data in payouts: erasure (destinations, account names, provider
+copies) and the export section (payouts with their masked destinations)."""
+
+from payouts.models import Payout, PayoutApproval, PayoutAttempt, PayoutStatusChange, ProviderWebhookReceipt
+from payouts.states import FINAL
+
+
+def erase_customer_payouts(customer, scrubber):
+    """Replace the destinations (masked and full) of the customer's finished payouts,
+    and scrub provider answers and receipts that quote them; amounts, currencies, methods,
+    statuses and references stay. A payout still on its way keeps its full destination until
+    the provider has the order (payouts.states wipes it at the final status); its masked copy
+    is erased now. Idempotent."""
+    payouts = Payout.objects.filter(customer=customer)
+    payouts.exclude(destination={}).update(destination={"erased": True})
+    payouts.filter(status__in=FINAL).exclude(destination_secret={}).update(destination_secret={})
+    scrubber.scrub_rows(payouts, "status_reason", "hold_detail")
+    scrubber.scrub_rows(PayoutStatusChange.objects.filter(payout__customer=customer), "reason")
+    scrubber.scrub_rows(PayoutApproval.objects.filter(payout__customer=customer), "reason")
+    scrubber.scrub_rows(PayoutAttempt.objects.filter(payout__customer=customer), "request", "response_body", "error")
+    receipts = ProviderWebhookReceipt.objects.filter(program=customer.program)
+    scrubber.scrub_mentions(receipts, "payload")
+
+
+def export_payouts(customer):
+    """The customer's payouts; destinations as shown everywhere (masked)."""
+    return list(
+        Payout.objects.filter(customer=customer)
+        .order_by("id")
+        .values("reference", "amount", "currency", "method", "destination", "status", "created_at", "completed_at")
+    )

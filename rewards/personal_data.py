@@ -1,0 +1,50 @@
+"""A customer's personal data in rewards: erasure (text kept beside the totals) and the
+export section (balance, tier, ledger, redemptions, referrals)."""
+
+from rewards.campaigns.models import ActionRun, CampaignEffect, PendingTrigger, TeamNotification
+from rewards.models import LedgerEntry, PointsAccount, Redemption, Referral, ReferralCode
+
+
+def erase_customer_rewards(customer, scrubber):
+    """Scrub personal data from ledger entry reasons (points, balances and keys are never
+    touched: the ledger trigger allows only `reason` to change), campaign effect, run and
+    pending-trigger contexts, and team notifications about the customer. Idempotent."""
+    scrubber.scrub_rows(LedgerEntry.objects.filter(customer=customer), "reason")
+    scrubber.scrub_rows(CampaignEffect.objects.filter(customer=customer), "context")
+    scrubber.scrub_rows(ActionRun.objects.filter(customer=customer), "result")
+    scrubber.scrub_rows(PendingTrigger.objects.filter(customer=customer), "context")
+    scrubber.scrub_rows(TeamNotification.objects.filter(customer=customer), "subject", "body")
+    scrubber.scrub_rows(Redemption.objects.filter(customer=customer).exclude(failure_reason=""), "failure_reason")
+
+
+def export_rewards(customer):
+    """Balance, tier, every ledger entry, redemption and referral of the customer."""
+    account = PointsAccount.objects.filter(customer=customer).first()
+    code = ReferralCode.objects.filter(customer=customer).values_list("code", flat=True).first()
+    return {
+        "balance": account.balance if account else 0,
+        "pending": account.pending if account else 0,
+        "tier": customer.tier,
+        "ledger": list(
+            LedgerEntry.objects.filter(customer=customer)
+            .order_by("id")
+            .values("kind", "points", "pending_points", "balance_after", "reason", "expires_at", "created_at")
+        ),
+        "redemptions": [
+            {
+                "id": r.pk,
+                "item": r.item.title_en,
+                "points": r.points,
+                "status": r.status,
+                "code": r.code,
+                "created_at": r.created_at,
+            }
+            for r in Redemption.objects.filter(customer=customer).select_related("item").order_by("id")
+        ],
+        "referral_code": code,
+        "referrals": list(
+            Referral.objects.filter(referrer=customer)
+            .order_by("id")
+            .values("referee_external_id", "status", "sent_at", "converted_at")
+        ),
+    }
