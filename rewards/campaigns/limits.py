@@ -119,11 +119,11 @@ class Budget:
         pause = self.exhausted and c.status == Campaign.Status.ACTIVE
         if not self.changed and not pause:
             return
-        fields = {"spent_points": self.points, "spent_money": self.money, "grants_count": self.grants}
         # We hold the row lock (Budget.open), so absolute values are safe here.
-        Campaign.objects.filter(pk=c.pk).update(**fields, updated_at=now)
-        for name, value in fields.items():
-            setattr(c, name, value)
+        Campaign.objects.filter(pk=c.pk).update(
+            spent_points=self.points, spent_money=self.money, grants_count=self.grants, updated_at=now
+        )
+        c.spent_points, c.spent_money, c.grants_count = self.points, self.money, self.grants
         if pause and states.transition(c, Campaign.Status.PAUSED, reason=BUDGET_EXHAUSTED, now=now):
             record_budget_exhausted(c, now)
 

@@ -128,3 +128,17 @@ def test_the_sweep_never_loops_on_a_batch_whose_handlers_fail(acme, alice, bob, 
     assert Event.objects.filter(id__in=ids, processed_at__isnull=True).count() == 0
     assert (balance(alice), balance(bob)) == (7, 0)
     assert Customer.objects.get(pk=bob.pk).purchase_count == 1
+
+
+def test_the_admin_shows_the_error(acme, alice, admin_client):
+    bad = poison_campaign(acme, "min_value NaN")
+    ingest(acme, [ev(alice, "purchase", value=50)])
+    bad.refresh_from_db()
+
+    listing = admin_client.get("/admin/campaigns/campaign/?status__exact=error").content.decode()
+    page = admin_client.get(f"/admin/campaigns/campaign/{bad.pk}/change/").content.decode()
+
+    assert f"/admin/campaigns/campaign/{bad.pk}/change/" in listing
+    assert "Error (paused: its evaluation failed)" in listing
+    assert bad.last_error.split(":")[0] in page
+    assert "Last error" in page
