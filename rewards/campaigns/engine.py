@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from engagement.models import Customer, Event
 from rewards.campaigns import actions as action_kinds
-from rewards.campaigns import triggers
+from rewards.campaigns import lifecycle, triggers
 from rewards.campaigns.limits import Budget, apply_customer_limits
 from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
 
@@ -132,9 +132,7 @@ def evaluate_isolated(campaign, batch, fn, *args):
         log.exception("campaign %s failed during evaluation; moved to error", campaign.pk)
         if batch is not None:
             batch.rewind(mark)
-        from rewards.campaigns.lifecycle import mark_failed
-
-        mark_failed(campaign, exc)
+        lifecycle.mark_failed(campaign, exc)
         return None
 
 

@@ -136,24 +136,32 @@ def update_campaign(campaign, changes, *, actor=None):
     "status" in `changes` moves the campaign through set_status after the change is saved.
     Raises CampaignInvalid (nothing changed). Returns the campaign as stored.
     """
+    definition = {k: v for k, v in changes.items() if k != "status"}
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().select_related("program").get(pk=campaign.pk)
-        data = {**to_data(campaign), **{k: v for k, v in changes.items() if k != "status"}}
-        validate(campaign.program, data)
-        had_budget = campaign.has_budget
-        _apply(campaign, data)
-        if campaign.has_budget and not had_budget:
-            sync_counters(campaign)
-        errors = _budget_errors(campaign)
-        if errors:
-            raise CampaignInvalid(errors)
-        # The status column is the state machine's alone (states.py).
-        campaign.save(update_fields=[f.name for f in Campaign._meta.concrete_fields if f.name not in ("id", "status")])
-        if "actions" in changes:
-            _replace_actions(campaign, data["actions"])
+        # A status-only change validates nothing else: a campaign whose stored rule no longer
+        # validates (one in error) can still be paused or ended.
+        if definition:
+            _change_definition(campaign, definition)
         if "status" in changes and changes["status"] != campaign.status:
             set_status(campaign, changes["status"], actor=actor)
     return campaign
+
+
+def _change_definition(campaign, definition):
+    data = {**to_data(campaign), **definition}
+    validate(campaign.program, data)
+    had_budget = campaign.has_budget
+    _apply(campaign, data)
+    if campaign.has_budget and not had_budget:
+        sync_counters(campaign)
+    errors = _budget_errors(campaign)
+    if errors:
+        raise CampaignInvalid(errors)
+    # The status column is the state machine's alone (states.py).
+    campaign.save(update_fields=[f.name for f in Campaign._meta.concrete_fields if f.name not in ("id", "status")])
+    if "actions" in definition:
+        _replace_actions(campaign, data["actions"])
 
 
 def _budget_errors(campaign):

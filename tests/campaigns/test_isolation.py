@@ -142,3 +142,17 @@ def test_the_admin_shows_the_error(acme, alice, admin_client):
     assert "Error (paused: its evaluation failed)" in listing
     assert bad.last_error.split(":")[0] in page
     assert "Last error" in page
+
+
+def test_the_api_shows_the_error_and_a_campaign_in_error_can_be_ended(acme, alice, acme_api):
+    bad = poison_campaign(acme, "min_value NaN")
+    ingest(acme, [ev(alice, "purchase", value=50)])
+    bad.refresh_from_db()
+
+    shown = acme_api.get(f"/api/v1/campaigns/{bad.pk}").json()
+    listed = acme_api.get("/api/v1/campaigns?status=error").json()
+    ended = acme_api.patch(f"/api/v1/campaigns/{bad.pk}", {"status": "ended"}, format="json")
+
+    assert (shown["status"], shown["last_error"]) == ("error", bad.last_error)
+    assert [c["id"] for c in listed["results"]] == [bad.pk]
+    assert (ended.status_code, ended.json()["status"]) == (200, "ended")
