@@ -8,7 +8,7 @@ import pytest
 
 from rewards.campaigns.models import Campaign, CampaignAction
 from tests.campaigns.conftest import make_campaign
-from tests.campaigns.test_admin_and_templates import admin_client, builder_post  # noqa: F401 - fixture
+from tests.campaigns.test_admin_and_templates import builder_post
 
 BODY = {
     "name": "Big spenders",
@@ -92,7 +92,7 @@ def test_patch_refuses_a_poison_number_and_changes_nothing(acme, acme_api):
     assert campaign.trigger_config == {"event_type": "purchase", "min_value": "100"}
 
 
-def test_admin_refuses_the_same_numbers_with_the_same_messages(admin_client, acme):  # noqa: F811
+def test_admin_refuses_the_same_numbers_with_the_same_messages(admin_client, acme):
     response = admin_client.post(
         "/admin/campaigns/campaign/add/",
         builder_post(
