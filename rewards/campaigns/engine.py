@@ -4,10 +4,11 @@
 engagement's processing transaction. Each campaign is evaluated in its own savepoint
 (`evaluate_isolated`): a campaign that raises is rolled back alone and moved to `error`, and
 the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
-rolls the whole batch back to be retried, with nothing of it granted. Per campaign, one query selects the candidates of the
-whole batch (triggers.py); `qualify` then applies limits, inserts the effects with
-`INSERT ... ON CONFLICT (campaign, customer, occurrence) DO NOTHING RETURNING` and runs the
-actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
+rolls the whole batch back to be retried, with nothing of it granted.
+
+Per campaign, one query selects the candidates of the whole batch (triggers.py); `qualify`
+then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
+occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
