@@ -3,17 +3,20 @@ them to the registered handlers (campaigns, incremental scoring) in the same tra
 
 Claiming is a conditional UPDATE (`processed_at IS NULL`) with RETURNING, so a task delivered
 twice, or two workers on overlapping ids, process each event exactly once. If anything fails
-the transaction rolls back and the beat sweep picks the events up again.
+the transaction rolls back and the beat sweep picks the events up again
+(process_stranded_events, which never loops on one bad batch).
 """
 
+import logging
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from engagement import hooks
 from engagement.models import Customer, CustomerEventCount, Event
 
+log = logging.getLogger(__name__)
 EVENTS = Event._meta.db_table
 COUNTS = CustomerEventCount._meta.db_table
 CUSTOMERS = Customer._meta.db_table
@@ -74,8 +77,10 @@ def update_aggregates(event_ids):
         )
 
 
-def process_events(event_ids):
-    """Process the given events once each; returns how many this call processed."""
+def process_events(event_ids, *, run_handlers=True):
+    """Process the given events once each; returns how many this call processed.
+    `run_handlers=False` only claims them and updates the aggregates (the sweep's last resort
+    for an event whose handlers keep failing, see process_stranded_events)."""
     if not event_ids:
         return 0
     with transaction.atomic():
@@ -88,8 +93,46 @@ def process_events(event_ids):
         for event_id, program_id in claimed:
             by_program.setdefault(program_id, []).append(event_id)
         for program_id, program_event_ids in by_program.items():
-            hooks.run_event_handlers(program_id, sorted(program_event_ids))
+            if run_handlers:
+                hooks.run_event_handlers(program_id, sorted(program_event_ids))
     return len(ids)
+
+
+def process_stranded_events(now=None):
+    """The recovery sweep: process events whose task was lost; returns how many.
+
+    It can never loop on one bad batch: a batch that fails (anything but a transient
+    database error, which propagates for a retry) is processed event by event, and an event
+    that still fails alone is processed without its handlers and logged, so it is never
+    picked up again and never holds back the events behind it. (Campaign failures do not get
+    here: rewards.campaigns.engine isolates each campaign and moves a failing one to error.)
+    """
+    total = 0
+    while ids := list_stranded_event_ids(now):
+        done = _process_isolating_failures(ids)
+        total += done
+        if done == 0:
+            break
+    return total
+
+
+def _process_isolating_failures(ids):
+    try:
+        return process_events(ids)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - bisected below, each failing event logged
+        log.exception("processing a batch of %s stranded events failed; processing them one by one", len(ids))
+    done = 0
+    for event_id in ids:
+        try:
+            done += process_events([event_id])
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # noqa: BLE001 - logged; the event is kept, its aggregates counted
+            log.exception("event %s fails its handlers; processed without them", event_id)
+            done += process_events([event_id], run_handlers=False)
+    return done
 
 
 def list_stranded_event_ids(now=None, limit=SWEEP_BATCH):

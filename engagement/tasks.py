@@ -25,13 +25,7 @@ def process_events_task(event_ids):
 @shared_task(queue="ingest")
 def sweep_unprocessed_events_task():
     """Re-process events whose processing task was lost (a broker message, a dead worker)."""
-    total = 0
-    while ids := processing.list_stranded_event_ids():
-        done = processing.process_events(ids)
-        total += done
-        if done == 0:
-            break
-    return total
+    return processing.process_stranded_events()
 
 
 @shared_task

@@ -1,8 +1,9 @@
 """Partner API: balance, ledger, grants, adjustments, catalogue, redemptions (API.md).
 Views parse and delegate (STYLE.md); every query is filtered by request.program.
 
-Idempotency: POSTs honour the Idempotency-Key header (engagement.partner_api.idempotency replays the
-first response) AND derive the ledger/redemption key from it (or from the body's
+Idempotency: POSTs honour the Idempotency-Key header or, without one, the body's
+`idempotency_key` (engagement.partner_api.idempotency replays the first response, 422 for
+another body) AND derive the ledger/redemption key from it (or from the body's
 `idempotency_key`), so a repeat never grants twice even after the replay record expires.
 One of the two is required.
 """
@@ -52,6 +53,18 @@ def idempotency_key(request, data, operation):
     return f"api:{operation}:{key}"[:255]
 
 
+def same_entry(entry, customer, points):
+    """Refuse (422) a ledger key that already holds another customer's or amount's entry: the
+    replay record may have been purged, the ledger key never is."""
+    if entry.customer_id != customer.pk or (entry.points or entry.pending_points) != points:
+        raise ApiError(
+            "This idempotency key was already used with a different request.",
+            code="idempotency_key_reused",
+            attr="idempotency_key",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+
+
 def customer_or_404(request, external_id):
     return get_customer(request.program, external_id)
 
@@ -98,7 +111,7 @@ class PointsGrantApi(APIView):
         parameters=[IDEMPOTENCY_HEADER],
         summary="Grant points (idempotent)",
     )
-    @idempotent
+    @idempotent(body_key=True)
     def post(self, request):
         serializer = GrantInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -111,6 +124,7 @@ class PointsGrantApi(APIView):
                 actor=f"api:{request.auth.prefix}" if request.auth else "api", source=("api", key[-128:]),
                 expires_at=data.get("expires_at"),
             )  # fmt: skip
+        same_entry(entry, customer, data["points"])
         return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,7 +135,7 @@ class PointsAdjustmentApi(APIView):
         parameters=[IDEMPOTENCY_HEADER],
         summary="Signed manual adjustment with a reason; cannot overdraw (409)",
     )
-    @idempotent
+    @idempotent(body_key=True)
     def post(self, request):
         serializer = AdjustmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -133,6 +147,7 @@ class PointsAdjustmentApi(APIView):
                 customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
                 actor=f"api:{request.auth.prefix}" if request.auth else "api",
             )  # fmt: skip
+        same_entry(entry, customer, data["points"])
         return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,7 +172,7 @@ class RedemptionCreateApi(APIView):
         parameters=[IDEMPOTENCY_HEADER],
         summary="Redeem points for a catalogue reward (idempotent)",
     )
-    @idempotent
+    @idempotent(body_key=True)
     def post(self, request):
         serializer = RedemptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -37,6 +37,7 @@ class EventType(models.TextChoices):
     PAYOUT_SUCCEEDED = "payout.succeeded", "payout.succeeded"
     PAYOUT_FAILED = "payout.failed", "payout.failed"
     CAMPAIGN_BUDGET_EXHAUSTED = "campaign.budget_exhausted", "campaign.budget_exhausted"
+    CAMPAIGN_FAILED = "campaign.failed", "campaign.failed"
 
 
 class WebhookSubscription(models.Model):

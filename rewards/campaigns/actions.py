@@ -11,14 +11,14 @@ never over-grant), "half_up" or "up"; then capped by `max_points`.
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.template import Context, Template
 from django.utils import timezone
 
 from engagement.webhooks.models import EventType
 from payouts.models import Method
-from rewards.campaigns.conditions import CHANNELS, ConditionError
+from rewards.campaigns.conditions import CHANNELS, MAX_MONEY, MAX_PERCENT, MAX_POINTS, ConditionError, number
 from rewards.campaigns.models import CampaignAction, TeamNotification
 
 A = CampaignAction.Kind
@@ -37,14 +37,9 @@ class Outcome:
     result: dict | None = None
 
 
-def _decimal(config, key, attr, *, positive=True):
-    try:
-        value = Decimal(str(config[key]))
-    except (InvalidOperation, ValueError):
-        raise ConditionError(f"{key} must be a number.", f"{attr}.{key}")
-    if not value.is_finite() or (positive and value <= 0):
-        raise ConditionError(f"{key} must be more than 0.", f"{attr}.{key}")
-    return value
+# The largest fixed amount of each kind: points as the API's grant ceiling, money as the
+# columns that store it.
+MAX_FIXED = {"points": MAX_POINTS, "amount": MAX_MONEY}
 
 
 def _amount_config(config, attr, fixed_key):
@@ -52,9 +47,9 @@ def _amount_config(config, attr, fixed_key):
     if has_fixed == has_percent:
         raise ConditionError(f"give either {fixed_key} or percent (of the trigger's value).", attr)
     if has_fixed:
-        _decimal(config, fixed_key, attr)
+        number(config[fixed_key], f"{attr}.{fixed_key}", low=0, above=0, high=MAX_FIXED[fixed_key])
     else:
-        _decimal(config, "percent", attr)
+        number(config["percent"], f"{attr}.percent", low=0, above=0, high=MAX_PERCENT)
 
 
 def validate_action(kind, config, attr="action", *, program=None):
@@ -73,7 +68,7 @@ def validate_action(kind, config, attr="action", *, program=None):
         if config.get("rounding", "down") not in ROUNDING:
             raise ConditionError("rounding must be down, half_up or up.", f"{attr}.rounding")
         if config.get("max_points") is not None:
-            _decimal(config, "max_points", attr)
+            number(config["max_points"], f"{attr}.max_points", low=1, high=MAX_POINTS, integer=True)
     elif kind == A.GRANT_REWARD:
         _must_exist("rewards", "RewardItem", config.get("item"), program, f"{attr}.item", "catalogue reward")
     elif kind == A.SEND_SURVEY:

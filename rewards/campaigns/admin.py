@@ -2,6 +2,7 @@
 rules as the API, errors naming what is wrong), stats, pause/resume/clone, the simulator and
 "new from template"."""
 
+import functools
 from datetime import timedelta
 
 from django import forms
@@ -15,10 +16,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
-from rewards.campaigns import lifecycle, simulator, stats
+from rewards.campaigns import lifecycle, simulator, stats, validation
 from rewards.campaigns import templates as campaign_templates
-from rewards.campaigns.actions import validate_action
-from rewards.campaigns.conditions import ConditionError, validate_conditions
+from rewards.campaigns.conditions import ConditionError
 from rewards.campaigns.models import (
     ActionRun,
     Campaign,
@@ -27,14 +27,37 @@ from rewards.campaigns.models import (
     PendingTrigger,
     TeamNotification,
 )
-from rewards.campaigns.triggers import validate_trigger
+from rewards.campaigns.validation import LIMIT_FIELDS
 
-LIMIT_FORM_FIELDS = {
+# Where an error of validation.rule_errors (an attr of the API's shape) shows on the form.
+FORM_FIELDS = {
+    "trigger.kind": "trigger_kind",
+    "trigger": "trigger_config",
+    "conditions": "conditions",
+    "audience.kind": "audience",
+    "audience.values": "audience_values",
+    "audience.attributes": "audience_attributes",
+    "audience": "audience",
     "limits.per_customer": "per_customer_limit",
     "limits.per_customer_period_days": "per_customer_period_days",
     "limits.budget_points": "budget_points",
     "limits.budget_money": "budget_money",
     "limits.max_grants": "max_grants",
+    "name": "name",
+    "priority": "priority",
+    "ends_at": "ends_at",
+}
+
+
+RUNTIME_FIELDS = {
+    "id",
+    "status",
+    "paused_reason",
+    "last_error",
+    "last_error_at",
+    "spent_points",
+    "spent_money",
+    "grants_count",
 }
 
 
@@ -42,14 +65,25 @@ def _error(exc):
     return f"{exc.attr}: {exc}" if exc.attr else str(exc)
 
 
+def form_field(attr):
+    """The form field an error attr belongs to (the longest known prefix), or None."""
+    parts = attr.split(".")
+    for end in range(len(parts), 0, -1):
+        if (field := FORM_FIELDS.get(".".join(parts[:end]))) is not None:
+            return field
+    return None
+
+
 class CampaignForm(forms.ModelForm):
+    """The campaign's own fields; its status moves only through lifecycle (the status buttons
+    and actions), so it is read-only here."""
+
     class Meta:
         model = Campaign
         fields = [
             "program",
             "name",
             "description",
-            "status",
             "priority",
             "starts_at",
             "ends_at",
@@ -68,21 +102,23 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        checks = [
-            ("trigger_config", lambda: validate_trigger(data.get("trigger_kind"), data.get("trigger_config") or {})),
-            ("conditions", lambda: validate_conditions(data.get("conditions") or [])),
-        ]
-        for field, check in checks:
-            try:
-                check()
-            except ConditionError as exc:
-                self.add_error(field, _error(exc))
-        if data.get("per_customer_period_days") and not data.get("per_customer_limit"):
-            self.add_error("per_customer_period_days", _("A period needs a per-customer limit."))
-        if data.get("audience") in ("segment", "tier", "rfm_segment") and not data.get("audience_values"):
-            self.add_error("audience_values", _("List the names this audience includes."))
-        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
-            self.add_error("ends_at", _("Must be after the start."))
+        rule = {
+            "name": data.get("name") or "",
+            "priority": data.get("priority") if data.get("priority") is not None else 0,
+            "starts_at": data.get("starts_at"),
+            "ends_at": data.get("ends_at"),
+            "audience": {
+                "kind": data.get("audience") or "all",
+                "values": data.get("audience_values") or [],
+                "attributes": data.get("audience_attributes") or {},
+            },
+            "trigger": {"kind": data.get("trigger_kind"), "config": data.get("trigger_config") or {}},
+            "conditions": data.get("conditions") or [],
+            "limits": {key: data.get(name) for key, name in LIMIT_FIELDS.items() if data.get(name) is not None},
+        }
+        for attr, message in validation.rule_errors(data.get("program"), rule, actions=False):
+            field = form_field(attr)
+            self.add_error(field if field in self.fields and field in data else None, f"{attr}: {message}")
         return data
 
 
@@ -96,10 +132,16 @@ class ActionForm(forms.ModelForm):
         program = getattr(self.instance.campaign, "program", None) if self.instance.campaign_id else None
         program = program or getattr(self, "program", None)
         if data.get("kind") and not self.cleaned_data.get("DELETE"):
+            item = {
+                "kind": data["kind"],
+                "config": data.get("config") or {},
+                "delay_minutes": data.get("delay_minutes"),
+            }
             try:
-                validate_action(data["kind"], data.get("config") or {}, "action", program=program)
+                validation.validate_action_item(program, item, "action")
             except ConditionError as exc:
-                self.add_error("config", _error(exc))
+                field = "delay_minutes" if exc.attr and exc.attr.endswith("delay_minutes") else "config"
+                self.add_error(field, _error(exc))
         return data
 
 
@@ -134,15 +176,49 @@ class CampaignActionInline(admin.StackedInline):
 class CampaignAdmin(ProgramScopedAdmin):
     form = CampaignForm
     inlines = [CampaignActionInline]
-    list_display = ["name", "program", "status", "trigger_kind", "priority", "starts_at", "ends_at", "spent_points"]
+    list_display = [
+        "name",
+        "program",
+        "status",
+        "trigger_kind",
+        "priority",
+        "starts_at",
+        "ends_at",
+        "spent_points",
+        "last_error_at",
+    ]
     list_filter = ["program", "status", "trigger_kind"]
     search_fields = ["name"]
-    readonly_fields = ["stats_table", "spent_points", "spent_money", "grants_count", "paused_reason", "template_key"]
+    readonly_fields = [
+        "status",
+        "stats_table",
+        "spent_points",
+        "spent_money",
+        "grants_count",
+        "paused_reason",
+        "last_error",
+        "last_error_at",
+        "template_key",
+    ]
     actions = ["pause_selected", "resume_selected", "clone_selected"]
     change_form_template = "admin/campaigns/campaign/change_form.html"
     change_list_template = "admin/campaigns/campaign/change_list.html"
     fieldsets = [
-        (None, {"fields": ["program", "name", "description", "status", "paused_reason", "priority"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "program",
+                    "name",
+                    "description",
+                    "status",
+                    "paused_reason",
+                    "last_error",
+                    "last_error_at",
+                    "priority",
+                ]
+            },
+        ),
         (_("When"), {"fields": ["starts_at", "ends_at"]}),
         (_("Who"), {"fields": ["audience", "audience_values", "audience_attributes", "conditions"]}),
         (
@@ -176,6 +252,13 @@ class CampaignAdmin(ProgramScopedAdmin):
         ),
         (_("Results"), {"fields": ["stats_table", "template_key"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # The status, the budget counters and the error record have their own writers
+        # (states.py, limits.py) that may have moved them since this form was loaded.
+        obj.save(update_fields=[f.name for f in Campaign._meta.concrete_fields if f.name not in RUNTIME_FIELDS])
 
     @admin.display(description=_("Stats"))
     def stats_table(self, obj):
@@ -214,9 +297,9 @@ class CampaignAdmin(ProgramScopedAdmin):
         campaign = self._campaign(request, pk)
         if request.method == "POST" and self.has_change_permission(request, campaign):
             fn = (
-                lifecycle.resume
-                if to == "active" and campaign.status == "paused"
-                else lambda c: lifecycle.set_status(c, to)
+                functools.partial(lifecycle.resume, actor=request.user)
+                if to == "active" and campaign.status in ("paused", "error")
+                else lambda c: lifecycle.set_status(c, to, actor=request.user)
             )
             self._apply(request, campaign, fn, _("{name}: now %(to)s.") % {"to": to})
         return redirect(self._change_url(campaign))
@@ -270,12 +353,14 @@ class CampaignAdmin(ProgramScopedAdmin):
     @admin.action(description=_("Pause selected campaigns"))
     def pause_selected(self, request, queryset):
         for campaign in queryset.filter(status__in=["active", "scheduled"]):
-            self._apply(request, campaign, lifecycle.pause, _("{name}: paused."))
+            self._apply(request, campaign, functools.partial(lifecycle.pause, actor=request.user), _("{name}: paused."))
 
     @admin.action(description=_("Resume selected campaigns"))
     def resume_selected(self, request, queryset):
-        for campaign in queryset.filter(status="paused"):
-            self._apply(request, campaign, lifecycle.resume, _("{name}: resumed."))
+        for campaign in queryset.filter(status__in=["paused", "error"]):
+            self._apply(
+                request, campaign, functools.partial(lifecycle.resume, actor=request.user), _("{name}: resumed.")
+            )
 
     @admin.action(description=_("Clone selected campaigns (as drafts)"))
     def clone_selected(self, request, queryset):

@@ -34,7 +34,7 @@ def _get(request, campaign_id):
 class CampaignListApi(APIView):
     @extend_schema(
         responses={200: CampaignOutputSerializer(many=True)},
-        parameters=[OpenApiParameter("status", str, description="draft, scheduled, active, paused or ended.")],
+        parameters=[OpenApiParameter("status", str, description="draft, scheduled, active, paused, error or ended.")],
         summary="List campaigns",
     )
     def get(self, request):

@@ -7,6 +7,7 @@ Event fields (trigger configs): `value` and `properties.<key>`.
 Ops: eq, ne, in, not_in, gt, gte, lt, lte, exists. All conditions of a list must hold.
 """
 
+import math
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
@@ -28,6 +29,13 @@ PLAIN_FIELDS = {
     "revenue": "revenue",
 }
 NUMERIC_FIELDS = {"engagement_score", "churn_risk", "purchase_count", "event_count", "revenue"}
+# Bounds of the numbers a rule may hold: what the columns they meet can store, so no rule can
+# make a query or a grant overflow (DecimalField(14, 2), the API's grant ceiling, int4 counts).
+MAX_MONEY = Decimal("999999999999.99")
+MAX_POINTS = 100_000_000
+MAX_PERCENT = Decimal("1000")
+MAX_COUNT = 1_000_000
+MAX_JSON_INT = 2**53  # beyond it a JSON number loses precision (and int8 casts overflow)
 
 
 class ConditionError(ValueError):
@@ -36,6 +44,43 @@ class ConditionError(ValueError):
     def __init__(self, message, attr=None):
         super().__init__(message)
         self.attr = attr
+
+
+def number(value, attr, *, low, high, integer=False, above=None):
+    """`value` (an int, a float or a numeric string; never a bool) as a Decimal, if it is a
+    finite number in [low, high] (and > `above` when given); else ConditionError naming `attr`.
+    With `integer`, only whole JSON integers are accepted."""
+    name = attr.rsplit(".", 1)[-1]
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ConditionError(f"{name} must be a number.", attr)
+    if integer and not isinstance(value, int):
+        raise ConditionError(f"{name} must be a whole number.", attr)
+    try:
+        parsed = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ConditionError(f"{name} must be a number.", attr) from None
+    if not parsed.is_finite():
+        raise ConditionError(f"{name} must be a finite number.", attr)
+    if parsed < low or parsed > high or (above is not None and parsed <= above):
+        lowest = f"more than {above}" if above is not None else f"at least {low}"
+        raise ConditionError(f"{name} must be {lowest} and at most {high}.", attr)
+    return parsed
+
+
+def finite_json(value, attr):
+    """Refuse non-finite floats (JSON 1e999 parses as infinity) and integers too large for
+    JSON anywhere inside `value`, naming the path."""
+    name = attr.rsplit(".", 1)[-1]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConditionError(f"{name} must be a finite number.", attr)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+        raise ConditionError(f"{name} must be at most {MAX_JSON_INT} in size.", attr)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            finite_json(item, f"{attr}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            finite_json(item, f"{attr}.{index}")
 
 
 def _lookup_q(path, op, value):
@@ -64,6 +109,7 @@ def validate_condition(condition, attr, *, event=False):
     if "value" not in condition:
         raise ConditionError("value is required.", f"{attr}.value")
     value = condition["value"]
+    finite_json(value, f"{attr}.value")
     if op in ("in", "not_in") and not isinstance(value, list):
         raise ConditionError(f"value must be a list for op {op}.", f"{attr}.value")
     if op in COMPARISONS and (isinstance(value, bool) or not isinstance(value, int | float | str)):
@@ -71,6 +117,8 @@ def validate_condition(condition, attr, *, event=False):
     if event:
         if field != "value" and not field.startswith("properties."):
             raise ConditionError('event conditions use "value" or "properties.<key>".', f"{attr}.field")
+        if field == "value" and op in (*COMPARISONS, "eq", "ne"):
+            number(value, f"{attr}.value", low=-MAX_MONEY, high=MAX_MONEY)
         return
     if field.startswith("consent."):
         if field.split(".", 1)[1] not in CHANNELS or op not in ("eq", "ne") or not isinstance(value, bool):
@@ -78,8 +126,8 @@ def validate_condition(condition, attr, *, event=False):
     elif not field.startswith("attributes.") and field not in PLAIN_FIELDS:
         known = ", ".join(["attributes.<key>", "consent.<channel>", *PLAIN_FIELDS])
         raise ConditionError(f"unknown field {field!r}; use one of {known}.", f"{attr}.field")
-    if field in NUMERIC_FIELDS and op in COMPARISONS:
-        _decimal(value, f"{attr}.value")
+    if field in NUMERIC_FIELDS and op in (*COMPARISONS, "eq", "ne"):
+        number(value, f"{attr}.value", low=-MAX_MONEY, high=MAX_MONEY)
 
 
 def validate_conditions(conditions, attr="conditions", *, event=False):
@@ -87,13 +135,6 @@ def validate_conditions(conditions, attr="conditions", *, event=False):
         raise ConditionError("must be a list of conditions.", attr)
     for index, condition in enumerate(conditions):
         validate_condition(condition, f"{attr}.{index}", event=event)
-
-
-def _decimal(value, attr):
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise ConditionError("must be a number.", attr)
 
 
 def customer_condition_q(condition, program, prefix=""):

@@ -1,11 +1,14 @@
 """Evaluation: from a batch of events (or transitions, or a beat pass) to effects and actions.
 
 `handle_events` / `handle_transitions` are registered with engagement.hooks and run INSIDE
-engagement's processing transaction: if anything here raises, the batch rolls back and is
-retried, and nothing of it was granted. Per campaign, one query selects the candidates of the
-whole batch (triggers.py); `qualify` then applies limits, inserts the effects with
-`INSERT ... ON CONFLICT (campaign, customer, occurrence) DO NOTHING RETURNING` and runs the
-actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
+engagement's processing transaction. Each campaign is evaluated in its own savepoint
+(`evaluate_isolated`): a campaign that raises is rolled back alone and moved to `error`, and
+the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
+rolls the whole batch back to be retried, with nothing of it granted.
+
+Per campaign, one query selects the candidates of the whole batch (triggers.py); `qualify`
+then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
+occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
@@ -28,14 +31,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from engagement.models import Customer, Event
 from rewards.campaigns import actions as action_kinds
-from rewards.campaigns import triggers
+from rewards.campaigns import lifecycle, triggers
 from rewards.campaigns.limits import Budget, apply_customer_limits
 from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
 
@@ -70,7 +73,7 @@ def handle_events(program_id, event_ids):
     batch = ActionBatch()
     for campaign in campaigns:
         if triggers.event_types(campaign) & present:
-            evaluate_event_campaign(campaign, events, now, batch)
+            evaluate_isolated(campaign, batch, evaluate_event_campaign, campaign, events, now, batch)
     batch.flush(now)
 
 
@@ -104,8 +107,34 @@ def handle_transitions(program_id, transition_ids):
     batch = ActionBatch()
     batch.lock_customers({t.customer_id for t in transitions})
     for campaign in campaigns:
-        qualify(campaign, triggers.transition_candidates(campaign, transitions), now, batch)
+        evaluate_isolated(campaign, batch, _qualify_transitions, campaign, transitions, now, batch)
     batch.flush(now)
+
+
+def _qualify_transitions(campaign, transitions, now, batch):
+    qualify(campaign, triggers.transition_candidates(campaign, transitions), now, batch)
+
+
+def evaluate_isolated(campaign, batch, fn, *args):
+    """Run one campaign's part of a pass, `fn(*args)`, in a savepoint. If it raises anything
+    but a transient database error (lock timeout, deadlock, lost connection: the whole batch
+    is retried), its writes and its queued actions are dropped and the campaign moves to
+    `error` (lifecycle.mark_failed: the error recorded on it, webhook campaign.failed), so
+    the rest of the batch (base processing, every other campaign) still commits. `batch`
+    (or None when `fn` flushes its own) is the pass's ActionBatch. Returns what `fn` returned,
+    None after a failure."""
+    mark = batch.mark() if batch is not None else None
+    try:
+        with transaction.atomic():
+            return fn(*args)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stall the others
+        log.exception("campaign %s failed during evaluation; moved to error", campaign.pk)
+        if batch is not None:
+            batch.rewind(mark)
+        lifecycle.mark_failed(campaign, exc)
+        return None
 
 
 def lock_customers(customer_ids):
@@ -344,6 +373,16 @@ class ActionBatch:
         self._customers = {}
         self._multipliers = {}
         self._locked = set()
+
+    def mark(self):
+        """Where the pass stands: rewind(mark) forgets what was queued after it."""
+        return len(self.grants), len(self.webhooks), len(self.runs), set(self._locked)
+
+    def rewind(self, mark):
+        # A rolled-back savepoint also released the row locks taken in it.
+        grants, webhooks, runs, locked = mark
+        del self.grants[grants:], self.webhooks[webhooks:], self.runs[runs:]
+        self._locked = locked
 
     def lock_customers(self, customer_ids):
         """lock_customers for the ids this pass has not locked yet (locks last until commit)."""

@@ -1,6 +1,13 @@
 """Creating, changing and moving campaigns through their statuses: the only writers of
 Campaign and CampaignAction rows (API, admin, templates and the demo all come here).
 
+Public API (stable; callers use only these): `create_campaign`, `update_campaign`,
+`set_status`, `pause`, `resume`, `clone`, `mark_failed`, `to_data`, `validate` and
+`CampaignInvalid` (its `.errors` is [(attr, message)]); `TRANSITIONS` is the state machine's
+table. Every function takes an optional keyword `actor` (a user, for the status history)
+where it can move a status. Status moves go through states.py (conditional UPDATE + history
+row); validation through validation.py.
+
 Input is the API's shape (see docs/campaigns.md):
     {"name", "description", "status", "starts_at", "ends_at", "priority",
      "audience": {"kind", "values", "attributes"}, "trigger": {"kind", "config"},
@@ -8,118 +15,33 @@ Input is the API's shape (see docs/campaigns.md):
      "limits": {"per_customer", "per_customer_period_days", "budget_points", "budget_money", "max_grants"}}
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
-from rewards.campaigns.actions import validate_action
-from rewards.campaigns.conditions import ConditionError, validate_conditions
-from rewards.campaigns.limits import sync_counters
+from rewards.campaigns import states
+from rewards.campaigns.limits import BUDGET_EXHAUSTED, sync_counters
 from rewards.campaigns.models import Campaign, CampaignAction
-from rewards.campaigns.triggers import validate_trigger
+from rewards.campaigns.validation import LIMIT_FIELDS, CampaignInvalid, validate
+
+__all__ = [
+    "CampaignInvalid",
+    "TRANSITIONS",
+    "clone",
+    "create_campaign",
+    "mark_failed",
+    "pause",
+    "resume",
+    "set_status",
+    "to_data",
+    "update_campaign",
+    "validate",
+]
 
 S = Campaign.Status
-LIMIT_FIELDS = {
-    "per_customer": "per_customer_limit",
-    "per_customer_period_days": "per_customer_period_days",
-    "budget_points": "budget_points",
-    "budget_money": "budget_money",
-    "max_grants": "max_grants",
-}
-# Status changes a caller may ask for (others happen by themselves: ended at ends_at,
-# paused when the budget runs out).
-TRANSITIONS = {
-    S.DRAFT: {S.SCHEDULED, S.ACTIVE},
-    S.SCHEDULED: {S.DRAFT, S.ACTIVE, S.PAUSED, S.ENDED},
-    S.ACTIVE: {S.PAUSED, S.ENDED},
-    S.PAUSED: {S.ACTIVE, S.ENDED},
-    S.ENDED: set(),
-}
-
-
-class CampaignInvalid(Exception):
-    """Every problem found, as [(attr, message)]."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(f"{attr}: {message}" for attr, message in errors))
-        self.errors = errors
-
-
-def _check(errors, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ConditionError as exc:
-        errors.append((exc.attr or "", str(exc)))
-
-
-def _validate_audience(audience):
-    if not isinstance(audience, dict):
-        raise ConditionError("must be an object {kind, values, attributes}.", "audience")
-    kind = audience.get("kind", "all")
-    if kind not in Campaign.Audience.values:
-        raise ConditionError(f"kind must be one of {', '.join(Campaign.Audience.values)}.", "audience.kind")
-    values = audience.get("values", [])
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConditionError("values must be a list of names.", "audience.values")
-    if kind in ("segment", "tier", "rfm_segment") and not values:
-        raise ConditionError(f"values is required for audience {kind}.", "audience.values")
-    if not isinstance(audience.get("attributes", {}), dict):
-        raise ConditionError("attributes must be an object of attribute: value.", "audience.attributes")
-
-
-def _validate_limits(limits):
-    if not isinstance(limits, dict):
-        raise ConditionError("must be an object.", "limits")
-    for key in limits:
-        if key not in LIMIT_FIELDS:
-            raise ConditionError(f"unknown limit; use {', '.join(LIMIT_FIELDS)}.", f"limits.{key}")
-    for key in ("per_customer", "per_customer_period_days", "budget_points", "max_grants"):
-        value = limits.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConditionError("must be a whole number of at least 1 (or null).", f"limits.{key}")
-    if limits.get("per_customer_period_days") and not limits.get("per_customer"):
-        raise ConditionError("a period needs per_customer.", "limits.per_customer_period_days")
-    if limits.get("budget_money") is not None:
-        try:
-            money = Decimal(str(limits["budget_money"]))
-        except InvalidOperation:
-            money = None
-        if money is None or not money.is_finite() or money <= 0 or money != money.quantize(Decimal("0.01")):
-            raise ConditionError("must be a positive amount with at most 2 decimals.", "limits.budget_money")
-
-
-def validate(program, data):
-    """Raise CampaignInvalid listing every problem of a full campaign definition."""
-    errors = []
-    if not str(data.get("name", "")).strip():
-        errors.append(("name", "name is required."))
-    trigger = data.get("trigger") or {}
-    if not isinstance(trigger, dict):
-        errors.append(("trigger", "must be an object {kind, config}."))
-        trigger = {}
-    _check(errors, validate_trigger, trigger.get("kind"), trigger.get("config", {}))
-    _check(errors, validate_conditions, data.get("conditions", []))
-    _check(errors, _validate_audience, data.get("audience", {}))
-    _check(errors, _validate_limits, data.get("limits", {}))
-    action_list = data.get("actions")
-    if not isinstance(action_list, list) or not action_list:
-        errors.append(("actions", "at least one action is required."))
-        action_list = []
-    for index, action in enumerate(action_list):
-        attr = f"actions.{index}"
-        if not isinstance(action, dict):
-            errors.append((attr, "must be an object {kind, config, delay_minutes}."))
-            continue
-        _check(errors, validate_action, action.get("kind"), action.get("config", {}), attr, program=program)
-        delay = action.get("delay_minutes", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            errors.append((f"{attr}.delay_minutes", "must be a whole number of minutes (0 = at once)."))
-    starts, ends = data.get("starts_at"), data.get("ends_at")
-    if starts and ends and ends <= starts:
-        errors.append(("ends_at", "must be after starts_at."))
-    if errors:
-        raise CampaignInvalid(errors)
+# The status machine (states.py); re-exported here for callers of the old name.
+TRANSITIONS = states.TRANSITIONS
+ERROR_MESSAGE_LENGTH = 2000
 
 
 def to_data(campaign):
@@ -185,43 +107,61 @@ def _replace_actions(campaign, action_list):
     )
 
 
-def create_campaign(program, data, *, template_key=""):
-    """Validate and create a campaign (draft unless data["status"] says scheduled/active)."""
+def create_campaign(program, data, *, template_key="", actor=None):
+    """Validate and create a campaign with its actions, in one transaction.
+
+    Created as draft, then moved through the state machine to `data["status"]` when that is
+    scheduled or active (a history row each). Raises CampaignInvalid listing every problem;
+    nothing is stored then. Not idempotent by itself (the API's Idempotency-Key makes it so).
+    """
     validate(program, data)
     status = data.get("status", S.DRAFT)
     if status not in (S.DRAFT, S.SCHEDULED, S.ACTIVE):
         raise CampaignInvalid([("status", "a new campaign is draft, scheduled or active.")])
     with transaction.atomic():
-        campaign = Campaign(program=program, status=status, template_key=template_key)
+        campaign = Campaign(program=program, template_key=template_key)
         _apply(campaign, data)
         campaign.save()
         _replace_actions(campaign, data["actions"])
+        if status != S.DRAFT:
+            states.transition(campaign, status, reason="created", actor=actor)
     return campaign
 
 
-def update_campaign(campaign, changes):
+def update_campaign(campaign, changes, *, actor=None):
     """Apply a partial change (PATCH): merged with the current definition, validated whole.
 
     Under the campaign's row lock, so a concurrent budget charge sees either all of it or
-    none. Setting a budget on a running campaign first counts what it already spent.
+    none. Setting a budget on a running campaign first counts what it already spent. A
+    "status" in `changes` moves the campaign through set_status after the change is saved.
+    Raises CampaignInvalid (nothing changed). Returns the campaign as stored.
     """
+    definition = {k: v for k, v in changes.items() if k != "status"}
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().select_related("program").get(pk=campaign.pk)
-        data = {**to_data(campaign), **{k: v for k, v in changes.items() if k != "status"}}
-        validate(campaign.program, data)
-        had_budget = campaign.has_budget
-        _apply(campaign, data)
-        if campaign.has_budget and not had_budget:
-            sync_counters(campaign)
-        errors = _budget_errors(campaign)
-        if errors:
-            raise CampaignInvalid(errors)
-        campaign.save()
-        if "actions" in changes:
-            _replace_actions(campaign, data["actions"])
+        # A status-only change validates nothing else: a campaign whose stored rule no longer
+        # validates (one in error) can still be paused or ended.
+        if definition:
+            _change_definition(campaign, definition)
         if "status" in changes and changes["status"] != campaign.status:
-            set_status(campaign, changes["status"])
+            set_status(campaign, changes["status"], actor=actor)
     return campaign
+
+
+def _change_definition(campaign, definition):
+    data = {**to_data(campaign), **definition}
+    validate(campaign.program, data)
+    had_budget = campaign.has_budget
+    _apply(campaign, data)
+    if campaign.has_budget and not had_budget:
+        sync_counters(campaign)
+    errors = _budget_errors(campaign)
+    if errors:
+        raise CampaignInvalid(errors)
+    # The status column is the state machine's alone (states.py).
+    campaign.save(update_fields=[f.name for f in Campaign._meta.concrete_fields if f.name not in ("id", "status")])
+    if "actions" in definition:
+        _replace_actions(campaign, data["actions"])
 
 
 def _budget_errors(campaign):
@@ -235,24 +175,31 @@ def _budget_errors(campaign):
     return errors
 
 
-def set_status(campaign, status):
-    """Move to `status` if allowed (TRANSITIONS); pausing by hand clears nothing, resuming
-    clears the pause reason. Raises CampaignInvalid otherwise."""
-    if status not in TRANSITIONS.get(campaign.status, set()):
-        raise CampaignInvalid([("status", f"cannot go from {campaign.status} to {status}.")])
-    reason = campaign.paused_reason if status == S.PAUSED else ""
-    Campaign.objects.filter(pk=campaign.pk).update(status=status, paused_reason=reason, updated_at=timezone.now())
-    campaign.status, campaign.paused_reason = status, reason
+def set_status(campaign, status, *, actor=None, reason=""):
+    """Move to `status` if the state machine allows it from the campaign's status (states.py);
+    pausing by hand keeps no reason, leaving paused clears the reason; activating a campaign
+    in error first re-validates its rule. Raises CampaignInvalid ("status") for a move not
+    allowed, or one that lost a race (the row had moved meanwhile). Returns the campaign."""
+    if campaign.status == S.ERROR and status == S.ACTIVE:
+        validate(campaign.program, to_data(campaign))
+    try:
+        moved = states.transition(campaign, status, reason=reason, actor=actor)
+    except states.IllegalTransition as exc:
+        raise CampaignInvalid([("status", str(exc))]) from None
+    if not moved:
+        raise CampaignInvalid([("status", "the campaign's status changed meanwhile; reload it.")])
     return campaign
 
 
-def pause(campaign):
-    return set_status(campaign, S.PAUSED)
+def pause(campaign, *, actor=None):
+    """Active or scheduled -> paused (by hand). Raises CampaignInvalid otherwise."""
+    return set_status(campaign, S.PAUSED, actor=actor)
 
 
-def resume(campaign):
-    """Paused -> active. A campaign paused by its budget needs a larger budget first."""
-    if campaign.paused_reason == "budget_exhausted" and campaign.has_budget:
+def resume(campaign, *, actor=None):
+    """Paused or error -> active. A campaign paused by its budget needs a larger budget first;
+    one in error needs a rule that now validates. Raises CampaignInvalid otherwise."""
+    if campaign.paused_reason == BUDGET_EXHAUSTED and campaign.has_budget:
         errors = []
         if campaign.budget_points is not None and campaign.spent_points >= campaign.budget_points:
             errors.append(("limits.budget_points", "the points budget is spent; raise it first."))
@@ -262,11 +209,22 @@ def resume(campaign):
             errors.append(("limits.max_grants", "all grants are used; raise max_grants first."))
         if errors:
             raise CampaignInvalid(errors)
-    return set_status(campaign, S.ACTIVE)
+    return set_status(campaign, S.ACTIVE, actor=actor)
 
 
-def clone(campaign, name=None):
+def mark_failed(campaign, error):
+    """Active -> error after its evaluation raised `error` (an exception or a message): the
+    campaign stops being evaluated, the error and its time are stored on it and the webhook
+    event campaign.failed is recorded, in the caller's transaction. Returns False when the
+    campaign was no longer active (nothing changed)."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    if campaign.status != S.ACTIVE:
+        return False
+    return states.transition(campaign, S.ERROR, reason=message[:ERROR_MESSAGE_LENGTH])
+
+
+def clone(campaign, name=None, *, actor=None):
     """A draft copy with the same rule and actions, and fresh counters."""
     data = to_data(campaign)
     data.update(name=name or f"{campaign.name} (copy)", status=S.DRAFT)
-    return create_campaign(campaign.program, data, template_key=campaign.template_key)
+    return create_campaign(campaign.program, data, template_key=campaign.template_key, actor=actor)

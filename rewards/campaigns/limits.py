@@ -17,6 +17,7 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
+from rewards.campaigns import states
 from rewards.campaigns.models import Campaign, CampaignEffect
 
 EFFECT = CampaignEffect.Status
@@ -115,16 +116,15 @@ class Budget:
         c = self.campaign
         if not c.has_budget:
             return
-        fields = {"spent_points": self.points, "spent_money": self.money, "grants_count": self.grants}
-        if self.exhausted and c.status == Campaign.Status.ACTIVE:
-            fields.update(status=Campaign.Status.PAUSED, paused_reason=BUDGET_EXHAUSTED)
-        if not self.changed and "status" not in fields:
+        pause = self.exhausted and c.status == Campaign.Status.ACTIVE
+        if not self.changed and not pause:
             return
         # We hold the row lock (Budget.open), so absolute values are safe here.
-        Campaign.objects.filter(pk=c.pk).update(**fields, updated_at=now)
-        for name, value in fields.items():
-            setattr(c, name, value)
-        if fields.get("status") == Campaign.Status.PAUSED:
+        Campaign.objects.filter(pk=c.pk).update(
+            spent_points=self.points, spent_money=self.money, grants_count=self.grants, updated_at=now
+        )
+        c.spent_points, c.spent_money, c.grants_count = self.points, self.money, self.grants
+        if pause and states.transition(c, Campaign.Status.PAUSED, reason=BUDGET_EXHAUSTED, now=now):
             record_budget_exhausted(c, now)
 
 

@@ -9,13 +9,16 @@
   `pending` rows with `due_at` that the beat sweep releases (scheduling.py).
 - `PendingTrigger` is a trigger that can only be decided later (a cart abandoned with no
   purchase within 15 minutes; a ticket still unresolved after 48 hours).
+- `CampaignStatusChange` is the history of the campaign's status moves (states.py).
 - `TeamNotification` is a follow-up for the program's team (the notify_team action).
 """
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from engagement.models import Customer, Program
@@ -27,6 +30,7 @@ class Campaign(models.Model):
         SCHEDULED = "scheduled", _("Scheduled")
         ACTIVE = "active", _("Active")
         PAUSED = "paused", _("Paused")
+        ERROR = "error", _("Error (paused: its evaluation failed)")
         ENDED = "ended", _("Ended")
 
     class Audience(models.TextChoices):
@@ -81,6 +85,9 @@ class Campaign(models.Model):
     spent_money = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     grants_count = models.PositiveIntegerField(default=0)
     paused_reason = models.CharField(max_length=40, blank=True)
+    # The last evaluation failure (status `error`); kept after a resume as a record.
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
     template_key = models.CharField(max_length=60, blank=True)
     # Scheduled triggers (inactivity, date, schedule): the last pass and period handled.
     last_run_at = models.DateTimeField(null=True, blank=True)
@@ -112,6 +119,24 @@ class Campaign(models.Model):
     @property
     def has_budget(self):
         return self.budget_points is not None or self.budget_money is not None or self.max_grants is not None
+
+
+class CampaignStatusChange(models.Model):
+    """Append-only history of every campaign status move (written by rewards.campaigns.states)."""
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=10)
+    to_status = models.CharField(max_length=10)
+    reason = models.CharField(max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.campaign_id}: {self.from_status} -> {self.to_status}"
 
 
 class CampaignAction(models.Model):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from engagement.models import Event
 from rewards.campaigns import actions as action_kinds
-from rewards.campaigns import engine, triggers
+from rewards.campaigns import engine, states, triggers
 from rewards.campaigns.conditions import matching_customer_ids
 from rewards.campaigns.limits import Budget
 from rewards.campaigns.models import ActionRun, Campaign, PendingTrigger
@@ -53,7 +53,10 @@ def release_due_actions(now=None, limit=RELEASE_BATCH):
         engine.lock_customers({run.customer_id for run in runs})
         batch = engine.ActionBatch()  # the grants of points: one bulk grant at the end
         for campaign, group in _by_campaign(runs):
-            _release_group(campaign, group, now, batch)
+            if not engine.evaluate_isolated(campaign, batch, _release_group, campaign, group, now, batch):
+                for run in group:  # its campaign failed and is now in error (engine.evaluate_isolated)
+                    _cancel(run, "campaign error", now)
+                    run.points, run.money, run.result = 0, 0, {}
         batch.flush(now)
         ActionRun.objects.bulk_update(runs, ["status", "detail", "result", "executed_at", "points", "money"])
     return len(runs)
@@ -68,7 +71,7 @@ def _release_group(campaign, runs, now, batch):
     if not budget.active:
         for run in runs:
             _cancel(run, f"campaign {campaign.status}", now)
-        return
+        return True
     allowed = matching_customer_ids(campaign, {run.customer_id for run in runs})
     customers = engine.load_customers(campaign, {run.customer_id for run in runs})
     actions = {a.pk: a for a in campaign.actions.all()}
@@ -97,6 +100,7 @@ def _release_group(campaign, runs, now, batch):
             else:
                 engine.perform(run, action, campaign, effect, customers[run.customer_id], points, money, budget, now)
     budget.close(now)
+    return True
 
 
 def release_due_triggers(now=None, limit=RELEASE_BATCH):
@@ -124,7 +128,7 @@ def release_due_triggers(now=None, limit=RELEASE_BATCH):
                 for row in fired
                 if row.customer_id in allowed
             ]
-            engine.qualify(campaign, candidates, now)
+            engine.evaluate_isolated(campaign, None, engine.qualify, campaign, candidates, now)
         PendingTrigger.objects.bulk_update(rows, ["status", "resolved_at"])
     return len(rows)
 
@@ -168,24 +172,27 @@ def run_scheduled_campaign(campaign_id, now):
         )
         if campaign is None:
             return 0
-        candidates, period = scheduled_candidates(campaign, now)
-        effects = engine.qualify(campaign, candidates, now)
-        Campaign.objects.filter(pk=campaign.pk).update(
-            last_run_at=now, last_run_key=period or campaign.last_run_key, updated_at=now
-        )
-        return len(effects)
+        effects = engine.evaluate_isolated(campaign, None, _run_scheduled, campaign, now)
+        return len(effects or [])
+
+
+def _run_scheduled(campaign, now):
+    candidates, period = scheduled_candidates(campaign, now)
+    effects = engine.qualify(campaign, candidates, now)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        last_run_at=now, last_run_key=period or campaign.last_run_key, updated_at=now
+    )
+    return effects
 
 
 def advance_statuses(now=None):
-    """scheduled -> active at starts_at; active/paused/scheduled -> ended at ends_at."""
+    """scheduled -> active at starts_at; scheduled/active/paused/error -> ended at ends_at (states.py)."""
     now = now or timezone.now()
-    started = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, starts_at__lte=now).update(
-        status=Campaign.Status.ACTIVE, updated_at=now
-    )
-    ended = (
-        Campaign.objects.filter(ends_at__lte=now)
-        .exclude(status__in=[Campaign.Status.ENDED, Campaign.Status.DRAFT])
-        .update(status=Campaign.Status.ENDED, updated_at=now)
+    S = Campaign.Status
+    started = states.transition_due(S.SCHEDULED, S.ACTIVE, Q(starts_at__lte=now), reason="starts_at", now=now)
+    ended = sum(
+        states.transition_due(status, S.ENDED, Q(ends_at__lte=now), reason="ends_at", now=now)
+        for status in (S.SCHEDULED, S.ACTIVE, S.PAUSED, S.ERROR)
     )
     return started, ended
 

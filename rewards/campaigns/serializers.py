@@ -59,6 +59,8 @@ class CampaignOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     status = serializers.CharField()
     paused_reason = serializers.CharField()
+    last_error = serializers.CharField(help_text="Why the campaign went to status error (its last failure).")
+    last_error_at = serializers.DateTimeField(allow_null=True)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     priority = serializers.IntegerField()

@@ -21,9 +21,12 @@ from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, 
 from engagement.event_schema import is_known_type
 from engagement.models import Customer, Event
 from rewards.campaigns.conditions import (
+    MAX_COUNT,
+    MAX_MONEY,
     ConditionError,
     campaign_customer_q,
     event_condition_q,
+    number,
     validate_conditions,
 )
 from rewards.campaigns.models import Campaign
@@ -61,10 +64,14 @@ class Candidate:
     context: dict = field(default_factory=dict)
 
 
+# Upper bounds of the whole-number settings (a timedelta or a count must stay computable).
+MAX_SETTING = {"n": MAX_COUNT, "minutes": 60 * 24 * 365, "hours": 24 * 365, "days": 3650}
+
+
 def _positive_int(config, key, attr, default=None):
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConditionError(f"{key} must be a whole number of at least 1.", f"{attr}.{key}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SETTING[key]:
+        raise ConditionError(f"{key} must be a whole number from 1 to {MAX_SETTING[key]}.", f"{attr}.{key}")
     return value
 
 
@@ -82,10 +89,7 @@ def validate_trigger(kind, config, attr="trigger"):
     if kind == K.EVENT:
         for key in ("min_value", "max_value"):
             if config.get(key) is not None:
-                try:
-                    Decimal(str(config[key]))
-                except ArithmeticError:
-                    raise ConditionError(f"{key} must be a number.", f"{attr}.{key}")
+                number(config[key], f"{attr}.{key}", low=-MAX_MONEY, high=MAX_MONEY)
         validate_conditions(config.get("conditions", []), f"{attr}.conditions", event=True)
     elif kind == K.NTH_EVENT:
         _positive_int(config, "n", attr)
@@ -116,7 +120,7 @@ def validate_trigger(kind, config, attr="trigger"):
             raise ConditionError("segments must be a non-empty list of RFM segment names.", f"{attr}.segments")
     elif kind == K.CHURN_RISK:
         above = config.get("above")
-        if isinstance(above, bool) or not isinstance(above, int | float) or not 0 < above < 1:
+        if isinstance(above, bool) or not isinstance(above, int | float) or not 0 < above < 1:  # NaN fails too
             raise ConditionError("above must be a number between 0 and 1.", f"{attr}.above")
     elif kind == K.DATE:
         if config.get("which") not in ("birthday", "signup_anniversary"):

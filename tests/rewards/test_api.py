@@ -237,3 +237,55 @@ def test_segment_eligibility(acme_api, acme, alice, bob):
     for name, expected in (("alice", True), ("bob", False)):
         results = acme_api.get(f"/api/v1/rewards?customer={name}").json()["results"]
         assert [r["eligible"] for r in results] == [expected]
+
+
+def test_body_idempotency_key_reused_for_another_grant_is_422(acme_api, alice, bob):
+    # Given a grant to alice under a body idempotency_key
+    first = acme_api.post(
+        "/api/v1/points/grants",
+        {"customer": "alice", "points": 100, "reason": "Bonus", "idempotency_key": "bk-1"},
+        format="json",
+    )
+    replay = acme_api.post(
+        "/api/v1/points/grants",
+        {"customer": "alice", "points": 100, "reason": "Bonus", "idempotency_key": "bk-1"},
+        format="json",
+    )
+    before = snapshot()
+
+    # When the same key comes with another customer and other points
+    reused = acme_api.post(
+        "/api/v1/points/grants",
+        {"customer": "bob", "points": 999, "reason": "Bonus", "idempotency_key": "bk-1"},
+        format="json",
+    )
+
+    # Then 422 as for the header, bob gets nothing, and the first grant replays unchanged
+    assert first.status_code == 201
+    assert (replay.status_code, replay.json(), replay["Idempotent-Replayed"]) == (201, first.json(), "true")
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert snapshot() == before
+    assert (balance_of(alice), balance_of(bob)) == (100, 0)
+
+
+def test_ledger_key_reused_for_another_customer_is_422_after_the_replay_record_is_gone(acme_api, alice, bob):
+    from engagement.models import IdempotencyRecord
+
+    acme_api.post(
+        "/api/v1/points/grants",
+        {"customer": "alice", "points": 100, "reason": "Bonus", "idempotency_key": "bk-2"},
+        format="json",
+    )
+    IdempotencyRecord.objects.all().delete()  # purged after IDEMPOTENCY_KEEP_HOURS
+    before = snapshot()
+
+    reused = acme_api.post(
+        "/api/v1/points/grants",
+        {"customer": "bob", "points": 100, "reason": "Bonus", "idempotency_key": "bk-2"},
+        format="json",
+    )
+
+    assert (reused.status_code, reused.json()["errors"][0]["attr"]) == (422, "idempotency_key")
+    assert snapshot() == before
+    assert balance_of(bob) == 0
