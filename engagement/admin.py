@@ -1,11 +1,31 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
-from engagement.tenancy import ProgramScopedAdmin, allowed_programs
+from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
+
+User = get_user_model()
+
+
+# Staff accounts are people of programs too: staff limited to programs see (and can pick,
+# e.g. in the program's staff list) only the staff of their programs.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(UserAdmin):
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser hands out superuser status or permissions.
+        fixed = [] if request.user.is_superuser else ["is_superuser", "groups", "user_permissions"]
+        return [*super().get_readonly_fields(request, obj), *fixed]
 
 
 class ProgramStaffInline(admin.TabularInline):

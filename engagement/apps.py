@@ -26,3 +26,7 @@ class EngagementConfig(AppConfig):
         # The admin index links to the dashboard (a template extending admin/index.html).
         if admin.site.index_template is None:
             admin.site.index_template = "engagement/admin_index.html"
+        # Login attempts and TOTP devices name every account: superusers only.
+        from engagement.admin_security import superuser_only_security_admins
+
+        superuser_only_security_admins()

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from engagement.tenancy import ProgramScopedAdmin
 from surveys.charts import trend_svg
@@ -126,7 +127,8 @@ class SurveyAdmin(ProgramScopedAdmin):
         survey = self._survey(request, survey_id)
         return responses_csv(Response.objects.filter(survey=survey), filename=f"survey-{survey.pk}-responses.csv")
 
-    @admin.action(description="Send the relationship sample now (segment and % from the survey)")
+    # Django formats action labels with %: no literal percent sign here.
+    @admin.action(description=_("Send the relationship sample now (segment and percentage from the survey)"))
     def send_relationship_sample(self, request, queryset):
         from surveys.tasks import send_relationship_sample_task
 
