@@ -10,6 +10,8 @@ admin.site.site_title = "Ganjaran admin"
 admin.site.index_title = "Programs, rewards, surveys and payouts"
 # Password + TOTP code (settings.ADMIN_OTP); django-axes counts the failures.
 admin.site.login_form = AdminLoginForm
+# The app list is the index page; without the side bar, lists get the width of a laptop screen.
+admin.site.enable_nav_sidebar = False
 admin.site.login_template = "engagement/admin_login.html"
 
 api_v1 = [

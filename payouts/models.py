@@ -167,6 +167,9 @@ class FundingEntry(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} ({self.created_at:%Y-%m-%d %H:%M})"
+
 
 class PayoutBatch(models.Model):
     """A CSV bulk upload: created all-or-nothing after every row validated."""
@@ -255,6 +258,9 @@ class PayoutStatusChange(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return f"{self.payout.reference}: {self.from_status or '∅'} → {self.to_status}"
+
 
 class PayoutAttempt(models.Model):
     """One call to a provider: what we sent (masked), what came back, how long it took."""
@@ -276,6 +282,9 @@ class PayoutAttempt(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return f"{self.payout.reference}: {self.kind} {self.outcome}"
+
 
 class PayoutApproval(models.Model):
     class Decision(models.TextChoices):
@@ -292,6 +301,9 @@ class PayoutApproval(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payout", "user"], name="payout_approval_once_per_user")]
 
+    def __str__(self):
+        return f"{self.payout.reference}: {self.decision} by {self.user}"
+
 
 class ProviderWebhookReceipt(models.Model):
     """A verified provider webhook, kept once per (provider, event id) so replays are no-ops."""
@@ -307,6 +319,9 @@ class ProviderWebhookReceipt(models.Model):
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="payout_webhook_once")]
 
+    def __str__(self):
+        return f"{self.provider} {self.event_id}"
+
 
 class ReconciliationRun(models.Model):
     """Our payouts compared with a provider statement for a period; mismatches listed."""
@@ -321,6 +336,9 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.provider} {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
 
     @property
     def mismatch_count(self):
@@ -353,6 +371,9 @@ class SandboxOrder(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.order_id} {self.amount} {self.currency} ({self.state})"
 
 
 class PayoutReview(Payout):

@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from engagement.admin_links import admin_link, link_column
 from engagement.tenancy import ProgramScopedAdmin
 from rewards import ledger, redemptions, vouchers
 from rewards.errors import RewardsError
@@ -60,7 +62,8 @@ class AdjustPointsForm(forms.Form):
 
 @admin.register(PointsAccount)
 class PointsAccountAdmin(ProgramScopedAdmin):
-    list_display = ["customer", "program", "balance", "pending", "updated_at", "adjust_link"]
+    list_display = ["customer_link", "program", "balance", "pending", "updated_at", "adjust_link"]
+    customer_link = link_column("customer", _("customer"))
     list_filter = ["program"]
     search_fields = ["customer__external_id", "customer__name", "customer__email"]
     list_select_related = ["customer", "program"]
@@ -113,8 +116,14 @@ class PointsAccountAdmin(ProgramScopedAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyMixin, ProgramScopedAdmin):
-    list_display = ["id", "created_at", "customer", "kind", "points", "pending_points", "balance_after", "reason",
-                    "actor_label", "source_type", "source_id"]  # fmt: skip
+    list_display = ["created_at", "customer_link", "kind", "points", "pending_points", "balance_after", "reason",
+                    "actor_label", "source"]  # fmt: skip
+    customer_link = link_column("customer", _("customer"))
+
+    @admin.display(description=_("source"))
+    def source(self, obj):
+        return f"{obj.source_type} {obj.source_id}".strip() or "–"
+
     list_filter = ["kind", "program"]
     search_fields = ["customer__external_id", "reason", "idempotency_key", "source_id"]
     list_select_related = ["customer"]
@@ -190,8 +199,21 @@ class VoucherCodeAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(ProgramScopedAdmin):
-    list_display = ["id", "created_at", "customer", "item", "points", "cash_value", "currency", "status", "source",
-                    "channel", "code", "payout_id", "failure_reason"]  # fmt: skip
+    list_display = ["created_at", "customer_link", "item_link", "points", "value", "status", "code", "payout_link",
+                    "failure_reason"]  # fmt: skip
+    customer_link = link_column("customer", _("customer"))
+    item_link = link_column("item", _("reward"))
+
+    @admin.display(description=_("value"), ordering="cash_value")
+    def value(self, obj):
+        return f"{obj.cash_value} {obj.currency}" if obj.cash_value else "–"
+
+    @admin.display(description=_("payout"))
+    def payout_link(self, obj):
+        from payouts.models import Payout
+
+        return admin_link(Payout.objects.filter(pk=obj.payout_id).first()) if obj.payout_id else "–"
+
     list_filter = ["status", "source", "channel", "program"]
     search_fields = ["customer__external_id", "idempotency_key", "voucher_code__code"]
     list_select_related = ["customer", "item", "voucher_code"]

@@ -166,7 +166,8 @@ class InvitationAdmin(ProgramScopedAdmin):
     list_filter = ["status", "channel", "source", "survey"]
     search_fields = ["customer__external_id", "customer__name"]
     raw_id_fields = ["customer"]
-    readonly_fields = [f.name for f in Invitation._meta.fields if f.name not in ("id",)]
+    # The token is the customer's secret link: never shown.
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name not in ("id", "token")]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
