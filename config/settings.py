@@ -304,6 +304,7 @@ AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command; attempts are in the admin
 # Behind a reverse proxy, the number of proxies that append to X-Forwarded-For (0 = none).
 AXES_IPWARE_PROXY_COUNT = env.int("ADMIN_PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
@@ -334,6 +335,6 @@ CONTENT_SECURITY_POLICY = {
 # Permissions-Policy: the browser features no page of ours uses are switched off.
 PERMISSIONS_POLICY = env.str(
     "PERMISSIONS_POLICY",
-    default="camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
-    "magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), interest-cohort=()",
+    default="camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=(), display-capture=()",
 )

@@ -23,9 +23,10 @@ SERVE_ENV=var/serve.env
     printf '%s=%q\n' "$name" "${!name}"
   done
   for name in DEBUG ALLOWED_HOSTS SITE_URL EMAIL_URL ADMIN_OTP; do
-    [ -n "${!name:-}" ] && printf '%s=%q\n' "$name" "${!name}"
+    if [ -n "${!name:-}" ]; then printf '%s=%q\n' "$name" "${!name}"; fi
   done
 } > "$SERVE_ENV")
+trap 'rm -f "$SERVE_ENV"' EXIT
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput -v0
 

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Concat
 from tqdm import tqdm
@@ -50,14 +50,31 @@ def _make_distinct(program):
                 rows.update(**{field_name: Concat(Value("Beta "), field_name)})
 
 
+@pytest.fixture(scope="module")
+def _two_programs_once(django_db_setup, django_db_blocker):
+    """Loaded once per test module inside a transaction that is rolled back at its end;
+    each test runs in a savepoint within it (the `db` fixture), so tests stay independent."""
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "CUSTOMERS", 30)
+        patch.setattr(demo, "EVENTS", 800)
+        # Must open before any test's own transaction (request two_programs before db/users).
+        assert not connection.in_atomic_block
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            alpha = _load_program("alpha", "Alpha Kopi Rewards")
+            beta = _load_program("beta", "Beta Tea Club")
+            _make_distinct(beta)
+            yield alpha.pk, beta.pk
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def two_programs(db, monkeypatch, settings):
-    monkeypatch.setattr(demo, "CUSTOMERS", 30)
-    monkeypatch.setattr(demo, "EVENTS", 800)
-    alpha = _load_program("alpha", "Alpha Kopi Rewards")
-    beta = _load_program("beta", "Beta Tea Club")
-    _make_distinct(beta)
-    return alpha, beta
+def two_programs(_two_programs_once, db):
+    alpha_pk, beta_pk = _two_programs_once
+    return Program.objects.get(pk=alpha_pk), Program.objects.get(pk=beta_pk)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
-import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.test import RequestFactory
@@ -154,7 +153,6 @@ def program_b_footprint(beta):
     return texts, pks
 
 
-@pytest.mark.django_db(transaction=False)
 def test_superuser_crawls_every_admin_page_without_error(two_programs, superuser, client):
     client.force_login(superuser)
     crawler = Crawler(client, superuser)
