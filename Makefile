@@ -41,6 +41,11 @@ serve: venv translations
 	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh
 	bash scripts/serve.sh
 
+# Re-extract every app's ar/ms catalogues (needs GNU gettext; scripts/ensure-system-packages.sh).
+messages: venv
+	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh
+	bash scripts/messages.sh
+
 # manage.py against the running `make serve` stack, e.g. make manage ARGS="createsuperuser".
 manage: venv
 	bash scripts/manage.sh $(ARGS)

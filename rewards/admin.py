@@ -45,18 +45,18 @@ class ReadOnlyMixin:
 
 
 class AdjustPointsForm(forms.Form):
-    points = forms.IntegerField(help_text="Signed: 500 adds, -200 takes away. Cannot overdraw.")
-    reason = forms.CharField(max_length=255, help_text="Required; recorded with your user name.")
+    points = forms.IntegerField(label=_("Points"), help_text=_("Signed: 500 adds, -200 takes away. Cannot overdraw."))
+    reason = forms.CharField(label=_("Reason"), max_length=255, help_text=_("Required; recorded with your user name."))
 
     def clean_points(self):
         if self.cleaned_data["points"] == 0:
-            raise forms.ValidationError("Enter a non-zero number of points.")
+            raise forms.ValidationError(_("Enter a non-zero number of points."))
         return self.cleaned_data["points"]
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
-            raise forms.ValidationError("A reason is required.")
+            raise forms.ValidationError(_("A reason is required."))
         return reason
 
 
@@ -75,10 +75,10 @@ class PointsAccountAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Adjust")
+    @admin.display(description=_("Adjust"))
     def adjust_link(self, obj):
         return format_html(
-            '<a href="{}">Adjust points</a>', reverse("admin:rewards_pointsaccount_adjust", args=[obj.pk])
+            '<a href="{}">{}</a>', reverse("admin:rewards_pointsaccount_adjust", args=[obj.pk]), _("Adjust points")
         )
 
     def get_urls(self):
@@ -101,11 +101,15 @@ class PointsAccountAdmin(ProgramScopedAdmin):
             except RewardsError as exc:
                 form.add_error("points", str(exc.message))
             else:
-                messages.success(request, f"Adjusted {account.customer} by {form.cleaned_data['points']} points.")
+                messages.success(
+                    request,
+                    _("Adjusted %(customer)s by %(points)d points.")
+                    % {"customer": account.customer, "points": form.cleaned_data["points"]},
+                )
                 return redirect("admin:rewards_pointsaccount_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Adjust points of {account.customer}",
+            "title": _("Adjust points of %(customer)s") % {"customer": account.customer},
             "account": account,
             "form": form,
             "key": uuid.uuid4().hex,
@@ -131,8 +135,10 @@ class LedgerEntryAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 
 class VoucherUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV: one code per line (first column); an optional header 'code'.")
-    batch = forms.CharField(max_length=100, required=False)
+    file = forms.FileField(
+        label=_("File"), help_text=_("CSV: one code per line (first column); an optional header 'code'.")
+    )
+    batch = forms.CharField(label=_("Batch"), max_length=100, required=False)
 
 
 @admin.register(RewardItem)
@@ -144,20 +150,20 @@ class RewardItemAdmin(ProgramScopedAdmin):
     fieldsets = [
         (None, {"fields": ["program", "kind", "active", "position", "image"]}),
         (
-            "Text",
+            _("Text"),
             {"fields": ["title_en", "description_en", "title_ar", "description_ar", "title_ms", "description_ms"]},
         ),
-        ("Cost and value", {"fields": ["points_cost", "cash_value", "currency", "payout_method", "stock"]}),
-        ("Availability", {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
+        (_("Cost and value"), {"fields": ["points_cost", "cash_value", "currency", "payout_method", "stock"]}),
+        (_("Availability"), {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
     ]
 
-    @admin.display(description="Codes left")
+    @admin.display(description=_("Codes left"))
     def codes_left(self, obj):
         if obj.kind != RewardKind.VOUCHER:
             return "-"
         url = reverse("admin:rewards_rewarditem_upload_codes", args=[obj.pk])
         left = obj.codes.filter(status=VoucherCode.Status.AVAILABLE).count()
-        return format_html('{} · <a href="{}">upload CSV</a>', left, url)
+        return format_html('{} · <a href="{}">{}</a>', left, url, _("upload CSV"))
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.upload_codes_view)
@@ -171,18 +177,18 @@ class RewardItemAdmin(ProgramScopedAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > 5 * 1024 * 1024:
-                form.add_error("file", "The file is larger than 5 MB.")
+                form.add_error("file", _("The file is larger than 5 MB."))
             else:
                 result = vouchers.import_codes(item, upload.read(), batch=form.cleaned_data["batch"])
                 if result.errors:
                     for error in result.errors[:50]:
                         form.add_error("file", error)
                 else:
-                    messages.success(request, f"Added {result.created} codes to {item}.")
+                    messages.success(request, _("Added %(n)d codes to %(item)s.") % {"n": result.created, "item": item})
                     return redirect("admin:rewards_rewarditem_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Upload voucher codes for {item}",
+            "title": _("Upload voucher codes for %(item)s") % {"item": item},
             "item": item,
             "form": form,
             "opts": self.model._meta,
@@ -228,7 +234,7 @@ class RedemptionAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Mark selected processing redemptions completed (shipped)")
+    @admin.action(description=_("Mark selected processing redemptions completed (shipped)"))
     def complete_selected(self, request, queryset):
         done = 0
         for pk in queryset.filter(status=Redemption.Status.PROCESSING, payout_id__isnull=True).values_list(
@@ -236,9 +242,9 @@ class RedemptionAdmin(ProgramScopedAdmin):
         ):
             redemptions.complete_redemption(pk)
             done += 1
-        messages.info(request, f"{done} redemption(s) completed. Cash redemptions follow their payout.")
+        messages.info(request, _("%(n)d redemption(s) completed. Cash redemptions follow their payout.") % {"n": done})
 
-    @admin.action(description="Fail selected processing redemptions and refund their points")
+    @admin.action(description=_("Fail selected processing redemptions and refund their points"))
     def fail_selected(self, request, queryset):
         done = 0
         for pk in queryset.filter(status=Redemption.Status.PROCESSING, payout_id__isnull=True).values_list(
@@ -246,7 +252,9 @@ class RedemptionAdmin(ProgramScopedAdmin):
         ):
             redemptions.fail_redemption(pk, f"cancelled by {request.user.get_username()}")
             done += 1
-        messages.info(request, f"{done} redemption(s) failed and refunded. Cash redemptions follow their payout.")
+        messages.info(
+            request, _("%(n)d redemption(s) failed and refunded. Cash redemptions follow their payout.") % {"n": done}
+        )
 
 
 @admin.register(Tier)
