@@ -48,9 +48,9 @@ INSTALLED_APPS = [
     "rewards",
     "rewards.campaigns",
     # Admin security (admin-core): login lockout, TOTP second factor, Content-Security-Policy.
-    "axes",
+    "engagement.security_apps.LoginAttemptsConfig",  # django-axes
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "engagement.security_apps.SecondFactorConfig",  # django-otp's TOTP devices
     "csp",
 ]
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EngagementConfig(AppConfig):
@@ -11,7 +12,7 @@ class EngagementConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement"
-    verbose_name = "Engagement"
+    verbose_name = _("Engagement")
 
     def ready(self):
         from django.contrib import admin
