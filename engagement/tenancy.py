@@ -87,6 +87,8 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
     """Related-object filter whose choices are only objects the staff member may see."""
 
     def field_choices(self, field, request, model_admin):
+        if request.user.is_superuser:
+            return super().field_choices(field, request, model_admin)
         related = field.related_model
         visible = scope_queryset(related._default_manager.all(), request.user)
         ordering = self.field_admin_ordering(field, request, model_admin)

@@ -149,3 +149,22 @@ def test_csp_and_permissions_policy_on_admin_portal_survey_and_api_docs_pages(tw
     for url in ["/admin/", "/admin/dashboard/", "/admin/engagement/customer/", "/admin/surveys/survey/",
                 f"/admin/surveys/survey/{invitation.survey_id}/report/", "/admin/campaigns/campaign/add/"]:  # fmt: skip
         assert_protected(client.get(url), url)
+
+
+def test_with_otp_off_as_in_the_demo_a_superuser_logs_in_with_a_password(db, settings):
+    settings.ADMIN_OTP = "off"  # the default when DEBUG is on (make demo)
+    get_user_model().objects.create_superuser("admin", "admin@example.com", "ganjaran-demo")
+    client = Client()
+
+    assert login(client, "admin", "ganjaran-demo").status_code == 302
+
+
+def test_with_otp_for_staff_a_staff_member_without_a_device_is_refused(db, settings):
+    settings.ADMIN_OTP = "staff"
+    get_user_model().objects.create_user("siti", "siti@example.com", "right-Pass-123", is_staff=True)
+    client = Client()
+
+    refused = login(client, "siti", "right-Pass-123")
+
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session
+    assert "add_totp_device siti" in refused.content.decode()
