@@ -31,3 +31,11 @@ class EngagementConfig(AppConfig):
         from engagement.admin_security import superuser_only_security_admins
 
         superuser_only_security_admins()
+        # Automatic field and model names ("created at") of every Ganjaran app, translated.
+        from django.apps import apps
+
+        from engagement.labels import OUR_APPS, translate_automatic_labels
+
+        for app_config in apps.get_app_configs():
+            if app_config.name in OUR_APPS:
+                translate_automatic_labels(app_config)
