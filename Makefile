@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # connections, so live-server threads do not keep the test database open at teardown.
 TEST_ENV := CONN_MAX_AGE=0 SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 
-.PHONY: demo test serve lint format translations venv clean-demo bench
+.PHONY: demo test serve manage messages lint format translations venv clean-demo bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test: venv translations
 serve: venv translations
 	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh
 	bash scripts/serve.sh
+
+# Re-extract every app's ar/ms catalogues (needs GNU gettext; scripts/ensure-system-packages.sh).
+messages: venv
+	GANJARAN_SKIP_BROWSER=1 bash scripts/ensure-system-packages.sh
+	bash scripts/messages.sh
+
+# manage.py against the running `make serve` stack, e.g. make manage ARGS="createsuperuser".
+manage: venv
+	bash scripts/manage.sh $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -5,9 +5,11 @@ Celery tasks executed eagerly in-process. That mode exists for `make demo` only;
 production use PostgreSQL and Redis with real Celery workers.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -45,6 +47,11 @@ INSTALLED_APPS = [
     "payouts",
     "rewards",
     "rewards.campaigns",
+    # Admin security (admin-core): login lockout, TOTP second factor, Content-Security-Policy.
+    "engagement.security_apps.LoginAttemptsConfig",  # django-axes
+    "django_otp",
+    "engagement.security_apps.SecondFactorConfig",  # django-otp's TOTP devices
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +64,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Admin security (admin-core): see the "Admin security" block below.
+    "django_otp.middleware.OTPMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security_headers.PermissionsPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -300,3 +312,49 @@ REWARDS_PORTAL_LOGIN_TTL_MINUTES = env.int("REWARDS_PORTAL_LOGIN_TTL_MINUTES", d
 REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP = env.int("REWARDS_PORTAL_LOGIN_REQUESTS_PER_IP", default=20)
 # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+
+# --- Admin security (admin-core; README "Admin security") ----------------------------------
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one user name
+# from one address, that pair is refused (429) for ADMIN_LOCKOUT_MINUTES, right password too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command; attempts are in the admin
+# Behind a reverse proxy, the number of proxies that append to X-Forwarded-For (0 = none).
+AXES_IPWARE_PROXY_COUNT = env.int("ADMIN_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+# Second factor (django-otp TOTP) at the admin login: "off", "superusers" or "staff". Users
+# with a confirmed device always give a code. `manage.py add_totp_device <user>` makes one.
+ADMIN_OTP = env.str("ADMIN_OTP", default="off" if DEBUG else "superusers")
+if ADMIN_OTP not in ("off", "superusers", "staff"):
+    raise ImproperlyConfigured("ADMIN_OTP must be off, superusers or staff")
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Ganjaran")
+# Content-Security-Policy (django-csp) on every page: scripts only from our own static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Django's admin and Swagger UI set style attributes; scripts stay strict.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy: the browser features no page of ours uses are switched off.
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default="camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=(), display-capture=()",
+)

@@ -1,11 +1,33 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
-from engagement.tenancy import ProgramScopedAdmin, allowed_programs
+from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
+
+User = get_user_model()
+
+
+# Staff accounts are people of programs too: staff limited to programs see (and can pick,
+# e.g. in the program's staff list) only the staff of their programs.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(UserAdmin):
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser hands out superuser status or permissions.
+        fixed = [] if request.user.is_superuser else ["is_superuser", "groups", "user_permissions"]
+        return [*super().get_readonly_fields(request, obj), *fixed]
 
 
 class ProgramStaffInline(admin.TabularInline):
@@ -22,9 +44,9 @@ class ProgramAdmin(admin.ModelAdmin):
     inlines = [ProgramStaffInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "currency", "default_locale", "timezone", "points_name"]}),
-        ("Quiet hours (customer's time zone)", {"fields": ["quiet_hours_start", "quiet_hours_end"]}),
+        (_("Quiet hours (customer's time zone)"), {"fields": ["quiet_hours_start", "quiet_hours_end"]}),
         (
-            "Metrics and scores",
+            _("Metrics and scores"),
             {
                 "fields": [
                     "churn_lookback_days",
@@ -64,13 +86,19 @@ class CustomerAdmin(ProgramScopedAdmin):
     date_hierarchy = "created_at"
     actions = ["erase_selected"]
 
-    @admin.action(description="Erase personal data of selected customers")
+    @admin.action(description=_("Erase personal data of selected customers"))
     def erase_selected(self, request, queryset):
         from engagement.customers import erase_customer
 
+        count = 0
         for customer in queryset:
             erase_customer(customer)
-        self.message_user(request, f"Erased {queryset.count()} customers.", messages.SUCCESS)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("Erased %(n)d customer.", "Erased %(n)d customers.", count) % {"n": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(PartnerKey)
@@ -88,15 +116,21 @@ class PartnerKeyAdmin(ProgramScopedAdmin):
         key, raw_key = PartnerKey.issue(obj.program, obj.name, created_by=request.user)
         obj.pk, obj.prefix = key.pk, key.prefix
         # The only time the full key is ever shown.
-        self.message_user(request, f"New partner key (copy it now, it is not shown again): {raw_key}", messages.WARNING)
+        self.message_user(
+            request,
+            _("New partner key (copy it now, it is not shown again): %(key)s") % {"key": raw_key},
+            messages.WARNING,
+        )
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description=_("Revoke selected keys"))
     def revoke_selected(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} keys.", messages.SUCCESS)
+        self.message_user(
+            request, ngettext("Revoked %(n)d key.", "Revoked %(n)d keys.", count) % {"n": count}, messages.SUCCESS
+        )
 
 
 @admin.register(Event)
@@ -141,9 +175,10 @@ class GoalAdmin(ProgramScopedAdmin):
     list_display = ["__str__", "program", "metric", "direction", "target", "deadline", "created", "dashboard_link"]
     list_filter = ["program", "metric"]
 
-    @admin.display(description="Dashboard")
+    @admin.display(description=_("Dashboard"))
     def dashboard_link(self, obj):
-        return format_html('<a href="{}?program={}">dashboard</a>', reverse("engagement-dashboard"), obj.program_id)
+        url = reverse("engagement-dashboard")
+        return format_html('<a href="{}?program={}">{}</a>', url, obj.program_id, _("dashboard"))
 
 
 @admin.register(CustomerScore)

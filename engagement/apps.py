@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EngagementConfig(AppConfig):
@@ -11,7 +12,7 @@ class EngagementConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement"
-    verbose_name = "Engagement"
+    verbose_name = _("Engagement")
 
     def ready(self):
         from django.contrib import admin
@@ -26,3 +27,15 @@ class EngagementConfig(AppConfig):
         # The admin index links to the dashboard (a template extending admin/index.html).
         if admin.site.index_template is None:
             admin.site.index_template = "engagement/admin_index.html"
+        # Login attempts and TOTP devices name every account: superusers only.
+        from engagement.admin_security import superuser_only_security_admins
+
+        superuser_only_security_admins()
+        # Automatic field and model names ("created at") of every Ganjaran app, translated.
+        from django.apps import apps
+
+        from engagement.labels import OUR_APPS, translate_automatic_labels
+
+        for app_config in apps.get_app_configs():
+            if app_config.name in OUR_APPS:
+                translate_automatic_labels(app_config)

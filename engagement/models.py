@@ -176,6 +176,9 @@ class CustomerEventCount(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "type"], name="customer_event_count_unique")]
 
+    def __str__(self):
+        return f"{self.customer}: {self.type} × {self.count}"
+
 
 def _hash_key(raw_key):
     # Keys are 256-bit random tokens, so a fast hash is enough (no need for a slow KDF).
@@ -302,9 +305,11 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "key"], name="idempotency_key_unique")]
 
+    # --- Scores, segments, transitions, metric snapshots and goals (engagement.scoring,
+    # engagement.metrics, engagement.goals). Written only by those modules, in set-based SQL.
 
-# --- Scores, segments, transitions, metric snapshots and goals (engagement.scoring,
-# engagement.metrics, engagement.goals). Written only by those modules, in set-based SQL.
+    def __str__(self):
+        return f"{self.operation} {self.key}"
 
 
 class Segment(models.TextChoices):
@@ -365,7 +370,7 @@ class CustomerScore(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.customer_id}: {self.engagement_score} {self.segment}"
+        return f"{self.customer}: {self.engagement_score} ({self.segment})"
 
 
 class CustomerScoreSnapshot(models.Model):
@@ -399,6 +404,9 @@ class CustomerScoreSnapshot(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "date"], name="score_snapshot_unique")]
         indexes = [models.Index(fields=["program", "date"])]
+
+    def __str__(self):
+        return f"{self.customer} {self.date}: {self.engagement_score}"
 
 
 class ScoreTransition(models.Model):
@@ -440,6 +448,9 @@ class ScoringQueueEntry(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
     queued_at = models.DateTimeField(default=utc_now)
 
+    def __str__(self):
+        return f"{self.customer} (queued {self.queued_at:%Y-%m-%d %H:%M})"
+
 
 class MetricSnapshot(models.Model):
     """One metric of one program for one day: the trailing window ending at that day's end."""
@@ -455,6 +466,9 @@ class MetricSnapshot(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "date", "name"], name="metric_snapshot_unique")]
+
+    def __str__(self):
+        return f"{self.name} {self.date}: {self.value}"
 
 
 class Goal(models.Model):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PayoutsConfig(AppConfig):
@@ -11,7 +12,7 @@ class PayoutsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "payouts"
-    verbose_name = "Payouts"
+    verbose_name = _("Payouts")
 
     def ready(self):
         from engagement import hooks

@@ -170,6 +170,9 @@ class FundingEntry(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} ({self.created_at:%Y-%m-%d %H:%M})"
+
 
 class PayoutBatch(models.Model):
     """A CSV bulk upload: created all-or-nothing after every row validated."""
@@ -258,6 +261,9 @@ class PayoutStatusChange(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return f"{self.payout.reference}: {self.from_status or '∅'} → {self.to_status}"
+
 
 class PayoutAttempt(models.Model):
     """One call to a provider: what we sent (masked), what came back, how long it took."""
@@ -279,6 +285,9 @@ class PayoutAttempt(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return f"{self.payout.reference}: {self.kind} {self.outcome}"
+
 
 class PayoutApproval(models.Model):
     class Decision(models.TextChoices):
@@ -294,6 +303,9 @@ class PayoutApproval(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["payout", "user"], name="payout_approval_once_per_user")]
+
+    def __str__(self):
+        return f"{self.payout.reference}: {self.decision} by {self.user}"
 
 
 class ProviderWebhookReceipt(models.Model):
@@ -314,6 +326,9 @@ class ProviderWebhookReceipt(models.Model):
             models.UniqueConstraint(fields=["program", "provider", "event_id"], name="payout_webhook_once_per_program")
         ]
 
+    def __str__(self):
+        return f"{self.provider} {self.event_id}"
+
 
 class ReconciliationRun(models.Model):
     """Our payouts compared with a provider statement for a period; mismatches listed."""
@@ -328,6 +343,9 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.provider} {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
 
     @property
     def mismatch_count(self):
@@ -360,6 +378,9 @@ class SandboxOrder(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.order_id} {self.amount} {self.currency} ({self.state})"
 
 
 class PayoutReview(Payout):

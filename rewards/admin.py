@@ -12,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from engagement.admin_links import admin_link, link_column
 from engagement.tenancy import ProgramScopedAdmin
 from rewards import (
     bulk_grants_admin,  # noqa: F401 - registers the bulk grant admin
@@ -48,24 +50,25 @@ class ReadOnlyMixin:
 
 
 class AdjustPointsForm(forms.Form):
-    points = forms.IntegerField(help_text="Signed: 500 adds, -200 takes away. Cannot overdraw.")
-    reason = forms.CharField(max_length=255, help_text="Required; recorded with your user name.")
+    points = forms.IntegerField(label=_("Points"), help_text=_("Signed: 500 adds, -200 takes away. Cannot overdraw."))
+    reason = forms.CharField(label=_("Reason"), max_length=255, help_text=_("Required; recorded with your user name."))
 
     def clean_points(self):
         if self.cleaned_data["points"] == 0:
-            raise forms.ValidationError("Enter a non-zero number of points.")
+            raise forms.ValidationError(_("Enter a non-zero number of points."))
         return self.cleaned_data["points"]
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
-            raise forms.ValidationError("A reason is required.")
+            raise forms.ValidationError(_("A reason is required."))
         return reason
 
 
 @admin.register(PointsAccount)
 class PointsAccountAdmin(ProgramScopedAdmin):
-    list_display = ["customer", "program", "balance", "pending", "updated_at", "adjust_link"]
+    list_display = ["customer_link", "program", "balance", "pending", "updated_at", "adjust_link"]
+    customer_link = link_column("customer", _("customer"))
     list_filter = ["program"]
     search_fields = ["customer__external_id", "customer__name", "customer__email"]
     list_select_related = ["customer", "program"]
@@ -77,10 +80,10 @@ class PointsAccountAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Adjust")
+    @admin.display(description=_("Adjust"))
     def adjust_link(self, obj):
         return format_html(
-            '<a href="{}">Adjust points</a>', reverse("admin:rewards_pointsaccount_adjust", args=[obj.pk])
+            '<a href="{}">{}</a>', reverse("admin:rewards_pointsaccount_adjust", args=[obj.pk]), _("Adjust points")
         )
 
     def get_urls(self):
@@ -103,11 +106,15 @@ class PointsAccountAdmin(ProgramScopedAdmin):
             except RewardsError as exc:
                 form.add_error("points", str(exc.message))
             else:
-                messages.success(request, f"Adjusted {account.customer} by {form.cleaned_data['points']} points.")
+                messages.success(
+                    request,
+                    _("Adjusted %(customer)s by %(points)d points.")
+                    % {"customer": account.customer, "points": form.cleaned_data["points"]},
+                )
                 return redirect("admin:rewards_pointsaccount_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Adjust points of {account.customer}",
+            "title": _("Adjust points of %(customer)s") % {"customer": account.customer},
             "account": account,
             "form": form,
             "key": uuid.uuid4().hex,
@@ -118,8 +125,14 @@ class PointsAccountAdmin(ProgramScopedAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyMixin, ProgramScopedAdmin):
-    list_display = ["id", "created_at", "customer", "kind", "points", "pending_points", "balance_after", "reason",
-                    "actor_label", "source_type", "source_id"]  # fmt: skip
+    list_display = ["created_at", "customer_link", "kind", "points", "pending_points", "balance_after", "reason",
+                    "actor_label", "source"]  # fmt: skip
+    customer_link = link_column("customer", _("customer"))
+
+    @admin.display(description=_("source"))
+    def source(self, obj):
+        return f"{obj.source_type} {obj.source_id}".strip() or "–"
+
     list_filter = ["kind", "program"]
     search_fields = ["customer__external_id", "reason", "idempotency_key", "source_id"]
     list_select_related = ["customer"]
@@ -127,8 +140,10 @@ class LedgerEntryAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 
 class VoucherUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV: one code per line (first column); an optional header 'code'.")
-    batch = forms.CharField(max_length=100, required=False)
+    file = forms.FileField(
+        label=_("File"), help_text=_("CSV: one code per line (first column); an optional header 'code'.")
+    )
+    batch = forms.CharField(label=_("Batch"), max_length=100, required=False)
 
 
 @admin.register(RewardItem)
@@ -141,23 +156,23 @@ class RewardItemAdmin(ProgramScopedAdmin):
     fieldsets = [
         (None, {"fields": ["program", "kind", "active", "position", "image"]}),
         (
-            "Text",
+            _("Text"),
             {"fields": ["title_en", "description_en", "title_ar", "description_ar", "title_ms", "description_ms"]},
         ),
         (
-            "Cost and value",
+            _("Cost and value"),
             {"fields": ["points_cost", "cash_value", "currency", "payout_method", "provider_products", "stock"]},
         ),
-        ("Availability", {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
+        (_("Availability"), {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
     ]
 
-    @admin.display(description="Codes left")
+    @admin.display(description=_("Codes left"))
     def codes_left(self, obj):
         if obj.kind != RewardKind.VOUCHER:
             return "-"
         url = reverse("admin:rewards_rewarditem_upload_codes", args=[obj.pk])
         left = obj.codes.filter(status=VoucherCode.Status.AVAILABLE).count()
-        return format_html('{} · <a href="{}">upload CSV</a>', left, url)
+        return format_html('{} · <a href="{}">{}</a>', left, url, _("upload CSV"))
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.upload_codes_view)
@@ -171,18 +186,18 @@ class RewardItemAdmin(ProgramScopedAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > 5 * 1024 * 1024:
-                form.add_error("file", "The file is larger than 5 MB.")
+                form.add_error("file", _("The file is larger than 5 MB."))
             else:
                 result = vouchers.import_codes(item, upload.read(), batch=form.cleaned_data["batch"])
                 if result.errors:
                     for error in result.errors[:50]:
                         form.add_error("file", error)
                 else:
-                    messages.success(request, f"Added {result.created} codes to {item}.")
+                    messages.success(request, _("Added %(n)d codes to %(item)s.") % {"n": result.created, "item": item})
                     return redirect("admin:rewards_rewarditem_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Upload voucher codes for {item}",
+            "title": _("Upload voucher codes for %(item)s") % {"item": item},
             "item": item,
             "form": form,
             "opts": self.model._meta,
@@ -199,8 +214,21 @@ class VoucherCodeAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(ProgramScopedAdmin):
-    list_display = ["id", "created_at", "customer", "item", "points", "cash_value", "currency", "status", "source",
-                    "channel", "code", "payout_id", "failure_reason"]  # fmt: skip
+    list_display = ["created_at", "customer_link", "item_link", "points", "value", "status", "code", "payout_link",
+                    "failure_reason"]  # fmt: skip
+    customer_link = link_column("customer", _("customer"))
+    item_link = link_column("item", _("reward"))
+
+    @admin.display(description=_("value"), ordering="cash_value")
+    def value(self, obj):
+        return f"{obj.cash_value} {obj.currency}" if obj.cash_value else "–"
+
+    @admin.display(description=_("payout"))
+    def payout_link(self, obj):
+        from payouts.models import Payout
+
+        return admin_link(Payout.objects.filter(pk=obj.payout_id).first()) if obj.payout_id else "–"
+
     list_filter = ["status", "source", "channel", "program"]
     search_fields = ["customer__external_id", "idempotency_key", "voucher_code__code"]
     list_select_related = ["customer", "item", "voucher_code"]
@@ -215,7 +243,7 @@ class RedemptionAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Mark selected processing redemptions completed (shipped)")
+    @admin.action(description=_("Mark selected processing redemptions completed (shipped)"))
     def complete_selected(self, request, queryset):
         done = 0
         for pk in queryset.filter(status=Redemption.Status.PROCESSING, payout_id__isnull=True).values_list(
@@ -223,9 +251,9 @@ class RedemptionAdmin(ProgramScopedAdmin):
         ):
             redemptions.complete_redemption(pk)
             done += 1
-        messages.info(request, f"{done} redemption(s) completed. Cash redemptions follow their payout.")
+        messages.info(request, _("%(n)d redemption(s) completed. Cash redemptions follow their payout.") % {"n": done})
 
-    @admin.action(description="Fail selected processing redemptions and refund their points")
+    @admin.action(description=_("Fail selected processing redemptions and refund their points"))
     def fail_selected(self, request, queryset):
         done = 0
         for pk in queryset.filter(status=Redemption.Status.PROCESSING, payout_id__isnull=True).values_list(
@@ -233,7 +261,9 @@ class RedemptionAdmin(ProgramScopedAdmin):
         ):
             redemptions.fail_redemption(pk, f"cancelled by {request.user.get_username()}")
             done += 1
-        messages.info(request, f"{done} redemption(s) failed and refunded. Cash redemptions follow their payout.")
+        messages.info(
+            request, _("%(n)d redemption(s) failed and refunded. Cash redemptions follow their payout.") % {"n": done}
+        )
 
 
 @admin.register(Tier)

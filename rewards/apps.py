@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RewardsConfig(AppConfig):
@@ -12,7 +13,7 @@ class RewardsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "rewards"
-    verbose_name = "Rewards"
+    verbose_name = _("Rewards")
 
     def ready(self):
         from engagement import hooks

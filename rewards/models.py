@@ -164,6 +164,9 @@ class PointsLot(models.Model):
             models.Index(fields=["status", "available_at"], name="lot_release"),
         ]
 
+    def __str__(self):
+        return f"{self.points} ({self.remaining} left) of {self.account}"
+
 
 class Clawback(models.Model):
     """What a refund event asked back and what could be taken; the rest is recorded here."""
@@ -181,12 +184,15 @@ class Clawback(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["program", "refund_key"], name="clawback_unique")]
 
+    def __str__(self):
+        return f"{self.customer}: {self.points_due} due for {self.source_type} {self.source_id}"
+
 
 class Tier(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
     name = models.CharField(max_length=60)
-    name_ar = models.CharField(max_length=60, blank=True)
-    name_ms = models.CharField(max_length=60, blank=True)
+    name_ar = models.CharField(_("name (Arabic)"), max_length=60, blank=True)
+    name_ms = models.CharField(_("name (Malay)"), max_length=60, blank=True)
     min_points = models.PositiveIntegerField(help_text=_("Points earned in the rolling window to reach it."))
     earn_multiplier = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1"))
 
@@ -217,6 +223,9 @@ class CustomerTier(models.Model):
     achieved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self):
+        return f"{self.customer}: {self.tier}"
+
 
 class RewardKind(models.TextChoices):
     GIFT_CARD = "gift_card", _("Gift card")
@@ -235,12 +244,12 @@ class RewardItem(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="reward_items")
     kind = models.CharField(max_length=12, choices=RewardKind.choices)
-    title_en = models.CharField(max_length=120)
-    title_ar = models.CharField(max_length=120, blank=True)
-    title_ms = models.CharField(max_length=120, blank=True)
-    description_en = models.TextField(blank=True)
-    description_ar = models.TextField(blank=True)
-    description_ms = models.TextField(blank=True)
+    title_en = models.CharField(_("title (English)"), max_length=120)
+    title_ar = models.CharField(_("title (Arabic)"), max_length=120, blank=True)
+    title_ms = models.CharField(_("title (Malay)"), max_length=120, blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    description_ar = models.TextField(_("description (Arabic)"), blank=True)
+    description_ms = models.TextField(_("description (Malay)"), blank=True)
     points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     cash_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, blank=True, help_text=_("Empty: the program's."))
@@ -394,6 +403,9 @@ class Referral(models.Model):
             models.UniqueConstraint(fields=["program", "referrer", "referee_external_id"], name="referral_unique"),
         ]
 
+    def __str__(self):
+        return f"{self.referrer} → {self.referee or self.referee_external_id}"
+
 
 class PortalLoginToken(models.Model):
     """A one-time sign-in link: the signed link carries the id; used_at makes it single use."""
@@ -403,6 +415,9 @@ class PortalLoginToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Sign-in link for {self.customer} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 class BulkGrant(models.Model):

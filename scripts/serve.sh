@@ -14,11 +14,24 @@ export SECRET_KEY="${SECRET_KEY:-ganjaran-serve-$(python3 -c 'import secrets; pr
 export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
 export STATIC_MANIFEST=1
 mkdir -p var
+# `make manage ARGS="..."` reads this to run manage.py against these very services; owner-only
+# (it holds SECRET_KEY), removed when the stack stops.
+SERVE_ENV=var/serve.env
+(umask 077; {
+  echo "# Written by scripts/serve.sh for scripts/manage.sh while the stack runs."
+  for name in DATABASE_URL REDIS_URL SECRET_KEY SECURE_SSL_REDIRECT SESSION_COOKIE_SECURE CSRF_COOKIE_SECURE; do
+    printf '%s=%q\n' "$name" "${!name}"
+  done
+  for name in DEBUG ALLOWED_HOSTS SITE_URL EMAIL_URL ADMIN_OTP; do
+    if [ -n "${!name:-}" ]; then printf '%s=%q\n' "$name" "${!name}"; fi
+  done
+} > "$SERVE_ENV")
+trap 'rm -f "$SERVE_ENV"' EXIT
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput -v0
 
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$SERVE_ENV"; }
 trap cleanup EXIT INT TERM
 queues=$($BIN/python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(','.join(settings.CELERY_TASK_QUEUES_ALL))")
 $BIN/celery -A config worker -Q "$queues" --loglevel=INFO & pids+=($!)

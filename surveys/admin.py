@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from engagement.status_history_admin import StatusChangeInline
 from engagement.tenancy import ProgramScopedAdmin
@@ -36,7 +37,7 @@ class QuestionInline(admin.StackedInline):
     fieldsets = [
         (None, {"fields": [("position", "type", "required", "is_followup"), "text_en", "text_ar", "text_ms"]}),
         (
-            "Rating scale",
+            _("Rating scale"),
             {
                 "fields": [
                     ("scale_min", "scale_max"),
@@ -45,7 +46,7 @@ class QuestionInline(admin.StackedInline):
                 ]
             },
         ),
-        ("Choices", {"fields": ["choices"], "classes": ["collapse"]}),
+        (_("Choices"), {"fields": ["choices"], "classes": ["collapse"]}),
     ]
 
 
@@ -60,7 +61,7 @@ class SurveyAdmin(ProgramScopedAdmin):
     fieldsets = [
         (None, {"fields": ["program", "name", "kind", "is_active"]}),
         (
-            "Sending",
+            _("Sending"),
             {
                 "fields": [
                     "channels",
@@ -72,7 +73,7 @@ class SurveyAdmin(ProgramScopedAdmin):
             },
         ),
         (
-            "Relationship sample",
+            _("Relationship sample"),
             {
                 "fields": [
                     ("relationship_segment", "relationship_percent", "relationship_every_days"),
@@ -82,17 +83,17 @@ class SurveyAdmin(ProgramScopedAdmin):
         ),
     ]
 
-    @admin.display(description="channels")
+    @admin.display(description=_("channels"))
     def channel_list(self, survey):
         return ", ".join(survey.channels or [])
 
-    @admin.display(description="recontact (days)")
+    @admin.display(description=_("recontact (days)"))
     def recontact(self, survey):
         return survey.get_recontact_days()
 
-    @admin.display(description="report")
+    @admin.display(description=_("report"))
     def report_link(self, survey):
-        return format_html('<a href="{}">Report</a>', reverse("admin:surveys_survey_report", args=[survey.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:surveys_survey_report", args=[survey.pk]), _("Report"))
 
     def get_urls(self):
         own = [
@@ -121,7 +122,7 @@ class SurveyAdmin(ProgramScopedAdmin):
         chart = trend_svg(points, y_min=low, y_max=high, title=f"{survey.name}: {field.upper()} per {period}")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Report: {survey.name}",
+            "title": _("Report: %(name)s") % {"name": survey.name},
             "survey": survey,
             "report": report,
             "headline": field,
@@ -137,7 +138,8 @@ class SurveyAdmin(ProgramScopedAdmin):
         survey = self._survey(request, survey_id)
         return responses_csv(Response.objects.filter(survey=survey), filename=f"survey-{survey.pk}-responses.csv")
 
-    @admin.action(description="Send the relationship sample now (segment and % from the survey)")
+    # Django formats action labels with %: no literal percent sign here.
+    @admin.action(description=_("Send the relationship sample now (segment and percentage from the survey)"))
     def send_relationship_sample(self, request, queryset):
         from surveys.tasks import send_relationship_sample_task
 
@@ -145,11 +147,15 @@ class SurveyAdmin(ProgramScopedAdmin):
         for survey_id in ready:
             transaction.on_commit(lambda survey_id=survey_id: send_relationship_sample_task.delay(survey_id))
         skipped = queryset.count() - len(ready)
-        self.message_user(request, f"Relationship sample queued for {len(ready)} survey(s).", messages.SUCCESS)
+        self.message_user(
+            request, _("Relationship sample queued for %(n)d survey(s).") % {"n": len(ready)}, messages.SUCCESS
+        )
         if skipped:
-            self.message_user(request, f"{skipped} survey(s) have no segment or percentage set.", messages.WARNING)
+            self.message_user(
+                request, _("%(n)d survey(s) have no segment or percentage set.") % {"n": skipped}, messages.WARNING
+            )
 
-    @admin.action(description="Export completed responses as CSV")
+    @admin.action(description=_("Export completed responses as CSV"))
     def export_responses(self, request, queryset):
         return responses_csv(Response.objects.filter(survey__in=queryset))
 
@@ -180,7 +186,8 @@ class InvitationAdmin(ProgramScopedAdmin):
     list_filter = ["status", "channel", "source", "survey"]
     search_fields = ["customer__external_id", "customer__name"]
     raw_id_fields = ["customer"]
-    readonly_fields = [f.name for f in Invitation._meta.fields if f.name not in ("id",)]
+    # The token is the customer's secret link: never shown.
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name not in ("id", "token")]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
@@ -210,7 +217,7 @@ class ResponseAdmin(ProgramScopedAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Export selected responses as CSV")
+    @admin.action(description=_("Export selected responses as CSV"))
     def export_csv(self, request, queryset):
         return responses_csv(queryset)
 
@@ -225,24 +232,24 @@ class FollowUpAdmin(ProgramScopedAdmin):
     fields = ["program", "response", "answers", "status", "assignee", "note", "created_at", "resolved_at"]
     list_select_related = ["response__customer", "response__survey", "assignee"]
 
-    @admin.display(description="customer")
+    @admin.display(description=_("customer"))
     def customer(self, followup):
         return followup.response.customer
 
-    @admin.display(description="survey")
+    @admin.display(description=_("survey"))
     def survey(self, followup):
         return followup.response.survey
 
-    @admin.display(description="score")
+    @admin.display(description=_("score"))
     def score(self, followup):
         return followup.response.score
 
-    @admin.display(description="why?")
+    @admin.display(description=_("why?"))
     def why(self, followup):
         answer = followup.response.answers.filter(question__is_followup=True).first()
         return answer.value_text[:80] if answer else ""
 
-    @admin.display(description="answers")
+    @admin.display(description=_("answers"))
     def answers(self, followup):
         return "; ".join(f"{a.question.text_en}: {a.display()}" for a in followup.response.answers.all())
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SurveysConfig(AppConfig):
@@ -10,7 +11,7 @@ class SurveysConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "surveys"
-    verbose_name = "Surveys"
+    verbose_name = _("Surveys")
 
     def ready(self):
         from engagement import hooks

@@ -123,12 +123,12 @@ class Question(models.Model):
     text_ms = models.CharField(_("text (Malay)"), max_length=300)
     scale_min = models.SmallIntegerField(default=0)
     scale_max = models.SmallIntegerField(default=10)
-    low_label_en = models.CharField(max_length=80, blank=True)
-    low_label_ar = models.CharField(max_length=80, blank=True)
-    low_label_ms = models.CharField(max_length=80, blank=True)
-    high_label_en = models.CharField(max_length=80, blank=True)
-    high_label_ar = models.CharField(max_length=80, blank=True)
-    high_label_ms = models.CharField(max_length=80, blank=True)
+    low_label_en = models.CharField(_("low end label (English)"), max_length=80, blank=True)
+    low_label_ar = models.CharField(_("low end label (Arabic)"), max_length=80, blank=True)
+    low_label_ms = models.CharField(_("low end label (Malay)"), max_length=80, blank=True)
+    high_label_en = models.CharField(_("high end label (English)"), max_length=80, blank=True)
+    high_label_ar = models.CharField(_("high end label (Arabic)"), max_length=80, blank=True)
+    high_label_ms = models.CharField(_("high end label (Malay)"), max_length=80, blank=True)
     choices = models.JSONField(
         default=list, blank=True, help_text=_('Choice questions: [{"value": "price", "en": "…", "ar": "…", "ms": "…"}]')
     )
@@ -308,7 +308,7 @@ class Answer(models.Model):
         constraints = [models.UniqueConstraint(fields=["response", "question"], name="answer_unique_per_question")]
 
     def __str__(self):
-        return f"{self.question_id}: {self.display()}"
+        return f"{self.question}: {self.display()}"
 
     def display(self):
         if self.value_int is not None:

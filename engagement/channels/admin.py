@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from engagement.admin_links import link_column
 from engagement.channels import states
 from engagement.channels.models import (
     ContactPolicy,
@@ -27,21 +28,9 @@ class MessageStatusChangeInline(StatusChangeInline):
 @admin.register(Message)
 class MessageAdmin(ProgramScopedAdmin):
     inlines = [MessageStatusChangeInline]
-    list_display = [
-        "id",
-        "created_at",
-        "program",
-        "customer",
-        "channel",
-        "template_key",
-        "locale",
-        "status",
-        "reason",
-        "transactional",
-        "attempts",
-        "send_after",
-        "sent_at",
-    ]
+    # Fits 1366 px: program, locale and timings are filters or on the message's page.
+    list_display = ["created_at", "customer_link", "channel", "template_key", "status", "reason", "attempts", "sent_at"]
+    customer_link = link_column("customer", _("customer"))
     list_filter = ["program", "channel", "status", "reason", "transactional", "locale", "template_key"]
     search_fields = [
         "customer__external_id",
@@ -114,7 +103,8 @@ class ContactPolicyAdmin(ProgramScopedAdmin):
 
 @admin.register(PushSubscription)
 class PushSubscriptionAdmin(ProgramScopedAdmin):
-    list_display = ["customer", "program", "endpoint", "created_at", "last_success_at", "expired_at"]
+    list_display = ["customer_link", "program", "endpoint", "created_at", "last_success_at", "expired_at"]
+    customer_link = link_column("customer", _("customer"))
     list_filter = ["program", ("expired_at", admin.EmptyFieldListFilter)]
     search_fields = ["customer__external_id", "endpoint"]
     list_select_related = ["program", "customer"]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ChannelsConfig(AppConfig):
@@ -11,7 +12,7 @@ class ChannelsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "engagement.channels"
     label = "channels"
-    verbose_name = "Channels"
+    verbose_name = _("Channels")
 
     def ready(self):
         from engagement import hooks

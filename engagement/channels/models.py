@@ -99,7 +99,7 @@ class Message(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.channel} {self.template_key} → {self.customer_id} ({self.status})"
+        return f"{self.get_channel_display()} {self.template_key} → {self.customer} ({self.get_status_display()})"
 
 
 class MessageStatusChange(StatusChange):

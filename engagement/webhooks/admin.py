@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from engagement.admin_links import admin_link
 from engagement.tenancy import ProgramScopedAdmin
 from engagement.webhooks import delivery, subscriptions
 from engagement.webhooks.models import EventType, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -223,13 +224,11 @@ def _resend(modeladmin, request, delivery_ids):
 class WebhookDeliveryAdmin(HidesConnectionDetail, LogAdmin):
     list_display = [
         "event_link",
-        "event_type",
-        "subscription",
+        "subscription_link",
         "status",
         "attempt_count",
         "last_status_code",
         "next_attempt_at",
-        "delivered_at",
         "created_at",
     ]
     list_filter = ["status", "event__type", "subscription", "program", "created_at"]
@@ -254,13 +253,14 @@ class WebhookDeliveryAdmin(HidesConnectionDetail, LogAdmin):
     actions = ["resend"]
     date_hierarchy = "created_at"
 
-    @admin.display(description=_("event"), ordering="event__event_id")
+    @admin.display(description=_("event"), ordering="event__type")
     def event_link(self, obj):
-        return obj.event.event_id
+        # The type says what it was; the event's page has its id and payload.
+        return admin_link(obj.event, obj.event.type)
 
-    @admin.display(description=_("type"), ordering="event__type")
-    def event_type(self, obj):
-        return obj.event.type
+    @admin.display(description=_("subscription"), ordering="subscription__url")
+    def subscription_link(self, obj):
+        return admin_link(obj.subscription, obj.subscription.url)
 
     @admin.action(description=_("Re-send selected deliveries"), permissions=["resend"])
     def resend(self, request, queryset):
@@ -298,11 +298,11 @@ class WebhookAttemptAdmin(HidesConnectionDetail, LogAdmin):
 
     @admin.display(description=_("event"), ordering="delivery__event__event_id")
     def event_id(self, obj):
-        return obj.delivery.event.event_id
+        return admin_link(obj.delivery.event, obj.delivery.event.event_id)
 
     @admin.display(description=_("subscription"))
     def subscription_url(self, obj):
-        return obj.delivery.subscription.url
+        return admin_link(obj.delivery.subscription, obj.delivery.subscription.url)
 
     @admin.action(description=_("Re-send the deliveries of the selected attempts"), permissions=["resend"])
     def resend(self, request, queryset):

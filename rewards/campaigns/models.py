@@ -191,7 +191,7 @@ class CampaignEffect(models.Model):
         indexes = [models.Index(fields=["campaign", "customer", "occurred_at"], name="campaign_effect_limits")]
 
     def __str__(self):
-        return f"{self.campaign_id}/{self.customer_id}/{self.occurrence}"
+        return f"{self.campaign}: {self.customer} ({self.occurrence})"
 
 
 class ActionRun(models.Model):
@@ -224,6 +224,9 @@ class ActionRun(models.Model):
             models.Index(fields=["campaign", "kind", "status"], name="action_run_stats"),
         ]
 
+    def __str__(self):
+        return f"{self.campaign}: {self.kind} for {self.customer} ({self.status})"
+
 
 class PendingTrigger(models.Model):
     class Status(models.TextChoices):
@@ -248,6 +251,9 @@ class PendingTrigger(models.Model):
             models.UniqueConstraint(fields=["campaign", "customer", "occurrence"], name="pending_trigger_once"),
         ]
         indexes = [models.Index(fields=["due_at"], name="pending_trigger_due", condition=Q(status="pending"))]
+
+    def __str__(self):
+        return f"{self.campaign}: {self.customer} due {self.due_at:%Y-%m-%d %H:%M}"
 
 
 class TeamNotification(models.Model):
