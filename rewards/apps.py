@@ -7,7 +7,8 @@ class RewardsConfig(AppConfig):
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
     (engagement.hooks event handler), loyalty metric providers, the payout final-status
-    handler (refunds failed cash redemptions) and the demo step (order 20).
+    handler (refunds failed cash redemptions), the survey thank-you next step (a promoter's
+    referral link) and the demo step (order 20).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
@@ -16,9 +17,11 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from rewards import demo, earning, metrics, redemptions
+        from rewards import demo, earning, metrics, redemptions, referrals
+        from surveys.next_steps import register_next_step
 
         hooks.register_event_handler(earning.handle_events)
+        register_next_step(referrals.survey_next_step)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
         try:

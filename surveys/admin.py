@@ -35,6 +35,7 @@ class QuestionInline(admin.StackedInline):
             },
         ),
         ("Choices", {"fields": ["choices"], "classes": ["collapse"]}),
+        ("Condition", {"fields": ["show_if"], "classes": ["collapse"]}),
     ]
 
 
@@ -57,9 +58,11 @@ class SurveyAdmin(ProgramScopedAdmin):
                     "reminder_delay_hours",
                     "recontact_days",
                     "throttled_action",
+                    "allow_fresh_link",
                 ]
             },
         ),
+        ("Follow-up by score band", {"fields": ["followup_texts"]}),
         (
             "Relationship sample",
             {

@@ -232,3 +232,37 @@ def _release(invitation, now):
         return 0
     dispatch_invitation(invitation, now)
     return 1
+
+
+def renew_invitation(invitation):
+    """Send a fresh link for an expired, unanswered invitation when its survey allows it
+    (`allow_fresh_link`); returns the new Invitation or None when not allowed.
+
+    The customer asked for it, so the throttle (recontact window, cooldown) does not apply
+    and the message is transactional; the channel and language are the first invitation's.
+    Idempotent: one renewal per invitation (idempotency key "renew:<id>"), a repeat returns it.
+    """
+    survey = invitation.survey
+    if not survey.allow_fresh_link or not survey.is_active or invitation.status == Invitation.Status.ANSWERED:
+        return None
+    if not invitation.is_expired():
+        return None
+    key = f"renew:{invitation.pk}"
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().select_related("program").get(pk=invitation.customer_id)
+        if customer.erased_at is not None:
+            return None
+        previous = Invitation.objects.filter(program_id=invitation.program_id, idempotency_key=key).first()
+        if previous is not None:
+            return previous
+        fresh = Invitation.objects.create(
+            program_id=invitation.program_id,
+            survey=survey,
+            customer=customer,
+            channel=invitation.channel,
+            locale=invitation.locale,
+            source="renewal",
+            idempotency_key=key,
+        )
+        dispatch_invitation(fresh, timezone.now(), transactional=True)
+        return fresh

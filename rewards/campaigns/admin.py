@@ -143,6 +143,10 @@ class CampaignAdmin(ProgramScopedAdmin):
     change_list_template = "admin/campaigns/campaign/change_list.html"
     fieldsets = [
         (None, {"fields": ["program", "name", "description", "status", "paused_reason", "priority"]}),
+        (
+            _("Customer-facing title"),
+            {"fields": ["customer_title_en", "customer_title_ar", "customer_title_ms"]},
+        ),
         (_("When"), {"fields": ["starts_at", "ends_at"]}),
         (_("Who"), {"fields": ["audience", "audience_values", "audience_attributes", "conditions"]}),
         (
