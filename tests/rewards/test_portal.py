@@ -229,3 +229,29 @@ def test_expired_tokens_are_purged(alice):
     with time_machine.travel(timezone.now() + timezone.timedelta(days=2)):
         assert purge_login_tokens() == 1
     assert PortalLoginToken.objects.count() == 0
+
+
+def test_reward_images_are_served_to_the_programs_customers_only(acme, globex, alice, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from tests.factories import CustomerFactory
+
+    settings.MEDIA_ROOT = tmp_path
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="2" height="1"/>'
+    item = RewardItemFactory(program=acme, points_cost=900, title_en="Tumbler")
+    item.image.save("tumbler.svg", ContentFile(svg))
+    bare = RewardItemFactory(program=acme, points_cost=10, title_en="Kopi")
+    ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed")
+    client = signed_in_client(alice)
+
+    page = client.get("/portal/rewards/").content.decode()
+    assert f'src="/portal/rewards/{item.pk}/image/"' in page
+    assert page.count("reward-placeholder.svg") == 1  # the item without an image
+    assert 'data-testid="to-go">800 points to go<' in page
+    image = client.get(f"/portal/rewards/{item.pk}/image/")
+    assert (image.status_code, b"".join(image.streaming_content)) == (200, svg)
+    assert client.get(f"/portal/rewards/{bare.pk}/image/").status_code == 404
+    # Another program's customer cannot read it, and nobody signed out can.
+    stranger = CustomerFactory(program=globex, external_id="eve", email="eve@example.com")
+    assert signed_in_client(stranger).get(f"/portal/rewards/{item.pk}/image/").status_code == 404
+    assert Client().get(f"/portal/rewards/{item.pk}/image/").status_code == 302

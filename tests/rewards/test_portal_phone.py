@@ -187,3 +187,24 @@ def test_redeeming_ends_on_a_success_page_with_code_qr_and_barcode(
     page.click("[data-testid=copy]")
     page.wait_for_selector(".copy-status:not(:empty)")
     assert page.evaluate("navigator.clipboard.readText()") == "TEH-2468"
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_sign_in_pages_and_the_invitation_page_are_accessible(
+    transactional_db, live_server, browser_page, alice, language
+):
+    page = browser_page(locale=language, **PHONE)
+    page.goto(f"{live_server.url}/portal/login/")
+    page.click(f"button[data-lang={language}]")
+    page.wait_for_selector(f"html[lang={language}]")
+    for path in ("/portal/login/", "/portal/login/not-a-token/", "/portal/r/FRIEND01/"):
+        page.goto(live_server.url + path)
+        assert page.evaluate("document.documentElement.lang") == language
+        assert fits_the_phone(page)
+        assert_accessible(page)
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#id_email", alice.email)
+    page.click("button.primary")
+    page.wait_for_selector("[data-testid=login-sent]")
+    page.goto(LINK.search(mail.outbox[-1].body).group(0))
+    assert_accessible(page)  # the "Sign in" confirmation

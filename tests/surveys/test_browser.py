@@ -75,6 +75,10 @@ def test_nps_one_question_per_screen_with_a_follow_up_for_the_band(
         assert page.locator("[data-testid=next-link]").count() == 0
     assert page.locator("[data-testid=next-step]").count() == 1
     assert_accessible(page)
+    # The link again: "already answered", as accessible as the rest
+    page.goto(live_server.url + invitation_path(invitation))
+    assert page.locator(".problem-answered").count() == 1
+    assert_accessible(page)
     response = Response.objects.get(invitation=invitation)
     assert (response.score, response.locale) == (score, locale)
     assert list(response.answers.order_by("question__position").values_list("value_text", flat=True)) == [
