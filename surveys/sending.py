@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.formatting import format_date
 from engagement.models import Customer
 from surveys.models import Invitation, SendSkip
 from surveys.throttling import check_throttle
@@ -136,6 +137,10 @@ def message_context(invitation):
         "question": question.localized("text", invitation.locale) if question else "",
         "link": invitation.get_link(),
         "expires_at": invitation.expires_at,
+        # The date as every customer page writes it (engagement.formatting), in their language.
+        "expires_on": format_date(
+            invitation.expires_at, language=invitation.locale, tz_name=invitation.customer.get_timezone().key
+        ),
     }
 
 

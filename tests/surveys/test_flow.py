@@ -1,7 +1,7 @@
 """The path through a survey: score bands, one question per screen, the follow-up by band,
 conditional questions, fresh links for expired ones, branded pages."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -199,3 +199,17 @@ def test_problem_pages_carry_the_programs_name_and_colours(client, nps, alice, o
     assert f'href="/s/brand/{nps.program_id}.css"' in page
     css = Client().get(f"/s/brand/{nps.program_id}.css")
     assert (css["Content-Type"], css.content) == ("text/css; charset=utf-8", b":root { --brand: #7a1f5c; }\n")
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("en", "16 Mar 2026"), ("ms", "16 Mac 2026"), ("ar", "16 مارس 2026")])
+def test_invitation_messages_write_the_expiry_date_as_the_pages_do(acme, locale, expected):
+    from surveys.sending import message_context
+    from tests.factories import CustomerFactory
+
+    survey = make_survey(acme, "nps")
+    customer = CustomerFactory(program=acme, external_id=f"m-{locale}", locale=locale)
+    invitation = Invitation(program=acme, survey=survey, customer=customer, locale=locale, channel="email")
+    # 23:30 UTC on the 15th is already the 16th in Kuala Lumpur
+    invitation.expires_at = datetime(2026, 3, 15, 23, 30, tzinfo=UTC)
+
+    assert message_context(invitation)["expires_on"] == expected
