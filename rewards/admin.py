@@ -140,6 +140,7 @@ class RewardItemAdmin(ProgramScopedAdmin):
         ),
         ("Cost and value", {"fields": ["points_cost", "cash_value", "currency", "payout_method", "stock"]}),
         ("Availability", {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
+        ("After redeeming", {"fields": ["how_to_use_en", "how_to_use_ar", "how_to_use_ms", "use_within_days"]}),
     ]
 
     @admin.display(description="Codes left")
