@@ -27,7 +27,7 @@ from surveys.answering import (
 from surveys.models import Question, SurveySettings
 from surveys.next_steps import get_next_step
 from surveys.sending import renew_invitation
-from surveys.tokens import unsign
+from surveys.tokens import InvalidToken, unsign
 
 RTL_LOCALES = ("ar",)
 LANGUAGES = ("en", "ar", "ms")
@@ -63,7 +63,7 @@ def _program_of_token(token):
 
     try:
         program_id, _raw = unsign(token)
-    except Exception:  # noqa: BLE001 - any undecodable token is simply unbranded
+    except InvalidToken:
         return None
     return Program.objects.filter(pk=program_id).first()
 
