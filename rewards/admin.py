@@ -164,6 +164,7 @@ class RewardItemAdmin(ProgramScopedAdmin):
             {"fields": ["points_cost", "cash_value", "currency", "payout_method", "provider_products", "stock"]},
         ),
         (_("Availability"), {"fields": ["valid_from", "valid_until", "eligible_tiers", "eligible_segments"]}),
+        (_("After redeeming"), {"fields": ["how_to_use_en", "how_to_use_ar", "how_to_use_ms", "use_within_days"]}),
     ]
 
     @admin.display(description=_("Codes left"))

@@ -7,8 +7,9 @@ class RewardsConfig(AppConfig):
     the customer portal. Orchestrates: may import engagement, surveys and payouts.
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
-    (engagement.hooks event handler "earning": after "scores", before "campaigns"), loyalty metric providers, the payout final-status
-    handler (refunds failed cash redemptions) and the demo step (order 20).
+    (engagement.hooks event handler "earning": after "scores", before "campaigns"), loyalty
+    metric providers, the payout final-status handler (refunds failed cash redemptions), the
+    survey thank-you next step (a promoter's referral link) and the demo step (order 20).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
@@ -18,9 +19,11 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from engagement import hooks
         from payouts.hooks import register_payout_final_handler
-        from rewards import demo, earning, metrics, personal_data, redemptions
+        from rewards import demo, earning, metrics, personal_data, redemptions, referrals
+        from surveys.next_steps import register_next_step
 
         hooks.register_event_handler("earning", earning.handle_events)
+        register_next_step(referrals.survey_next_step)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
         hooks.register_erasure_handler(personal_data.erase_customer_rewards)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from engagement.models import Customer, Event
-from rewards import earning, ledger, tiers
+from rewards import activity, earning, ledger, tiers
 from rewards.errors import RewardsError
 from rewards.models import RewardItem, RewardKind, RewardsSettings, Tier, VoucherCode
 from rewards.redemptions import redeem_reward
@@ -105,12 +105,15 @@ def earn_purchase_points(program, progress):
 def ensure_demo_customer(program, items):
     customer = Customer.objects.get(program=program, external_id=DEMO_CUSTOMER)
     ledger.grant_points(
-        customer=customer, points=1500, reason="Welcome to the demo", idempotency_key="demo:welcome:cust-0001"
+        customer=customer,
+        points=1500,
+        reason=activity.Reason(activity.WELCOME, "Welcome to the demo"),
+        idempotency_key="demo:welcome:cust-0001",
     )
     ledger.grant_points(
         customer=customer,
         points=120,
-        reason="Birthday bonus",
+        reason=activity.Reason(activity.BIRTHDAY, "Birthday bonus"),
         idempotency_key="demo:birthday:cust-0001",
         expires_at=timezone.now() + timedelta(days=10),
     )

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from engagement.models import Event, Program
-from rewards import ledger, referrals, tiers
+from rewards import activity, ledger, referrals, tiers
 from rewards.models import EntryKind, LedgerEntry, RewardsSettings
 
 HANDLED = ("purchase", "refund", "referral_sent", "referral_converted")
@@ -63,7 +63,7 @@ def earn_for_purchases(program, purchases):
             ledger.Grant(
                 customer=event.customer,
                 points=points,
-                reason=f"Purchase {order}"[:255],
+                reason=activity.purchase(order, event.value, event.currency or program.currency),
                 idempotency_key=f"earn:purchase:{event.event_id}",
                 actor="earn rule",
                 source=("order", order),
@@ -96,5 +96,5 @@ def claw_back_refund(program, refund):
         source_id=order,
         fraction=fraction,
         refund_key=f"refund:event:{refund.event_id}",
-        reason=f"Refund of {order}"[:255],
+        reason=activity.purchase_refund(order),
     )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from engagement.models import Customer, Program
 from engagement.webhooks.events import record_webhook_events
+from rewards import activity
 from rewards.errors import InsufficientPoints, InvalidPoints
 from rewards.models import (
     Clawback,
@@ -136,6 +137,9 @@ def _entry(account, customer_id, kind, points, reason, key, *, pending=0, actor=
         pending_points=pending,
         balance_after=account.balance + points,
         reason=str(reason)[:255],
+        # A rewards.activity.Reason carries what the customer reads; plain text has no code.
+        message_code=getattr(reason, "code", ""),
+        message_params=getattr(reason, "params", {}),
         actor=user,
         actor_label=label,
         source_type=source_type,
@@ -465,7 +469,7 @@ def expire_points(now: datetime | None = None, *, program: Program | None = None
                 continue
             entry = _entry(
                 account, account.customer_id, EntryKind.EXPIRE, -points,
-                "Points expired", f"expire:lot:{lots[0].pk}", source=("lot", lots[0].pk),
+                activity.expire(), f"expire:lot:{lots[0].pk}", source=("lot", lots[0].pk),
                 expires_at=max(lot.expires_at for lot in lots if lot.expires_at is not None),  # due lots have one
             )  # fmt: skip
             entry.save()
@@ -497,7 +501,7 @@ def release_pending_points(now: datetime | None = None, *, program: Program | No
             entries = []
             for lot in lots:
                 entry = _entry(
-                    account, account.customer_id, EntryKind.EARN, lot.points, lot.entry.reason,
+                    account, account.customer_id, EntryKind.EARN, lot.points, activity.same_as(lot.entry),
                     f"release:lot:{lot.pk}", pending=-lot.points, source=("lot", lot.pk),
                     expires_at=lot.expires_at,
                 )  # fmt: skip

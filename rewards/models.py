@@ -103,7 +103,10 @@ class LedgerEntry(models.Model):
     points = models.BigIntegerField(help_text=_("Change of the spendable balance (signed)."))
     pending_points = models.BigIntegerField(default=0, help_text=_("Change of the pending points (signed)."))
     balance_after = models.BigIntegerField()
-    reason = models.CharField(max_length=255)
+    reason = models.CharField(max_length=255, help_text=_("English text for staff; customers see the message."))
+    # What the customer reads, rendered in their language when read (rewards.activity).
+    message_code = models.CharField(max_length=40, blank=True, default="")
+    message_params = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=100, blank=True, help_text=_("system, api, campaign, portal..."))
     source_type = models.CharField(max_length=40, blank=True)
@@ -125,6 +128,8 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["customer", "-id"], name="ledger_customer_recent"),
+            # Activity lists read newest first by when the points were earned.
+            models.Index(fields=["customer", "-created_at", "-id"], name="ledger_customer_timeline"),
             models.Index(fields=["program", "kind", "created_at"], name="ledger_program_kind_time"),
             models.Index(fields=["program", "source_type", "source_id"], name="ledger_source"),
         ]
@@ -250,6 +255,16 @@ class RewardItem(models.Model):
     description_en = models.TextField(_("description (English)"), blank=True)
     description_ar = models.TextField(_("description (Arabic)"), blank=True)
     description_ms = models.TextField(_("description (Malay)"), blank=True)
+    how_to_use_en = models.TextField(
+        _("how to use (English)"), blank=True, help_text=_("Shown after redeeming: how to use the reward.")
+    )
+    how_to_use_ar = models.TextField(_("how to use (Arabic)"), blank=True)
+    how_to_use_ms = models.TextField(_("how to use (Malay)"), blank=True)
+    use_within_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("The code must be used within this many days of redeeming; empty = no limit."),
+    )
     points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     cash_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, blank=True, help_text=_("Empty: the program's."))
@@ -292,6 +307,10 @@ class RewardItem(models.Model):
     @property
     def description(self):
         return self._localized("description")
+
+    @property
+    def how_to_use(self):
+        return self._localized("how_to_use")
 
     def get_currency(self):
         return self.currency or self.program.currency
@@ -369,6 +388,12 @@ class Redemption(models.Model):
     def code(self):
         voucher = getattr(self, "voucher_code", None)
         return voucher.code if voucher else None
+
+    @property
+    def use_by(self):
+        """The last moment to use the reward (item.use_within_days after redeeming), or None."""
+        days = self.item.use_within_days
+        return self.created_at + timezone.timedelta(days=days) if days else None
 
 
 class ReferralCode(models.Model):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("history/", views.history_view, name="history"),
     path("rewards/", views.catalogue_view, name="catalogue"),
     path("rewards/<int:item_id>/", views.redeem_view, name="redeem"),
+    path("rewards/<int:item_id>/image/", views.reward_image_view, name="reward-image"),
     path("my-rewards/", views.my_rewards_view, name="my-rewards"),
     path("my-rewards/<int:redemption_id>/", views.redemption_view, name="redemption"),
     path("referrals/", views.referrals_view, name="referrals"),

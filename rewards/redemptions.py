@@ -26,7 +26,7 @@ from django.utils import timezone
 from engagement.models import Customer, Program
 from payouts.models import Method
 from payouts.services import PayoutError, request_payout
-from rewards import ledger
+from rewards import activity, ledger
 from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
@@ -131,7 +131,7 @@ def _redeem_in_transaction(customer, item, key, channel, actor, source, free, pr
             customer,
             item.points_cost,
             kind=EntryKind.REDEEM,
-            reason=f"Redeemed: {item.title_en}"[:255],
+            reason=activity.redeem(item),
             idempotency_key=f"redeem:redemption:{redemption.pk}",
             actor=actor or channel,
             source=redemption,
@@ -218,7 +218,7 @@ def fail_redemption(redemption_id: int, reason: str) -> Redemption:
         if redemption.status != Redemption.Status.PROCESSING:
             return redemption
         if redemption.points:
-            ledger.refund_redemption_points(redemption, f"Refund: {reason}"[:255])
+            ledger.refund_redemption_points(redemption, activity.redemption_refund(redemption, reason))
         release_code(redemption)
         if redemption.stock_reserved:
             RewardItem.objects.filter(pk=redemption.item_id, stock__isnull=False).update(stock=F("stock") + 1)

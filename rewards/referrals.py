@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from engagement.models import Customer
-from rewards import ledger
+from rewards import activity, ledger
 from rewards.models import Referral, ReferralCode, RewardsSettings
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud
@@ -67,7 +67,7 @@ def record_referral_events(program, events):
             grants[key] = ledger.Grant(
                 customer=event.customer,
                 points=points,
-                reason=f"Referral: {referee_id}",
+                reason=activity.referral(referee_id),
                 idempotency_key=key,
                 actor="referral",
                 source=("referral", referral.pk),
@@ -83,4 +83,20 @@ def get_referral_stats(customer):
         "sent": made.count(),
         "converted": made.filter(status=Referral.Status.CONVERTED).count(),
         "points": customer.ledger_entries.filter(source_type="referral").aggregate(s=Sum("points"))["s"] or 0,
+    }
+
+
+def survey_next_step(invitation, response, band):
+    """surveys.next_steps provider: a promoter's thank-you page offers their referral link."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    if band != "promoter":
+        return None
+    code = get_referral_code(invitation.customer)
+    return {
+        "text": _("Glad you like us! Share your link: when a friend joins, you both earn points."),
+        "link": reverse("rewards_portal:referral-landing", args=[code.code]),
+        "link_label": _("Your referral link"),
+        "copy": True,
     }

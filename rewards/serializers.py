@@ -62,8 +62,9 @@ class LedgerEntryOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
         fields = [
-            "id", "customer", "kind", "points", "pending_points", "balance_after", "reason", "actor",
-            "source_type", "source_id", "redemption", "expires_at", "pending_until", "created_at",
+            "id", "customer", "kind", "points", "pending_points", "balance_after", "reason", "message_code",
+            "message_params", "actor", "source_type", "source_id", "redemption", "expires_at", "pending_until",
+            "created_at",
         ]  # fmt: skip
 
 

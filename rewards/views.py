@@ -8,20 +8,22 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
-from rewards import balances, catalogue, portal_auth, redemptions, referrals, tiers
+from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.errors import RewardsError
 from rewards.forms import LoginForm, ProfileForm
-from rewards.models import LedgerEntry, Redemption
+from rewards.models import Redemption
 
 
 def portal_login_required(view):
@@ -34,7 +36,9 @@ def portal_login_required(view):
         if customer is None:
             return redirect("rewards_portal:login")
         request.customer = customer
-        response = view(request, *args, **kwargs)
+        # Dates and times read in the customer's own time zone (engagement.formatting).
+        with timezone.override(customer.get_timezone()):
+            response = view(request, *args, **kwargs)
         add_never_cache_headers(response)
         return response
 
@@ -49,8 +53,31 @@ def _set_language(response, language):
     return response
 
 
+# The tab bar: (url name, label, the url names of the pages that belong to the tab).
+TABS = [
+    ("dashboard", _lazy("Home"), ()),
+    # A context: Django's admin catalogue, which takes precedence, reads "History" as "تاريخ".
+    ("history", pgettext_lazy("portal tab", "History"), ()),
+    ("catalogue", _lazy("Rewards"), ("redeem",)),
+    ("my-rewards", _lazy("My rewards"), ("redemption",)),
+    ("referrals", _lazy("Invite friends"), ()),
+    ("profile", _lazy("Profile"), ()),
+]
+
+
+def _tabs(request):
+    """The tabs with `current`: "page" on the tab's own page, "true" on a page under it."""
+    here = request.resolver_match.url_name if request.resolver_match else ""
+    tabs = []
+    for name, label, children in TABS:
+        current = "page" if here == name else ("true" if here in children else "")
+        tabs.append({"url": reverse(f"rewards_portal:{name}"), "label": label, "current": current})
+    return tabs
+
+
 def _ctx(request, **extra):
-    return {"customer": getattr(request, "customer", None), **extra}
+    customer = getattr(request, "customer", None)
+    return {"customer": customer, "tabs": _tabs(request) if customer else [], **extra}
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,15 +129,15 @@ def dashboard_view(request):
             request,
             summary=summary,
             progress=tiers.get_tier_progress(customer),
-            recent=LedgerEntry.objects.filter(customer=customer)[:5],
+            recent=activity.describe_entries(activity.list_activity(customer)[:5]),
         ),
     )
 
 
 @portal_login_required
 def history_view(request):
-    entries = LedgerEntry.objects.filter(customer=request.customer).select_related("redemption__item")
-    page = Paginator(entries, 25).get_page(request.GET.get("page"))
+    page = Paginator(activity.list_activity(request.customer), 25).get_page(request.GET.get("page"))
+    page.object_list = activity.describe_entries(page.object_list)
     return render(request, "rewards/portal/history.html", _ctx(request, page=page))
 
 
@@ -118,6 +145,8 @@ def history_view(request):
 def catalogue_view(request):
     items = catalogue.list_catalogue(request.customer.program, request.customer)
     summary = balances.get_balance_summary(request.customer)
+    for item in items:
+        item.points_to_go = max(0, item.points_cost - summary["balance"])
     return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, summary=summary))
 
 
@@ -140,7 +169,7 @@ def redeem_view(request, item_id):
         except RewardsError as exc:
             messages.error(request, str(exc.message))
             return redirect("rewards_portal:catalogue")
-        return redirect("rewards_portal:redemption", redemption_id=redemption.pk)
+        return redirect(reverse("rewards_portal:redemption", args=[redemption.pk]) + "?done=1")
     summary = balances.get_balance_summary(customer)
     return render(
         request,
@@ -167,7 +196,33 @@ def redemption_view(request, redemption_id):
     redemption = redemptions.get_redemption(request.customer.program, redemption_id, customer=request.customer)
     if redemption is None:
         raise Http404
-    return render(request, "rewards/portal/redemption.html", _ctx(request, redemption=redemption))
+    code = redemption.code
+    scans = {}
+    if code:
+        scans = {
+            "qr": scannable.qr_svg(code, _("QR code of %(code)s") % {"code": code}),
+            "barcode": scannable.barcode_svg(code, _("Barcode of %(code)s") % {"code": code}),
+        }
+    return render(
+        request,
+        "rewards/portal/redemption.html",
+        _ctx(request, redemption=redemption, just_redeemed=request.GET.get("done") == "1", **scans),
+    )
+
+
+@portal_login_required
+def reward_image_view(request, item_id):
+    """A catalogue item's image, for customers of its program (uploads are not public media)."""
+    item = catalogue.get_item(request.customer.program, item_id)
+    if item is None or not item.image:
+        raise Http404
+    try:
+        handle = item.image.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @portal_login_required

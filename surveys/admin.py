@@ -47,6 +47,7 @@ class QuestionInline(admin.StackedInline):
             },
         ),
         (_("Choices"), {"fields": ["choices"], "classes": ["collapse"]}),
+        (_("Condition"), {"fields": ["show_if"], "classes": ["collapse"]}),
     ]
 
 
@@ -69,9 +70,11 @@ class SurveyAdmin(ProgramScopedAdmin):
                     "reminder_delay_hours",
                     "recontact_days",
                     "throttled_action",
+                    "allow_fresh_link",
                 ]
             },
         ),
+        (_("Follow-up by score band"), {"fields": ["followup_texts"]}),
         (
             _("Relationship sample"),
             {

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from engagement.event_schema import CleanEvent
 from engagement.ingest import record_platform_event
 from engagement.webhooks.events import record_webhook_event
-from surveys import states
+from surveys import flow, states
 from surveys.models import Answer, FollowUp, Invitation, Question, Response, Survey
 from surveys.statuses import expire_due_invitations
 from surveys.tokens import InvalidToken, unsign
@@ -215,10 +215,20 @@ def _store_answer(response, question, value):
 def _complete(invitation, response, now, record_event):
     survey = invitation.survey
     stored = {answer.question_id: answer for answer in response.answers.all()}
+    # Only the questions this customer was asked count: an answer to a question that a
+    # changed earlier answer hid is dropped, and a hidden required question is not missing.
+    asked = flow.visible_questions(
+        list(survey.questions.all()), {qid: _answer_value(answer) for qid, answer in stored.items()}
+    )
+    asked_ids = {question.pk for question in asked}
+    hidden = [qid for qid in stored if qid not in asked_ids]
+    if hidden:
+        Answer.objects.filter(response=response, question_id__in=hidden).delete()
+        stored = {qid: answer for qid, answer in stored.items() if qid in asked_ids}
     missing = {
         f"q{question.pk}": _("Please answer this question.")
-        for question in survey.questions.filter(required=True)
-        if question.pk not in stored
+        for question in asked
+        if question.required and question.pk not in stored
     }
     if missing:
         raise AnswerErrors(missing)

@@ -47,14 +47,37 @@ WHY_TEXT = {
     "ms": "Apakah sebab utama skor anda?",
 }
 
+# The follow-up by score band (Survey.followup_texts): ask a detractor what went wrong, a
+# passive what is missing, a promoter what they like most.
+BAND_TEXTS = {
+    "detractor": {
+        "en": "We are sorry to hear that. What should we fix first?",
+        "ar": "يؤسفنا سماع ذلك. ما الذي يجب أن نصلحه أولًا؟",
+        "ms": "Kami kesal mendengarnya. Apakah yang patut kami perbaiki dahulu?",
+    },
+    "passive": {
+        "en": "What would make us a 10 for you?",
+        "ar": "ما الذي يجعل تقييمك لنا 10؟",
+        "ms": "Apakah yang akan menjadikan kami 10 bagi anda?",
+    },
+    "promoter": {
+        "en": "Great to hear! What do you like most?",
+        "ar": "يسعدنا ذلك! ما أكثر ما يعجبك؟",
+        "ms": "Gembira mendengarnya! Apakah yang paling anda suka?",
+    },
+}
+
 
 @transaction.atomic
 def create_survey(*, program, name, kind=Survey.Kind.NPS, with_why=True, **settings):
-    """Create a survey and its standard questions (the scale, then the "why?" follow-up).
+    """Create a survey and its standard questions (the scale, then the "why?" follow-up,
+    whose text depends on the score band: BAND_TEXTS unless `followup_texts` is given).
 
     `settings` are Survey fields (channels, link_validity_days, reminder_delay_hours...).
     A custom survey starts with no questions; add them in the admin or with add_question.
     """
+    if kind in SCALES and with_why:
+        settings.setdefault("followup_texts", BAND_TEXTS)
     survey = Survey.objects.create(program=program, name=name, kind=kind, **settings)
     if kind in SCALES:
         low, high = SCALES[kind]

@@ -8,6 +8,7 @@ import secrets
 import zoneinfo
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +35,12 @@ class SurveySettings(models.Model):
     )
     min_responses_per_period = models.PositiveIntegerField(
         default=30, help_text=_("Report periods with fewer responses show 'too few responses'.")
+    )
+    brand_color = models.CharField(
+        max_length=7,
+        default="#1d4ed8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour as #rrggbb."))],
+        help_text=_("Buttons and headings of the survey pages (dark enough for white text)."),
     )
 
     class Meta:
@@ -78,6 +85,14 @@ class Survey(models.Model):
         null=True, blank=True, help_text=_("Empty: the kind's default (90 days NPS, 30 days otherwise).")
     )
     throttled_action = models.CharField(max_length=10, choices=ThrottledAction.choices, default=ThrottledAction.DROP)
+    # The follow-up question's text by score band: {"detractor": {"en": "…", "ar": "…", "ms": "…"},
+    # "passive": {…}, "promoter": {…}}; a band without text shows the question's own text.
+    followup_texts = models.JSONField(
+        default=dict, blank=True, help_text=_("The follow-up question's text per score band and language.")
+    )
+    allow_fresh_link = models.BooleanField(
+        default=True, help_text=_("An expired link offers to send the customer a new one.")
+    )
     # Relationship survey: a sample of a segment, every `relationship_every_days` (beat).
     relationship_segment = models.CharField(max_length=40, blank=True)
     relationship_percent = models.PositiveSmallIntegerField(default=0, help_text=_("0: no relationship sends."))
@@ -134,6 +149,11 @@ class Question(models.Model):
     )
     required = models.BooleanField(default=False)
     is_followup = models.BooleanField(default=False, help_text=_('The "why?" question after the score.'))
+    show_if = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_('Ask only for chosen answers of an earlier question: {"question": <id>, "values": ["a", "b"]}.'),
+    )
 
     class Meta:
         ordering = ["survey", "position", "id"]

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engagement.channels.sending import send_message
+from engagement.formatting import format_date
 from engagement.models import Customer
 from surveys import states
 from surveys.models import Invitation, SendSkip, Survey
@@ -155,6 +156,10 @@ def message_context(invitation: Invitation) -> dict[str, Any]:
         "question": question.localized("text", invitation.locale) if question else "",
         "link": invitation.get_link(),
         "expires_at": invitation.expires_at,
+        # The date as every customer page writes it (engagement.formatting), in their language.
+        "expires_on": format_date(
+            invitation.expires_at, language=invitation.locale, tz_name=invitation.customer.get_timezone().key
+        ),
     }
 
 
@@ -250,3 +255,37 @@ def _release(invitation, now):
         return 0
     dispatch_invitation(invitation, now)
     return 1
+
+
+def renew_invitation(invitation):
+    """Send a fresh link for an expired, unanswered invitation when its survey allows it
+    (`allow_fresh_link`); returns the new Invitation or None when not allowed.
+
+    The customer asked for it, so the throttle (recontact window, cooldown) does not apply
+    and the message is transactional; the channel and language are the first invitation's.
+    Idempotent: one renewal per invitation (idempotency key "renew:<id>"), a repeat returns it.
+    """
+    survey = invitation.survey
+    if not survey.allow_fresh_link or not survey.is_active or invitation.status == Invitation.Status.ANSWERED:
+        return None
+    if not invitation.is_expired():
+        return None
+    key = f"renew:{invitation.pk}"
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().select_related("program").get(pk=invitation.customer_id)
+        if customer.erased_at is not None:
+            return None
+        previous = Invitation.objects.filter(program_id=invitation.program_id, idempotency_key=key).first()
+        if previous is not None:
+            return previous
+        fresh = Invitation.objects.create(
+            program_id=invitation.program_id,
+            survey=survey,
+            customer=customer,
+            channel=invitation.channel,
+            locale=invitation.locale,
+            source="renewal",
+            idempotency_key=key,
+        )
+        dispatch_invitation(fresh, timezone.now(), transactional=True)
+        return fresh

@@ -1,12 +1,22 @@
 """Answer pages (no login: the signed token identifies the invitation). Views parse and
-delegate to surveys.answering; every problem with a link is a clear page, never a 500."""
+delegate to surveys.answering and surveys.flow; every problem with a link is a clear page,
+never a 500.
+
+One question per screen: `?step=N` shows the N-th question asked (surveys.flow decides which
+questions are asked from the answers so far). "Next" and "Back" save a partial response;
+the last step sends. A POST may still carry every answer at once (no-JS clients, the API
+of the form), which is validated and stored the same way.
+"""
 
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
+from engagement.models import Program
+from surveys import flow
 from surveys.answering import (
     AnswerErrors,
     LinkProblem,
@@ -15,30 +25,64 @@ from surveys.answering import (
     save_answers,
     validate_answers,
 )
-from surveys.models import LANGUAGES, Question
+from surveys.models import LANGUAGES, Question, SurveySettings
+from surveys.next_steps import get_next_step
+from surveys.sending import renew_invitation
+from surveys.tokens import InvalidToken, unsign
 
 RTL_LOCALES = ("ar",)
 PROBLEM_STATUS = {"invalid": 404, "expired": 410, "answered": 200}
 
 
-def _page(request, template, locale, context, status=200):
+def _page(request, template, locale, context, status=200, program=None):
     with translation.override(locale):
         response = render(
             request,
             template,
-            {**context, "locale": locale, "direction": "rtl" if locale in RTL_LOCALES else "ltr"},
+            {
+                **context,
+                "locale": locale,
+                "direction": "rtl" if locale in RTL_LOCALES else "ltr",
+                "program_name": program.name if program is not None else "",
+                "program_id": program.pk if program is not None else None,
+            },
             status=status,
         )
     response["Content-Language"] = locale
     return response
 
 
-def _problem(request, kind, invitation=None, status=None):
-    locale = invitation.locale if invitation else translation.get_language() or "en"
+def _request_locale():
+    locale = (translation.get_language() or "en").split("-")[0]
+    return locale if locale in LANGUAGES else "en"
+
+
+def _program_of_token(token):
+    """The program a validly signed token names (its invitation may be gone), else None."""
+    try:
+        program_id, _raw = unsign(token)
+    except InvalidToken:
+        return None
+    return Program.objects.filter(pk=program_id).first()
+
+
+def _problem(request, kind, invitation=None, status=None, token=None, context=None):
+    locale = invitation.locale if invitation else _request_locale()
     locale = locale.split("-")[0] if locale.split("-")[0] in LANGUAGES else "en"
-    program = invitation.program.name if invitation else ""
+    program = invitation.program if invitation else (_program_of_token(token) if token else None)
+    can_renew = bool(
+        kind == "expired"
+        and invitation is not None
+        and invitation.survey.allow_fresh_link
+        and invitation.survey.is_active
+    )
     return _page(
-        request, "surveys/problem.html", locale, {"kind": kind, "program_name": program}, status or PROBLEM_STATUS[kind]
+        request,
+        "surveys/problem.html",
+        locale,
+        {"kind": kind, "can_renew": can_renew, "token": token, **(context or {})},
+        status or PROBLEM_STATUS[kind],
+        program=program,
     )
 
 
@@ -47,36 +91,84 @@ def answer_page(request, token):
     try:
         invitation = resolve_invitation(token)
     except LinkProblem as problem:
-        return _problem(request, problem.kind)
+        return _problem(request, problem.kind, token=token)
     if request.method == "GET":
         try:
             open_invitation(invitation)
         except LinkProblem as problem:
-            return _problem(request, problem.kind, invitation)
-        return _form_page(request, invitation, stored=_stored_answers(invitation), saved="saved" in request.GET)
+            return _problem(request, problem.kind, invitation, token=token)
+        return _form_page(
+            request,
+            invitation,
+            stored=_stored_answers(invitation),
+            saved="saved" in request.GET,
+            step=_step(request.GET),
+        )
     return _submit(request, token, invitation)
 
 
+def _step(data):
+    value = str(data.get("step", "1"))
+    return int(value) if value.isdigit() and 0 < int(value) < 100 else 1
+
+
+def _step_url(token, step, saved=False):
+    query = f"?step={step}" + ("&saved=1" if saved else "")
+    return reverse("surveys:answer", kwargs={"token": token}) + query
+
+
 def _submit(request, token, invitation):
-    complete = request.POST.get("action", "submit") != "save"
+    action = request.POST.get("action", "submit")
+    step = _step(request.POST)
     submitted = {name: values for name, values in request.POST.lists()}
+    if action == "submit" and _more_to_ask(invitation, request.POST.get("current", ""), submitted):
+        action = "next"  # this answer opened a question after this one: ask it before sending
     with translation.override(invitation.locale):
         answers, errors = validate_answers(invitation.survey, submitted)
+        current = request.POST.get("current", "")
+        if not errors and action == "next" and current:
+            errors = _unanswered_required(invitation, current, answers)
         if not errors:
             try:
-                save_answers(invitation, answers, complete=complete)
+                save_answers(invitation, answers, complete=action == "submit")
             except LinkProblem as problem:
-                return _problem(request, problem.kind, invitation, status=409 if problem.kind == "answered" else None)
+                status = 409 if problem.kind == "answered" else None
+                return _problem(request, problem.kind, invitation, status=status, token=token)
             except AnswerErrors as exc:
                 errors = exc.errors
     if errors:
         # Show what the customer typed, with the errors; nothing was stored.
-        return _form_page(request, invitation, stored=submitted, errors=errors, status=400)
+        stored = {**_stored_answers(invitation), **submitted}
+        return _form_page(request, invitation, stored=stored, errors=errors, status=400, step=step)
     if request.headers.get("X-Requested-With") == "fetch":
         return HttpResponse(status=204)  # background autosave from answer.js
-    if complete:
+    if action == "submit":
         return redirect("surveys:thanks", token=token)
-    return redirect(reverse("surveys:answer", kwargs={"token": token}) + "?saved=1")
+    if action == "next":
+        return redirect(_step_url(token, step + 1))
+    if action == "back":
+        return redirect(_step_url(token, max(1, step - 1)))
+    return redirect(_step_url(token, step, saved=True))
+
+
+def _more_to_ask(invitation, current, submitted):
+    """True when, with the answers just given, a question is asked after `current`."""
+    if not current:
+        return False
+    questions = list(invitation.survey.questions.all())
+    asked = flow.visible_questions(questions, _values(questions, {**_stored_answers(invitation), **submitted}))
+    names = [f"q{question.pk}" for question in asked]
+    return current in names and names.index(current) < len(names) - 1
+
+
+def _unanswered_required(invitation, name, answers):
+    """ "Next" on a required question needs its answer (now or saved before)."""
+    question = next((q for q in invitation.survey.questions.all() if f"q{q.pk}" == name), None)
+    if question is None or not question.required or question in answers:
+        return {}
+    if name in _stored_answers(invitation):
+        return {}
+    return {name: _("Please answer this question.")}
 
 
 @require_http_methods(["GET"])
@@ -84,10 +176,33 @@ def thanks_page(request, token):
     try:
         invitation = resolve_invitation(token)
     except LinkProblem as problem:
-        return _problem(request, problem.kind)
+        return _problem(request, problem.kind, token=token)
     if invitation.status != invitation.Status.ANSWERED:
         return redirect("surveys:answer", token=token)
-    return _page(request, "surveys/thanks.html", invitation.locale, {"program_name": invitation.program.name})
+    response = getattr(invitation, "response", None)
+    survey = invitation.survey
+    questions = list(survey.questions.all())
+    band = flow.score_band(survey, flow.primary_of(questions), response.score if response else None)
+    with translation.override(invitation.locale):
+        step = get_next_step(invitation, response, band)
+    if step and step.get("link"):
+        step = {**step, "link": request.build_absolute_uri(step["link"])}
+    return _page(
+        request, "surveys/thanks.html", invitation.locale, {"band": band, "next_step": step}, program=invitation.program
+    )
+
+
+@require_POST
+def fresh_link_page(request, token):
+    """An expired link's "send me a new link" button (when the survey allows it)."""
+    try:
+        invitation = resolve_invitation(token)
+    except LinkProblem as problem:
+        return _problem(request, problem.kind, token=token)
+    fresh = renew_invitation(invitation)
+    if fresh is None:
+        return _problem(request, "expired", invitation, token=token)
+    return _problem(request, "expired", invitation, status=200, token=token, context={"renewed": True})
 
 
 def _stored_answers(invitation):
@@ -107,28 +222,55 @@ def _stored_answers(invitation):
     return stored
 
 
-def _form_page(request, invitation, stored, errors=None, saved=False, status=200):
+def _values(questions, stored):
+    """Form values ({"q12": ["7"]}) as flow values ({12: 7 | "text" | ["a", "b"]})."""
+    values = {}
+    for question in questions:
+        raw = [v for v in stored.get(f"q{question.pk}", []) if str(v).strip()]
+        if not raw:
+            continue
+        if question.type == Question.Type.RATING:
+            values[question.pk] = int(raw[0]) if str(raw[0]).lstrip("-").isdigit() else None
+        elif question.type == Question.Type.MULTIPLE:
+            values[question.pk] = list(raw)
+        else:
+            values[question.pk] = raw[0]
+    return values
+
+
+def _form_page(request, invitation, stored, errors=None, saved=False, status=200, step=1):
     locale = invitation.locale
+    survey = invitation.survey
     errors = errors or {}
-    questions = [_question_context(q, locale, stored, errors) for q in invitation.survey.questions.all()]
-    foreign = {name: message for name, message in errors.items() if name not in {q["name"] for q in questions}}
+    questions = list(survey.questions.all())
+    values = _values(questions, stored)
+    asked = flow.visible_questions(questions, values) or questions[:1]
+    names = [f"q{q.pk}" for q in asked]
+    with_error = [i for i, name in enumerate(names, start=1) if name in errors]
+    step = with_error[0] if with_error else min(step, len(asked))
+    primary = flow.primary_of(questions)
+    band = flow.score_band(survey, primary, values.get(primary.pk) if primary else None)
+    question = asked[step - 1]
+    foreign = {name: message for name, message in errors.items() if name not in {f"q{q.pk}" for q in questions}}
     context = {
-        "program_name": invitation.program.name,
-        "questions": questions,
+        "question": _question_context(survey, question, locale, stored, errors, band),
+        "step": step,
+        "total": len(asked),
+        "is_last": step == len(asked),
         "foreign_errors": list(foreign.values()),
         "has_errors": bool(errors),
         "saved": saved,
     }
-    return _page(request, "surveys/answer.html", locale, context, status=status)
+    return _page(request, "surveys/answer.html", locale, context, status=status, program=invitation.program)
 
 
-def _question_context(question, locale, stored, errors):
+def _question_context(survey, question, locale, stored, errors, band):
     name = f"q{question.pk}"
     values = [str(value) for value in stored.get(name, [])]
     context = {
         "name": name,
         "type": question.type,
-        "text": question.localized("text", locale),
+        "text": flow.question_text(survey, question, band, locale),
         "required": question.required,
         "values": values,
         "value": values[0] if values else "",
@@ -146,3 +288,14 @@ def _question_context(question, locale, stored, errors):
             for choice in question.choices or []
         ]
     return context
+
+
+@require_http_methods(["GET"])
+def brand_css(request, program_id):
+    """The program's survey colours as a stylesheet (a file, not an inline style: the pages'
+    Content-Security-Policy allows styles and scripts from this site only)."""
+    program = Program.objects.filter(pk=program_id).first()
+    color = SurveySettings.for_program(program).brand_color if program else "#1d4ed8"
+    response = HttpResponse(f":root {{ --brand: {color}; }}\n", content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response

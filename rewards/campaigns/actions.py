@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from engagement.webhooks.models import EventType
 from payouts.models import Method
+from rewards import activity
 from rewards.campaigns.conditions import CHANNELS, MAX_MONEY, MAX_PERCENT, MAX_POINTS, ConditionError, number
 from rewards.campaigns.models import CampaignAction, TeamNotification
 
@@ -148,6 +149,12 @@ def _reward_item(action):
 # --- execution -----------------------------------------------------------------------------
 
 
+def campaign_reason(campaign, action):
+    """The ledger reason of a campaign grant: the admin's text for staff, the campaign's
+    customer-facing title for the customer's activity (rewards.activity)."""
+    return activity.campaign(campaign, action.config.get("reason") or f"Campaign: {campaign.name}")
+
+
 def idempotency_key(effect, action, suffix=""):
     return f"campaign-effect:{effect.pk}:{action.pk}{suffix}"
 
@@ -177,7 +184,7 @@ def _grant_points(action, campaign, effect, customer, points, money):
     entry = grant_points(
         customer=customer,
         points=points,
-        reason=action.config.get("reason") or f"Campaign: {campaign.name}",
+        reason=campaign_reason(campaign, action),
         idempotency_key=idempotency_key(effect, action),
         source=("campaign", campaign.pk),
     )

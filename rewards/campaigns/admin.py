@@ -219,6 +219,10 @@ class CampaignAdmin(ProgramScopedAdmin):
                 ]
             },
         ),
+        (
+            _("Customer-facing title"),
+            {"fields": ["customer_title_en", "customer_title_ar", "customer_title_ms"]},
+        ),
         (_("When"), {"fields": ["starts_at", "ends_at"]}),
         (_("Who"), {"fields": ["audience", "audience_values", "audience_attributes", "conditions"]}),
         (

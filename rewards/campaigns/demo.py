@@ -26,6 +26,17 @@ DEMO_TEMPLATES = [
     "birthday_points",
 ]
 
+# What customers read in their activity for the demo's point-granting campaigns.
+CUSTOMER_TITLES = {
+    "purchase_points": {
+        "en": "5% back on big orders",
+        "ar": "استرداد 5% على الطلبات الكبيرة",
+        "ms": "5% kembali untuk pesanan besar",
+    },
+    "segment_win_back": {"en": "We missed you", "ar": "اشتقنا إليك", "ms": "Kami rindu anda"},
+    "birthday_points": {"en": "Happy birthday!", "ar": "عيد ميلاد سعيد!", "ms": "Selamat hari jadi!"},
+}
+
 
 def _surveys(program):
     from surveys.models import Survey
@@ -48,6 +59,11 @@ def load_demo(program, progress):
     for key in DEMO_TEMPLATES:
         campaign = existing.get(key) or create_from_template(program, key, status="active", surveys=surveys)
         campaigns.append(campaign)
+        if key in CUSTOMER_TITLES and not campaign.customer_title_en:
+            titles = CUSTOMER_TITLES[key]
+            Campaign.objects.filter(pk=campaign.pk).update(
+                customer_title_en=titles["en"], customer_title_ar=titles["ar"], customer_title_ms=titles["ms"]
+            )
     now = timezone.now()
     start = now - timedelta(days=BACKFILL_DAYS)
     with progress(total=len(campaigns), desc="campaigns over recent events") as bar:

@@ -467,7 +467,7 @@ class ActionBatch:
             Grant(
                 customer=p.customer,
                 points=p.points,
-                reason=p.action.config.get("reason") or f"Campaign: {p.campaign.name}",
+                reason=action_kinds.campaign_reason(p.campaign, p.action),
                 idempotency_key=action_kinds.idempotency_key(p.effect, p.action),
                 source=("campaign", p.campaign.pk),
             )

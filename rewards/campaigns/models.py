@@ -57,6 +57,10 @@ class Campaign(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="campaigns")
     name = models.CharField(max_length=200)
+    # What customers read in their activity ("Bonus: Double points weekend"); the name is the admin's.
+    customer_title_en = models.CharField(max_length=120, blank=True)
+    customer_title_ar = models.CharField(max_length=120, blank=True)
+    customer_title_ms = models.CharField(max_length=120, blank=True)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     starts_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: from activation."))

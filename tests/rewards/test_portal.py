@@ -1,12 +1,14 @@
 """Customer portal: sign-in by emailed link, dashboard, history, redeem, languages, CSRF."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
-from rewards import ledger
+from rewards import activity, ledger
 from rewards.models import LedgerEntry, PointsAccount, Redemption, VoucherCode
 from rewards.redemptions import redeem_reward
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
@@ -90,12 +92,33 @@ def test_dashboard_shows_balance_tier_and_progress(acme, alice):
     assert "Earn 766 more points to reach Gold." in html
 
 
-def test_history_lists_entries_newest_first(alice):
-    ledger.grant_points(customer=alice, points=100, reason="First grant", idempotency_key="a")
-    ledger.adjust_points(customer=alice, points=-30, reason="Second fix", actor="t", idempotency_key="b")
-    html = signed_in_client(alice).get("/portal/history/").content.decode()
-    assert html.index("Second fix") < html.index("First grant")
-    assert "+100" in html and "-30" in html
+def test_history_lists_entries_newest_first_by_date_in_the_readers_language(acme, alice):
+    # Given a purchase earned ten days ago but recorded last, a birthday bonus, a redemption
+    # and a staff adjustment with an internal note
+    item = RewardItemFactory(program=acme, points_cost=50, title_en="Free kopi", title_ar="قهوة مجانية")
+    ledger.grant_points(
+        customer=alice, points=120, reason=activity.Reason(activity.BIRTHDAY, "Birthday bonus"), idempotency_key="b"
+    )
+    redeem_reward(customer=alice, item=item, idempotency_key="r", channel="portal")
+    ledger.adjust_points(customer=alice, points=-5, reason="Staff: goodwill fix", actor="t", idempotency_key="adj")
+    earned_at = timezone.now() - timezone.timedelta(days=10)
+    purchase = activity.purchase("991", Decimal("80.00"), "MYR")
+    ledger.bulk_grant(acme, [ledger.Grant(alice, 80, purchase, "p", earned_at=earned_at)])
+    client = signed_in_client(alice)
+
+    html = client.get("/portal/history/").content.decode()
+
+    order = ["Points adjusted", "Redeemed: <bdi>Free kopi</bdi>", "Birthday bonus", "Purchase of RM80.00"]
+    assert sorted(order, key=html.index) == order
+    assert "991" not in html and "goodwill" not in html
+    assert "+80" in html and "-5" in html and "-50" in html
+    assert timezone.localtime(earned_at, alice.get_timezone()).strftime("%-d %b %Y") in html
+
+    client.cookies["django_language"] = "ar"
+    html = client.get("/portal/history/").content.decode()
+    purchase_ar = "مشتريات بقيمة \u200f80.00\xa0MYR"  # CLDR Arabic money: RLM, amount, no-break space, code
+    order = ["تعديل النقاط", "تم الاستبدال: <bdi>قهوة مجانية</bdi>", "مكافأة عيد الميلاد", purchase_ar]
+    assert sorted(order, key=html.index) == order
 
 
 def test_redeem_voucher_with_confirm_step(acme, alice):
@@ -106,12 +129,14 @@ def test_redeem_voucher_with_confirm_step(acme, alice):
 
     confirm = client.get(f"/portal/rewards/{item.pk}/").content.decode()
     key = re.search(r'name="key" value="([^"]+)"', confirm).group(1)
-    assert "Redeem Free kopi?" in confirm
+    assert "Redeem <bdi>Free kopi</bdi>?" in confirm
 
     response = client.post(f"/portal/rewards/{item.pk}/", {"key": key})
     redemption = Redemption.objects.get()
-    assert response["Location"] == f"/portal/my-rewards/{redemption.pk}/"
-    assert 'data-testid="code">KOPI-42<' in client.get(response["Location"]).content.decode()
+    assert response["Location"] == f"/portal/my-rewards/{redemption.pk}/?done=1"
+    success = client.get(response["Location"]).content.decode()
+    assert 'data-testid="code" id="reward-code" aria-labelledby="code-label">KOPI-42<' in success
+    assert "Done! Your reward is ready." in success
     assert PointsAccount.objects.get(customer=alice).balance == 50
 
     # A double submit of the same confirm form does not redeem twice.
@@ -277,3 +302,29 @@ def test_behind_a_proxy_the_forwarded_client_is_counted(acme, settings):
     again = proxy.post("/portal/login/", {"email": "c@example.com"}, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.1")
 
     assert [first.status_code, second.status_code, again.status_code] == [200, 200, 429]
+
+
+def test_reward_images_are_served_to_the_programs_customers_only(acme, globex, alice, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from tests.factories import CustomerFactory
+
+    settings.MEDIA_ROOT = tmp_path
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="2" height="1"/>'
+    item = RewardItemFactory(program=acme, points_cost=900, title_en="Tumbler")
+    item.image.save("tumbler.svg", ContentFile(svg))
+    bare = RewardItemFactory(program=acme, points_cost=10, title_en="Kopi")
+    ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed")
+    client = signed_in_client(alice)
+
+    page = client.get("/portal/rewards/").content.decode()
+    assert f'src="/portal/rewards/{item.pk}/image/"' in page
+    assert page.count("reward-placeholder.svg") == 1  # the item without an image
+    assert 'data-testid="to-go">800 points to go<' in page
+    image = client.get(f"/portal/rewards/{item.pk}/image/")
+    assert (image.status_code, b"".join(image.streaming_content)) == (200, svg)
+    assert client.get(f"/portal/rewards/{bare.pk}/image/").status_code == 404
+    # Another program's customer cannot read it, and nobody signed out can.
+    stranger = CustomerFactory(program=globex, external_id="eve", email="eve@example.com")
+    assert signed_in_client(stranger).get(f"/portal/rewards/{item.pk}/image/").status_code == 404
+    assert Client().get(f"/portal/rewards/{item.pk}/image/").status_code == 302

@@ -66,7 +66,7 @@ def test_answer_page_in_arabic_is_rtl_and_the_scale_still_starts_at_zero(client,
     assert re.findall(r'data-testid="score-(\d+)"', html) == [str(n) for n in range(11)]
     assert "0 = غير محتمل على الإطلاق" in html
     assert "10 = محتمل جدًا" in html
-    assert "إرسال إجاباتي" in html  # the submit button, translated
+    assert "التالي" in html  # the "Next" button, translated
 
 
 def test_answer_page_in_malay(client, nps, acme, invited):
@@ -77,7 +77,7 @@ def test_answer_page_in_malay(client, nps, acme, invited):
 
     assert '<html lang="ms" dir="ltr">' in html
     assert "Sejauh manakah anda akan mengesyorkan Acme kepada rakan atau rakan sekerja?" in html
-    assert "Hantar jawapan saya" in html
+    assert "Seterusnya" in html
 
 
 def test_answer_is_stored_with_score_category_event_and_webhook(client, nps, alice, invited):
