@@ -53,10 +53,6 @@ def load_demo(program, progress):
     ensure_demo_customer(program, items)
     ensure_redemptions(program, items)
     tiers.recompute_tiers(program)
-    print(
-        f"  Portal: sign in as {DEMO_CUSTOMER} at /portal/login/ with {DEMO_CUSTOMER}@example.com; "
-        "the one-time link is printed in this console (the demo's email goes to the console)."
-    )
 
 
 def ensure_tiers(program):

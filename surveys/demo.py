@@ -45,19 +45,23 @@ def load_demo_surveys(program, progress):
     if not customers:
         return
     now = timezone.now()
+    todo = []
     for name, kind, count, answer_rate in PLANS:
         survey = Survey.objects.filter(program=program, name=name).first()
         if survey is None:
             survey = create_survey(program=program, name=name, kind=kind, channels=["email", "whatsapp", "sms"])
             if kind == Survey.Kind.NPS:
                 Survey.objects.filter(pk=survey.pk).update(relationship_segment="Loyal", relationship_percent=10)
-        if survey.invitations.filter(source="demo").exists():
-            continue
-        _load_history(survey, rng.sample(customers, min(count, len(customers))), answer_rate, rng, now, progress)
+        if not survey.invitations.filter(source="demo").exists():
+            todo.append((survey, rng.sample(customers, min(count, len(customers))), answer_rate))
+    # One bar for all the surveys' invitations, its total known from the start.
+    bar = progress(total=sum(len(sample) for _, sample, _ in todo), desc="survey responses")
+    for survey, sample, answer_rate in todo:
+        _load_history(survey, sample, answer_rate, rng, now, bar)
+    bar.close()
 
 
-def _load_history(survey, customers, answer_rate, rng, now, progress):
-    bar = progress(total=len(customers), desc=f"survey responses: {survey.name}")
+def _load_history(survey, customers, answer_rate, rng, now, bar):
     events, validity = [], timedelta(days=survey.link_validity_days)
     primary, why = survey.get_primary_question(), survey.questions.filter(is_followup=True).first()
     for customer in customers:
@@ -89,7 +93,6 @@ def _load_history(survey, customers, answer_rate, rng, now, progress):
         elif invitation.expires_at <= now:
             Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.EXPIRED)
         bar.update(1)
-    bar.close()
     record_events(survey.program, events)
     _work_the_follow_ups(survey, now, rng)
 
