@@ -31,10 +31,9 @@ runtime-venv: $(RUNTIME_STAMP)
 
 # Compiled .mo files are built, never committed (pure-Python Babel: no gettext needed).
 translations: runtime-venv
-	@for po in $$(find . -path ./$(VENV) -prune -o -name django.po -print); do \
-	  $(BIN)/python -c "import sys; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; \
-	src=sys.argv[1]; cat=read_po(open(src,'rb')); write_mo(open(src[:-3]+'.mo','wb'), cat)" $$po || exit 1; \
-	done
+	@$(BIN)/python -c "import sys; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; \
+	[write_mo(open(po[:-3] + '.mo', 'wb'), read_po(open(po, 'rb'))) for po in sys.argv[1:]]" \
+	  $$(find . -path ./$(VENV) -prune -o -name django.po -print)
 
 # The embedded PostgreSQL (var/postgres) runs while the demo does: Ctrl-C stops both.
 demo: runtime-venv translations

@@ -109,10 +109,12 @@ def database_settings():
 
 
 def run(command):
-    """Start the server, run `command`, stop the server when it ends (Ctrl-C included);
-    return its exit code."""
+    """Start the server, run `command`, stop the server when it ends (Ctrl-C and SIGTERM
+    included); return its exit code."""
     start()
     child = subprocess.Popen(command)
+    # `kill` (SIGTERM) ends the command first, then the server, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
     try:
         while True:
             try:

@@ -1,9 +1,9 @@
 """Demo data for surveys (order 30): an NPS and a CSAT survey with a few hundred responses
 spread over the last five months, and a detractor follow-up list.
 
-Past invitations are written directly (a history, not sends: no emails go out); answers go
-through surveys.answering.save_answers so responses, follow-ups and webhooks are real; the
-`survey_answered` events are recorded in one batch. Seeded, and idempotent: a survey that
+Past invitations are written directly, in one statement per survey (a history, not sends:
+no emails go out); answers go through surveys.answering.save_answers so responses,
+follow-ups and webhooks are real; the `survey_answered` events are recorded in one batch. Seeded, and idempotent: a survey that
 already has demo invitations is left alone.
 """
 
@@ -62,11 +62,15 @@ def load_demo_surveys(program, progress):
 
 
 def _load_history(survey, customers, answer_rate, rng, now, bar):
-    events, validity = [], timedelta(days=survey.link_validity_days)
+    """The invitations are history: planned in Python and inserted in one statement, each
+    with its final status (opened when answered, expired when past its link validity); then
+    the answers go through save_answers, one response each."""
+    validity = timedelta(days=survey.link_validity_days)
     primary, why = survey.get_primary_question(), survey.questions.filter(is_followup=True).first()
+    invitations, answered = [], []
     for customer in customers:
         invited_at = now - timedelta(days=rng.uniform(1, DAYS))
-        invitation = Invitation.objects.create(
+        invitation = Invitation(
             program=survey.program,
             survey=survey,
             customer=customer,
@@ -87,11 +91,17 @@ def _load_history(survey, customers, answer_rate, rng, now, bar):
             if why is not None and rng.random() < 0.6:
                 high = score >= (9 if survey.kind == Survey.Kind.NPS else 4)
                 answers[why] = rng.choice(WHY["high" if high else "low"][invitation.locale])
-            Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.OPENED, opened_at=answered_at)
-            response = save_answers(invitation, answers, complete=True, now=answered_at, record_event=False)
-            events.append(answered_event(invitation, response, answered_at))
+            invitation.status, invitation.opened_at = Invitation.Status.OPENED, answered_at
+            answered.append((invitation, answers, answered_at))
         elif invitation.expires_at <= now:
-            Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.EXPIRED)
+            invitation.status = Invitation.Status.EXPIRED
+        invitations.append(invitation)
+    Invitation.objects.bulk_create(invitations)
+    bar.update(len(invitations) - len(answered))
+    events = []
+    for invitation, answers, answered_at in answered:
+        response = save_answers(invitation, answers, complete=True, now=answered_at, record_event=False)
+        events.append(answered_event(invitation, response, answered_at))
         bar.update(1)
     record_events(survey.program, events)
     _work_the_follow_ups(survey, now, rng)
