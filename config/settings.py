@@ -1,8 +1,10 @@
 """Ganjaran settings. Every value comes from an environment variable (listed in README.md).
 
-With no DATABASE_URL and no REDIS_URL the project runs *embedded*: SQLite under var/ and
-Celery tasks executed eagerly in-process. That mode exists for `make demo` only; tests and
-production use PostgreSQL and Redis with real Celery workers.
+With no DATABASE_URL and no REDIS_URL the project runs *embedded*: a PostgreSQL server
+installed by pip into the virtual environment, with its data under var/postgres
+(config.embedded_db starts it on first use), and Celery tasks executed eagerly in-process.
+That mode exists for `make demo` only; tests and production use PostgreSQL and Redis with
+real Celery workers.
 """
 
 from datetime import timedelta
@@ -91,18 +93,15 @@ TEMPLATES = [
 ]
 
 if EMBEDDED:
-    (BASE_DIR / "var").mkdir(exist_ok=True)
-    DATABASES = {"default": env.db_url_config(f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    from config import embedded_db
+
+    DATABASES = {"default": embedded_db.database_settings()}
 else:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 # Persistent connections: per-request connections measured 5x slower on this hardware.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # SQLite builds covering indexes without their INCLUDE columns: only slower, as the demo may be.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -140,9 +139,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
 
-# --- Email (console in the demo; SMTP or a provider in production) -----------------------
+# --- Email (files under var/mail in the demo; SMTP or a provider in production) ------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMBEDDED and "EMAIL_URL" not in env.ENVIRON:
+    # One .log file per run of a process under var/mail: the demo's console stays quiet.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Ganjaran <no-reply@ganjaran.local>")
 
 # --- Security: production defaults, relaxed only when DEBUG --------------------------------

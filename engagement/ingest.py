@@ -21,7 +21,7 @@ from engagement.models import Customer, Event, Program
 EVENT_TABLE = Event._meta.db_table
 INSERT_COLUMNS = "program_id, customer_id, event_id, type, occurred_at, received_at, value, currency, properties"
 
-# PostgreSQL: one statement over arrays (~2x faster than a multi-row VALUES list); %b sends
+# One statement over arrays (~2x faster than a multi-row VALUES list); %b sends
 # the arrays in binary, which skips psycopg's per-element text escaping.
 PG_INSERT = f"""
     INSERT INTO {EVENT_TABLE} ({INSERT_COLUMNS})
@@ -31,7 +31,6 @@ PG_INSERT = f"""
     ON CONFLICT (program_id, event_id) DO NOTHING
     RETURNING id
 """
-PORTABLE_CHUNK = 90  # SQLite: rows per multi-row VALUES statement (9 params each)
 
 
 @dataclass
@@ -67,30 +66,21 @@ def server_side_cursor() -> Any:
 def resolve_customers(program: Program, external_ids: Iterable[str]) -> dict[str, int]:
     """Map external ids to customer ids, creating the unknown ones (race-safe)."""
     wanted = sorted(set(external_ids))
-    if connection.vendor == "postgresql":
-        # One array parameter instead of a thousand, bound server-side (see server_side_cursor).
-        with server_side_cursor() as cursor:
-            cursor.execute(PG_FIND_CUSTOMERS, [program.pk, wanted])
-            found = dict(cursor.fetchall())
-            missing = [ext for ext in wanted if ext not in found]
-            if missing:
-                # ON CONFLICT: a concurrent batch may create the same customer first.
-                now = timezone.now()
-                cursor.execute(PG_NEW_CUSTOMERS, [program.pk, now, now, missing])
-                cursor.execute(PG_FIND_CUSTOMERS, [program.pk, missing])
-                found.update(cursor.fetchall())
-        return found
-    found = dict(Customer.objects.filter(program=program, external_id__in=wanted).values_list("external_id", "id"))
-    missing = [ext for ext in wanted if ext not in found]
-    if missing:
-        Customer.objects.bulk_create(
-            [Customer(program=program, external_id=ext) for ext in missing], ignore_conflicts=True
-        )
-        found.update(Customer.objects.filter(program=program, external_id__in=missing).values_list("external_id", "id"))
+    # One array parameter instead of a thousand, bound server-side (see server_side_cursor).
+    with server_side_cursor() as cursor:
+        cursor.execute(PG_FIND_CUSTOMERS, [program.pk, wanted])
+        found = dict(cursor.fetchall())
+        missing = [ext for ext in wanted if ext not in found]
+        if missing:
+            # ON CONFLICT: a concurrent batch may create the same customer first.
+            now = timezone.now()
+            cursor.execute(PG_NEW_CUSTOMERS, [program.pk, now, now, missing])
+            cursor.execute(PG_FIND_CUSTOMERS, [program.pk, missing])
+            found.update(cursor.fetchall())
     return found
 
 
-def _insert_postgresql(program, rows, now):
+def _insert_events(program, rows, now):
     # Times and amounts travel as text and are cast by the server: adapting thousands of
     # datetime/Decimal objects client-side cost more than the insert itself.
     customer_ids, event_ids, types, times, values, currencies, props = zip(*rows)
@@ -108,34 +98,6 @@ def _insert_postgresql(program, rows, now):
     with server_side_cursor() as cursor:
         cursor.execute(PG_INSERT, params)
         return [row[0] for row in cursor.fetchall()]
-
-
-def _insert_portable(program, rows, now):
-    ids = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), PORTABLE_CHUNK):
-            chunk = rows[start : start + PORTABLE_CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = []
-            for customer_id, event_id, type_, occurred_at, value, currency, props in chunk:
-                params += [
-                    program.pk,
-                    customer_id,
-                    event_id,
-                    type_,
-                    occurred_at,
-                    now,
-                    str(value) if value is not None else None,
-                    currency,
-                    props,
-                ]
-            cursor.execute(
-                f"INSERT INTO {EVENT_TABLE} ({INSERT_COLUMNS}) VALUES {values} "
-                "ON CONFLICT (program_id, event_id) DO NOTHING RETURNING id",
-                params,
-            )
-            ids += [row[0] for row in cursor.fetchall()]
-    return ids
 
 
 def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool = True) -> IngestResult:
@@ -165,8 +127,7 @@ def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool 
             )
             for e in unique
         ]
-        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_portable
-        event_ids = insert(program, rows, now) if rows else []
+        event_ids = _insert_events(program, rows, now) if rows else []
         if enqueue and event_ids:
             from engagement.tasks import process_events_task
 

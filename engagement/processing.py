@@ -24,40 +24,27 @@ SWEEP_AGE = timedelta(minutes=2)
 SWEEP_BATCH = 1000
 
 
-def _id_filter(ids):
-    """SQL and params for `id IN ids`, in the vendor's best form."""
-    if connection.vendor == "postgresql":
-        return "id = ANY(%s)", [list(ids)]
-    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-def _least_greatest():
-    return ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
-
-
 def claim_events(event_ids, now):
-    where, params = _id_filter(event_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {EVENTS} SET processed_at = %s WHERE {where} AND processed_at IS NULL RETURNING id, program_id",
-            [now, *params],
+            f"UPDATE {EVENTS} SET processed_at = %s WHERE id = ANY(%s) AND processed_at IS NULL"
+            " RETURNING id, program_id",
+            [now, list(event_ids)],
         )
         return cursor.fetchall()
 
 
 def update_aggregates(event_ids):
     """Add the claimed events to CustomerEventCount and the Customer aggregate columns."""
-    least, greatest = _least_greatest()
-    where, params = _id_filter(event_ids)
+    params = [list(event_ids)]
     with connection.cursor() as cursor:
-        # "WHERE true" lets SQLite parse ON CONFLICT after INSERT ... SELECT.
         cursor.execute(
             f"""INSERT INTO {COUNTS} (customer_id, type, count, last_at)
                 SELECT customer_id, type, COUNT(*), MAX(occurred_at) FROM {EVENTS}
-                WHERE {where} GROUP BY customer_id, type
+                WHERE id = ANY(%s) GROUP BY customer_id, type
                 ON CONFLICT (customer_id, type) DO UPDATE
                 SET count = {COUNTS}.count + excluded.count,
-                    last_at = {greatest}({COUNTS}.last_at, excluded.last_at)""",
+                    last_at = GREATEST({COUNTS}.last_at, excluded.last_at)""",
             params,
         )
         cursor.execute(
@@ -65,13 +52,13 @@ def update_aggregates(event_ids):
                     event_count = {CUSTOMERS}.event_count + a.n,
                     purchase_count = {CUSTOMERS}.purchase_count + a.purchases,
                     revenue = {CUSTOMERS}.revenue + a.revenue,
-                    first_seen_at = {least}(COALESCE({CUSTOMERS}.first_seen_at, a.first_at), a.first_at),
-                    last_seen_at = {greatest}(COALESCE({CUSTOMERS}.last_seen_at, a.last_at), a.last_at)
+                    first_seen_at = LEAST(COALESCE({CUSTOMERS}.first_seen_at, a.first_at), a.first_at),
+                    last_seen_at = GREATEST(COALESCE({CUSTOMERS}.last_seen_at, a.last_at), a.last_at)
                 FROM (SELECT customer_id, COUNT(*) AS n,
                              SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS purchases,
                              COALESCE(SUM(CASE WHEN type = 'purchase' THEN value ELSE 0 END), 0) AS revenue,
                              MIN(occurred_at) AS first_at, MAX(occurred_at) AS last_at
-                      FROM {EVENTS} WHERE {where} GROUP BY customer_id) AS a
+                      FROM {EVENTS} WHERE id = ANY(%s) GROUP BY customer_id) AS a
                 WHERE {CUSTOMERS}.id = a.customer_id""",
             params,
         )

@@ -13,7 +13,7 @@ from django.utils import timezone
 from engagement.models import Customer, Event
 from rewards import activity, earning, ledger, tiers
 from rewards.errors import RewardsError
-from rewards.models import RewardItem, RewardKind, RewardsSettings, Tier, VoucherCode
+from rewards.models import LedgerEntry, RewardItem, RewardKind, RewardsSettings, Tier, VoucherCode
 from rewards.redemptions import redeem_reward
 
 DEMO_CUSTOMER = "cust-0001"
@@ -53,10 +53,6 @@ def load_demo(program, progress):
     ensure_demo_customer(program, items)
     ensure_redemptions(program, items)
     tiers.recompute_tiers(program)
-    print(
-        f"  Portal: sign in as {DEMO_CUSTOMER} at /portal/login/ with {DEMO_CUSTOMER}@example.com; "
-        "the one-time link is printed in this console (the demo's email goes to the console)."
-    )
 
 
 def ensure_tiers(program):
@@ -94,7 +90,14 @@ def earn_purchase_points(program, progress):
     """Base points for every demo purchase. Processing already earned them as the events
     arrived; this catches up (e.g. events loaded before rewards existed) in bulk, set-based:
     bulk_grant skips keys already in the ledger."""
-    ids = list(Event.objects.filter(program=program, type="purchase").order_by("id").values_list("id", flat=True))
+    # Only the purchases without their earn entry (none on a rerun): the same keys as the rule's.
+    earned = set(
+        LedgerEntry.objects.filter(program=program, idempotency_key__startswith="earn:purchase:").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    purchases = Event.objects.filter(program=program, type="purchase").order_by("id").values_list("id", "event_id")
+    ids = [pk for pk, event_id in purchases if f"earn:purchase:{event_id}" not in earned]
     with progress(total=len(ids), desc="purchase points", unit="ev") as bar:
         for start in range(0, len(ids), CHUNK):
             chunk = list(Event.objects.filter(pk__in=ids[start : start + CHUNK]).select_related("customer"))

@@ -256,7 +256,7 @@ def _track(account, points, pending):
 
 
 def _flush_tracked(accounts):
-    """Write the tracked deltas: one UPDATE for all accounts on PostgreSQL, one each elsewhere.
+    """Write the tracked deltas: one UPDATE for all accounts.
 
     The database adds (balance + delta) under the row locks the caller holds."""
     changed = []
@@ -268,7 +268,7 @@ def _flush_tracked(accounts):
     if not changed:
         return
     now = timezone.now()
-    if connection.vendor == "postgresql" and len(changed) > 1:
+    if len(changed) > 1:
         ids, points, pending = (list(column) for column in zip(*changed, strict=True))
         table = PointsAccount._meta.db_table
         with connection.cursor() as cursor:

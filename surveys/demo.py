@@ -1,9 +1,9 @@
 """Demo data for surveys (order 30): an NPS and a CSAT survey with a few hundred responses
 spread over the last five months, and a detractor follow-up list.
 
-Past invitations are written through surveys.states (a history, not sends: no emails go out); answers go
-through surveys.answering.save_answers so responses, follow-ups and webhooks are real; the
-`survey_answered` events are recorded in one batch. Seeded, and idempotent: a survey that
+Past invitations are written through surveys.states.import_history, in one statement per
+survey with their history rows (a history, not sends: no emails go out); answers go through surveys.answering.save_answers so responses,
+follow-ups and webhooks are real; the `survey_answered` events are recorded in one batch. Seeded, and idempotent: a survey that
 already has demo invitations is left alone.
 """
 
@@ -46,41 +46,44 @@ def load_demo_surveys(program, progress):
     if not customers:
         return
     now = timezone.now()
+    todo = []
     for name, kind, count, answer_rate in PLANS:
         survey = Survey.objects.filter(program=program, name=name).first()
         if survey is None:
             survey = create_survey(program=program, name=name, kind=kind, channels=["email", "whatsapp", "sms"])
             if kind == Survey.Kind.NPS:
                 Survey.objects.filter(pk=survey.pk).update(relationship_segment="Loyal", relationship_percent=10)
-        if survey.invitations.filter(source="demo").exists():
-            continue
-        _load_history(survey, rng.sample(customers, min(count, len(customers))), answer_rate, rng, now, progress)
+        if not survey.invitations.filter(source="demo").exists():
+            todo.append((survey, rng.sample(customers, min(count, len(customers))), answer_rate))
+    # One bar for all the surveys' invitations, its total known from the start.
+    bar = progress(total=sum(len(sample) for _, sample, _ in todo), desc="survey responses")
+    for survey, sample, answer_rate in todo:
+        _load_history(survey, sample, answer_rate, rng, now, bar)
+    bar.close()
 
 
-def _load_history(survey, customers, answer_rate, rng, now, progress):
-    bar = progress(total=len(customers), desc=f"survey responses: {survey.name}")
-    events, validity = [], timedelta(days=survey.link_validity_days)
+def _load_history(survey, customers, answer_rate, rng, now, bar):
+    """The invitations are history: planned in Python and inserted in one statement, each
+    with its final status (opened when answered, expired when past its link validity); then
+    the answers go through save_answers, one response each."""
+    validity = timedelta(days=survey.link_validity_days)
     primary, why = survey.get_primary_question(), survey.questions.filter(is_followup=True).first()
+    invitations, answered = [], []
     for customer in customers:
         invited_at = now - timedelta(days=rng.uniform(1, DAYS))
-        invitation = states.create(
-            Invitation(
-                program=survey.program,
-                survey=survey,
-                customer=customer,
-                channel=rng.choice(["email", "email", "email", "whatsapp", "sms"]),
-                locale=customer.get_locale(),
-                source="demo",
-                invited_at=invited_at,
-                sent_at=invited_at,
-                delivered_at=invited_at + timedelta(minutes=1),
-                expires_at=invited_at + validity,
-                created_at=invited_at,
-            ),
-            Invitation.Status.QUEUED,
-            reason="demo history",
+        invitation = Invitation(
+            program=survey.program,
+            survey=survey,
+            customer=customer,
+            channel=rng.choice(["email", "email", "email", "whatsapp", "sms"]),
+            locale=customer.get_locale(),
+            source="demo",
+            invited_at=invited_at,
+            sent_at=invited_at,
+            delivered_at=invited_at + timedelta(minutes=1),
+            expires_at=invited_at + validity,
+            created_at=invited_at,
         )
-        states.transition(invitation, Invitation.Status.DELIVERED, reason="demo history")
         answered_at = invited_at + timedelta(hours=rng.uniform(0.1, 96))
         if rng.random() < answer_rate and answered_at < now:
             score = _score(survey.kind, (now - invited_at).days, rng)
@@ -88,13 +91,21 @@ def _load_history(survey, customers, answer_rate, rng, now, progress):
             if why is not None and rng.random() < 0.6:
                 high = score >= (9 if survey.kind == Survey.Kind.NPS else 4)
                 answers[why] = rng.choice(WHY["high" if high else "low"][invitation.locale])
-            states.transition(invitation, Invitation.Status.OPENED, updates={"opened_at": answered_at})
-            response = save_answers(invitation, answers, complete=True, now=answered_at, record_event=False)
-            events.append(answered_event(invitation, response, answered_at))
+            invitation.opened_at = answered_at
+            answered.append((invitation, answers, answered_at))
+            status = Invitation.Status.OPENED
         elif invitation.expires_at <= now:
-            states.transition(invitation, Invitation.Status.EXPIRED, reason="demo history")
+            status = Invitation.Status.EXPIRED
+        else:
+            status = Invitation.Status.DELIVERED
+        invitations.append((invitation, status))
+    states.import_history(invitations, reason="demo history")
+    bar.update(len(invitations) - len(answered))
+    events = []
+    for invitation, answers, answered_at in answered:
+        response = save_answers(invitation, answers, complete=True, now=answered_at, record_event=False)
+        events.append(answered_event(invitation, response, answered_at))
         bar.update(1)
-    bar.close()
     record_events(survey.program, events)
     _work_the_follow_ups(survey, now, rng)
 

@@ -169,7 +169,7 @@ def not_merged():
     """SQL to put at the end of a subquery whose columns the query around it mentions several
     times: PostgreSQL would otherwise merge the subquery into it and compute each column again
     at every mention (OFFSET 0 keeps it a subquery of its own)."""
-    return " OFFSET 0" if connection.vendor == "postgresql" else ""
+    return " OFFSET 0"
 
 
 def sql_row(queryset, wrap, params_before=(), params_after=()):

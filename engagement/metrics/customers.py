@@ -4,8 +4,8 @@ period), shared by active customers, churn, retention, ACL and CLV.
 
 Two exact ways to the same counts:
 - `activity_from_events`: one pass over the events of [start − lookback, end) grouped by
-  customer (portable; the only way on SQLite).
-- `activity_from_aggregates` (PostgreSQL): from the first and last event times that event
+  customer.
+- `activity_from_aggregates`: from the first and last event times that event
   processing keeps on each customer (engagement.processing.update_aggregates), which answer
   "an event in [a, b)" for every range here but one, where an index probe answers. It holds
   for a customer whose events are all processed and none at or after `end`; the others (the
@@ -42,7 +42,7 @@ def activity(ctx):
     """The period's Activity, computed once per compute_metrics call."""
 
     def compute():
-        if connection.vendor == "postgresql" and _exceptions_are_few(ctx):
+        if _exceptions_are_few(ctx):
             return activity_from_aggregates(ctx)
         return activity_from_events(ctx)
 

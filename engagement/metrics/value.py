@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -222,11 +221,10 @@ def _cai_sql(ctx, weights):
     (latest by time, then id), converted referrals and shares in the period — in one pass
     over those events (a window numbers each customer's answers) — then the advocacy score
     summed over responders. The arithmetic is the one METRICS.md gives, in floating point."""
-    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
     w_nps, w_csat, w_ref = (float(weights[k]) for k in ("nps", "csat", "referrals"))
     nps_part = f"CASE WHEN nps IS NOT NULL THEN nps * 10 * {w_nps!r} ELSE 0.0 END"
     csat_part = f"CASE WHEN csat IS NOT NULL THEN (csat - 1) / 4 * 100 * {w_csat!r} ELSE 0.0 END"
-    ref_part = f"{least}(refs * 25 + shares * 5, 100) * {w_ref!r}"
+    ref_part = f"LEAST(refs * 25 + shares * 5, 100) * {w_ref!r}"
     weight = (
         f"(CASE WHEN nps IS NOT NULL THEN {w_nps!r} ELSE 0.0 END"
         f" + CASE WHEN csat IS NOT NULL THEN {w_csat!r} ELSE 0.0 END + {w_ref!r})"

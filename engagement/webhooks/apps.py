@@ -17,4 +17,6 @@ class WebhooksConfig(AppConfig):
         from engagement import hooks
         from engagement.webhooks import demo
 
-        hooks.register_demo_step(15, "webhooks", demo.load_webhook_demo)
+        # After the steps that record webhook events (rewards, surveys, campaigns): subscribed
+        # earlier, the demo receiver got ~1,500 deliveries attempted during the load (a minute).
+        hooks.register_demo_step(55, "webhooks", demo.load_webhook_demo)

@@ -1,5 +1,6 @@
-"""Demo data (order 15): acme subscribes a local receiver and the admin log gets delivered,
-retrying and failed deliveries. Idempotent; never waits on an unreachable URL."""
+"""Demo data (order 55, after the steps that record webhook events): acme subscribes a local
+receiver and the admin log gets delivered, retrying and failed deliveries. Idempotent; never
+waits on an unreachable URL."""
 
 from django.test.utils import override_settings
 from django.utils import timezone

@@ -78,13 +78,10 @@ def handle_events(program_id, event_ids):
 
 
 def batch_events(event_ids):
-    """The batch's events as a queryset. On PostgreSQL `id = ANY(array)`: one parameter
-    instead of an IN list of 1,000 that every campaign's query would re-send and re-parse."""
-    ids = list(event_ids)
-    if connection.vendor == "postgresql":
-        table = Event._meta.db_table
-        return Event.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [ids], output_field=BooleanField()))
-    return Event.objects.filter(id__in=ids)
+    """The batch's events as a queryset. `id = ANY(array)`: one parameter instead of an IN
+    list of 1,000 that every campaign's query would re-send and re-parse."""
+    table = Event._meta.db_table
+    return Event.objects.filter(RawSQL(f'"{table}"."id" = ANY(%s)', [list(event_ids)], output_field=BooleanField()))
 
 
 def evaluate_event_campaign(campaign, events, now, batch=None):

@@ -31,9 +31,6 @@ MAPPINGS = [
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        # PostgreSQL SQL (DESIGN.md: one dialect); the SQLite demo database is created empty.
-        return
     with schema_editor.connection.cursor() as cursor:
         for code, params, condition in MAPPINGS:
             cursor.execute(

@@ -1,0 +1,258 @@
+"""Per-customer scores (METRICS.md section 9), computed set-based for a whole program.
+
+One statement of SQL per re-score, no per-customer Python loop (the SQL is built in
+engagement.scoring.sql):
+1. the scored rows, one per customer of the program: the decayed weighted event sum, RFM
+   inputs over the lookback, last event and the median gap between consecutive events, then
+   the ranks (percentile rank for the engagement score, tie-aware quintiles for R, F and M),
+   the named segment, the churn risk, and the stored values (old_*), as a CTE;
+2. data-modifying CTEs reading it: ScoreTransition rows (INSERT … SELECT … RETURNING id),
+   the CustomerScore UPDATE of the changed rows and INSERT of the new ones, and the day's
+   CustomerScoreSnapshot rows (a plain INSERT on the day's first pass, else an upsert of the
+   new or changed rows).
+Then engagement.hooks.run_transition_handlers, all in one transaction.
+
+Definitions (documented in docs/engagement.md):
+- engagement_score = 100 × PERCENT_RANK() of the raw score within the program (share of the
+  other customers with a lower raw score); customers without events have raw score 0.
+- R, F, M = 1 + ⌊5 × (RANK() − 1) / n⌋ over the n customers with ≥1 purchase in the lookback
+  (ties share a score; 5 = best; recency: a later last purchase is better). Customers without
+  a purchase in the lookback have no R/F/M and the segment "Others".
+- churn_risk = days since last event / (2 × median gap in days, at least 1 day), clipped to
+  0..1. One event only: days since it / churn_horizon_days. No event at all: 1.
+
+Which events are read again. A decayed sum decays as a whole:
+Σ w·½^((as_of − t)/h) = ½^((as_of − s)/h) · Σ w·½^((s − t)/h), so a stored raw score (as of
+its scored_at s) stays exact for any later pass while the customer's events are the same.
+Events are append-only and processing counts them into Customer.event_count and
+last_seen_at, so they are the same when the stored event_count and last_event_at equal those,
+every event is before as_of and processed, and the weights and half-life are those the row
+was computed with (weights_key). Only the other customers' events are read again ("fresh"
+customers); the RFM inputs, whose lookback window moves, come from the purchases alone
+(a covering index). Historic snapshots read all events as of that day's end.
+Incremental re-scores rank the queued customers' fresh values against the stored values of
+everyone else (raw scores decayed to now), so they never read other customers' events.
+Scoring of one program is serialised by a PostgreSQL advisory lock.
+"""
+
+import json
+import zlib
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from engagement import hooks
+from engagement.models import Event, Program, ScoringQueueEntry
+from engagement.scoring.sql import (
+    CUSTOMERS,
+    SCORES,
+    SHOWN,
+    SNAPSHOTS,
+    score_writes_sql,
+    scores_sql,
+    snapshots_sql,
+    stale_sql,
+    transitions_sql,
+)
+
+__all__ = [
+    "SHOWN",
+    "ScoringResult",
+    "claim_queued_customers",
+    "list_queued_program_ids",
+    "local_date",
+    "local_day_end",
+    "queue_customers_for_events",
+    "rescore_customers",
+    "rescore_program",
+    "rescore_queued",
+    "snapshot_scores",
+    "weights_key",
+]
+
+EVENTS = Event._meta.db_table
+QUEUE = ScoringQueueEntry._meta.db_table
+ADVISORY_LOCK_BASE = 7_310_000_000  # + program id: one scoring pass per program at a time
+QUEUE_BATCH = 5000
+SCORING_WORK_MEM = "256MB"
+# Above this share of fresh customers a re-score aggregates the program's events in one scan
+# (a hash join) instead of reading each fresh customer's events through the customer index.
+SCAN_ALL_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    customers: int
+    transitions: int
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _fresh_customers(cursor, params, everyone):
+    """A full pass: (the customers whose events must be read again, whether to read them in
+    one scan of the program's events). See "Which events are read again" in the module
+    docstring; `everyone` for a pass as of another time than now (snapshots)."""
+    stale = "TRUE" if everyone else stale_sql()
+    cursor.execute(
+        f"""SELECT COUNT(*), COALESCE(array_agg(c.id) FILTER (WHERE {stale}), '{{}}')
+            FROM {CUSTOMERS} c LEFT JOIN {SCORES} s ON s.customer_id = c.id WHERE c.program_id = %(program)s""",
+        params,
+    )
+    total, ids = cursor.fetchone()
+    return ids, len(ids) > SCAN_ALL_SHARE * total
+
+
+def _first_pass_of_day(cursor, params):
+    """No snapshot row of the program for the day yet? Under the program's scoring lock nobody
+    else writes these rows between this check and the snapshot INSERT."""
+    cursor.execute(f"SELECT 1 FROM {SNAPSHOTS} WHERE program_id = %(program)s AND date = %(day)s LIMIT 1", params)
+    return cursor.fetchone() is None
+
+
+def local_day_end(program, day):
+    """The UTC instant at which `day` ends in the program's time zone."""
+    tz = zoneinfo.ZoneInfo(program.timezone)
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def local_date(program, instant):
+    return instant.astimezone(zoneinfo.ZoneInfo(program.timezone)).date()
+
+
+def weights_key(program):
+    """A fingerprint of what a raw score depends on besides the events: the score weights and
+    the half-life. A stored raw score computed with other ones is read again from the events."""
+    weights = sorted((type_, float(weight)) for type_, weight in program.get_score_weights().items())
+    payload = json.dumps([weights, float(program.score_half_life_days)])
+    return zlib.crc32(payload.encode()) & 0x7FFFFFFF
+
+
+def _write_in_one_statement(cursor, program, params, *, incremental, everyone, write_current, first_of_day):
+    """Score and write in ONE statement: the scored rows are a CTE that the data-modifying
+    CTEs (transitions, scores, snapshots) read, so nothing is written to a temporary table,
+    analysed and read back. A full pass scores only targets, so its statements carry no
+    target filter (whose selectivity the planner could only guess).
+    Returns (customers scored, transition ids)."""
+    targets = "n.is_target = 1" if incremental else "TRUE"
+    scan_all = False
+    if not incremental:
+        params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
+    ctes = [f"n AS MATERIALIZED ({scores_sql(program, params, incremental, scan_all)})"]
+    transitions = "NULL"
+    if write_current:
+        moved, insert_transitions = transitions_sql("n", targets)
+        update, insert_scores = score_writes_sql("n", targets)
+        ctes += [
+            f"moved AS MATERIALIZED ({moved})",
+            f"recorded AS ({insert_transitions})",
+            f"updated AS ({update})",
+            f"inserted AS ({insert_scores})",
+        ]
+        transitions = "(SELECT array_agg(id) FROM recorded)"
+    ctes.append(f"snapshots AS ({snapshots_sql('n', targets, first_of_day)})")
+    cursor.execute(
+        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
+        params,
+    )
+    scored, transition_ids = cursor.fetchone()
+    return scored, sorted(transition_ids or [])
+
+
+def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
+    """Score as of `as_of` and write the results; see module docstring."""
+    now = now or timezone.now()
+    incremental = customer_ids is not None
+    params = {
+        "program": program.id,
+        "as_of": _dt(as_of),
+        "now": _dt(now),
+        "day": connection.ops.adapt_datefield_value(day),
+        "lookback_start": _dt(as_of - timedelta(days=program.rfm_lookback_days)),
+        "half_life": float(max(program.score_half_life_days, 1)),
+        "horizon": float(max(program.churn_horizon_days, 1)),
+        "weights_key": weights_key(program),
+    }
+    if incremental:
+        params["fresh"] = list(customer_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program.id])
+        # The aggregates and the sorts must not spill to disk (the server default is 4 MB);
+        # this transaction only.
+        cursor.execute(f"SET LOCAL work_mem = '{SCORING_WORK_MEM}'")
+        options = {"incremental": incremental, "write_current": write_current}
+        options["first_of_day"] = _first_pass_of_day(cursor, params)
+        # A historic snapshot reads every event as of that day's end: stored rows are as of now.
+        scored, transition_ids = _write_in_one_statement(cursor, program, params, everyone=not write_current, **options)
+        if transition_ids:
+            hooks.run_transition_handlers(program.id, transition_ids)
+    return ScoringResult(customers=scored, transitions=len(transition_ids))
+
+
+def rescore_program(program, *, now=None):
+    """Re-score every customer of `program` as of now: CustomerScore, today's snapshot and
+    transitions, in one transaction (transition handlers run inside it). Idempotent: a
+    second run records no transitions unless time moved a customer into another band."""
+    now = now or timezone.now()
+    return _run(program, as_of=now, day=local_date(program, now), now=now)
+
+
+def rescore_customers(program, customer_ids, *, now=None):
+    """Re-score only `customer_ids` (ranked against everyone's stored values), as of now."""
+    if not customer_ids:
+        return ScoringResult(0, 0)
+    now = now or timezone.now()
+    return _run(program, as_of=now, day=local_date(program, now), customer_ids=customer_ids, now=now)
+
+
+def snapshot_scores(program, day):
+    """Rebuild the score snapshot of `day` from the events before that day's end (program
+    time zone). Touches neither CustomerScore nor transitions."""
+    return _run(program, as_of=local_day_end(program, day), day=day, write_current=False)
+
+
+def queue_customers_for_events(program_id, event_ids):
+    """Event handler (engagement.hooks): queue the customers of newly processed events for
+    the incremental re-score. Set-based; runs inside the processing transaction."""
+    if not event_ids:
+        return
+    params = {"ids": list(event_ids), "now": _dt(timezone.now())}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {QUEUE} (customer_id, program_id, queued_at)
+                SELECT DISTINCT customer_id, program_id, CAST(%(now)s AS timestamptz) FROM {EVENTS}
+                WHERE id = ANY(%(ids)s)
+                ON CONFLICT (customer_id) DO NOTHING""",
+            params,
+        )
+
+
+def claim_queued_customers(program_id, limit=QUEUE_BATCH):
+    """Take up to `limit` queued customers of a program off the queue (in the caller's
+    transaction, so a failed re-score puts them back). SKIP LOCKED lets workers share."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""DELETE FROM {QUEUE} WHERE customer_id IN (
+                    SELECT customer_id FROM {QUEUE} WHERE program_id = %s ORDER BY queued_at LIMIT %s FOR UPDATE SKIP LOCKED)
+                RETURNING customer_id""",
+            [program_id, limit],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def rescore_queued(program_id, limit=QUEUE_BATCH):
+    """Incremental re-score of one batch of queued customers; returns how many were scored."""
+    program = Program.objects.filter(pk=program_id).first()
+    if program is None:
+        return 0
+    with transaction.atomic():
+        ids = claim_queued_customers(program_id, limit)
+        return rescore_customers(program, ids).customers if ids else 0
+
+
+def list_queued_program_ids():
+    return list(ScoringQueueEntry.objects.values_list("program_id", flat=True).distinct().order_by("program_id"))
