@@ -121,20 +121,21 @@ class CustomerDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CustomerExportApi(APIView):
-    class OutputSerializer(serializers.Serializer):
-        program = serializers.CharField()
-        customer = serializers.DictField(help_text="Profile: external_id, name, email, phone, consents, tier, ...")
-        engagement = serializers.DictField(help_text="Activity counts, revenue, engagement score and segment.")
-        events = serializers.ListField(child=serializers.DictField(), help_text="Every event, oldest first.")
-        messages = serializers.ListField(child=serializers.DictField(), help_text="Messages sent or queued.")
-        push_subscriptions = serializers.ListField(child=serializers.DictField())
-        surveys = serializers.DictField(help_text="Invitations, and responses with every answer.")
-        rewards = serializers.DictField(help_text="Balance, tier, ledger entries, redemptions, referrals.")
-        payouts = serializers.ListField(child=serializers.DictField(), help_text="Payouts; destinations masked.")
+class CustomerExportOutputSerializer(serializers.Serializer):
+    program = serializers.CharField()
+    customer = serializers.DictField(help_text="Profile: external_id, name, email, phone, consents, tier, ...")
+    engagement = serializers.DictField(help_text="Activity counts, revenue, engagement score and segment.")
+    events = serializers.ListField(child=serializers.DictField(), help_text="Every event, oldest first.")
+    messages = serializers.ListField(child=serializers.DictField(), help_text="Messages sent or queued.")
+    push_subscriptions = serializers.ListField(child=serializers.DictField())
+    surveys = serializers.DictField(help_text="Invitations, and responses with every answer.")
+    rewards = serializers.DictField(help_text="Balance, tier, ledger entries, redemptions, referrals.")
+    payouts = serializers.ListField(child=serializers.DictField(), help_text="Payouts; destinations masked.")
 
+
+class CustomerExportApi(APIView):
     @extend_schema(
-        responses={200: OutputSerializer},
+        responses={200: CustomerExportOutputSerializer},
         summary="Export everything held about a customer (GDPR Art. 15/20)",
         description="One JSON document: profile, engagement, events, messages, surveys (with answers), "
         "rewards (ledger, redemptions), payouts. After an erasure it shows what was kept.",

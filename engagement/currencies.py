@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 
 @lru_cache(maxsize=1)
-def iso_currencies():
+def iso_currencies() -> frozenset[str]:
     """The set of active ISO 4217 codes (computed once per process)."""
     today = date.today()
     codes = set()
@@ -24,11 +24,11 @@ def iso_currencies():
     return frozenset(codes)
 
 
-def is_iso_currency(code):
+def is_iso_currency(code: object) -> bool:
     return isinstance(code, str) and code in iso_currencies()
 
 
-def validate_currency(value):
+def validate_currency(value: str) -> None:
     """Django/DRF validator: raises ValidationError (code "invalid_currency") unless `value`
     is an active ISO 4217 code."""
     if not is_iso_currency(value):

@@ -10,12 +10,12 @@ from decimal import Decimal
 from engagement import hooks
 from engagement.channels.models import Message, PushSubscription
 from engagement.customers import PROFILE_FIELDS
-from engagement.models import CustomerScore, Event
+from engagement.models import Customer, CustomerScore, Event
 
 EXPORTED_FIELDS = ("external_id", *PROFILE_FIELDS, "tier", "created_at", "updated_at", "erased_at")
 
 
-def export_customer(customer):
+def export_customer(customer: Customer) -> dict:
     """A JSON-able dict: profile, engagement, events, messages, push subscriptions, then one
     key per registered section (surveys, rewards, payouts). Reads only."""
     score = CustomerScore.objects.filter(customer=customer).first()

@@ -25,7 +25,7 @@ PROFILE_FIELDS = (
 )
 
 
-def external_id_problem(external_id):
+def external_id_problem(external_id: str) -> str | None:
     """Why `external_id` cannot be a customer's id, or None. The one rule (docs): an id is
     part of the customer's URL (/customers/{external_id}), so it may not contain "/" (no
     encoding makes a slash addressable through every proxy and client) and may not be "." or
@@ -38,7 +38,7 @@ def external_id_problem(external_id):
     return None
 
 
-def validate_external_id(external_id):
+def validate_external_id(external_id: str) -> None:
     """Django/DRF validator for external_id_problem (code "invalid_external_id")."""
     problem = external_id_problem(external_id)
     if problem:

@@ -109,7 +109,7 @@ class Scrubber:
         return self.known_only().scrub_rows(annotated.filter(condition), *fields)
 
 
-def scrubber_for(customer):
+def scrubber_for(customer: Customer) -> Scrubber:
     """The Scrubber for `customer`, with every registered collector's whole values."""
     whole_values = []
     for collect in hooks.erasure_collectors():
@@ -119,7 +119,7 @@ def scrubber_for(customer):
     return Scrubber(needles=needles, whole_values=whole_values, personal_keys=personal_keys)
 
 
-def erase_customer(customer):
+def erase_customer(customer: Customer) -> Customer:
     """Erase `customer`'s personal data everywhere (profile, events, messages, webhook
     payload copies, stored API responses, and what every higher app registered), in one
     transaction; the customer row, external id and every total stay. Idempotent."""

@@ -30,7 +30,7 @@ class BlockedAddress(OSError):
     """The host resolves to an address outbound requests may not reach."""
 
 
-def address_allowed(address, *, allow_loopback=False):
+def address_allowed(address: str, *, allow_loopback: bool = False) -> bool:
     """True for a public (globally routable unicast) IP address, or a loopback one when allowed."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
     if ip.version == 6 and ip.ipv4_mapped:  # ::ffff:10.0.0.1 is 10.0.0.1
@@ -41,7 +41,7 @@ def address_allowed(address, *, allow_loopback=False):
     return ip.is_global and not blocked
 
 
-def is_loopback_host(host):
+def is_loopback_host(host: str | None) -> bool:
     """True for a loopback name or literal (localhost, 127.0.0.1, ::1); no DNS lookup."""
     if (host or "").lower() in LOOPBACK_NAMES:
         return True
@@ -51,7 +51,7 @@ def is_loopback_host(host):
         return False
 
 
-def resolve(host, port=443):
+def resolve(host: str, port: int = 443) -> list[str]:
     """Every IP address `host` resolves to (a literal resolves to itself); [] if it does not."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -60,7 +60,7 @@ def resolve(host, port=443):
     return [info[4][0] for info in infos]
 
 
-def check_public_url(url, *, allow_loopback=False):
+def check_public_url(url: str, *, allow_loopback: bool = False) -> None:
     """Raise ValidationError (code "address_not_allowed") when `url`'s host is or resolves to
     an address outbound requests may not reach. Does not check the scheme or URL syntax."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
@@ -138,7 +138,7 @@ class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
         )
 
 
-def build_opener(*extra_handlers, allow_loopback=False):
+def build_opener(*extra_handlers, allow_loopback: bool = False) -> urllib.request.OpenerDirector:
     """A urllib opener that reaches public addresses only (loopback too when allowed), ignores
     proxies from the environment, and uses `extra_handlers` (e.g. one refusing redirects).
     A refused address surfaces as urllib.error.URLError whose reason is a BlockedAddress."""

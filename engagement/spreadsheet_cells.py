@@ -13,7 +13,7 @@ import csv
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise(value):
+def neutralise(value: object) -> object:
     """`value` as a cell a spreadsheet shows as text; non-strings are returned unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value

@@ -1,11 +1,13 @@
 """A customer's personal data in payouts: erasure (destinations, account names, provider
 copies) and the export section (payouts with their masked destinations)."""
 
+from engagement.erasure import Scrubber
+from engagement.models import Customer
 from payouts.models import Payout, PayoutApproval, PayoutAttempt, PayoutStatusChange, ProviderWebhookReceipt
 from payouts.states import FINAL
 
 
-def erase_customer_payouts(customer, scrubber):
+def erase_customer_payouts(customer: Customer, scrubber: Scrubber) -> None:
     """Replace the destinations (masked and full) of the customer's finished payouts,
     and scrub provider answers and receipts that quote them; amounts, currencies, methods,
     statuses and references stay. A payout still on its way keeps its full destination until
@@ -22,7 +24,7 @@ def erase_customer_payouts(customer, scrubber):
     scrubber.scrub_mentions(receipts, "payload")
 
 
-def export_payouts(customer):
+def export_payouts(customer: Customer) -> list:
     """The customer's payouts; destinations as shown everywhere (masked)."""
     return list(
         Payout.objects.filter(customer=customer)

@@ -1,11 +1,13 @@
 """A customer's personal data in rewards: erasure (text kept beside the totals) and the
 export section (balance, tier, ledger, redemptions, referrals)."""
 
+from engagement.erasure import Scrubber
+from engagement.models import Customer
 from rewards.campaigns.models import ActionRun, CampaignEffect, PendingTrigger, TeamNotification
 from rewards.models import LedgerEntry, PointsAccount, Redemption, Referral, ReferralCode
 
 
-def erase_customer_rewards(customer, scrubber):
+def erase_customer_rewards(customer: Customer, scrubber: Scrubber) -> None:
     """Scrub personal data from ledger entry reasons (points, balances and keys are never
     touched: the ledger trigger allows only `reason` to change), campaign effect, run and
     pending-trigger contexts, and team notifications about the customer. Idempotent."""
@@ -17,7 +19,7 @@ def erase_customer_rewards(customer, scrubber):
     scrubber.scrub_rows(Redemption.objects.filter(customer=customer).exclude(failure_reason=""), "failure_reason")
 
 
-def export_rewards(customer):
+def export_rewards(customer: Customer) -> dict:
     """Balance, tier, every ledger entry, redemption and referral of the customer."""
     account = PointsAccount.objects.filter(customer=customer).first()
     code = ReferralCode.objects.filter(customer=customer).values_list("code", flat=True).first()

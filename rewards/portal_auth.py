@@ -42,7 +42,7 @@ class SignInLimited:
     retry_after: int  # seconds
 
 
-def client_ip(request):
+def client_ip(request) -> str:
     """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_HOPS = n > 0 (behind n
     reverse proxies that append to X-Forwarded-For) the address the first proxy saw."""
     hops = settings.TRUSTED_PROXY_HOPS
@@ -52,7 +52,7 @@ def client_ip(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
-def check_sign_in_limits(ip, email):
+def check_sign_in_limits(ip: str, email: str) -> SignInLimited | None:
     """Count one sign-in request against the client's and the address's limits; return a
     SignInLimited when either is exceeded (then send nothing), else None. The address limit
     applies whether or not the address is known, so the answer reveals nothing."""

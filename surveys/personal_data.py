@@ -1,10 +1,12 @@
 """A customer's personal data in surveys: erasure (free-text answers, follow-up notes) and
 the export section (invitations and responses with their answers)."""
 
+from engagement.erasure import Scrubber
+from engagement.models import Customer
 from surveys.models import Answer, FollowUp, Invitation, Response, SendSkip
 
 
-def free_text_answers(customer):
+def free_text_answers(customer: Customer) -> list[str]:
     """The customer's non-empty free-text answers (collected before they are blanked, so
     copies elsewhere, e.g. webhook payloads, are scrubbed too)."""
     return list(
@@ -12,7 +14,7 @@ def free_text_answers(customer):
     )
 
 
-def erase_customer_answers(customer, scrubber):
+def erase_customer_answers(customer: Customer, scrubber: Scrubber) -> None:
     """Blank free-text answers and follow-up notes; scores, choices and categories stay
     (NPS/CSAT figures remain true). Idempotent."""
     Answer.objects.filter(response__customer=customer).exclude(value_text="").update(value_text="")
@@ -21,7 +23,7 @@ def erase_customer_answers(customer, scrubber):
     scrubber.scrub_rows(SendSkip.objects.filter(customer=customer).exclude(detail=""), "detail")
 
 
-def export_surveys(customer):
+def export_surveys(customer: Customer) -> dict:
     """Invitations and responses (with every answer) of the customer, oldest first."""
     invitations = Invitation.objects.filter(customer=customer).select_related("survey").order_by("id")
     responses = (

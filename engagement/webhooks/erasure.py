@@ -1,10 +1,12 @@
 """Right to erasure for outbound webhooks: the payload copies kept for (re)delivery and the
 partners' answers to them."""
 
+from engagement.erasure import Scrubber
+from engagement.models import Customer
 from engagement.webhooks.models import WebhookAttempt, WebhookEvent
 
 
-def erase_customer_webhooks(customer, scrubber):
+def erase_customer_webhooks(customer: Customer, scrubber: Scrubber) -> None:
     """Scrub personal data from the payloads of the program's webhook events about
     `customer` (payload "customer" = its external id, which stays) and from the response
     excerpts of their delivery attempts. Rows, types and times stay. Idempotent."""

@@ -4,7 +4,8 @@ A row trigger refuses DELETE, and UPDATE of every column except two:
 - `reason`: right to erasure scrubs personal data a partner put in a reason
   (engagement.erasure / rewards.personal_data); points, balances and keys never change;
 - `actor_id`: deleting a staff user sets it NULL (on_delete=SET_NULL).
-The refusal is SQLSTATE 23001 (restrict_violation), an IntegrityError in Django.
+The refusal is SQLSTATE 23001 (restrict_violation), an IntegrityError in Django. The
+embedded demo's SQLite gets the same rule (RAISE(ABORT)), as payouts' status trigger does.
 
 A DBA who must purge a whole program (offboarding a tenant) does it in one transaction
 after `SET LOCAL ganjaran.ledger_purge = 'on'`; no application code sets it.
@@ -61,9 +62,41 @@ DROP FUNCTION IF EXISTS rewards_ledger_entry_append_only();
 """
 
 
+CHANGED = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in PROTECTED)
+SQLITE = [
+    """CREATE TRIGGER rewards_ledger_entry_no_delete BEFORE DELETE ON rewards_ledgerentry
+       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE refused'); END""",
+    f"""CREATE TRIGGER rewards_ledger_entry_no_update BEFORE UPDATE ON rewards_ledgerentry
+       WHEN {CHANGED}
+       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END""",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS rewards_ledger_entry_no_delete",
+    "DROP TRIGGER IF EXISTS rewards_ledger_entry_no_update",
+]
+
+
+def install(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE, params=None)  # no placeholders: RAISE uses %
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE:
+            schema_editor.execute(statement)
+
+
+def uninstall(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_DROP:
+            schema_editor.execute(statement)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("rewards", "0001_initial"),
     ]
 
-    operations = [migrations.RunSQL(CREATE, DROP)]
+    # RunPython rather than RunSQL only to pick the dialect (PostgreSQL in production and
+    # tests, SQLite for the embedded demo); the statements are the SQL above.
+    operations = [migrations.RunPython(install, uninstall)]
