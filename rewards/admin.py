@@ -215,10 +215,14 @@ class VoucherCodeAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(ProgramScopedAdmin):
-    list_display = ["created_at", "customer_link", "item_link", "points", "value", "status", "code", "payout_link",
+    list_display = ["created_at", "customer_link", "item_link", "points", "value", "status", "voucher", "payout_link",
                     "failure_reason"]  # fmt: skip
     customer_link = link_column("customer", _("customer"))
     item_link = link_column("item", _("reward"))
+
+    @admin.display(description=_("code"), ordering="voucher_code__code")
+    def voucher(self, obj):
+        return obj.code or "–"
 
     @admin.display(description=_("value"), ordering="cash_value")
     def value(self, obj):

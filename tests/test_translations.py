@@ -73,3 +73,15 @@ def test_catalogue_is_current_with_the_code(fresh_extraction, app, language):
 @pytest.mark.parametrize("app", APPS)
 def test_every_message_is_translated(app, language):
     assert untranslated(catalogue(ROOT, app, language)) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("app", APPS)
+def test_translations_keep_the_placeholders_of_their_message(app, language):
+    """GNU msgfmt's format check: a translation with a placeholder its message lacks (or a
+    broken one) would raise at run time when the text is formatted."""
+    path = ROOT / app / "locale" / language / "LC_MESSAGES" / "django.po"
+
+    result = subprocess.run(["msgfmt", "--check-format", "-o", os.devnull, str(path)], capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr

@@ -96,6 +96,7 @@ TEMPLATES = {
         "actions": [{"kind": "grant_points", "config": {"points": 100, "reason": "Happy birthday!"}}],
     },
     "monthly_nps": {
+        # xgettext:no-python-format
         "title": _("Monthly relationship NPS to a 10% sample"),
         "trigger": {"kind": "schedule", "config": {"frequency": "monthly", "day": 1, "sample_percent": 10}},
         "actions": [{"kind": "send_survey", "config": {"survey": "nps"}}],
