@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from engagement import bgnbd, hooks, purchase_models, scoring
+from engagement import bgnbd, hooks, model_pages, purchase_models, scoring
 from engagement import gamma_gamma as gg
 from engagement.models import Customer, CustomerModelValue, CustomerScore, Event, PurchaseModelFit, ScoreTransition
 from engagement.purchase_models import Kind
@@ -313,3 +313,43 @@ def test_churn_trigger_uses_the_models_value(acme, modelled):
     assert set(CampaignEffect.objects.filter(campaign=campaign).values_list("customer_id", flat=True)) == crossed | {
         browser.pk
     }
+
+
+def test_model_page_shows_parameters_and_the_backtest_chart(acme, admin_client, modelled):
+    fit = PurchaseModelFit.objects.get(program=acme, kind="bgnbd")
+
+    page = admin_client.get(f"/admin/dashboard/models/?program={acme.pk}").content.decode()
+
+    assert f"r = {fit.parameters['r']:.4f}" in page
+    assert 'data-kind="gamma_gamma"' in page
+    chart = model_pages.backtest_chart(fit.backtest["weeks"])
+    assert f'<polyline class="eng-actual" points="{chart["actual"]}"/>' in page
+    assert f'<polyline class="eng-predicted" points="{chart["predicted"]}"/>' in page
+    assert str(fit.backtest["mape"]) in page
+    # Both lines on one scale: the tallest point of either reaches the top of the box.
+    tops = [float(p.split(",")[1]) for line in (chart["actual"], chart["predicted"]) for p in line.split()]
+    assert min(tops) == pytest.approx(model_pages.PAD, abs=0.05)
+
+
+def test_model_page_without_a_fit(acme, admin_client):
+    page = admin_client.get("/admin/dashboard/models/").content.decode()
+    assert "No fit yet." in page
+
+
+def test_dashboard_and_customer_page_show_churn_risk_and_clv(acme, admin_client, modelled):
+    fit = PurchaseModelFit.objects.get(program=acme, kind="bgnbd")
+    at_risk = CustomerModelValue.objects.filter(fit=fit, churn_risk__gte=Decimal("0.5")).exclude(predicted_clv=None)
+    top = at_risk.order_by("-predicted_clv", "customer_id").first()
+
+    page = admin_client.get(f"/admin/dashboard/?program={acme.pk}").content.decode()
+
+    assert f"{at_risk.count()} customers with churn risk ≥ 0.5" in page
+    assert f">{top.customer.external_id}</a></td><td>{top.predicted_clv:,.2f}</td><td>{top.churn_risk}</td>" in page
+    risks = [float(r) for r in CustomerModelValue.objects.filter(fit=fit).values_list("churn_risk", flat=True)]
+    for band in range(10):
+        n = sum(1 for r in risks if band / 10 <= r < (band + 1) / 10 or (band == 9 and r == 1.0))
+        assert f"<title>{band / 10:.1f}–{(band + 1) / 10:.1f}: {n}</title>" in page
+
+    customer_page = admin_client.get(f"/admin/engagement/customer/{top.customer_id}/change/").content.decode()
+    assert f"churn risk {top.churn_risk} · P(alive) {top.p_alive:.3f}" in customer_page
+    assert f"{top.predicted_clv} MYR (model as of 2025-07-01)" in customer_page
