@@ -42,10 +42,11 @@ def simulated_history(program, n, seed=17, weeks=78):
     events = []
     for customer in customers:
         rate, dropout, nu = rng.gamma(0.25, 1 / 4), rng.beta(0.8, 2.5), rng.gamma(4.0, 1 / 15)
-        t = rng.uniform(0, 52)  # weeks after start
+        first = t = rng.uniform(0, 52)  # weeks after start
         while t < weeks:
             events.append(purchase(customer, start + timedelta(weeks=t), f"{rng.gamma(6.0, 1 / nu):.2f}"))
-            if t > 0 and rng.random() < dropout:
+            # BG/NBD: a dropout chance after each repeat transaction (not the first).
+            if t > first and rng.random() < dropout:
                 break
             t += rng.exponential(1 / rate)
     Event.objects.bulk_create(events)
