@@ -105,18 +105,23 @@ def p_alive(params, x, t_x, T):
 
 def conditional_expected_purchases(params, t, x, t_x, T):
     """E[Y(t) | x, t_x, T]: expected transactions in the next `t` weeks, equation (10):
-    (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive).
+    (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x−1; z)] · P(alive),
+    z = t/(α+T+t).
 
-    The bracket's product is computed through the Pfaff transformation
-    (1−z)^(r+x) 2F1(r+x, b+x; c; z) = 2F1(r+x, c−b−x; c; z/(z−1)) with z = t/(α+T+t), i.e.
-    2F1(r+x, a−1; a+b+x−1; −t/(α+T)): no (α+T)^(r+x) power to overflow and no cancellation
-    of huge terms for large x. Needs a > 1 for the leading factor; for a ≤ 1 the formula still
-    holds (a − 1 cancels in the limit) and is evaluated the same way.
+    The bracket's product is computed through Euler's transformation
+    2F1(A, B; C; z) = (1−z)^(C−A−B) 2F1(C−A, C−B; C; z), which turns it into
+    (1−z)^(a−1) 2F1(a+b−1−r, a−1; a+b+x−1; z): the first two parameters no longer grow with x,
+    the third does (so the series converges faster for frequent buyers), z stays in [0, 1),
+    and no power (α+T)^(r+x) can overflow. (The Pfaff form with argument −t/(α+T) gave
+    wrong values in scipy for large a and b.) The (a−1) of the leading factor cancels the
+    bracket's own as a → 1; a = 1 exactly is a removable singularity the fit never lands on.
     """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x = np.asarray(x, dtype=float)
-    hyp = special.hyp2f1(r + x, a - 1, a + b + x - 1, -t / (alpha + T))
-    return (a + b + x - 1) / (a - 1) * (1 - hyp) * p_alive(params, x, t_x, T)
+    z = t / (alpha + T + t)
+    shrink = np.exp((a - 1) * (np.log(alpha + T) - np.log(alpha + T + t)))
+    bracket = 1 - shrink * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    return (a + b + x - 1) / (a - 1) * bracket * p_alive(params, x, t_x, T)
 
 
 def probability_no_purchase(params, t, x, t_x, T):

@@ -1,6 +1,7 @@
 """BG/NBD and Gamma-Gamma arithmetic (engagement.bgnbd, engagement.gamma_gamma): parameter
 recovery from simulated customers, and closed-form values computed by hand."""
 
+import itertools
 import math
 
 import numpy as np
@@ -90,8 +91,14 @@ def hyp2f1_series(a, b, c, z, terms=3000):
 
 
 @pytest.mark.parametrize(("x", "t_x", "T"), [(5, 20.0, 40.0), (1, 2.0, 30.0), (12, 50.0, 52.0)])
-def test_p_alive_and_expected_purchases_by_hand(x, t_x, T):
-    r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
+@pytest.mark.parametrize(
+    ("r", "alpha", "a", "b"),
+    # CDNOW, and a fit with large a and b where scipy's 2F1 of the Pfaff form (argument below
+    # −1) went wrong: it must not matter which form the code uses.
+    [(0.243, 4.414, 0.793, 2.426), (0.2935, 5.096, 9.9915, 34.67)],
+)
+def test_p_alive_and_expected_purchases_by_hand(x, t_x, T, r, alpha, a, b):
+    params = bgnbd.BgNbdParams(r, alpha, a, b)
     # Equation (13) and equation (10) of the paper written out term by term.
     alive = 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
     t = 52.0
@@ -103,8 +110,8 @@ def test_p_alive_and_expected_purchases_by_hand(x, t_x, T):
         * alive
     )
 
-    assert float(bgnbd.p_alive(CDNOW, x, t_x, T)) == pytest.approx(alive, rel=1e-12)
-    assert float(bgnbd.conditional_expected_purchases(CDNOW, t, x, t_x, T)) == pytest.approx(expected, rel=1e-9)
+    assert float(bgnbd.p_alive(params, x, t_x, T)) == pytest.approx(alive, rel=1e-12)
+    assert float(bgnbd.conditional_expected_purchases(params, t, x, t_x, T)) == pytest.approx(expected, rel=1e-9)
 
 
 def test_p_alive_by_hand_for_one_customer():
@@ -120,6 +127,16 @@ def test_a_customer_without_a_repeat_purchase_is_alive():
     # No repeat purchase: the chance of none in the next t weeks is the posterior NBD's zero.
     silent = float(bgnbd.probability_no_purchase(CDNOW, 13, 0, 0, 38.86))
     assert silent == pytest.approx((43.274 / 56.274) ** 0.243, rel=1e-12)
+
+
+def test_expected_purchases_grow_with_the_horizon():
+    # Over customers from new to frequent and horizons up to a year, for both parameter sets.
+    for params in (CDNOW, bgnbd.BgNbdParams(0.2935, 5.096, 9.9915, 34.67)):
+        for x, T in itertools.product([0, 1, 5, 50, 500], [0.15, 10.0, 78.0]):
+            curve = [
+                float(bgnbd.conditional_expected_purchases(params, t, x, 0.8 * T if x else 0, T)) for t in range(53)
+            ]
+            assert curve[0] == 0 and all(b >= a for a, b in itertools.pairwise(curve)), (params, x, T)
 
 
 def test_large_x_is_finite():
