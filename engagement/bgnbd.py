@@ -45,12 +45,9 @@ class Fit:
     iterations: int
 
 
-def log_likelihood_terms(params, x, t_x, T):
-    """Each customer's log-likelihood, equation (6) of the paper:
-    L = B(a, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^(r+x))
-        + [x > 0] B(a+1, b+x−1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^(r+x))."""
+def _terms(params, x, t_x, T):
+    """(common, alive, dead) log terms of equation (6): ℓ = common + log(e^alive + e^dead)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=float)
     common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
     alive = special.betaln(a, b + x) - (r + x) * np.log(alpha + T)
     # x = 0: the second term is absent (its beta function is not even defined at b + x − 1 < b).
@@ -58,7 +55,35 @@ def log_likelihood_terms(params, x, t_x, T):
         dead = np.where(
             x > 0, special.betaln(a + 1, np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf
         )
+    return common, alive, dead
+
+
+def log_likelihood_terms(params, x, t_x, T):
+    """Each customer's log-likelihood, equation (6) of the paper:
+    L = B(a, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^(r+x))
+        + [x > 0] B(a+1, b+x−1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^(r+x))."""
+    common, alive, dead = _terms(params, np.asarray(x, dtype=float), t_x, T)
     return common + np.logaddexp(alive, dead)
+
+
+def gradient_terms(params, x, t_x, T):
+    """∂ℓ/∂(r, α, a, b) per customer (rows), from the derivatives of the log-gamma and log-beta
+    functions (digamma ψ): each of the two terms of L contributes in proportion to its share
+    of L (w_alive + w_dead = 1)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x = np.asarray(x, dtype=float)
+    _, alive, dead = _terms(params, x, t_x, T)
+    total = np.logaddexp(alive, dead)
+    w_alive, w_dead = np.exp(alive - total), np.exp(dead - total)
+    psi = special.digamma
+    with np.errstate(invalid="ignore", divide="ignore"):
+        psi_b_dead = np.where(x > 0, psi(np.maximum(b + x - 1, 1e-300)), 0.0)
+    d_r = psi(r + x) - psi(r) + np.log(alpha) - w_alive * np.log(alpha + T) - w_dead * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
+    psi_abx = psi(a + b + x)
+    d_a = -(psi(a) - psi(a + b)) + w_alive * (psi(a) - psi_abx) + w_dead * (psi(a + 1) - psi_abx)
+    d_b = -(psi(b) - psi(a + b)) + w_alive * (psi(b + x) - psi_abx) + w_dead * (psi_b_dead - psi_abx)
+    return np.stack([d_r, d_alpha, d_a, d_b])
 
 
 def fit(x, t_x, T, weights=None):
@@ -74,12 +99,18 @@ def fit(x, t_x, T, weights=None):
     total = weights.sum()
 
     def negative(logs):
-        params = BgNbdParams(*np.exp(logs))
+        """The mean negative log-likelihood and its gradient in the log parameters
+        (∂/∂log θ = θ ∂/∂θ): an analytic gradient costs about one more pass over the
+        customers, finite differences four."""
+        theta = np.exp(logs)
+        params = BgNbdParams(*theta)
         value = -(weights * log_likelihood_terms(params, x, t_x, T)).sum() / total
-        return value if np.isfinite(value) else 1e100
+        if not np.isfinite(value):
+            return 1e100, np.zeros(4)
+        return value, -(gradient_terms(params, x, t_x, T) @ weights) / total * theta
 
     # Bounds keep exp() finite: no program has rates beyond e^±15.
-    result = optimize.minimize(negative, START, method="L-BFGS-B", options=TOLERANCE, bounds=[(-15, 15)] * 4)
+    result = optimize.minimize(negative, START, jac=True, method="L-BFGS-B", options=TOLERANCE, bounds=[(-15, 15)] * 4)
     params = BgNbdParams(*(float(v) for v in np.exp(result.x)))
     ll = float(-result.fun * total)
     at_bound = bool(np.any(np.abs(result.x) >= 15 - 1e-6))

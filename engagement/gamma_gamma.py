@@ -55,6 +55,17 @@ def log_likelihood_terms(params, x, m_x):
     )
 
 
+def gradient_terms(params, x, m_x):
+    """∂ℓ/∂(p, q, γ) per customer (rows; ψ: digamma)."""
+    p, q, gamma = params.p, params.q, params.gamma
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    px, spent = p * x, gamma + x * m_x
+    d_p = x * (special.digamma(px + q) - special.digamma(px) + np.log(m_x) + np.log(x) - np.log(spent))
+    d_q = special.digamma(px + q) - special.digamma(q) + np.log(gamma) - np.log(spent)
+    d_gamma = q / gamma - (px + q) / spent
+    return np.stack([d_p, d_q, d_gamma])
+
+
 def fit(x, m_x):
     """Maximum likelihood (p, q, γ) from customers with x ≥ 1 and m_x > 0, searched over the
     logarithms of the parameters with L-BFGS-B. `converged` also requires q > 1: below it the
@@ -67,10 +78,15 @@ def fit(x, m_x):
     n = max(len(x), 1)
 
     def negative(logs):
-        value = -log_likelihood_terms(GammaGammaParams(*np.exp(logs)), x, m).sum() / n
-        return value if np.isfinite(value) else 1e100
+        """Mean negative log-likelihood and its gradient in the log parameters."""
+        theta = np.exp(logs)
+        params = GammaGammaParams(*theta)
+        value = -log_likelihood_terms(params, x, m).sum() / n
+        if not np.isfinite(value):
+            return 1e100, np.zeros(3)
+        return value, -gradient_terms(params, x, m).sum(axis=1) / n * theta
 
-    result = optimize.minimize(negative, START, method="L-BFGS-B", options=TOLERANCE, bounds=[(-15, 15)] * 3)
+    result = optimize.minimize(negative, START, jac=True, method="L-BFGS-B", options=TOLERANCE, bounds=[(-15, 15)] * 3)
     p, q, gamma = (float(v) for v in np.exp(result.x))
     params = GammaGammaParams(p, q, gamma * scale)
     ll = float(log_likelihood_terms(params, x, m_x).sum())

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import optimize
 
 from engagement import bgnbd
 from engagement import gamma_gamma as gg
@@ -158,3 +159,25 @@ def test_gamma_gamma_expected_spend_by_hand():
     assert float(gg.expected_spend(params, 4, 30.0)) == pytest.approx(6.25 * 135.44 / 27.74, rel=1e-12)
     # No repeat transaction: the population mean pγ/(q−1).
     assert float(gg.expected_spend(params, 0, 0.0)) == pytest.approx(6.25 * 15.44 / 2.74, rel=1e-12)
+
+
+def test_analytic_gradients_match_finite_differences():
+    x, t_x, T = simulate_bgnbd(np.random.default_rng(3), 300, 0.25, 4.0, 0.8, 2.5, 52)
+    theta = np.array([0.3, 3.5, 0.9, 2.2])
+
+    def bg_total(v):
+        return bgnbd.log_likelihood_terms(bgnbd.BgNbdParams(*v), x, t_x, T).sum()
+
+    analytic = bgnbd.gradient_terms(bgnbd.BgNbdParams(*theta), x, t_x, T).sum(axis=1)
+    numeric = optimize.approx_fprime(theta, bg_total, 1e-7)
+    assert analytic == pytest.approx(numeric, rel=1e-4)
+
+    rng = np.random.default_rng(3)
+    k, m = rng.integers(1, 10, 300), rng.gamma(5.0, 4.0, 300)
+    spend = np.array([5.0, 3.0, 12.0])
+
+    def gg_total(v):
+        return gg.log_likelihood_terms(gg.GammaGammaParams(*v), k, m).sum()
+
+    analytic = gg.gradient_terms(gg.GammaGammaParams(*spend), k, m).sum(axis=1)
+    assert analytic == pytest.approx(optimize.approx_fprime(spend, gg_total, 1e-7), rel=1e-4)
