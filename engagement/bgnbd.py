@@ -70,10 +70,13 @@ def gradient_terms(params, x, t_x, T):
     """∂ℓ/∂(r, α, a, b) per customer (rows), from the derivatives of the log-gamma and log-beta
     functions (digamma ψ): each of the two terms of L contributes in proportion to its share
     of L (w_alive + w_dead = 1)."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x = np.asarray(x, dtype=float)
     _, alive, dead = _terms(params, x, t_x, T)
-    total = np.logaddexp(alive, dead)
+    return _gradient(params, x, t_x, T, alive, dead, np.logaddexp(alive, dead))
+
+
+def _gradient(params, x, t_x, T, alive, dead, total):
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     w_alive, w_dead = np.exp(alive - total), np.exp(dead - total)
     psi = special.digamma
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -86,12 +89,13 @@ def gradient_terms(params, x, t_x, T):
     return np.stack([d_r, d_alpha, d_a, d_b])
 
 
-def fit(x, t_x, T, weights=None):
+def fit(x, t_x, T, weights=None, start=None):
     """Maximum likelihood estimates of (r, α, a, b) from the customers' (x, t_x, T).
 
     The search runs over the logarithms of the parameters (all four must be positive) with
     L-BFGS-B; `weights` counts identical customers once with a weight (t_x and T are whole
-    days, so many customers share a summary). Returns a Fit; `converged` is False when the
+    days, so many customers share a summary); `start` (BgNbdParams) replaces the default
+    starting point, e.g. a fit of nearly the same data. Returns a Fit; `converged` is False when the
     optimiser did not report success or the estimate is not finite.
     """
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
@@ -104,10 +108,12 @@ def fit(x, t_x, T, weights=None):
         customers, finite differences four."""
         theta = np.exp(logs)
         params = BgNbdParams(*theta)
-        value = -(weights * log_likelihood_terms(params, x, t_x, T)).sum() / total
+        common, alive, dead = _terms(params, x, t_x, T)
+        mixed = np.logaddexp(alive, dead)
+        value = -(weights * (common + mixed)).sum() / total
         if not np.isfinite(value):
             return 1e100, np.zeros(4)
-        return value, -(gradient_terms(params, x, t_x, T) @ weights) / total * theta
+        return value, -(_gradient(params, x, t_x, T, alive, dead, mixed) @ weights) / total * theta
 
     # Bounds keep exp() finite: no program has rates beyond e^±15.
     result = optimize.minimize(negative, START, jac=True, method="L-BFGS-B", options=TOLERANCE, bounds=[(-15, 15)] * 4)

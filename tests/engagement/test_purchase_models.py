@@ -354,3 +354,39 @@ def test_dashboard_and_customer_page_show_churn_risk_and_clv(acme, admin_client,
     customer_page = admin_client.get(f"/admin/engagement/customer/{top.customer_id}/change/").content.decode()
     assert f"churn risk {top.churn_risk} · P(alive) {top.p_alive:.3f}" in customer_page
     assert f"{top.predicted_clv} MYR (model as of 2025-07-01)" in customer_page
+
+
+def test_the_schema_documents_the_models_and_the_new_fields(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+
+    models = schema["paths"]["/api/v1/models"]["get"]
+    assert models["operationId"] == "purchase_models"
+    assert [p["name"] for p in models["parameters"]] == ["as_of"]
+    fit = schema["components"]["schemas"]["PurchaseModelFit"]["properties"]
+    assert set(fit) == {
+        "kind",
+        "as_of",
+        "fitted_at",
+        "parameters",
+        "time_unit",
+        "log_likelihood",
+        "customers",
+        "repeat_buyers",
+        "converged",
+        "used",
+        "backtest",
+    }
+    engagement = schema["components"]["schemas"]["CustomerEngagement"]["properties"]
+    assert {
+        "p_alive",
+        "expected_purchases_90d",
+        "expected_purchases_365d",
+        "predicted_clv",
+        "churn_risk",
+        "churn_risk_method",
+        "as_of",
+    } <= set(engagement)
+    assert engagement["churn_risk_method"]["oneOf"][0] == {"$ref": "#/components/schemas/ChurnRiskMethodEnum"}
+    assert schema["components"]["schemas"]["ChurnRiskMethodEnum"]["enum"] == ["model", "rule"]
