@@ -315,9 +315,12 @@ def fit_models(program, as_of=None, *, calibration_weeks=CALIBRATION_WEEKS, now=
         if usable:
             with server_side_cursor() as raw:
                 _store_values(raw, bg_row, summary, customer_values(program, summary, bg_fit, gg_fit))
-            transition_ids = _record_churn_transitions(program, bg_row, now)
-            if transition_ids:
-                hooks.run_transition_handlers(program.id, transition_ids)
+            # Only a fit that is now the current one moves churn bands: a fit of the past
+            # (--as-of an earlier date, to analyse history) must not set off campaigns.
+            if latest_usable_fit(program) == bg_row:
+                transition_ids = _record_churn_transitions(program, bg_row, now)
+                if transition_ids:
+                    hooks.run_transition_handlers(program.id, transition_ids)
     return {Kind.BGNBD: bg_row, Kind.GAMMA_GAMMA: gg_row}
 
 

@@ -8,12 +8,14 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from engagement import bgnbd, hooks, model_pages, purchase_models, scoring
 from engagement import gamma_gamma as gg
+from engagement.beat import SCHEDULE
 from engagement.models import Customer, CustomerModelValue, CustomerScore, Event, PurchaseModelFit, ScoreTransition
 from engagement.purchase_models import Kind
+from engagement.tasks import fit_models_task
 from rewards.campaigns.models import CampaignEffect
 from tests.campaigns.conftest import make_campaign
 
@@ -315,6 +317,12 @@ def test_churn_trigger_uses_the_models_value(acme, modelled):
         browser.pk
     }
 
+    # A fit of the past (analysing history) records no transitions and sets off nothing.
+    transitions = ScoreTransition.objects.count()
+    purchase_models.fit_models(acme, AS_OF - timedelta(weeks=4))
+    assert ScoreTransition.objects.count() == transitions
+    assert PurchaseModelFit.objects.get(program=acme, kind="bgnbd", as_of=AS_OF - timedelta(weeks=4)).usable
+
 
 def test_model_page_shows_parameters_and_the_backtest_chart(acme, admin_client, modelled):
     fit = PurchaseModelFit.objects.get(program=acme, kind="bgnbd")
@@ -390,3 +398,16 @@ def test_the_schema_documents_the_models_and_the_new_fields(client):
     } <= set(engagement)
     assert engagement["churn_risk_method"]["oneOf"][0] == {"$ref": "#/components/schemas/ChurnRiskMethodEnum"}
     assert schema["components"]["schemas"]["ChurnRiskMethodEnum"]["enum"] == ["model", "rule"]
+
+
+def test_weekly_task_and_command_errors(acme, alice):
+    Event.objects.bulk_create([purchase(alice, datetime(2025, 3, 1, 4, tzinfo=UTC))])
+
+    assert fit_models_task(acme.pk) == 1
+    assert fit_models_task(10**9) == 0
+    assert "engagement.tasks.fit_all_models_task" in {e["task"] for e in SCHEDULE.values()}
+    with pytest.raises(CommandError, match="No program with slug 'nope'"):
+        call_command("fit_models", "--program", "nope")
+    with pytest.raises(CommandError, match="--calibration-weeks must be at least 1"):
+        call_command("fit_models", "--program", "acme", "--calibration-weeks", "0")
+    assert PurchaseModelFit.objects.filter(program=acme).count() == 2
