@@ -18,8 +18,9 @@ each discounted at the program's annual rate: Σ_k ΔE_k · spend / (1 + d)^(k/1
 """
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -29,6 +30,7 @@ from engagement import bgnbd, hooks
 from engagement import gamma_gamma as gg
 from engagement.ingest import server_side_cursor
 from engagement.models import (
+    Customer,
     CustomerModelValue,
     CustomerScore,
     Event,
@@ -44,6 +46,7 @@ SCORES = CustomerScore._meta.db_table
 WEEK_DAYS = 7.0
 CALIBRATION_WEEKS = 26
 CLV_MONTHS = 12
+PACK = 2**40  # cents of one day packed below the day number (purchase_summary)
 ADVISORY_LOCK_BASE = 7_320_000_000  # + program id: one fit per program at a time
 Kind = PurchaseModelFit.Kind
 
@@ -63,32 +66,33 @@ class Summary:
         return int((self.x > 0).sum())
 
 
-def day_start(program, day):
+def day_start(program: Program, day: date) -> datetime:
     """The UTC instant at which `day` starts in the program's time zone."""
     return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
 
 
 def _days_sql(since=False):
     """Each purchaser's transactions before %(end)s (and from %(start)s if `since`): one row
-    per local calendar day, its value summed in float (the models take floats; a numeric sum's
-    state per group is several times larger and slower)."""
+    per local calendar day, its value summed in integer cents (a numeric sum's state per group
+    is several times larger and slower; event values have 2 places)."""
     start = "AND e.occurred_at >= %(start)s" if since else ""
     return f"""SELECT e.customer_id, CAST(timezone(%(tz)s, e.occurred_at) AS date) AS day,
-            SUM(CAST(COALESCE(e.value, 0) AS DOUBLE PRECISION)) AS amount
+            SUM(CAST(COALESCE(e.value, 0) * 100 AS BIGINT)) AS cents
         FROM {EVENTS} e WHERE e.program_id = %(program)s AND e.type = 'purchase' AND e.occurred_at < %(end)s {start}
         GROUP BY 1, 2"""
 
 
-def purchase_summary(program, as_of):
+def purchase_summary(program: Program, as_of: date) -> Summary:
     """The Summary of every customer with a purchase before `as_of` (a date): one statement of
     two hash aggregates (per customer-day, then per customer). The first day's value, which is
-    not a repeat purchase, is the second element of the smallest [day, value] array: no join
-    back to the days."""
+    not a repeat purchase, comes from the smallest of day × 2^40 + cents (days since 1900; no
+    customer spends 2^40 cents in a day): no join back to the days, no array per row."""
     params = {"program": program.id, "tz": program.timezone, "end": day_start(program, as_of), "as_of": as_of}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT customer_id, COUNT(*) - 1, MAX(day) - MIN(day), CAST(%(as_of)s AS date) - MIN(day),
-                   SUM(amount) - (MIN(ARRAY[CAST(day - DATE '2000-01-01' AS DOUBLE PRECISION), amount]))[2]
+                   CAST(SUM(cents) - MIN(CAST(day - DATE '1900-01-01' AS BIGINT) * {PACK} + cents) %% {PACK}
+                        AS DOUBLE PRECISION) / 100
             FROM ({_days_sql()}) d GROUP BY customer_id ORDER BY customer_id""",
             params,
         )
@@ -102,7 +106,7 @@ def purchase_summary(program, as_of):
     )
 
 
-def holdout_transactions(program, cut, as_of):
+def holdout_transactions(program: Program, cut: date, as_of: date) -> dict[int, int]:
     """Actual transactions per week of [cut, as_of) of the customers whose first purchase is
     before `cut`: {week index: count}. Every one is a repeat transaction. Reads the holdout's
     days, and the earlier buyers from the purchases index alone."""
@@ -148,7 +152,9 @@ def _spend_inputs(summary):
     return x, m_x
 
 
-def backtest(program, as_of, calibration_weeks=CALIBRATION_WEEKS, start=None):
+def backtest(
+    program: Program, as_of: date, calibration_weeks: int = CALIBRATION_WEEKS, start: bgnbd.BgNbdParams | None = None
+) -> dict:
     """Fit on the purchases before as_of − `calibration_weeks` weeks; predict those customers'
     cumulative repeat transactions at the end of each holdout week; compare with the actual
     ones. Returns the dict stored on the fit (empty "weeks" if nothing to calibrate on).
@@ -246,22 +252,38 @@ def _band(value):
     return "1.0" if band >= 10 else f"0.{band}"
 
 
-def _record_churn_transitions(program, fit_row, now):
+def _churn_baseline(program, as_of):
+    """The churn risks a new fit as of `as_of` is compared with, as (customer ids, risks):
+    those of the usable fit it replaces (same as_of), else of the latest usable fit before it,
+    else none (then the rule's, from the scores). Read before the replaced fit is deleted."""
+    fits = PurchaseModelFit.objects.filter(program=program, kind=Kind.BGNBD, usable=True, as_of__lte=as_of)
+    previous = fits.order_by("-as_of").first()
+    if previous is None:
+        return [], []
+    rows = CustomerModelValue.objects.filter(fit=previous).values_list("customer_id", "churn_risk")
+    ids, risks = zip(*rows, strict=True) if rows else ((), ())
+    return list(ids), [float(r) for r in risks]
+
+
+def _record_churn_transitions(program, fit_row, now, baseline):
     """`churn_model` transitions for the customers whose churn band under this fit differs
-    from the band they had: the previous usable fit's value, else the rule's (their score).
-    Returns the new transitions' ids."""
-    previous = latest_usable_fit(program, before=fit_row.as_of)
-    with connection.cursor() as cursor:
+    from the band they had (`baseline`, else the rule's from their score). Returns the new
+    transitions' ids."""
+    ids, risks = baseline
+    with server_side_cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
             SELECT %(program)s, v.customer_id, 'churn_model', COALESCE(CAST(old AS TEXT), ''),
                    CAST(v.churn_risk AS TEXT), %(now)s
-            FROM (SELECT v.customer_id, v.churn_risk, COALESCE(p.churn_risk, s.churn_risk) AS old
-                  FROM {VALUES} v LEFT JOIN {VALUES} p ON p.fit_id = %(previous)s AND p.customer_id = v.customer_id
+            FROM (SELECT v.customer_id, v.churn_risk,
+                         COALESCE(ROUND(CAST(p.risk AS NUMERIC), 3), s.churn_risk) AS old
+                  FROM {VALUES} v
+                  LEFT JOIN unnest(%(ids)b::bigint[], %(risks)b::float8[]) AS p(customer_id, risk)
+                         ON p.customer_id = v.customer_id
                   LEFT JOIN {SCORES} s ON s.customer_id = v.customer_id WHERE v.fit_id = %(fit)s) v
             WHERE old IS NULL OR FLOOR(old * 10 + 0.000001) <> FLOOR(v.churn_risk * 10 + 0.000001)
             RETURNING id""",
-            {"program": program.id, "fit": fit_row.id, "previous": previous.id if previous else None, "now": now},
+            {"program": program.id, "fit": fit_row.id, "ids": ids, "risks": risks, "now": now},
         )
         return sorted(row[0] for row in cursor.fetchall())
 
@@ -271,7 +293,13 @@ def _save_fit(program, kind, as_of, now, **fields):
     return PurchaseModelFit.objects.create(program=program, kind=kind, as_of=as_of, fitted_at=now, **fields)
 
 
-def fit_models(program, as_of=None, *, calibration_weeks=CALIBRATION_WEEKS, now=None):
+def fit_models(
+    program: Program,
+    as_of: date | None = None,
+    *,
+    calibration_weeks: int = CALIBRATION_WEEKS,
+    now: datetime | None = None,
+) -> dict[str, PurchaseModelFit]:
     """Fit BG/NBD and Gamma-Gamma for `program` on the purchases before `as_of` (a date; default
     today in the program's time zone), with the backtest, and store both fits and (when the
     BG/NBD fit is usable) every purchaser's values; replaces a fit with the same as_of.
@@ -287,6 +315,10 @@ def fit_models(program, as_of=None, *, calibration_weeks=CALIBRATION_WEEKS, now=
     test = backtest(program, as_of, calibration_weeks, start=bg_fit.params if bg_fit and bg_fit.converged else None)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program.id])
+        latest = latest_usable_fit(program)
+        # Will this fit be the current one (a refit of the current as_of is)?
+        current = usable and (latest is None or latest.as_of <= as_of)
+        baseline = _churn_baseline(program, as_of) if current else None
         common = {"customers": len(summary.x), "repeat_buyers": repeat_buyers}
         bg_row = _save_fit(
             program,
@@ -317,8 +349,8 @@ def fit_models(program, as_of=None, *, calibration_weeks=CALIBRATION_WEEKS, now=
                 _store_values(raw, bg_row, summary, customer_values(program, summary, bg_fit, gg_fit))
             # Only a fit that is now the current one moves churn bands: a fit of the past
             # (--as-of an earlier date, to analyse history) must not set off campaigns.
-            if latest_usable_fit(program) == bg_row:
-                transition_ids = _record_churn_transitions(program, bg_row, now)
+            if current:
+                transition_ids = _record_churn_transitions(program, bg_row, now, baseline)
                 if transition_ids:
                     hooks.run_transition_handlers(program.id, transition_ids)
     return {Kind.BGNBD: bg_row, Kind.GAMMA_GAMMA: gg_row}
@@ -327,7 +359,7 @@ def fit_models(program, as_of=None, *, calibration_weeks=CALIBRATION_WEEKS, now=
 # --- reads ---------------------------------------------------------------------------------
 
 
-def latest_usable_fit(program, *, before=None):
+def latest_usable_fit(program: Program, *, before: date | None = None) -> PurchaseModelFit | None:
     """The BG/NBD fit whose values are current (the latest usable one), or None."""
     fits = PurchaseModelFit.objects.filter(program=program, kind=Kind.BGNBD, usable=True)
     if before is not None:
@@ -335,7 +367,7 @@ def latest_usable_fit(program, *, before=None):
     return fits.order_by("-as_of").first()
 
 
-def get_fits(program, as_of=None):
+def get_fits(program: Program, as_of: date | None = None) -> list[PurchaseModelFit]:
     """The latest fit of each kind, or those made with `as_of`; ordered by kind."""
     fits = PurchaseModelFit.objects.filter(program=program)
     if as_of is not None:
@@ -344,7 +376,9 @@ def get_fits(program, as_of=None):
     return sorted((f for f in latest if f), key=lambda f: f.kind)
 
 
-def get_customer_value(customer, as_of=None):
+def get_customer_value(
+    customer: Customer, as_of: date | None = None
+) -> tuple[PurchaseModelFit | None, CustomerModelValue | None]:
     """(fit, CustomerModelValue) of the customer under the latest usable fit (or the usable fit
     made with `as_of`); (fit or None, None) when the rule applies."""
     fits = PurchaseModelFit.objects.filter(program_id=customer.program_id, kind=Kind.BGNBD, usable=True)
@@ -354,7 +388,7 @@ def get_customer_value(customer, as_of=None):
     return fit, CustomerModelValue.objects.filter(fit=fit, customer=customer).first()
 
 
-def list_modelled_customer_ids(program_id, customer_ids):
+def list_modelled_customer_ids(program_id: int, customer_ids: Iterable[int]) -> set[int]:
     """Which of `customer_ids` have a value under their program's latest usable fit: their churn
     risk is the model's, not the rule's."""
     program = Program.objects.filter(pk=program_id).first()
