@@ -508,9 +508,18 @@ class CustomerModelValue(models.Model):
     """A customer's values under one usable BG/NBD fit (with the Gamma-Gamma fit of the same
     as_of for spend): written set-based by engagement.purchase_models, never updated."""
 
+    # No database-level FK constraints (as CustomerScoreSnapshot, see there): a fit inserts a
+    # row per purchaser, and each constrained row costs two checks at COMMIT. Only
+    # engagement.purchase_models writes these rows, for customers with events (which point to
+    # existing customers) and its own new fit, under the program's fit lock; ORM deletions of
+    # a customer, program or fit still cascade here.
     id = models.BigAutoField(primary_key=True)
-    fit = models.ForeignKey(PurchaseModelFit, on_delete=models.CASCADE, related_name="customer_values")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="model_values", db_index=False)
+    fit = models.ForeignKey(
+        PurchaseModelFit, on_delete=models.CASCADE, related_name="customer_values", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="model_values", db_index=False, db_constraint=False
+    )
     repeat_transactions = models.PositiveIntegerField()
     p_alive = models.FloatField()
     expected_purchases_90d = models.FloatField()

@@ -25,10 +25,10 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from engagement import bgnbd, hooks
 from engagement import gamma_gamma as gg
-from engagement.ingest import server_side_cursor
 from engagement.models import (
     Customer,
     CustomerModelValue,
@@ -221,71 +221,64 @@ def customer_values(program, summary, bg_fit, gg_fit):
     return values
 
 
-def _store_values(cursor, fit_row, summary, values):
-    """One INSERT … SELECT FROM unnest(arrays) of every purchaser's values (arrays bound in
-    binary, server-side: no per-row statement and no per-element quoting)."""
-    money = [None] * len(summary.x) if values["spend"] is None else None
-    columns = [
-        summary.customer_ids.tolist(),
-        summary.x.tolist(),
-        values["p_alive"].tolist(),
-        values["expected_90"].tolist(),
-        values["expected_365"].tolist(),
-        money or values["spend"].tolist(),
-        money or values["clv"].tolist(),
-        values["churn_risk"].tolist(),
-    ]
+def _array(values):
+    """A numpy array as one PostgreSQL array literal ("{1.5,2}"), or None: a single text
+    parameter, parsed by the server, instead of a Python object per element to adapt."""
+    return None if values is None else "{" + ",".join(map(repr, values.tolist())) + "}"
+
+
+def _store_values(fit_row, summary, values):
+    """One INSERT … SELECT FROM unnest(arrays) of every purchaser's values."""
+    per_customer = ["p_alive", "expected_90", "expected_365", "spend", "clv", "churn_risk"]
+    arrays = [_array(summary.customer_ids), _array(summary.x), *(_array(values[k]) for k in per_customer)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {VALUES} (fit_id, customer_id, repeat_transactions, p_alive, expected_purchases_90d,
+                    expected_purchases_365d, expected_spend, predicted_clv, churn_risk)
+                SELECT %s, c, x, pa, e90, e365, ROUND(CAST(sp AS NUMERIC), 2), ROUND(CAST(clv AS NUMERIC), 2),
+                       ROUND(CAST(ch AS NUMERIC), 3)
+                FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS BIGINT[]), CAST(%s AS FLOAT8[]), CAST(%s AS FLOAT8[]),
+                            CAST(%s AS FLOAT8[]), CAST(%s AS FLOAT8[]), CAST(%s AS FLOAT8[]), CAST(%s AS FLOAT8[]))
+                     AS u(c, x, pa, e90, e365, sp, clv, ch)""",
+            [fit_row.id, *arrays],
+        )
+
+
+def _stash_churn_baseline(cursor, program, as_of):
+    """Copy the churn risks a new fit as of `as_of` is compared with into the temporary table
+    churn_baseline (dropped at commit): those of the usable fit it replaces (same as_of), else
+    of the latest usable fit before it, else none (then the rule's, from the scores). Runs
+    before the replaced fit's values are deleted."""
+    previous = (
+        PurchaseModelFit.objects.filter(program=program, kind=Kind.BGNBD, usable=True, as_of__lte=as_of)
+        .order_by("-as_of")
+        .first()
+    )
+    # A caller's outer transaction (a test, a script) may hold one from an earlier fit.
+    cursor.execute("DROP TABLE IF EXISTS churn_baseline")
     cursor.execute(
-        f"""INSERT INTO {VALUES} (fit_id, customer_id, repeat_transactions, p_alive, expected_purchases_90d,
-                expected_purchases_365d, expected_spend, predicted_clv, churn_risk)
-            SELECT %s, c, x, pa, e90, e365, ROUND(CAST(sp AS NUMERIC), 2), ROUND(CAST(clv AS NUMERIC), 2),
-                   ROUND(CAST(ch AS NUMERIC), 3)
-            FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[], %b::float8[], %b::float8[],
-                        %b::float8[], %b::float8[]) AS u(c, x, pa, e90, e365, sp, clv, ch)""",
-        [fit_row.id, *columns],
+        f"""CREATE TEMP TABLE churn_baseline ON COMMIT DROP AS
+            SELECT customer_id, churn_risk FROM {VALUES} WHERE fit_id = %s""",
+        [previous.id if previous else None],
     )
 
 
-def _band(value):
-    """Churn band label as engagement.scoring writes it: "0.3" for 0.3–0.399, "1.0"."""
-    band = min(int(float(value) * 10 + 1e-6), 10)
-    return "1.0" if band >= 10 else f"0.{band}"
-
-
-def _churn_baseline(program, as_of):
-    """The churn risks a new fit as of `as_of` is compared with, as (customer ids, risks):
-    those of the usable fit it replaces (same as_of), else of the latest usable fit before it,
-    else none (then the rule's, from the scores). Read before the replaced fit is deleted."""
-    fits = PurchaseModelFit.objects.filter(program=program, kind=Kind.BGNBD, usable=True, as_of__lte=as_of)
-    previous = fits.order_by("-as_of").first()
-    if previous is None:
-        return [], []
-    rows = CustomerModelValue.objects.filter(fit=previous).values_list("customer_id", "churn_risk")
-    ids, risks = zip(*rows, strict=True) if rows else ((), ())
-    return list(ids), [float(r) for r in risks]
-
-
-def _record_churn_transitions(program, fit_row, now, baseline):
+def _record_churn_transitions(cursor, program, fit_row, now):
     """`churn_model` transitions for the customers whose churn band under this fit differs
-    from the band they had (`baseline`, else the rule's from their score). Returns the new
-    transitions' ids."""
-    ids, risks = baseline
-    with server_side_cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
-            SELECT %(program)s, v.customer_id, 'churn_model', COALESCE(CAST(old AS TEXT), ''),
-                   CAST(v.churn_risk AS TEXT), %(now)s
-            FROM (SELECT v.customer_id, v.churn_risk,
-                         COALESCE(ROUND(CAST(p.risk AS NUMERIC), 3), s.churn_risk) AS old
-                  FROM {VALUES} v
-                  LEFT JOIN unnest(%(ids)b::bigint[], %(risks)b::float8[]) AS p(customer_id, risk)
-                         ON p.customer_id = v.customer_id
-                  LEFT JOIN {SCORES} s ON s.customer_id = v.customer_id WHERE v.fit_id = %(fit)s) v
-            WHERE old IS NULL OR FLOOR(old * 10 + 0.000001) <> FLOOR(v.churn_risk * 10 + 0.000001)
-            RETURNING id""",
-            {"program": program.id, "fit": fit_row.id, "ids": ids, "risks": risks, "now": now},
-        )
-        return sorted(row[0] for row in cursor.fetchall())
+    from the band they had (churn_baseline, else the rule's from their score). Returns the
+    new transitions' ids."""
+    cursor.execute(
+        f"""INSERT INTO {TRANSITIONS} (program_id, customer_id, kind, from_value, to_value, occurred_at)
+        SELECT %(program)s, v.customer_id, 'churn_model', COALESCE(CAST(old AS TEXT), ''),
+               CAST(v.churn_risk AS TEXT), %(now)s
+        FROM (SELECT v.customer_id, v.churn_risk, COALESCE(b.churn_risk, s.churn_risk) AS old
+              FROM {VALUES} v LEFT JOIN churn_baseline b ON b.customer_id = v.customer_id
+              LEFT JOIN {SCORES} s ON s.customer_id = v.customer_id WHERE v.fit_id = %(fit)s) v
+        WHERE old IS NULL OR FLOOR(old * 10 + 0.000001) <> FLOOR(v.churn_risk * 10 + 0.000001)
+        RETURNING id""",
+        {"program": program.id, "fit": fit_row.id, "now": now},
+    )
+    return sorted(row[0] for row in cursor.fetchall())
 
 
 def _save_fit(program, kind, as_of, now, **fields):
@@ -293,6 +286,9 @@ def _save_fit(program, kind, as_of, now, **fields):
     return PurchaseModelFit.objects.create(program=program, kind=kind, as_of=as_of, fitted_at=now, **fields)
 
 
+# The fits' BLAS calls work on vectors of 3 or 4 parameters: BLAS worker threads only spin,
+# which tripled the optimiser's time on a busy 2-core machine.
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_models(
     program: Program,
     as_of: date | None = None,
@@ -303,8 +299,9 @@ def fit_models(
     """Fit BG/NBD and Gamma-Gamma for `program` on the purchases before `as_of` (a date; default
     today in the program's time zone), with the backtest, and store both fits and (when the
     BG/NBD fit is usable) every purchaser's values; replaces a fit with the same as_of.
-    One transaction under the program's advisory lock; churn-band moves are handed to the
-    transition handlers (campaigns) inside it. Returns {kind: PurchaseModelFit}."""
+    One transaction under the program's advisory lock; if the fit is (now) the program's
+    current one, churn-band moves are handed to the transition handlers (campaigns) inside
+    it. Returns {kind: PurchaseModelFit}."""
     now = now or timezone.now()
     as_of = as_of or now.astimezone(zoneinfo.ZoneInfo(program.timezone)).date()
     summary = purchase_summary(program, as_of)
@@ -318,7 +315,8 @@ def fit_models(
         latest = latest_usable_fit(program)
         # Will this fit be the current one (a refit of the current as_of is)?
         current = usable and (latest is None or latest.as_of <= as_of)
-        baseline = _churn_baseline(program, as_of) if current else None
+        if current:
+            _stash_churn_baseline(cursor, program, as_of)
         common = {"customers": len(summary.x), "repeat_buyers": repeat_buyers}
         bg_row = _save_fit(
             program,
@@ -345,12 +343,11 @@ def fit_models(
             repeat_buyers=repeat_buyers,
         )
         if usable:
-            with server_side_cursor() as raw:
-                _store_values(raw, bg_row, summary, customer_values(program, summary, bg_fit, gg_fit))
+            _store_values(bg_row, summary, customer_values(program, summary, bg_fit, gg_fit))
             # Only a fit that is now the current one moves churn bands: a fit of the past
             # (--as-of an earlier date, to analyse history) must not set off campaigns.
             if current:
-                transition_ids = _record_churn_transitions(program, bg_row, now, baseline)
+                transition_ids = _record_churn_transitions(cursor, program, bg_row, now)
                 if transition_ids:
                     hooks.run_transition_handlers(program.id, transition_ids)
     return {Kind.BGNBD: bg_row, Kind.GAMMA_GAMMA: gg_row}
