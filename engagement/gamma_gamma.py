@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 START = np.log([1.0, 2.0, 10.0])  # log p, log q, log γ
 
@@ -66,6 +67,9 @@ def gradient_terms(params, x, m_x):
     return np.stack([d_p, d_q, d_gamma])
 
 
+# The optimiser's BLAS calls work on vectors of 3 or 4 parameters: BLAS worker threads only
+# spin, which tripled its time on a busy 2-core machine.
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit(x, m_x):
     """Maximum likelihood (p, q, γ) from customers with x ≥ 1 and m_x > 0, searched over the
     logarithms of the parameters with L-BFGS-B. `converged` also requires q > 1: below it the

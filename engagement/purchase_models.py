@@ -25,7 +25,6 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
-from threadpoolctl import threadpool_limits
 
 from engagement import bgnbd, hooks
 from engagement import gamma_gamma as gg
@@ -286,9 +285,6 @@ def _save_fit(program, kind, as_of, now, **fields):
     return PurchaseModelFit.objects.create(program=program, kind=kind, as_of=as_of, fitted_at=now, **fields)
 
 
-# The fits' BLAS calls work on vectors of 3 or 4 parameters: BLAS worker threads only spin,
-# which tripled the optimiser's time on a busy 2-core machine.
-@threadpool_limits.wrap(limits=1, user_api="blas")
 def fit_models(
     program: Program,
     as_of: date | None = None,
