@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from engagement import purchase_models
 from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
 
@@ -81,10 +82,37 @@ class CustomerAdmin(ProgramScopedAdmin):
         "updated_at",
         "erased_at",
         "tier",
+        "purchase_model",
     ]
     list_select_related = ["program"]
     date_hierarchy = "created_at"
     actions = ["erase_selected"]
+
+    @admin.display(description=_("Churn risk and predicted CLV"))
+    def purchase_model(self, obj):
+        """The customer's values under the program's latest usable purchase-model fit, else
+        the churn-risk rule's value (engagement.purchase_models)."""
+        if obj.pk is None:
+            return "—"
+        fit, value = purchase_models.get_customer_value(obj)
+        if value is None:
+            score = CustomerScore.objects.filter(customer=obj).first()
+            risk = score.churn_risk if score else "—"
+            return format_html("{} {} ({})", _("churn risk"), risk, _("rule"))
+        clv = "—" if value.predicted_clv is None else f"{value.predicted_clv} {obj.program.currency}"
+        return format_html(
+            "{} {} · P(alive) {} · {} {} / {} · {} {} ({} {})",
+            _("churn risk"),
+            value.churn_risk,
+            f"{value.p_alive:.3f}",
+            _("expected purchases 90/365 days"),
+            f"{value.expected_purchases_90d:.2f}",
+            f"{value.expected_purchases_365d:.2f}",
+            _("predicted 12-month CLV"),
+            clv,
+            _("model as of"),
+            fit.as_of,
+        )
 
     @admin.action(description=_("Erase personal data of selected customers"))
     def erase_selected(self, request, queryset):

@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 class EngagementConfig(AppConfig):
     """The base app. Owns programs, customers, partner keys, event ingestion, metrics,
-    scores and segments (and, as sub-apps, channels and outbound webhooks).
+    scores and segments, the purchase models (BG/NBD, Gamma-Gamma: churn risk, CLV) (and, as
+    sub-apps, channels and outbound webhooks).
 
     May import from: Django, DRF, Celery. Never from surveys, payouts or rewards; they
     register hooks here instead (engagement.hooks).

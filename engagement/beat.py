@@ -29,3 +29,9 @@ SCHEDULE.update(
         },
     }
 )
+
+# Purchase models (BG/NBD, Gamma-Gamma): weekly, Monday night after the nightly re-score.
+SCHEDULE["engagement-fit-purchase-models"] = {
+    "task": "engagement.tasks.fit_all_models_task",
+    "schedule": crontab(hour=2, minute=15, day_of_week=1),
+}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
-from engagement import goals, metrics
+from engagement import goals, metrics, model_pages
 from engagement.models import CustomerScore, MetricSnapshot, Segment
 from engagement.tenancy import allowed_programs
 
@@ -187,5 +187,7 @@ def dashboard(request):
         "goals": goals.list_goal_progress(program),
         "chart_w": CHART_W,
         "chart_h": CHART_H,
+        # Churn risk and CLV from the purchase models: its own block (model_pages).
+        "model_panel": model_pages.model_panel(program),
     }
     return render(request, "engagement/dashboard.html", context)

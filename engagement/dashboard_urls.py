@@ -1,5 +1,8 @@
 from django.urls import path
 
-from engagement import dashboard
+from engagement import dashboard, model_pages
 
-urlpatterns = [path("", dashboard.dashboard, name="engagement-dashboard")]
+urlpatterns = [
+    path("", dashboard.dashboard, name="engagement-dashboard"),
+    path("models/", model_pages.model_page, name="engagement-purchase-models"),
+]

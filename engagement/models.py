@@ -63,6 +63,10 @@ class Program(models.Model):
     rfm_lookback_days = models.PositiveIntegerField(default=365)
     score_half_life_days = models.PositiveIntegerField(default=30)
     lifespan_cap_years = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("10"))
+    # Purchase models (engagement.purchase_models): below this many customers with a repeat
+    # purchase the fit is not used and churn risk keeps the rule; CLV's annual discount rate.
+    model_min_repeat_buyers = models.PositiveIntegerField(default=200)
+    clv_annual_discount_rate = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal("0.10"))
     score_weights = models.JSONField(default=dict, blank=True, help_text=_("Per event type; empty uses the defaults."))
     cai_weights = models.JSONField(
         default=dict, blank=True, help_text=_("nps, csat, referrals; empty uses the defaults.")
@@ -417,6 +421,9 @@ class ScoreTransition(models.Model):
         SCORE = "score"
         SEGMENT = "segment"
         CHURN_RISK = "churn_risk"
+        # The churn risk of a usable purchase-model fit moved to another band of 0.1
+        # (engagement.purchase_models): for its customers it replaces the rule's.
+        CHURN_MODEL = "churn_model"
 
     # Like CustomerScoreSnapshot (see there): no database-level FK constraints, since a first
     # re-score inserts three rows per customer and each constrained row costs two checks at
@@ -491,3 +498,69 @@ class Goal(models.Model):
 
     def __str__(self):
         return self.name or f"{self.metric} {'≥' if self.direction == 'at_least' else '≤'} {self.target}"
+
+
+class PurchaseModelFit(models.Model):
+    """One fit of a purchase model (BG/NBD or Gamma-Gamma) for a program as of a date: the
+    purchases strictly before that date's start in the program's time zone. Written only by
+    engagement.purchase_models; a refit with the same as_of replaces it. Parameters are
+    reported with time in weeks. `usable`: converged on enough repeat buyers, so its
+    per-customer values replace the churn-risk rule."""
+
+    class Kind(models.TextChoices):
+        BGNBD = "bgnbd", "BG/NBD"
+        GAMMA_GAMMA = "gamma_gamma", "Gamma-Gamma"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="purchase_model_fits")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    as_of = models.DateField()
+    fitted_at = models.DateTimeField(default=utc_now)
+    parameters = models.JSONField(default=dict)
+    log_likelihood = models.FloatField(null=True)
+    customers = models.PositiveIntegerField(default=0, help_text=_("Customers the model was fitted on."))
+    repeat_buyers = models.PositiveIntegerField(default=0)
+    converged = models.BooleanField(default=False)
+    usable = models.BooleanField(default=False)
+    # {"calibration_end", "weeks": [{"week", "predicted", "actual"}], "predicted_total", …}
+    backtest = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "kind", "as_of"], name="purchase_model_fit_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.as_of}"
+
+
+class CustomerModelValue(models.Model):
+    """A customer's values under one usable BG/NBD fit (with the Gamma-Gamma fit of the same
+    as_of for spend): written set-based by engagement.purchase_models, never updated."""
+
+    # No database-level FK constraints (as CustomerScoreSnapshot, see there): a fit inserts a
+    # row per purchaser, and each constrained row costs two checks at COMMIT. Only
+    # engagement.purchase_models writes these rows, for customers with events (which point to
+    # existing customers) and its own new fit, under the program's fit lock; ORM deletions of
+    # a customer, program or fit still cascade here.
+    id = models.BigAutoField(primary_key=True)
+    fit = models.ForeignKey(
+        PurchaseModelFit, on_delete=models.CASCADE, related_name="customer_values", db_constraint=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="model_values", db_index=False, db_constraint=False
+    )
+    repeat_transactions = models.PositiveIntegerField()
+    p_alive = models.FloatField()
+    expected_purchases_90d = models.FloatField()
+    expected_purchases_365d = models.FloatField()
+    expected_spend = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    predicted_clv = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    churn_risk = models.DecimalField(max_digits=4, decimal_places=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["fit", "customer"], name="customer_model_value_unique"),
+            models.CheckConstraint(condition=Q(churn_risk__gte=0) & Q(churn_risk__lte=1), name="model_churn_risk_0_1"),
+        ]
+        # A customer's values across fits (and the cascade when a customer is deleted).
+        indexes = [models.Index(fields=["customer", "fit"])]

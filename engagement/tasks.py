@@ -92,3 +92,27 @@ def snapshot_all_metrics_task():
     for program_id in ids:
         snapshot_metrics_task.delay(program_id)
     return len(ids)
+
+
+# --- Purchase models (engagement.purchase_models) ---
+
+
+@shared_task(queue="scoring", acks_late=True)
+def fit_models_task(program_id):
+    """Fit one program's purchase models as of today (idempotent: a refit replaces the day's)."""
+    from engagement import purchase_models
+    from engagement.models import Program
+
+    program = Program.objects.filter(pk=program_id).first()
+    return purchase_models.fit_models(program)[purchase_models.Kind.BGNBD].customers if program else 0
+
+
+@shared_task(queue="scoring")
+def fit_all_models_task():
+    """Beat (weekly): one fit task per program."""
+    from engagement.models import Program
+
+    ids = list(Program.objects.values_list("id", flat=True))
+    for program_id in ids:
+        fit_models_task.delay(program_id)
+    return len(ids)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement import customers as customer_services
-from engagement import metrics
+from engagement import metrics, purchase_models
 from engagement.models import CustomerScore
 from engagement.partner_api.errors import ApiError
 
@@ -114,6 +114,45 @@ class MetricsApi(APIView):
         )
 
 
+def parse_day(request, name):
+    """A YYYY-MM-DD query parameter as a date, None if absent; 400 otherwise."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        day = parse_date(raw) if len(raw) == 10 else None
+    except ValueError:  # well formed but no such day (2025-02-30)
+        day = None
+    if day is None:
+        raise ApiError(f"{name} must be a date (YYYY-MM-DD).", attr=name)
+    return day
+
+
+def _fixed(value, places):
+    return None if value is None else f"{value:.{places}f}"
+
+
+def _model_fields(value, fit, score):
+    """The model's values (the customer's row under the fit) or, without one, the rule's churn risk."""
+    if value is None:
+        return {
+            "churn_risk": str(score.churn_risk) if score else None,
+            "churn_risk_method": "rule" if score else None,
+            **dict.fromkeys(("p_alive", "expected_purchases_90d", "expected_purchases_365d"), None),
+            **dict.fromkeys(("expected_spend", "predicted_clv", "as_of"), None),
+        }
+    return {
+        "churn_risk": str(value.churn_risk),
+        "churn_risk_method": "model",
+        "p_alive": _fixed(value.p_alive, 3),
+        "expected_purchases_90d": _fixed(value.expected_purchases_90d, 3),
+        "expected_purchases_365d": _fixed(value.expected_purchases_365d, 3),
+        "expected_spend": None if value.expected_spend is None else str(value.expected_spend),
+        "predicted_clv": None if value.predicted_clv is None else str(value.predicted_clv),
+        "as_of": fit.as_of.isoformat(),
+    }
+
+
 class CustomerEngagementApi(APIView):
     OutputSerializer = inline_serializer(
         "CustomerEngagement",
@@ -124,7 +163,25 @@ class CustomerEngagementApi(APIView):
             "f_score": serializers.IntegerField(allow_null=True),
             "m_score": serializers.IntegerField(allow_null=True),
             "segment": serializers.CharField(allow_null=True),
-            "churn_risk": serializers.CharField(allow_null=True),
+            "churn_risk": serializers.CharField(
+                allow_null=True, help_text="0..1, 3 places: P(no purchase in the churn horizon)."
+            ),
+            "churn_risk_method": serializers.ChoiceField(
+                choices=["model", "rule"],
+                allow_null=True,
+                help_text="model: the program's BG/NBD fit; rule: days since last event / (2 × median gap).",
+            ),
+            "p_alive": serializers.CharField(allow_null=True, help_text="BG/NBD P(alive), 3 places."),
+            "expected_purchases_90d": serializers.CharField(allow_null=True, help_text="3 places."),
+            "expected_purchases_365d": serializers.CharField(allow_null=True, help_text="3 places."),
+            "expected_spend": serializers.CharField(allow_null=True, help_text="Gamma-Gamma, per purchase."),
+            "predicted_clv": serializers.CharField(
+                allow_null=True, help_text="Next 12 months, discounted (docs/engagement.md)."
+            ),
+            "currency": serializers.CharField(),
+            "as_of": serializers.DateField(
+                allow_null=True, help_text="The as_of of the model fit the values are from; null under the rule."
+            ),
             "scored_at": serializers.DateTimeField(allow_null=True),
             "last_activity_at": serializers.DateTimeField(allow_null=True),
             "event_count": serializers.IntegerField(),
@@ -143,27 +200,110 @@ class CustomerEngagementApi(APIView):
         operation_id="customer_engagement",
         summary="A customer's engagement score, RFM scores and segment, churn risk and activity",
         description="Scores are null until the customer's program has been scored (nightly, and "
-        "incrementally a few minutes after new events).",
+        "incrementally a few minutes after new events). Churn risk, P(alive), expected purchases and "
+        "CLV come from the program's latest usable purchase-model fit (weekly) when the customer has "
+        "purchased; otherwise churn risk is the rule's and the model fields are null.",
+        parameters=[
+            OpenApiParameter(
+                "as_of", str, description="YYYY-MM-DD: the values of the fit made with that as_of (404 if none)."
+            )
+        ],
         responses={200: OutputSerializer},
     )
     def get(self, request, external_id):
         customer = customer_services.get_customer(request.program, external_id)
+        as_of = parse_day(request, "as_of")
+        fit, value = purchase_models.get_customer_value(customer, as_of)
+        if as_of is not None and fit is None:
+            raise ApiError(f"No usable model fit as of {as_of}.", code="unknown_fit", attr="as_of", status_code=404)
         score = CustomerScore.objects.filter(customer=customer).first()
         counts = customer.event_counts.order_by("type")
         return Response(
             {
+                **_model_fields(value, fit, score),
+                "currency": request.program.currency,
                 "customer": customer.external_id,
                 "engagement_score": str(score.engagement_score) if score else None,
                 "r_score": score.r_score if score else None,
                 "f_score": score.f_score if score else None,
                 "m_score": score.m_score if score else None,
                 "segment": score.segment if score else None,
-                "churn_risk": str(score.churn_risk) if score else None,
                 "scored_at": score.scored_at.isoformat() if score else None,
                 "last_activity_at": customer.last_seen_at.isoformat() if customer.last_seen_at else None,
                 "event_count": customer.event_count,
                 "purchase_count": customer.purchase_count,
                 "revenue": str(customer.revenue),
                 "channels": {c.type: {"count": c.count, "last_at": c.last_at.isoformat()} for c in counts},
+            }
+        )
+
+
+class PurchaseModelsApi(APIView):
+    OutputSerializer = inline_serializer(
+        "PurchaseModels",
+        {
+            "models": serializers.ListField(
+                child=inline_serializer(
+                    "PurchaseModelFit",
+                    {
+                        "kind": serializers.ChoiceField(choices=["bgnbd", "gamma_gamma"]),
+                        "as_of": serializers.DateField(
+                            help_text="Fitted on the purchases before this date (program time zone)."
+                        ),
+                        "fitted_at": serializers.DateTimeField(),
+                        "parameters": serializers.DictField(
+                            child=serializers.FloatField(),
+                            help_text="bgnbd: r, alpha, a, b; gamma_gamma: p, q, gamma (money units).",
+                        ),
+                        "time_unit": serializers.CharField(help_text="Always week."),
+                        "log_likelihood": serializers.FloatField(allow_null=True),
+                        "customers": serializers.IntegerField(help_text="Customers the model was fitted on."),
+                        "repeat_buyers": serializers.IntegerField(),
+                        "converged": serializers.BooleanField(),
+                        "used": serializers.BooleanField(
+                            help_text="Converged on enough repeat buyers: its values replace the churn rule."
+                        ),
+                        "backtest": serializers.DictField(
+                            help_text="bgnbd only: calibration_end, holdout_weeks, weeks [{week, predicted, "
+                            "actual}] (cumulative repeat transactions), predicted_total, actual_total, "
+                            "total_error, total_error_percent, mape, and the calibration fit's parameters."
+                        ),
+                    },
+                )
+            )
+        },
+    )
+
+    @extend_schema(
+        operation_id="purchase_models",
+        summary="The program's latest purchase-model fits (BG/NBD, Gamma-Gamma) with their backtest",
+        description="One entry per kind: the latest fit, or with as_of the fits made as of that date "
+        "(404 if none). Fitted weekly and by `manage.py fit_models`; docs/engagement.md explains them.",
+        parameters=[OpenApiParameter("as_of", str, description="YYYY-MM-DD: the fits made with that as_of.")],
+        responses={200: OutputSerializer},
+    )
+    def get(self, request):
+        as_of = parse_day(request, "as_of")
+        fits = purchase_models.get_fits(request.program, as_of)
+        if as_of is not None and not fits:
+            raise ApiError(f"No model fit as of {as_of}.", code="unknown_fit", attr="as_of", status_code=404)
+        return Response(
+            {
+                "models": [
+                    {
+                        "kind": fit.kind,
+                        "as_of": fit.as_of.isoformat(),
+                        "fitted_at": fit.fitted_at.isoformat(),
+                        "parameters": fit.parameters,
+                        "time_unit": "week",
+                        "log_likelihood": fit.log_likelihood,
+                        "customers": fit.customers,
+                        "repeat_buyers": fit.repeat_buyers,
+                        "converged": fit.converged,
+                        "used": fit.usable,
+                        "backtest": fit.backtest,
+                    }
+                    for fit in fits
+                ]
             }
         )

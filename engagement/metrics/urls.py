@@ -9,4 +9,5 @@ urlpatterns = [
         metrics_api.CustomerEngagementApi.as_view(),
         name="api-customer-engagement",
     ),
+    path("models", metrics_api.PurchaseModelsApi.as_view(), name="api-purchase-models"),
 ]

@@ -30,8 +30,10 @@ every event is before as_of and processed, and the weights and half-life are tho
 was computed with (weights_key). Only the other customers' events are read again ("fresh"
 customers); the RFM inputs, whose lookback window moves, come from the purchases alone
 (a covering index). Historic snapshots read all events as of that day's end.
-Incremental re-scores rank the queued customers' fresh values against the stored values of
-everyone else (raw scores decayed to now), so they never read other customers' events.
+The re-score after new events (rescore_customers) is this same full pass at that instant, so
+it gives what a full pass gives: ranking only the queued customers against the others' stored
+values did not (during an import the others' events were not scored yet, and their ranks never
+moved when the queued customers' did).
 Scoring of one program is serialised by a PostgreSQL advisory lock.
 """
 
@@ -202,11 +204,14 @@ def rescore_program(program, *, now=None):
 
 
 def rescore_customers(program, customer_ids, *, now=None):
-    """Re-score only `customer_ids` (ranked against everyone's stored values), as of now."""
+    """Re-score after `customer_ids` had new events, as of now: the full pass at that instant,
+    which reads again only the events of customers whose stored row is stale (these, and any
+    other with new events) and writes only the rows that changed, so every customer gets what a
+    full pass gives."""
     if not customer_ids:
         return ScoringResult(0, 0)
     now = now or timezone.now()
-    return _run(program, as_of=now, day=local_date(program, now), customer_ids=customer_ids, now=now)
+    return _run(program, as_of=now, day=local_date(program, now), now=now)
 
 
 def snapshot_scores(program, day):
@@ -232,8 +237,8 @@ def queue_customers_for_events(program_id, event_ids):
 
 
 def claim_queued_customers(program_id, limit=QUEUE_BATCH):
-    """Take up to `limit` queued customers of a program off the queue (in the caller's
-    transaction, so a failed re-score puts them back). SKIP LOCKED lets workers share."""
+    """Take up to `limit` (None: all) queued customers of a program off the queue (in the
+    caller's transaction, so a failed re-score puts them back). SKIP LOCKED lets workers share."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""DELETE FROM {QUEUE} WHERE customer_id IN (
@@ -244,14 +249,18 @@ def claim_queued_customers(program_id, limit=QUEUE_BATCH):
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def rescore_queued(program_id, limit=QUEUE_BATCH):
-    """Incremental re-score of one batch of queued customers; returns how many were scored."""
+def rescore_queued(program_id):
+    """Re-score after the queued customers' new events; returns how many were taken off the
+    queue. The pass covers every queued customer of the program (see rescore_customers), so
+    it takes them all."""
     program = Program.objects.filter(pk=program_id).first()
     if program is None:
         return 0
     with transaction.atomic():
-        ids = claim_queued_customers(program_id, limit)
-        return rescore_customers(program, ids).customers if ids else 0
+        ids = claim_queued_customers(program_id, None)
+        if ids:
+            rescore_customers(program, ids)
+        return len(ids)
 
 
 def list_queued_program_ids():

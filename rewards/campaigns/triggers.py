@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db.models import F, Q, Value, Window
 from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf, RowNumber
 
+from engagement import purchase_models
 from engagement.event_schema import is_known_type
 from engagement.models import Customer, Event
 from rewards.campaigns.conditions import (
@@ -271,9 +272,16 @@ def transition_candidates(campaign, transitions):
         elif kind == K.SEGMENT_ENTERED and t.kind == "segment":
             if t.to_value in config["segments"] and t.from_value != t.to_value:
                 picked.append(t)
-        elif kind == K.CHURN_RISK and t.kind == "churn_risk":
+        elif kind == K.CHURN_RISK and t.kind in ("churn_risk", "churn_model"):
             if float(t.from_value or 0) < config["above"] <= float(t.to_value or 0):
                 picked.append(t)
+    if kind == K.CHURN_RISK and picked:
+        # A customer valued by the program's purchase model has the model's churn risk (its
+        # churn_model transitions); the rule's moves of theirs do not count.
+        modelled = purchase_models.list_modelled_customer_ids(
+            campaign.program_id, {t.customer_id for t in picked if t.kind == "churn_risk"}
+        )
+        picked = [t for t in picked if t.kind == "churn_model" or t.customer_id not in modelled]
     if not picked:
         return []
     allowed = set(

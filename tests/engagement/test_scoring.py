@@ -360,3 +360,41 @@ def test_stored_values_give_the_figures_of_reading_every_event(acme):
 
     assert result.transitions == 0
     assert sorted(CustomerScore.objects.values_list(*shown)) == reused
+
+
+def test_incremental_passes_during_an_import_give_what_a_full_pass_gives(acme):
+    # Given a history of 600 events of 40 customers imported in 12 batches, each processed
+    # (which queues its customers) and followed by the incremental re-score, at one instant
+    rng = random.Random(8)
+    people = [person(acme, f"c{i}") for i in range(40)]
+    types = ["purchase", "page_view", "session", "email_opened", "survey_answered"]
+    events = [
+        Event(
+            program=acme,
+            customer=rng.choice(people),
+            event_id=f"imp-{n}",
+            type=(kind := rng.choice(types)),
+            occurred_at=NOW - timedelta(days=rng.uniform(0, 400)),
+            value=Decimal(rng.randint(1, 300)) if kind == "purchase" else None,
+        )
+        for n in range(600)
+    ]
+    with time_machine.travel(NOW, tick=False):
+        for batch in (events[i : i + 50] for i in range(0, len(events), 50)):
+            Event.objects.bulk_create(batch)
+            processing.process_events([e.id for e in batch])
+            while scoring.rescore_queued(acme.pk):
+                pass
+        stored = {s.customer_id: s for s in CustomerScore.objects.all()}
+        transitions = ScoreTransition.objects.count()
+
+        # When a full pass runs at the same instant
+        scoring.rescore_program(acme)
+
+    # Then it changes no score and records no transition
+    after = {s.customer_id: s for s in CustomerScore.objects.all()}
+    shown = [*scoring.SHOWN, "scored_at"]
+    assert {c: [getattr(s, f) for f in shown] for c, s in after.items()} == {
+        c: [getattr(s, f) for f in shown] for c, s in stored.items()
+    }
+    assert len(after) == 40 and ScoreTransition.objects.count() == transitions

@@ -96,8 +96,9 @@ def test_rescore_through_a_real_worker(celery_worker, acme):
     assert segment_transitions == {name: segment for name, (_, segment) in PLAN.items()} | {"idle": "Others"}
     assert ScoreTransition.objects.count() == 16 * 3
 
+    first_ids = max(ScoreTransition.objects.values_list("id", flat=True))
     # Incremental: the idle customer buys through the partner pipeline; the worker processes the
-    # events (queueing him), then the incremental task re-scores only him.
+    # events (queueing him), then the incremental task re-scores.
     record_events(
         acme,
         [
@@ -125,4 +126,14 @@ def test_rescore_through_a_real_worker(celery_worker, acme):
         .order_by("id")
         .values_list("from_value", "to_value")
     ) == [("", "Others"), ("Others", "New")]
-    assert ScoreTransition.objects.exclude(customer=idle).count() == 15 * 3
+    # The pass after new events is the full pass at that instant: idle, now the 16th purchaser
+    # and near the top of the engagement ranking, moves others down a band or a quintile.
+    moved = ScoreTransition.objects.exclude(customer=idle).filter(id__gt=first_ids)
+    assert sorted(moved.values_list("customer__external_id", "kind", "from_value", "to_value")) == [
+        ("at-risk", "score", "30", "20"),
+        ("cant-lose", "score", "10", "0"),
+        ("hibernating", "score", "20", "10"),
+        ("potential", "score", "50", "40"),
+        ("potential", "segment", "Potential loyalist", "Others"),
+        ("promising", "score", "40", "30"),
+    ]
