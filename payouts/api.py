@@ -10,20 +10,16 @@ from rest_framework.views import APIView
 from engagement.customers import get_customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.partner_api.params import parse_time_param
 from payouts import services
 from payouts.models import Method, Payout, Status
 from payouts.serializers import PayoutInputSerializer, PayoutOutputSerializer
 
 
-def _api_error(exc):
-    return ApiError(exc.detail, code=exc.code, attr=exc.attr, status_code=exc.status_code)
-
-
 class PayoutListApi(APIView):
     @extend_schema(
-        responses={200: PayoutOutputSerializer(many=True)},
+        responses={200: paginated(PayoutOutputSerializer)},
         parameters=[
             OpenApiParameter("status", str, enum=Status.values),
             OpenApiParameter("method", str, enum=Method.values),
@@ -68,22 +64,19 @@ class PayoutListApi(APIView):
         serializer = PayoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        customer = get_customer(request.program, data["customer"])
-        try:
-            payout = services.request_payout(
-                program=request.program,
-                customer=customer,
-                amount=data["amount"],
-                currency=data.get("currency") or request.program.currency,
-                method=data["method"],
-                destination=data["destination"],
-                source="api",
-                source_ref=data.get("source_ref", ""),
-                idempotency_key=f"api:{key}",
-                provider=data.get("provider"),
-            )
-        except services.PayoutError as exc:
-            raise _api_error(exc) from None
+        customer = get_customer(request.program, data["customer"], attr="customer")
+        payout = services.request_payout(
+            program=request.program,
+            customer=customer,
+            amount=data["amount"],
+            currency=data.get("currency") or request.program.currency,
+            method=data["method"],
+            destination=data["destination"],
+            source="api",
+            source_ref=data.get("source_ref", ""),
+            idempotency_key=f"api:{key}",
+            provider=data.get("provider"),
+        )
         return Response(PayoutOutputSerializer(payout).data, status=status.HTTP_201_CREATED)
 
 

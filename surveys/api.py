@@ -1,15 +1,15 @@
 """Partner API for surveys (API.md): list, send, responses, report. Views parse and delegate."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
 from engagement.customers import get_customer
+from engagement.errors import NotFound
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.partner_api.params import parse_time_param
 from surveys.models import CHANNELS, Invitation, Response, Survey
 from surveys.reports import PERIODS, survey_report
@@ -20,7 +20,7 @@ def get_survey(program, survey_id):
     """The program's survey, or 404 (another program's survey is a 404 too)."""
     survey = Survey.objects.select_related("program").filter(program=program, pk=survey_id).first()
     if survey is None:
-        raise Http404("No such survey.")
+        raise NotFound("No such survey.")
     return survey
 
 
@@ -54,7 +54,7 @@ class SurveyOutputSerializer(serializers.Serializer):
 
 class SurveyListApi(APIView):
     @extend_schema(
-        responses={200: SurveyOutputSerializer(many=True)},
+        responses={200: paginated(SurveyOutputSerializer)},
         parameters=[
             OpenApiParameter("kind", str, enum=list(Survey.Kind.values)),
             OpenApiParameter("active", bool),
@@ -123,10 +123,7 @@ class SurveySendApi(APIView):
         survey = get_survey(request.program, survey_id)
         data = SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            customer = get_customer(request.program, data.validated_data["customer"])
-        except Http404:
-            raise ApiError("No customer with this external id.", code="not_found", attr="customer") from None
+        customer = get_customer(request.program, data.validated_data["customer"], attr="customer")
         key = request.headers.get("Idempotency-Key")
         result = send_survey(
             survey=survey,
@@ -168,7 +165,7 @@ class ResponseOutputSerializer(serializers.Serializer):
 
 class SurveyResponsesApi(APIView):
     @extend_schema(
-        responses={200: ResponseOutputSerializer(many=True)},
+        responses={200: paginated(ResponseOutputSerializer)},
         parameters=[
             OpenApiParameter("start", str, description="RFC 3339; completed at or after."),
             OpenApiParameter("end", str, description="RFC 3339; completed before."),

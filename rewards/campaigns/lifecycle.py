@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from engagement.errors import ValidationFailed
 from rewards.campaigns.actions import validate_action
 from rewards.campaigns.conditions import ConditionError, validate_conditions
 from rewards.campaigns.limits import sync_counters
@@ -38,11 +39,11 @@ TRANSITIONS = {
 }
 
 
-class CampaignInvalid(Exception):
-    """Every problem found, as [(attr, message)]."""
+class CampaignInvalid(ValidationFailed):
+    """Every problem found, as [(attr, message)] (`errors`); the API answers 400 listing each."""
 
     def __init__(self, errors):
-        super().__init__("; ".join(f"{attr}: {message}" for attr, message in errors))
+        super().__init__(problems=errors)
         self.errors = errors
 
 
