@@ -11,7 +11,7 @@ from engagement.ingest import record_events
 from engagement.models import Customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.partner_api.params import parse_time_param
 from engagement.serializers import (
     CustomerInputSerializer,
@@ -51,7 +51,7 @@ class EventIngestApi(APIView):
 
 class CustomerListApi(APIView):
     @extend_schema(
-        responses={200: CustomerOutputSerializer(many=True)},
+        responses={200: paginated(CustomerOutputSerializer)},
         parameters=[
             OpenApiParameter("tier", str, description="Current tier name."),
             OpenApiParameter("segment", str, description="Current RFM segment name."),

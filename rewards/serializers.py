@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from engagement.partner_api import fields
 from rewards.catalogue import available_stock
 from rewards.models import LedgerEntry, Redemption, RewardItem, VoucherCode
 
@@ -10,7 +11,7 @@ class GrantInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=128)
     points = serializers.IntegerField(min_value=1, max_value=100_000_000)
     reason = serializers.CharField(max_length=255)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = fields.DateTimeField(required=False, allow_null=True)
     idempotency_key = serializers.CharField(max_length=200, required=False)
 
 

@@ -14,6 +14,7 @@ from engagement import customers as customer_services
 from engagement import metrics
 from engagement.models import CustomerScore
 from engagement.partner_api.errors import ApiError
+from engagement.partner_api.params import TIME_RANGE_MESSAGE, in_time_range
 
 DEFAULT_PERIOD = timedelta(days=30)
 
@@ -28,10 +29,12 @@ def parse_instant(request, name, program):
         value, day = parse_datetime(raw), parse_date(raw) if len(raw) == 10 else None
     except ValueError:
         value = day = None
+    if (value is None or value.tzinfo is None) and day is not None:
+        value = datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
     if value is not None and value.tzinfo is not None:
+        if not in_time_range(value):
+            raise ApiError(f"{name} {TIME_RANGE_MESSAGE}", code="out_of_range", attr=name)
         return value
-    if day is not None:
-        return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
     raise ApiError(f"{name} must be an RFC 3339 date-time with offset or a date (YYYY-MM-DD).", attr=name)
 
 

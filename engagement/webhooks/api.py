@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement.partner_api.idempotency import idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.webhooks import subscriptions
 from engagement.webhooks.models import EventType, WebhookSubscription
 
@@ -74,7 +74,7 @@ class WebhookListApi(APIView):
         )
         description = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
-    @extend_schema(responses={200: SubscriptionOutputSerializer(many=True)}, summary="List webhook subscriptions")
+    @extend_schema(responses={200: paginated(SubscriptionOutputSerializer)}, summary="List webhook subscriptions")
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(subscriptions.list_subscriptions(request.program), request, view=self)

@@ -1,0 +1,79 @@
+"""OpenAPI schema post-processing: every partner operation documents its 4xx answers with the
+one error shape (the `Error` component), so what the schema says is what the API answers."""
+
+from drf_spectacular import openapi
+
+from engagement.partner_api.pagination import PAGE_SHAPES
+
+ERROR_COMPONENT = {
+    "type": "object",
+    "description": "The one error shape of every 4xx (and of a 500). See the README's Errors section.",
+    "required": ["type", "errors"],
+    "properties": {
+        "type": {"type": "string", "enum": ["validation_error", "client_error", "server_error"]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "detail", "attr"],
+                "properties": {
+                    "code": {"type": "string", "description": "Machine-readable, stable (e.g. required)."},
+                    "detail": {"type": "string", "description": "Human-readable; may change."},
+                    "attr": {
+                        "type": "string",
+                        "nullable": True,
+                        "description": "The field, parameter or header at fault (dotted path), or null.",
+                    },
+                },
+            },
+        },
+    },
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input (body, query parameter, path or header); `errors` lists each problem.",
+    "401": "No, unknown or revoked partner key.",
+    "403": "Not allowed (e.g. a reward the customer's tier may not redeem).",
+    "404": "No such object in the key's program (or no such path).",
+    "409": "The object's current state refuses this (e.g. not enough points), or the same "
+    "Idempotency-Key is still being processed.",
+    "413": "The request body is larger than API_MAX_BODY_BYTES.",
+    "415": "The body is not application/json.",
+    "422": "The Idempotency-Key was already used with a different request.",
+    "429": "Rate limit of the key exceeded; retry after Retry-After seconds.",
+}
+READ_ERRORS = ("400", "401", "404", "429")
+WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the Error component and its 4xx responses."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_COMPONENT
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            codes = READ_ERRORS if method in ("get", "head") else WRITE_ERRORS
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                response = {
+                    "description": ERROR_DESCRIPTIONS[code],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+                if code == "429":
+                    response["headers"] = RETRY_AFTER
+                responses.setdefault(code, response)
+    return result
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, naming an operation that answers a page `<path>_list`
+    (APIViews documented with pagination.paginated() would otherwise be `_retrieve`)."""
+
+    def get_operation_id(self):
+        operation_id = super().get_operation_id()
+        responses = self.get_response_serializers()
+        page = responses.get(200) if isinstance(responses, dict) else None
+        if self.method == "GET" and isinstance(page, type) and page.__name__ in PAGE_SHAPES:
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
