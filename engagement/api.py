@@ -12,7 +12,7 @@ from engagement.models import Customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from engagement.partner_api.pagination import PageNumberPagination, paginated
-from engagement.partner_api.params import parse_time_param
+from engagement.partner_api.params import TIME_SCHEMA, parse_time_param
 from engagement.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
@@ -55,7 +55,7 @@ class CustomerListApi(APIView):
         parameters=[
             OpenApiParameter("tier", str, description="Current tier name."),
             OpenApiParameter("segment", str, description="Current RFM segment name."),
-            OpenApiParameter("updated_since", str, description="RFC 3339; customers updated at or after."),
+            OpenApiParameter("updated_since", TIME_SCHEMA, description="RFC 3339; customers updated at or after."),
             OpenApiParameter("search", str, description="Part of external id, name or email."),
         ],
         summary="List customers",

@@ -17,8 +17,9 @@ from engagement.customers import get_customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from engagement.partner_api.pagination import CursorPagination, paginated
+from engagement.partner_api.params import parse_choice_param
 from rewards import balances, catalogue, ledger, redemptions, vouchers
-from rewards.models import LedgerEntry
+from rewards.models import EntryKind, LedgerEntry
 from rewards.serializers import (
     AdjustmentInputSerializer,
     BalanceOutputSerializer,
@@ -66,13 +67,13 @@ class CustomerBalanceApi(APIView):
 class CustomerLedgerApi(APIView):
     @extend_schema(
         responses={200: paginated(LedgerEntryOutputSerializer, cursor=True)},
-        parameters=[OpenApiParameter("kind", str, description="earn, redeem, expire, adjust, reverse, refund")],
+        parameters=[OpenApiParameter("kind", str, enum=EntryKind.values)],
         summary="Ledger entries, newest first (cursor pages)",
     )
     def get(self, request, external_id):
         customer = customer_or_404(request, external_id)
         entries = LedgerEntry.objects.filter(program=request.program, customer=customer).select_related("customer")
-        if kind := request.query_params.get("kind"):
+        if kind := parse_choice_param(request, "kind", EntryKind.values):
             entries = entries.filter(kind=kind)
         paginator = CursorPagination()
         page = paginator.paginate_queryset(entries, request, view=self)

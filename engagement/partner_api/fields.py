@@ -1,13 +1,15 @@
 """Serializer fields shared by the partner API's input serializers."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from engagement.partner_api.params import TIME_RANGE_MESSAGE, in_time_range
+from engagement.partner_api.params import TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
 
 
+@extend_schema_field(TIME_SCHEMA)
 class DateTimeField(serializers.DateTimeField):
-    """RFC 3339 date-time limited to EARLIEST_TIME..LATEST_TIME (400 `out_of_range` beyond),
-    so no later arithmetic on it can overflow."""
+    """RFC 3339 date-time in the years FIRST_YEAR..LAST_YEAR (400 `out_of_range` beyond), so
+    no later arithmetic on it can overflow."""
 
     default_error_messages = {"out_of_range": f"The time {TIME_RANGE_MESSAGE}"}
 

@@ -26,14 +26,15 @@ from engagement.models import IdempotencyRecord
 from engagement.partner_api.errors import ApiError, Conflict
 
 HEADER = "Idempotency-Key"
-# The header as the OpenAPI schema documents it on every idempotent operation.
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Replays the first response for the same key and body (kept 48 h).",
-)
+
+
+def idempotency_header(required=False, description="Replays the first response for the same key and body (kept 48 h)."):
+    """The header as the OpenAPI schema documents it on an idempotent operation."""
+    schema = {"type": "string", "minLength": 1, "maxLength": 255}
+    return OpenApiParameter(HEADER, schema, OpenApiParameter.HEADER, required=required, description=description)
+
+
+IDEMPOTENCY_HEADER = idempotency_header()
 # A claim older than this whose request never finished (a killed process) may be taken over.
 STALE_CLAIM = timedelta(minutes=10)
 

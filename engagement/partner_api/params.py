@@ -1,33 +1,29 @@
 """Query-parameter parsing shared by every app's partner API views, and the range of times
 the API accepts anywhere (query parameters and bodies, engagement.partner_api.fields)."""
 
-from datetime import UTC, datetime
-
 from django.utils.dateparse import parse_datetime
 
 from engagement.partner_api.errors import ApiError
 
-# Times outside this range are refused with 400: beyond it, the arithmetic later code does
-# (rounding an expiry to the end of a day, converting to UTC) could overflow Python's
-# datetime (years 1..9999), and no loyalty program needs such times.
-EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
-TIME_RANGE_MESSAGE = "must be between 1900-01-01T00:00:00Z and 2999-12-31T23:59:59Z."
+# Times outside the years 1900..2999 are refused with 400: beyond them, the arithmetic later
+# code does (rounding an expiry to the end of a day, converting to UTC) could overflow
+# Python's datetime (years 1..9999), and no loyalty program needs such times.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+TIME_RANGE_MESSAGE = "must be in the years 1900 to 2999."
+# The same rule as the OpenAPI schema states it, for query parameters and body fields.
+TIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": r"^(19|2[0-9])[0-9]{2}-"}
 
 
 def in_time_range(value):
-    """True when the aware datetime `value` lies in [EARLIEST_TIME, LATEST_TIME]."""
-    try:
-        return EARLIEST_TIME <= value <= LATEST_TIME
-    except OverflowError:  # the comparison converts to UTC, which can leave years 1..9999
-        return False
+    """True when the datetime `value` (as written, in its own offset) is in FIRST..LAST_YEAR."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
 
 
 def parse_time_param(request, name):
-    """The query parameter `name` as an aware datetime, None when absent or empty;
+    """The query parameter `name` as an aware datetime, None when absent;
     ApiError (400, attr=name) when it is not RFC 3339 with an offset or out of range."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return None
     try:
         # A "+" in a query string arrives as a space when the partner did not encode it.
@@ -39,3 +35,20 @@ def parse_time_param(request, name):
     if not in_time_range(value):
         raise ApiError(f"{name} {TIME_RANGE_MESSAGE}", code="out_of_range", attr=name)
     return value
+
+
+def parse_choice_param(request, name, choices):
+    """The query parameter `name`, None when absent; ApiError (400 `invalid_choice`) when it
+    is not one of `choices`, empty included (a filter on an unknown value is a mistake)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise ApiError(f"{name} must be one of {', '.join(choices)}.", code="invalid_choice", attr=name)
+    return raw
+
+
+def parse_bool_param(request, name):
+    """The query parameter `name` as True/False ("true"/"false"), None when absent."""
+    raw = parse_choice_param(request, name, ("true", "false"))
+    return None if raw is None else raw == "true"

@@ -43,12 +43,19 @@ ERROR_DESCRIPTIONS = {
 }
 READ_ERRORS = ("400", "401", "404", "429")
 WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
+# Response fields present only in some answers (drf-spectacular marks every read-only field
+# required): the webhook secret is only in the create and rotate-secret answers.
+OPTIONAL_IN_RESPONSES = {"SubscriptionOutput": {"secret"}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 
 
 def add_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: the Error component and its 4xx responses."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_COMPONENT
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_COMPONENT
+    for name, optional in OPTIONAL_IN_RESPONSES.items():
+        if name in components and "required" in components[name]:
+            components[name]["required"] = [f for f in components[name]["required"] if f not in optional]
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue

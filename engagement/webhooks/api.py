@@ -5,22 +5,18 @@ filtered by the calling key's program: another program's subscription is a 404.
 """
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.partner_api.idempotency import idempotent
+from engagement.partner_api.idempotency import idempotency_header, idempotent
 from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.webhooks import subscriptions
 from engagement.webhooks.models import EventType, WebhookSubscription
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Replays the first response (including the secret) for the same key and body.",
+IDEMPOTENCY_HEADER = idempotency_header(
+    description="Replays the first response (including the secret) for the same key and body."
 )
 
 

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from engagement.partner_api.pagination import PageNumberPagination, paginated
+from engagement.partner_api.params import parse_choice_param
 from rewards.campaigns import lifecycle, simulator
 from rewards.campaigns.models import Campaign
 from rewards.campaigns.serializers import (
@@ -26,12 +27,12 @@ def _get(request, campaign_id):
 class CampaignListApi(APIView):
     @extend_schema(
         responses={200: paginated(CampaignOutputSerializer)},
-        parameters=[OpenApiParameter("status", str, description="draft, scheduled, active, paused or ended.")],
+        parameters=[OpenApiParameter("status", str, enum=Campaign.Status.values)],
         summary="List campaigns",
     )
     def get(self, request):
         campaigns = Campaign.objects.filter(program=request.program).prefetch_related("actions").order_by("id")
-        if status_filter := request.query_params.get("status"):
+        if status_filter := parse_choice_param(request, "status", Campaign.Status.values):
             campaigns = campaigns.filter(status=status_filter)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(campaigns, request, view=self)

@@ -158,9 +158,7 @@ def test_a_grant_expiring_in_9999_is_a_400_and_grants_nothing(acme_api, alice):
     )
 
     assert response.status_code == 400
-    assert response.json() == error(
-        "out_of_range", "The time must be between 1900-01-01T00:00:00Z and 2999-12-31T23:59:59Z.", "expires_at"
-    )
+    assert response.json() == error("out_of_range", "The time must be in the years 1900 to 2999.", "expires_at")
     assert (LedgerEntry.objects.count(), IdempotencyRecord.objects.count()) == (0, 0)
 
 
