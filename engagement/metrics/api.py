@@ -20,11 +20,11 @@ from engagement import customers as customer_services
 from engagement import metrics
 from engagement.models import CustomerScore
 from engagement.partner_api.errors import ApiError
-from engagement.partner_api.params import TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
+from engagement.partner_api.params import DATE_SCHEMA, TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
 
 DEFAULT_PERIOD = timedelta(days=30)
 # start/end as the schema documents them: a date-time with offset, or a plain date.
-INSTANT = {"anyOf": [TIME_SCHEMA, {**TIME_SCHEMA, "format": "date"}]}
+INSTANT = {"anyOf": [TIME_SCHEMA, DATE_SCHEMA]}
 
 
 def parse_instant(request, name, program):

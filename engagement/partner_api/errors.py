@@ -57,7 +57,9 @@ def error_response(status_code, error_type, errors, headers=None):
 
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
-        return error_response(exc.status, exc.error_type, exc.entries())
+        # status_code (not status): an ApiError subclass written DRF-style may set it as a
+        # class attribute, which then overrides DomainError's property.
+        return error_response(exc.status_code, exc.error_type, exc.entries())
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):

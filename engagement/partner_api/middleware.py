@@ -13,8 +13,11 @@ from engagement.partner_api.parsers import TEXT_MESSAGES, text_problem
 
 API_PREFIX = "/api/v1/"
 GENERIC = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("permission_denied", "You may not do this."),
     404: ("not_found", "No such API path. See /api/schema/ for the paths."),
     405: ("method_not_allowed", "Method not allowed on this path."),
+    413: ("payload_too_large", "The request body is larger than the limit."),
     500: ("server_error", "Something went wrong on our side; it has been logged."),
 }
 

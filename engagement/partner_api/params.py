@@ -1,6 +1,8 @@
 """Query-parameter parsing shared by every app's partner API views, and the range of times
 the API accepts anywhere (query parameters and bodies, engagement.partner_api.fields)."""
 
+from datetime import timedelta
+
 from django.utils.dateparse import parse_datetime
 
 from engagement.partner_api.errors import ApiError
@@ -8,15 +10,25 @@ from engagement.partner_api.errors import ApiError
 # Times outside the years 1900..2999 are refused with 400: beyond them, the arithmetic later
 # code does (rounding an expiry to the end of a day, converting to UTC) could overflow
 # Python's datetime (years 1..9999), and no loyalty program needs such times.
+# Offsets beyond 14:59 exist nowhere and PostgreSQL refuses them ("displacement out of range").
 FIRST_YEAR, LAST_YEAR = 1900, 2999
-TIME_RANGE_MESSAGE = "must be in the years 1900 to 2999."
-# The same rule as the OpenAPI schema states it, for query parameters and body fields.
-TIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": r"^(19|2[0-9])[0-9]{2}-"}
+MAX_OFFSET = timedelta(hours=14, minutes=59)
+TIME_RANGE_MESSAGE = "must be in the years 1900 to 2999, with a UTC offset of at most 14:59."
+# The same rules as the OpenAPI schema states them, for query parameters and body fields.
+YEAR_PATTERN = r"^(19|2[0-9])[0-9]{2}-"
+TIME_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": YEAR_PATTERN + r".*([Zz]|[+-](0[0-9]|1[0-4]):[0-5][0-9])$",
+}
+DATE_SCHEMA = {"type": "string", "format": "date", "pattern": YEAR_PATTERN}
 
 
 def in_time_range(value):
-    """True when the datetime `value` (as written, in its own offset) is in FIRST..LAST_YEAR."""
-    return FIRST_YEAR <= value.year <= LAST_YEAR
+    """True when the datetime `value` (as written, in its own offset) is in FIRST..LAST_YEAR
+    and its offset (if any) is at most MAX_OFFSET either way."""
+    offset = value.utcoffset()
+    return FIRST_YEAR <= value.year <= LAST_YEAR and (offset is None or abs(offset) <= MAX_OFFSET)
 
 
 def parse_time_param(request, name):

@@ -2,6 +2,7 @@
 one error shape (the `Error` component), so what the schema says is what the API answers."""
 
 from drf_spectacular import openapi
+from rest_framework import serializers
 
 from engagement.partner_api.pagination import PAGE_SHAPES
 
@@ -73,9 +74,28 @@ def add_error_responses(result, generator, request, public):
     return result
 
 
+# What str.strip() removes (DRF trims CharFields with it); spelled out because a regex \s
+# differs between Python and the ECMA dialect of JSON Schema.
+PY_WHITESPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, naming an operation that answers a page `<path>_list`
-    (APIViews documented with pagination.paginated() would otherwise be `_retrieve`)."""
+    (APIViews documented with pagination.paginated() would otherwise be `_retrieve`), and
+    stating that a required text field must hold more than whitespace (DRF trims it)."""
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        trimmed_and_required = getattr(field, "trim_whitespace", False) and not getattr(field, "allow_blank", True)
+        plain_string = schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and trimmed_and_required
+            and plain_string
+        ):
+            schema["pattern"] = f"[^{PY_WHITESPACE}]"
+        return schema
 
     def get_operation_id(self):
         operation_id = super().get_operation_id()

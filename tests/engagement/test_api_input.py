@@ -140,6 +140,7 @@ def test_nul_in_a_header_is_a_400_and_claims_no_idempotency_key(acme_api, alice)
         ("updated_since=0001-01-01T00:00:00%2B14:00", "out_of_range"),
         ("updated_since=9999-12-31T23:59:59-14:00", "out_of_range"),
         ("updated_since=2026-02-30T00:00:00Z", "invalid"),
+        ("updated_since=2706-12-05T18:03:24%2B23:58", "out_of_range"),
     ],
 )
 def test_out_of_range_times_in_a_query_are_400(acme_api, query, code):
@@ -158,7 +159,9 @@ def test_a_grant_expiring_in_9999_is_a_400_and_grants_nothing(acme_api, alice):
     )
 
     assert response.status_code == 400
-    assert response.json() == error("out_of_range", "The time must be in the years 1900 to 2999.", "expires_at")
+    assert response.json() == error(
+        "out_of_range", "The time must be in the years 1900 to 2999, with a UTC offset of at most 14:59.", "expires_at"
+    )
     assert (LedgerEntry.objects.count(), IdempotencyRecord.objects.count()) == (0, 0)
 
 

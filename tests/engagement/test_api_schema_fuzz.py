@@ -79,6 +79,9 @@ CROSS_FIELD_RULES = [
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 CONFIG = SchemathesisConfig.from_dict(
     {
+        # Fixed, so a run is reproducible and a red build names a real regression (change it
+        # by hand to explore further).
+        "seed": 20261203,
         # Text the API refuses everywhere (NUL, lone surrogates; tests/engagement/test_api_input.py)
         # is left out of generated valid data: OpenAPI cannot state it for free-form keys.
         "generation": {"allow-x00": False, "codec": "utf-8"},
