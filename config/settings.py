@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # /api/v1/: NUL and lone surrogates in path, query and headers -> 400; errors always JSON.
+    "engagement.partner_api.middleware.PartnerApiGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -173,7 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["engagement.partner_api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "engagement.partner_api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "engagement.partner_api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "engagement.partner_api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
@@ -194,6 +196,11 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"PartnerKey": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"PartnerKey": []}],
+    # Every operation documents its 4xx with the one error shape (after the enum hook).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "engagement.partner_api.schema.add_error_responses",
+    ],
 }
 # Idempotency-Key records are kept this long (API.md: at least 24 h).
 IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)

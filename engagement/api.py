@@ -12,8 +12,8 @@ from engagement.ingest import record_events
 from engagement.models import Customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
-from engagement.partner_api.params import parse_time_param
+from engagement.partner_api.pagination import PageNumberPagination, paginated
+from engagement.partner_api.params import TIME_SCHEMA, parse_time_param
 from engagement.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
@@ -52,11 +52,11 @@ class EventIngestApi(APIView):
 
 class CustomerListApi(APIView):
     @extend_schema(
-        responses={200: CustomerOutputSerializer(many=True)},
+        responses={200: paginated(CustomerOutputSerializer)},
         parameters=[
             OpenApiParameter("tier", str, description="Current tier name."),
             OpenApiParameter("segment", str, description="Current RFM segment name."),
-            OpenApiParameter("updated_since", str, description="RFC 3339; customers updated at or after."),
+            OpenApiParameter("updated_since", TIME_SCHEMA, description="RFC 3339; customers updated at or after."),
             OpenApiParameter("search", str, description="Part of external id, name or email."),
         ],
         summary="List customers",

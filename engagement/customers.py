@@ -3,11 +3,11 @@ customers (engagement.ingest creates bare ones for unknown ids)."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engagement import erasure
+from engagement.errors import NotFound
 from engagement.models import Customer
 
 PROFILE_FIELDS = (
@@ -45,12 +45,13 @@ def validate_external_id(external_id: str) -> None:
         raise ValidationError(problem, code="invalid_external_id")
 
 
-def get_customer(program, external_id):
-    """The program's customer with that external id, or Http404 (never another program's)."""
+def get_customer(program, external_id, attr=None):
+    """The program's customer with that external id (never another program's); else
+    NotFound (an Http404 too), about field `attr` when the id came from a body."""
     try:
         return Customer.objects.select_related("program").get(program=program, external_id=external_id)
     except Customer.DoesNotExist:
-        raise Http404(f"No customer {external_id!r} in this program.") from None
+        raise NotFound(f"No customer {external_id!r} in this program.", attr=attr) from None
 
 
 def upsert_customer(program, external_id, data):

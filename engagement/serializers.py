@@ -1,6 +1,7 @@
 """Partner API input/output shapes for customers and events. Serializers never write."""
 
 import json
+import zoneinfo
 
 from rest_framework import serializers
 
@@ -9,6 +10,12 @@ from engagement.models import Customer
 
 
 class CustomerInputSerializer(serializers.ModelSerializer):
+    attributes = serializers.DictField(required=False, help_text="Free-form object of the partner's own fields.")
+    # A choice (not the model's validator alone) so the schema lists the zones it accepts.
+    timezone = serializers.ChoiceField(
+        choices=sorted(zoneinfo.available_timezones()), required=False, allow_blank=True, help_text="IANA time zone."
+    )
+
     class Meta:
         model = Customer
         fields = list(PROFILE_FIELDS)
@@ -71,7 +78,7 @@ class EventInputSerializer(serializers.Serializer):
 
 
 class EventBatchInputSerializer(serializers.Serializer):
-    events = EventInputSerializer(many=True, help_text="Up to 1,000 events.")
+    events = EventInputSerializer(many=True, min_length=1, max_length=1000, help_text="1 to 1,000 events.")
 
 
 class IngestOutputSerializer(serializers.Serializer):

@@ -9,27 +9,23 @@ from rest_framework.views import APIView
 
 from engagement.customers import get_customer
 from engagement.partner_api.errors import ApiError
-from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
-from engagement.partner_api.params import parse_time_param
+from engagement.partner_api.idempotency import idempotency_header, idempotent
+from engagement.partner_api.pagination import PageNumberPagination, paginated
+from engagement.partner_api.params import TIME_SCHEMA, parse_time_param
 from payouts import services
 from payouts.models import Method, Payout, Status
 from payouts.serializers import PayoutInputSerializer, PayoutOutputSerializer
 
 
-def _api_error(exc):
-    return ApiError(exc.detail, code=exc.code, attr=exc.attr, status_code=exc.status_code)
-
-
 class PayoutListApi(APIView):
     @extend_schema(
-        responses={200: PayoutOutputSerializer(many=True)},
+        responses={200: paginated(PayoutOutputSerializer)},
         parameters=[
             OpenApiParameter("status", str, enum=Status.values),
             OpenApiParameter("method", str, enum=Method.values),
             OpenApiParameter("customer", str, description="The customer's external_id."),
-            OpenApiParameter("created_after", str, description="RFC 3339; created at or after."),
-            OpenApiParameter("created_before", str, description="RFC 3339; created before."),
+            OpenApiParameter("created_after", TIME_SCHEMA, description="RFC 3339; created at or after."),
+            OpenApiParameter("created_before", TIME_SCHEMA, description="RFC 3339; created before."),
         ],
         summary="List payouts, newest first",
     )
@@ -54,7 +50,7 @@ class PayoutListApi(APIView):
     @extend_schema(
         request=PayoutInputSerializer,
         responses={201: PayoutOutputSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[idempotency_header(required=True)],
         summary="Request a payout (Idempotency-Key required)",
         description="Creates a payout to a customer. It is queued for the provider, or held in pending_approval "
         "(hold says why: approval threshold, velocity, daily limit, funds). The same Idempotency-Key replays "
@@ -68,22 +64,19 @@ class PayoutListApi(APIView):
         serializer = PayoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        customer = get_customer(request.program, data["customer"])
-        try:
-            payout = services.request_payout(
-                program=request.program,
-                customer=customer,
-                amount=data["amount"],
-                currency=data.get("currency") or request.program.currency,
-                method=data["method"],
-                destination=data["destination"],
-                source="api",
-                source_ref=data.get("source_ref", ""),
-                idempotency_key=f"api:{key}",
-                provider=data.get("provider"),
-            )
-        except services.PayoutError as exc:
-            raise _api_error(exc) from None
+        customer = get_customer(request.program, data["customer"], attr="customer")
+        payout = services.request_payout(
+            program=request.program,
+            customer=customer,
+            amount=data["amount"],
+            currency=data.get("currency") or request.program.currency,
+            method=data["method"],
+            destination=data["destination"],
+            source="api",
+            source_ref=data.get("source_ref", ""),
+            idempotency_key=f"api:{key}",
+            provider=data.get("provider"),
+        )
         return Response(PayoutOutputSerializer(payout).data, status=status.HTTP_201_CREATED)
 
 

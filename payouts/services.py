@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engagement.currencies import is_iso_currency
+from engagement.errors import DomainError
 from engagement.models import Customer, Program, ProgramStaff
 from payouts import funding, risk, states
 from payouts.destinations import DestinationError, clean_destination
@@ -33,15 +34,12 @@ from payouts.providers import provider_names
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
-class PayoutError(Exception):
-    """A request the payout rules refuse; nothing was changed. `code` is machine-readable."""
+class PayoutError(DomainError):
+    """A request the payout rules refuse; nothing was changed. `code` is machine-readable;
+    the API's exception handler maps it (engagement.errors)."""
 
     def __init__(self, detail, code="invalid", attr=None, status_code=400):
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
-        self.attr = attr
-        self.status_code = status_code
+        super().__init__(detail, code=code, attr=attr, status=status_code)
 
 
 def get_settings(program: Program) -> PayoutSettings:

@@ -8,10 +8,8 @@ another body) AND derive the ledger/redemption key from it (or from the body's
 One of the two is required.
 """
 
-from contextlib import contextmanager
-
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,10 +17,10 @@ from rest_framework.views import APIView
 from engagement.customers import get_customer
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import CursorPagination
+from engagement.partner_api.pagination import CursorPagination, paginated
+from engagement.partner_api.params import parse_choice_param
 from rewards import balances, catalogue, ledger, redemptions, vouchers
-from rewards.errors import RewardsError
-from rewards.models import LedgerEntry
+from rewards.models import EntryKind, LedgerEntry
 from rewards.serializers import (
     AdjustmentInputSerializer,
     BalanceOutputSerializer,
@@ -33,15 +31,6 @@ from rewards.serializers import (
     RewardOutputSerializer,
     VoucherCodeOutputSerializer,
 )
-
-
-@contextmanager
-def domain_errors(attr=None):
-    """Turn a rewards domain error into the API's one error shape."""
-    try:
-        yield
-    except RewardsError as exc:
-        raise ApiError(str(exc.message), code=exc.code, attr=attr, status_code=exc.status) from None
 
 
 def idempotency_key(request, data, operation):
@@ -65,8 +54,8 @@ def same_entry(entry, customer, points):
         )
 
 
-def customer_or_404(request, external_id):
-    return get_customer(request.program, external_id)
+def customer_or_404(request, external_id, attr=None):
+    return get_customer(request.program, external_id, attr=attr)
 
 
 class CustomerBalanceApi(APIView):
@@ -90,14 +79,14 @@ class CustomerBalanceApi(APIView):
 
 class CustomerLedgerApi(APIView):
     @extend_schema(
-        responses={200: LedgerEntryOutputSerializer(many=True)},
-        parameters=[OpenApiParameter("kind", str, description="earn, redeem, expire, adjust, reverse, refund")],
+        responses={200: paginated(LedgerEntryOutputSerializer, cursor=True)},
+        parameters=[OpenApiParameter("kind", str, enum=EntryKind.values)],
         summary="Ledger entries, newest first (cursor pages)",
     )
     def get(self, request, external_id):
         customer = customer_or_404(request, external_id)
         entries = LedgerEntry.objects.filter(program=request.program, customer=customer).select_related("customer")
-        if kind := request.query_params.get("kind"):
+        if kind := parse_choice_param(request, "kind", EntryKind.values):
             entries = entries.filter(kind=kind)
         paginator = CursorPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
@@ -117,13 +106,12 @@ class PointsGrantApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = idempotency_key(request, data, "grant")
-        customer = customer_or_404(request, data["customer"])
-        with domain_errors("points"):
-            entry = ledger.grant_points(
-                customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
-                actor=f"api:{request.auth.prefix}" if request.auth else "api", source=("api", key[-128:]),
-                expires_at=data.get("expires_at"),
-            )  # fmt: skip
+        customer = customer_or_404(request, data["customer"], attr="customer")
+        entry = ledger.grant_points(
+            customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
+            actor=f"api:{request.auth.prefix}" if request.auth else "api", source=("api", key[-128:]),
+            expires_at=data.get("expires_at"),
+        )  # fmt: skip
         same_entry(entry, customer, data["points"])
         return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -141,26 +129,26 @@ class PointsAdjustmentApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = idempotency_key(request, data, "adjust")
-        customer = customer_or_404(request, data["customer"])
-        with domain_errors("points"):
-            entry = ledger.adjust_points(
-                customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
-                actor=f"api:{request.auth.prefix}" if request.auth else "api",
-            )  # fmt: skip
+        customer = customer_or_404(request, data["customer"], attr="customer")
+        entry = ledger.adjust_points(
+            customer=customer, points=data["points"], reason=data["reason"], idempotency_key=key,
+            actor=f"api:{request.auth.prefix}" if request.auth else "api",
+        )  # fmt: skip
         same_entry(entry, customer, data["points"])
         return Response(LedgerEntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 class RewardListApi(APIView):
     @extend_schema(
-        responses={200: RewardOutputSerializer(many=True)},
+        operation_id="v1_rewards_list",
+        responses={200: inline_serializer("RewardList", {"results": RewardOutputSerializer(many=True)})},
         parameters=[OpenApiParameter("customer", str, description="External id: adds eligibility and affordability.")],
         summary="Catalogue (for a customer: eligibility and cost)",
     )
     def get(self, request):
         customer = None
         if external_id := request.query_params.get("customer"):
-            customer = customer_or_404(request, external_id)
+            customer = customer_or_404(request, external_id, attr="customer")
         items = catalogue.list_catalogue(request.program, customer)
         return Response({"results": RewardOutputSerializer(items, many=True).data})
 
@@ -178,14 +166,13 @@ class RedemptionCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = idempotency_key(request, data, "redeem")
-        customer = customer_or_404(request, data["customer"])
+        customer = customer_or_404(request, data["customer"], attr="customer")
         item = catalogue.get_item(request.program, data["reward"])
         if item is None:
             raise Http404("No such reward.")
-        with domain_errors("reward"):
-            redemption = redemptions.redeem_reward(
-                customer=customer, item=item, idempotency_key=key, channel="api", product=data["product"]
-            )
+        redemption = redemptions.redeem_reward(
+            customer=customer, item=item, idempotency_key=key, channel="api", product=data["product"]
+        )
         redemption = redemptions.get_redemption(request.program, redemption.pk)
         return Response(RedemptionOutputSerializer(redemption).data, status=status.HTTP_201_CREATED)
 
@@ -199,8 +186,7 @@ class VoucherUseApi(APIView):
         "409 voucher_used when it was already used. Nothing changes on an error.",
     )
     def post(self, request, code):
-        with domain_errors("code"):
-            voucher = vouchers.use_code(request.program, code)
+        voucher = vouchers.use_code(request.program, code)
         return Response(VoucherCodeOutputSerializer(voucher).data)
 
 

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from engagement.partner_api import fields
 from rewards.catalogue import available_stock
 from rewards.models import LedgerEntry, Redemption, RewardItem, VoucherCode
 from rewards.provider_rewards import offered_products
@@ -12,7 +13,7 @@ class GrantInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=128)
     points = serializers.IntegerField(min_value=1, max_value=100_000_000)
     reason = serializers.CharField(max_length=255)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = fields.DateTimeField(required=False, allow_null=True)
     idempotency_key = serializers.CharField(max_length=200, required=False)
 
 

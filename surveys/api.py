@@ -1,16 +1,16 @@
 """Partner API for surveys (API.md): list, send, responses, report. Views parse and delegate."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
 from engagement.customers import get_customer
+from engagement.errors import NotFound
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
-from engagement.partner_api.params import parse_time_param
+from engagement.partner_api.pagination import PageNumberPagination, paginated
+from engagement.partner_api.params import TIME_SCHEMA, parse_bool_param, parse_choice_param, parse_time_param
 from surveys.models import CHANNELS, Invitation, Response, Survey
 from surveys.reports import PERIODS, survey_report
 from surveys.sending import send_survey
@@ -20,7 +20,7 @@ def get_survey(program, survey_id):
     """The program's survey, or 404 (another program's survey is a 404 too)."""
     survey = Survey.objects.select_related("program").filter(program=program, pk=survey_id).first()
     if survey is None:
-        raise Http404("No such survey.")
+        raise NotFound("No such survey.")
     return survey
 
 
@@ -54,7 +54,7 @@ class SurveyOutputSerializer(serializers.Serializer):
 
 class SurveyListApi(APIView):
     @extend_schema(
-        responses={200: SurveyOutputSerializer(many=True)},
+        responses={200: paginated(SurveyOutputSerializer)},
         parameters=[
             OpenApiParameter("kind", str, enum=list(Survey.Kind.values)),
             OpenApiParameter("active", bool),
@@ -63,10 +63,10 @@ class SurveyListApi(APIView):
     )
     def get(self, request):
         surveys = Survey.objects.filter(program=request.program).prefetch_related("questions").order_by("id")
-        if kind := request.query_params.get("kind"):
+        if kind := parse_choice_param(request, "kind", Survey.Kind.values):
             surveys = surveys.filter(kind=kind)
-        if (active := request.query_params.get("active")) in ("true", "false"):
-            surveys = surveys.filter(is_active=active == "true")
+        if (active := parse_bool_param(request, "active")) is not None:
+            surveys = surveys.filter(is_active=active)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(surveys, request, view=self)
         return paginator.get_paginated_response(SurveyOutputSerializer(page, many=True).data)
@@ -123,10 +123,7 @@ class SurveySendApi(APIView):
         survey = get_survey(request.program, survey_id)
         data = SendInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            customer = get_customer(request.program, data.validated_data["customer"])
-        except Http404:
-            raise ApiError("No customer with this external id.", code="not_found", attr="customer") from None
+        customer = get_customer(request.program, data.validated_data["customer"], attr="customer")
         key = request.headers.get("Idempotency-Key")
         result = send_survey(
             survey=survey,
@@ -168,10 +165,10 @@ class ResponseOutputSerializer(serializers.Serializer):
 
 class SurveyResponsesApi(APIView):
     @extend_schema(
-        responses={200: ResponseOutputSerializer(many=True)},
+        responses={200: paginated(ResponseOutputSerializer)},
         parameters=[
-            OpenApiParameter("start", str, description="RFC 3339; completed at or after."),
-            OpenApiParameter("end", str, description="RFC 3339; completed before."),
+            OpenApiParameter("start", TIME_SCHEMA, description="RFC 3339; completed at or after."),
+            OpenApiParameter("end", TIME_SCHEMA, description="RFC 3339; completed before."),
             OpenApiParameter("category", str, enum=[c for c in Response.Category.values if c]),
         ],
         summary="Completed responses of a survey, newest first",
@@ -188,7 +185,7 @@ class SurveyResponsesApi(APIView):
             responses = responses.filter(completed_at__gte=start)
         if end := parse_time_param(request, "end"):
             responses = responses.filter(completed_at__lt=end)
-        if category := request.query_params.get("category"):
+        if category := parse_choice_param(request, "category", [c for c in Response.Category.values if c]):
             responses = responses.filter(category=category)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(responses, request, view=self)
@@ -199,8 +196,8 @@ class SurveyReportApi(APIView):
     @extend_schema(
         responses={200: dict},
         parameters=[
-            OpenApiParameter("start", str, description="RFC 3339; responses completed at or after."),
-            OpenApiParameter("end", str, description="RFC 3339; responses completed before."),
+            OpenApiParameter("start", TIME_SCHEMA, description="RFC 3339; responses completed at or after."),
+            OpenApiParameter("end", TIME_SCHEMA, description="RFC 3339; responses completed before."),
             OpenApiParameter("period", str, enum=list(PERIODS), description="Default month."),
         ],
         summary="NPS / CSAT / CES report of a survey",
@@ -210,7 +207,7 @@ class SurveyReportApi(APIView):
     )
     def get(self, request, survey_id):
         survey = get_survey(request.program, survey_id)
-        period = request.query_params.get("period", "month")
+        period = request.query_params.get("period") or "month"
         if period not in PERIODS:
             raise ApiError(f"period must be one of {', '.join(PERIODS)}.", code="invalid", attr="period")
         start, end = parse_time_param(request, "start"), parse_time_param(request, "end")

@@ -5,7 +5,13 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,33 +20,41 @@ from engagement import customers as customer_services
 from engagement import metrics, purchase_models
 from engagement.models import CustomerScore
 from engagement.partner_api.errors import ApiError
+from engagement.partner_api.params import DATE_SCHEMA, TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
 
 DEFAULT_PERIOD = timedelta(days=30)
+# start/end as the schema documents them: a date-time with offset, or a plain date.
+INSTANT = {"anyOf": [TIME_SCHEMA, DATE_SCHEMA]}
 
 
 def parse_instant(request, name, program):
     """RFC 3339 date-time with offset, or a plain date (midnight in the program's time zone)."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return None
     raw = raw.replace(" ", "+")
     try:
         value, day = parse_datetime(raw), parse_date(raw) if len(raw) == 10 else None
     except ValueError:
         value = day = None
+    if (value is None or value.tzinfo is None) and day is not None:
+        value = datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
     if value is not None and value.tzinfo is not None:
+        if not in_time_range(value):
+            raise ApiError(f"{name} {TIME_RANGE_MESSAGE}", code="out_of_range", attr=name)
         return value
-    if day is not None:
-        return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(program.timezone))
     raise ApiError(f"{name} must be an RFC 3339 date-time with offset or a date (YYYY-MM-DD).", attr=name)
 
 
+@extend_schema_field({"anyOf": [{"type": "string"}, {"type": "integer"}], "nullable": True})
+class NumberField(serializers.Field):
+    """A figure as the metrics answer it: a decimal string, an integer (counts) or null."""
+
+
 class MetricValueSerializer(serializers.Serializer):
-    value = serializers.CharField(
-        allow_null=True, help_text="Decimal string (2 places); integer for counts; null = no data."
-    )
-    numerator = serializers.CharField(allow_null=True)
-    denominator = serializers.CharField(allow_null=True)
+    value = NumberField(help_text="Decimal string (2 places); integer for counts; null = no data.")
+    numerator = NumberField()
+    denominator = NumberField()
     unit = serializers.CharField(help_text="percent, count, money, seconds, years, per_year, score, points")
 
 
@@ -62,9 +76,9 @@ class MetricsApi(APIView):
         parameters=[
             OpenApiParameter("names", str, description="Comma-separated metric names; default: all."),
             OpenApiParameter(
-                "start", str, description="RFC 3339 or YYYY-MM-DD (program time zone); default end − 30 days."
+                "start", INSTANT, description="RFC 3339 or YYYY-MM-DD (program time zone); default end − 30 days."
             ),
-            OpenApiParameter("end", str, description="Exclusive; RFC 3339 or YYYY-MM-DD; default now."),
+            OpenApiParameter("end", INSTANT, description="Exclusive; RFC 3339 or YYYY-MM-DD; default now."),
             OpenApiParameter("segment", str, description="RFM segment name, e.g. Champions."),
             OpenApiParameter("page", str, description="Page url for exit_rate and page_views."),
             OpenApiParameter("network", str, description="Network for the social counts."),

@@ -2,8 +2,11 @@
 
     {"type": "validation_error", "errors": [{"code": "required", "detail": "…", "attr": "events.3.occurred_at"}]}
 
-Domain code raises `ApiError` (or a DRF exception); this handler turns all of them into that
-shape. Anything unexpected still becomes a 500 (a bug), never a 4xx that hides it.
+Services raise a `engagement.errors.DomainError` (code, message, attr, HTTP status); this
+handler maps the whole hierarchy, DRF's own exceptions and Django's Http404/PermissionDenied
+to that shape, in this one place. `ApiError` is the API layer's member of the hierarchy (a
+DomainError built with the older `(detail, code, attr, status_code)` signature). Anything
+unexpected still becomes a 500 (a bug), never a 4xx that hides it.
 """
 
 from typing import Any
@@ -14,11 +17,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from engagement import errors
 
-class ApiError(exceptions.APIException):
-    """A client error with a code, a message and optionally the field it is about."""
 
-    status_code: int = status.HTTP_400_BAD_REQUEST
+class ApiError(errors.DomainError):
+    """A client error raised at the API edge: a code, a message, optionally the field."""
 
     def __init__(
         self,
@@ -28,15 +31,11 @@ class ApiError(exceptions.APIException):
         status_code: int | None = None,
         error_type: str = "client_error",
     ) -> None:
-        super().__init__(detail=detail, code=code)
-        self.code = code
-        self.attr = attr
+        super().__init__(detail, code=code, attr=attr, status=status_code)
         self.error_type = error_type
-        if status_code:
-            self.status_code = status_code
 
 
-class Conflict(ApiError):
+class Conflict(ApiError, errors.Conflict):
     def __init__(self, detail: str, code: str = "conflict") -> None:
         super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT)
 
@@ -68,22 +67,21 @@ def error_response(
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, errors.DomainError):
+        # status_code (not status): an ApiError subclass written DRF-style may set it as a
+        # class attribute, which then overrides DomainError's property.
+        return error_response(exc.status_code, exc.error_type, exc.entries())
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     assert isinstance(exc, exceptions.APIException)  # DRF answers nothing else
-    if isinstance(exc, ApiError):
-        errors = [{"code": exc.code, "detail": str(exc.detail), "attr": exc.attr}]
-        error_type = exc.error_type
-    elif isinstance(exc, exceptions.ValidationError):
-        errors = flatten_errors(exc.detail)
+    if isinstance(exc, exceptions.ValidationError):
         error_type = "validation_error"
     else:
-        errors = flatten_errors(exc.detail)
         error_type = "client_error" if response.status_code < 500 else "server_error"
-    response.data = {"type": error_type, "errors": errors}
+    response.data = {"type": error_type, "errors": flatten_errors(exc.detail)}
     return response

@@ -47,14 +47,17 @@ HEADER = "Idempotency-Key"
 # An APIView method: (view, request, *args, **kwargs) -> Response.
 Handler = Callable[..., Response]
 BODY_FIELD = "idempotency_key"
-# The header as the OpenAPI schema documents it on every idempotent operation.
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Replays the first response for the same key and body (kept 48 h).",
-)
+
+
+def idempotency_header(
+    required: bool = False, description: str = "Replays the first response for the same key and body (kept 48 h)."
+) -> OpenApiParameter:
+    """The header as the OpenAPI schema documents it on an idempotent operation."""
+    schema = {"type": "string", "minLength": 1, "maxLength": 255}
+    return OpenApiParameter(HEADER, schema, OpenApiParameter.HEADER, required=required, description=description)
+
+
+IDEMPOTENCY_HEADER = idempotency_header()
 RECORDS = IdempotencyRecord._meta.db_table
 # A claim can vanish between our insert and our lock (its failing owner released it); we then
 # claim again, a bounded number of times.

@@ -1,12 +1,24 @@
 """Request parsing for the partner API. Kept apart from errors: DRF imports the parser
-classes while building APIView, so this module must not import rest_framework.views."""
+classes while building APIView, so this module must not import rest_framework.views.
+
+Every JSON body is checked once here, whatever the endpoint: size (413), well-formed JSON
+without NaN/Infinity (nor numbers that overflow to it), nesting depth, and strings (keys and values) free of NUL characters and
+lone surrogates, which PostgreSQL cannot store (400). Views and serializers therefore never
+see input that would raise deep inside the database driver or the recursion limit.
+"""
 
 import json
+import math
 from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import exceptions, parsers, status
+
+from engagement.errors import DomainError, ValidationFailed
+
+# Deepest nesting of arrays/objects accepted; real bodies (batches, campaign rules) use < 10.
+MAX_JSON_DEPTH = 32
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -20,8 +32,55 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def text_problem(text):
+    """The error code for a string PostgreSQL cannot store, or None when it is fine."""
+    if "\x00" in text:
+        return "null_characters_not_allowed"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # json.loads joins valid pairs, so what is left is a lone surrogate
+        return "surrogate_characters_not_allowed"
+    return None
+
+
+TEXT_MESSAGES = {
+    "null_characters_not_allowed": "NUL (\\u0000) characters are not allowed.",
+    "surrogate_characters_not_allowed": "Lone surrogate characters (\\ud800-\\udfff) are not allowed.",
+}
+
+
+def _path(parts):
+    return ".".join(str(part) for part in parts) or None
+
+
+def check_json(value):
+    """Raise a 400 for the first string or key NUL/surrogate-tainted, or nesting too deep.
+
+    Iterative (a stack, no recursion), so it cannot hit the recursion limit itself.
+    """
+    stack = [(value, 1, ())]
+    while stack:
+        item, depth, parts = stack.pop()
+        if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:
+            raise DomainError(
+                f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted.", code="too_deep", attr=_path(parts)
+            )
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if code := text_problem(key):
+                    raise ValidationFailed(TEXT_MESSAGES[code], code=code, attr=_path((*parts, key[:64])))
+                stack.append((child, depth + 1, (*parts, key)))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1, (*parts, index)) for index, child in enumerate(item))
+        elif isinstance(item, str) and (code := text_problem(item)):
+            raise ValidationFailed(TEXT_MESSAGES[code], code=code, attr=_path(parts))
+        elif isinstance(item, float) and not math.isfinite(item):  # 1e999 parses as inf
+            raise ValidationFailed("Numbers must be finite.", code="invalid", attr=_path(parts))
+
+
 class LimitedJSONParser(parsers.JSONParser):
-    """JSON parser that refuses bodies over API_MAX_BODY_BYTES with 413 before parsing."""
+    """JSON parser that refuses bodies over API_MAX_BODY_BYTES with 413 before parsing, and
+    bodies `check_json` refuses with 400."""
 
     def parse(
         self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
@@ -35,8 +94,14 @@ class LimitedJSONParser(parsers.JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         try:
-            return json.loads(
+            data = json.loads(
                 raw.decode((parser_context or {}).get("encoding") or "utf-8"), parse_constant=_reject_constant
             )
+        except RecursionError:  # the C scanner recurses per level: far beyond MAX_JSON_DEPTH anyway
+            raise DomainError(
+                f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted.", code="too_deep"
+            ) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+        check_json(data)
+        return data

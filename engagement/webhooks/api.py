@@ -10,10 +10,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.idempotency import idempotency_header, idempotent
+from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.webhooks import subscriptions
 from engagement.webhooks.models import EventType, WebhookSubscription
+
+IDEMPOTENCY_HEADER = idempotency_header(
+    description="Replays the first response (including the secret) for the same key and body."
+)
 
 
 class SubscriptionOutputSerializer(serializers.ModelSerializer):
@@ -66,7 +70,7 @@ class WebhookListApi(APIView):
         )
         description = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
-    @extend_schema(responses={200: SubscriptionOutputSerializer(many=True)}, summary="List webhook subscriptions")
+    @extend_schema(responses={200: paginated(SubscriptionOutputSerializer)}, summary="List webhook subscriptions")
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(subscriptions.list_subscriptions(request.program), request, view=self)

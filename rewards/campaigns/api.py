@@ -2,12 +2,13 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
-from engagement.partner_api.pagination import PageNumberPagination
+from engagement.partner_api.pagination import PageNumberPagination, paginated
+from engagement.partner_api.params import parse_choice_param
 from rewards.campaigns import lifecycle, simulator
 from rewards.campaigns.models import Campaign
 from rewards.campaigns.serializers import (
@@ -18,14 +19,6 @@ from rewards.campaigns.serializers import (
 )
 
 
-def _invalid(exc):
-    """CampaignInvalid -> a 400 in the one error shape, one entry per problem."""
-    errors = {}
-    for attr, message in exc.errors:
-        errors.setdefault(attr or "non_field_errors", []).append(message)
-    return serializers.ValidationError(errors)
-
-
 def _get(request, campaign_id):
     # Another program's campaign is a 404, never a 403.
     return get_object_or_404(Campaign.objects.select_related("program"), pk=campaign_id, program=request.program)
@@ -33,13 +26,13 @@ def _get(request, campaign_id):
 
 class CampaignListApi(APIView):
     @extend_schema(
-        responses={200: CampaignOutputSerializer(many=True)},
-        parameters=[OpenApiParameter("status", str, description="draft, scheduled, active, paused, error or ended.")],
+        responses={200: paginated(CampaignOutputSerializer)},
+        parameters=[OpenApiParameter("status", str, enum=Campaign.Status.values)],
         summary="List campaigns",
     )
     def get(self, request):
         campaigns = Campaign.objects.filter(program=request.program).prefetch_related("actions").order_by("id")
-        if status_filter := request.query_params.get("status"):
+        if status_filter := parse_choice_param(request, "status", Campaign.Status.values):
             campaigns = campaigns.filter(status=status_filter)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(campaigns, request, view=self)
@@ -56,10 +49,7 @@ class CampaignListApi(APIView):
     def post(self, request):
         serializer = CampaignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            campaign = lifecycle.create_campaign(request.program, serializer.validated_data)
-        except lifecycle.CampaignInvalid as exc:
-            raise _invalid(exc)
+        campaign = lifecycle.create_campaign(request.program, serializer.validated_data)
         return Response(CampaignOutputSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,15 +68,12 @@ class CampaignDetailApi(APIView):
         serializer = CampaignInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = {key: value for key, value in serializer.validated_data.items() if key in request.data}
-        try:
-            if changes.get("status") == Campaign.Status.ACTIVE and campaign.status == Campaign.Status.PAUSED:
-                changes.pop("status")
-                campaign = lifecycle.update_campaign(campaign, changes)
-                lifecycle.resume(campaign)
-            else:
-                campaign = lifecycle.update_campaign(campaign, changes)
-        except lifecycle.CampaignInvalid as exc:
-            raise _invalid(exc)
+        if changes.get("status") == Campaign.Status.ACTIVE and campaign.status == Campaign.Status.PAUSED:
+            changes.pop("status")
+            campaign = lifecycle.update_campaign(campaign, changes)
+            lifecycle.resume(campaign)
+        else:
+            campaign = lifecycle.update_campaign(campaign, changes)
         campaign = Campaign.objects.prefetch_related("actions").get(pk=campaign.pk)
         return Response(CampaignOutputSerializer(campaign).data)
 

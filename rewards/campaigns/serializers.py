@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from engagement.partner_api import fields
 from rewards.campaigns.models import Campaign
 
 
@@ -37,8 +38,8 @@ class CampaignInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    starts_at = fields.DateTimeField(required=False, allow_null=True)
+    ends_at = fields.DateTimeField(required=False, allow_null=True)
     priority = serializers.IntegerField(required=False, default=0)
     audience = AudienceSerializer(required=False)
     trigger = TriggerSerializer()
@@ -61,8 +62,8 @@ class CampaignOutputSerializer(serializers.Serializer):
     paused_reason = serializers.CharField()
     last_error = serializers.CharField(help_text="Why the campaign went to status error (its last failure).")
     last_error_at = serializers.DateTimeField(allow_null=True)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = serializers.DateTimeField(allow_null=True)
+    ends_at = serializers.DateTimeField(allow_null=True)
     priority = serializers.IntegerField()
     audience = serializers.SerializerMethodField()
     trigger = serializers.SerializerMethodField()
@@ -107,8 +108,8 @@ class CampaignOutputSerializer(serializers.Serializer):
 
 
 class SimulateInputSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = fields.DateTimeField()
+    end = fields.DateTimeField()
 
     def validate(self, data):
         if data["end"] <= data["start"]:

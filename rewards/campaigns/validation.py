@@ -11,6 +11,7 @@ the bounds below, so no stored rule can make an evaluation overflow or fail to c
 
 from decimal import Decimal
 
+from engagement.errors import ValidationFailed
 from rewards.campaigns.actions import validate_action
 from rewards.campaigns.conditions import (
     MAX_COUNT,
@@ -43,11 +44,12 @@ MAX_PRIORITY = 1_000_000
 MAX_DELAY_MINUTES = 60 * 24 * 365 * 10  # ten years
 
 
-class CampaignInvalid(Exception):
-    """Every problem found, as [(attr, message)]."""
+class CampaignInvalid(ValidationFailed):
+    """Every problem found, as [(attr, message)] (`errors`); the API answers 400 listing each
+    (engagement.errors, mapped once by the API's exception handler)."""
 
     def __init__(self, errors):
-        super().__init__("; ".join(f"{attr}: {message}" for attr, message in errors))
+        super().__init__(problems=errors)
         self.errors = errors
 
 

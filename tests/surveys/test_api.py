@@ -104,17 +104,17 @@ def test_send_to_a_customer_without_consent_is_a_recorded_skip(acme_api, nps, ac
 
 
 @pytest.mark.parametrize(
-    ("body", "attr", "code"),
+    ("body", "status", "attr", "code"),
     [
-        ({}, "customer", "required"),
-        ({"customer": "nobody"}, "customer", "not_found"),
-        ({"customer": "alice", "channel": "fax"}, "channel", "invalid_choice"),
+        ({}, 400, "customer", "required"),
+        ({"customer": "nobody"}, 404, "customer", "not_found"),
+        ({"customer": "alice", "channel": "fax"}, 400, "channel", "invalid_choice"),
     ],
 )
-def test_bad_send_requests_are_400_and_store_nothing(acme_api, nps, alice, body, attr, code):
+def test_bad_send_requests_are_4xx_and_store_nothing(acme_api, nps, alice, body, status, attr, code):
     reply = acme_api.post(f"/api/v1/surveys/{nps.pk}/sends", body, format="json")
 
-    assert reply.status_code == 400
+    assert reply.status_code == status
     assert [(e["attr"], e["code"]) for e in reply.json()["errors"]] == [(attr, code)]
     assert (Invitation.objects.count(), SendSkip.objects.count()) == (0, 0)
 

@@ -1,0 +1,34 @@
+"""Serializer fields shared by the partner API's input serializers."""
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from engagement.partner_api.params import TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
+
+
+def _parse_or_none(text):
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return None
+
+
+@extend_schema_field(TIME_SCHEMA)
+class DateTimeField(serializers.DateTimeField):
+    """RFC 3339 date-time in the years FIRST_YEAR..LAST_YEAR (400 `out_of_range` beyond), so
+    no later arithmetic on it can overflow."""
+
+    default_error_messages = {"out_of_range": f"The time {TIME_RANGE_MESSAGE}"}
+
+    def to_internal_value(self, value):
+        # The offset as written (DRF converts to UTC below, which would hide it).
+        if isinstance(value, str) and (written := _parse_or_none(value)) and not in_time_range(written):
+            self.fail("out_of_range")
+        try:
+            parsed = super().to_internal_value(value)
+        except OverflowError:  # making a naive time aware can leave years 1..9999
+            self.fail("out_of_range")
+        if not isinstance(value, str) and not in_time_range(parsed):  # a datetime given in Python
+            self.fail("out_of_range")
+        return parsed
