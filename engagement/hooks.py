@@ -11,12 +11,16 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
   segment=None) -> engagement.metrics.types.MetricValue`, under a METRICS.md name.
 - Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
+- The referral handler (rewards) ties a customer to a referrer's code when a partner's
+  customer upsert carries `referral_code`: `fn(customer, code, source) -> dict` with
+  `status` and `reason`, or None when the code is unknown (the caller then refuses).
 """
 
 _event_handlers = []
 _transition_handlers = []
 _demo_steps = []
 _metric_providers = {}
+_referral_handler = []
 
 
 def register_event_handler(handler):
@@ -57,3 +61,12 @@ def register_metric(name, provider):
 
 def metric_providers():
     return dict(_metric_providers)
+
+
+def register_referral_handler(handler):
+    _referral_handler[:] = [handler]
+
+
+def attach_referral(customer, code, source):
+    """The registered referral handler's answer, or None when no app handles referrals."""
+    return _referral_handler[0](customer, code, source) if _referral_handler else None

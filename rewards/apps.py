@@ -6,7 +6,7 @@ class RewardsConfig(AppConfig):
     the customer portal. Orchestrates: may import engagement, surveys and payouts.
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
-    (engagement.hooks event handler), loyalty metric providers, the payout final-status
+    (engagement.hooks event handler), the referral-code handler of customer upserts, loyalty metric providers, the payout final-status
     handler (refunds failed cash redemptions) and the demo step (order 20).
     """
 
@@ -16,9 +16,10 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from rewards import demo, earning, metrics, redemptions
+        from rewards import demo, earning, metrics, redemptions, referrals
 
         hooks.register_event_handler(earning.handle_events)
+        hooks.register_referral_handler(referrals.attach_referral_hook)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
         try:

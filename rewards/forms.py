@@ -15,3 +15,11 @@ class ProfileForm(forms.Form):
     consent_sms = forms.BooleanField(label=_("SMS"), required=False)
     consent_whatsapp = forms.BooleanField(label=_("WhatsApp"), required=False)
     consent_push = forms.BooleanField(label=_("Push notifications"), required=False)
+
+
+class ReferralJoinForm(forms.Form):
+    """The referral landing page's sign-up: the friend's name and email."""
+
+    name = forms.CharField(label=_("Your name"), max_length=200, required=False)
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    consent_email = forms.BooleanField(label=_("Send me offers by email"), required=False)

@@ -16,5 +16,6 @@ urlpatterns = [
     path("my-rewards/<int:redemption_id>/", views.redemption_view, name="redemption"),
     path("referrals/", views.referrals_view, name="referrals"),
     path("r/<str:code>/", views.referral_landing_view, name="referral-landing"),
+    path("brand/<slug:slug>.css", views.brand_css_view, name="brand-css"),
     path("profile/", views.profile_view, name="profile"),
 ]
