@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards import views
+from rewards import preference_views, views
 
 app_name = "rewards_portal"
 
@@ -17,5 +17,8 @@ urlpatterns = [
     path("referrals/", views.referrals_view, name="referrals"),
     path("r/<str:code>/", views.referral_landing_view, name="referral-landing"),
     path("brand/<slug:slug>.css", views.brand_css_view, name="brand-css"),
+    path("preferences/", preference_views.my_preferences_view, name="my-preferences"),
+    path("preferences/<str:token>/", preference_views.preferences_view, name="preferences"),
+    path("unsubscribe/<str:token>/", preference_views.unsubscribe_view, name="unsubscribe"),
     path("profile/", views.profile_view, name="profile"),
 ]

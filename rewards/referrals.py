@@ -301,5 +301,5 @@ def join_through_referral(program, code, *, email, name="", locale="", consent_e
         customer = Customer.objects.filter(program=program, email__iexact=email, erased_at__isnull=True).first()
         if customer is None:
             fields = {"email": email, "name": name, "locale": locale, "consent_email": consent_email}
-            customer, _created = upsert_customer(program, f"portal-{secrets.token_hex(8)}", fields)
+            customer, _created = upsert_customer(program, f"portal-{secrets.token_hex(8)}", fields, source="portal")
         return attach_referral(customer, code, "portal")

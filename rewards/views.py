@@ -240,7 +240,7 @@ def profile_view(request):
     }
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        update_customer(customer, form.cleaned_data)
+        update_customer(customer, form.cleaned_data, source="portal")
         translation.activate(form.cleaned_data["locale"])
         messages.success(request, _("Your profile was saved."))
         return _set_language(redirect("rewards_portal:profile"), form.cleaned_data["locale"])
