@@ -244,4 +244,5 @@ def profile_view(request):
         translation.activate(form.cleaned_data["locale"])
         messages.success(request, _("Your profile was saved."))
         return _set_language(redirect("rewards_portal:profile"), form.cleaned_data["locale"])
-    return render(request, "rewards/portal/profile.html", _ctx(request, form=form, now=timezone.now()))
+    context = _ctx(request, form=form, now=timezone.now(), vapid_public_key=settings.WEBPUSH_VAPID_PUBLIC_KEY)
+    return render(request, "rewards/portal/profile.html", context)
