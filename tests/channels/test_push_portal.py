@@ -130,6 +130,7 @@ def test_push_subscription_from_chromium_then_delivery_to_a_push_service_stand_i
     scope = page.evaluate("navigator.serviceWorker.getRegistration('/portal/').then(r => r && r.scope)")
     assert scope == f"{live_server.url}/portal/"
     assert page.inner_text("[data-testid=push-status]") == "Notifications are off in this browser."
+    assert page.is_visible("[data-testid=push-subscribe]") and not page.is_visible("[data-testid=push-unsubscribe]")
 
     page.click("[data-testid=push-subscribe]")
     page.wait_for_selector("[data-testid=push-unsubscribe]:not([hidden])")
