@@ -1,11 +1,13 @@
 """Partner API: customers and events. Views parse and delegate (STYLE.md)."""
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engagement import customers as customer_services
+from engagement import hooks
 from engagement.customer_export import export_customer
 from engagement.event_schema import MAX_BATCH, validate_events
 from engagement.ingest import record_events
@@ -17,6 +19,7 @@ from engagement.partner_api.params import TIME_SCHEMA, parse_time_param
 from engagement.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
+    CustomerUpsertOutputSerializer,
     CustomerUpsertSerializer,
     EventBatchInputSerializer,
     IngestOutputSerializer,
@@ -81,7 +84,7 @@ class CustomerListApi(APIView):
 
     @extend_schema(
         request=CustomerUpsertSerializer,
-        responses={200: CustomerOutputSerializer, 201: CustomerOutputSerializer},
+        responses={200: CustomerUpsertOutputSerializer, 201: CustomerUpsertOutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Create or update a customer by external_id",
     )
@@ -92,10 +95,19 @@ class CustomerListApi(APIView):
         data = dict(serializer.validated_data)
         if "external_id" not in data:
             raise ApiError("external_id is required.", code="required", attr="external_id")
-        customer, created = customer_services.upsert_customer(request.program, data.pop("external_id"), data)
-        return Response(
-            CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        code = data.pop("referral_code", None)
+        # One transaction: an unknown referral code leaves no customer behind.
+        with transaction.atomic():
+            customer, created = customer_services.upsert_customer(request.program, data.pop("external_id"), data)
+            referral = hooks.attach_referral(customer, code, "api") if code else None
+            if code and referral is None:
+                raise ApiError(
+                    "Unknown referral code.", code="invalid_referral_code", attr="referral_code",
+                    error_type="validation_error",
+                )  # fmt: skip
+        customer.referral = referral  # the output's `referral` (not a model field)
+        body = CustomerUpsertOutputSerializer(customer).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class CustomerDetailApi(APIView):

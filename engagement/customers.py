@@ -54,8 +54,9 @@ def get_customer(program, external_id, attr=None):
         raise NotFound(f"No customer {external_id!r} in this program.", attr=attr) from None
 
 
-def upsert_customer(program, external_id, data):
+def upsert_customer(program, external_id, data, source="api"):
     """Create the customer or update the given fields. Returns (customer, created).
+    Consents given or changed are recorded in the consent history with `source`.
 
     Race-safe: two concurrent upserts of one external id end in one row.
     """
@@ -66,16 +67,24 @@ def upsert_customer(program, external_id, data):
                 customer, created = Customer.objects.select_for_update().get_or_create(
                     program=program, external_id=external_id, defaults=fields
                 )
-                if not created and fields:
-                    update_customer(customer, fields)
+                if created:
+                    from engagement.channels.consent import CHANNELS, record_profile_change
+
+                    record_profile_change(customer, {c: False for c in CHANNELS if f"consent_{c}" in fields}, source)
+                elif fields:
+                    update_customer(customer, fields, source)
                 return customer, created
         except IntegrityError:  # lost the race to create: the row exists now, update it
             continue
     raise RuntimeError("upsert_customer could not settle")  # unreachable in practice
 
 
-def update_customer(customer, data):
-    """Update profile fields (only those given)."""
+def update_customer(customer, data, source="api"):
+    """Update profile fields (only those given). Consent flags that change are recorded in
+    the consent history with `source` (api, portal, admin)."""
+    from engagement.channels.consent import CHANNELS, record_profile_change
+
+    before = {c: getattr(customer, f"consent_{c}") for c in CHANNELS if f"consent_{c}" in data}
     changed = []
     for name in PROFILE_FIELDS:
         if name in data:
@@ -84,6 +93,7 @@ def update_customer(customer, data):
     if changed:
         customer.updated_at = timezone.now()
         customer.save(update_fields=[*changed, "updated_at"])
+        record_profile_change(customer, before, source)
     return customer
 
 

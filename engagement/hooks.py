@@ -12,6 +12,9 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
   segment=None) -> engagement.metrics.types.MetricValue`, under a METRICS.md name.
 - Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
+- The referral handler (rewards) ties a customer to a referrer's code when a partner's
+  customer upsert carries `referral_code`: `fn(customer, code, source) -> dict` with
+  `status` and `reason`, or None when the code is unknown (the caller then refuses).
 """
 
 from collections.abc import Callable, Iterable
@@ -22,6 +25,9 @@ EventHandler = Callable[[int, Iterable[int]], None]
 EVENT_HANDLER_ORDER = (
     # engagement.scoring: queue the events' customers for the incremental re-score.
     "scores",
+    # engagement.channels.consent: an email_unsubscribed event withdraws email consent before
+    # anything of the same batch (a campaign's message) could be sent.
+    "consent",
     # rewards.earning: base earn rule, refund clawbacks, referrals; then recomputes the tiers
     # of the customers who earned.
     "earning",
@@ -34,6 +40,7 @@ _event_handlers: dict[str, EventHandler] = {}
 _transition_handlers = []
 _demo_steps = []
 _metric_providers = {}
+_referral_handler = []
 
 
 def register_event_handler(name: str, handler: EventHandler) -> EventHandler:
@@ -116,3 +123,12 @@ def register_export_section(name, section):
 
 def export_sections():
     return dict(_export_sections)
+
+
+def register_referral_handler(handler):
+    _referral_handler[:] = [handler]
+
+
+def attach_referral(customer, code, source):
+    """The registered referral handler's answer, or None when no app handles referrals."""
+    return _referral_handler[0](customer, code, source) if _referral_handler else None

@@ -32,9 +32,16 @@ class CustomerUpsertSerializer(CustomerInputSerializer):
     external_id = serializers.CharField(
         max_length=128, validators=[validate_external_id], help_text='Your id for the customer; no "/".'
     )
+    referral_code = serializers.CharField(
+        max_length=20, required=False, write_only=True,
+        help_text="A referrer's code: the customer joined through that referral. Unknown codes are refused "
+        "(400, code `invalid_referral_code`, nothing stored). The first code attached to a customer is kept; "
+        "fraud rules (self-referral, shared email or phone, existing customer, cap, velocity) record the "
+        "referral as rejected, never rewarded. See docs/rewards.md.",
+    )  # fmt: skip
 
     class Meta(CustomerInputSerializer.Meta):
-        fields = ["external_id", *CustomerInputSerializer.Meta.fields]
+        fields = ["external_id", *CustomerInputSerializer.Meta.fields, "referral_code"]
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
@@ -84,3 +91,23 @@ class EventBatchInputSerializer(serializers.Serializer):
 class IngestOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
+
+
+class ReferralResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["joined", "converted", "rejected", "sent"],
+        help_text="joined: both are rewarded at the friend's qualifying purchase; rejected: a fraud rule refused it.",
+    )
+    reason = serializers.CharField(
+        help_text="Why it was rejected: self_referral, shared_email, shared_phone, existing_customer, cap_reached, "
+        "velocity; empty otherwise."
+    )
+
+
+class CustomerUpsertOutputSerializer(CustomerOutputSerializer):
+    referral = ReferralResultSerializer(
+        read_only=True, allow_null=True, help_text="The referral made by `referral_code`; null without a code."
+    )
+
+    class Meta(CustomerOutputSerializer.Meta):
+        fields = [*CustomerOutputSerializer.Meta.fields, "referral"]

@@ -7,9 +7,10 @@ class RewardsConfig(AppConfig):
     the customer portal. Orchestrates: may import engagement, surveys and payouts.
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
-    (engagement.hooks event handler "earning": after "scores", before "campaigns"), loyalty
-    metric providers, the payout final-status handler (refunds failed cash redemptions), the
-    survey thank-you next step (a promoter's referral link) and the demo step (order 20).
+    (engagement.hooks event handler "earning": after "scores", before "campaigns"), the
+    referral-code handler of customer upserts, loyalty metric providers, the payout final-status
+    handler (refunds failed cash redemptions), the survey thank-you next step (a promoter's
+    referral link) and the demo step (order 20).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
@@ -24,6 +25,7 @@ class RewardsConfig(AppConfig):
 
         hooks.register_event_handler("earning", earning.handle_events)
         register_next_step(referrals.survey_next_step)
+        hooks.register_referral_handler(referrals.attach_referral_hook)
         hooks.register_demo_step(20, "rewards", demo.load_demo)
         metrics.register()
         hooks.register_erasure_handler(personal_data.erase_customer_rewards)

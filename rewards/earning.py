@@ -6,7 +6,8 @@ registered in RewardsConfig.ready) inside the processing transaction, set-based 
   nothing), held pending for the program's return window counted from the purchase time.
 - refund (order_id, value): takes back value/purchase value of the points that order
   earned (pending first, then the balance as far as it goes; the rest is recorded).
-- referral_sent / referral_converted: rewards.referrals.
+- referral_sent / referral_converted, and a referred friend's qualifying purchase:
+  rewards.referrals.
 Then tiers of the customers who earned are recomputed (upgrades happen at once).
 """
 
@@ -38,6 +39,7 @@ def handle_events(program_id, event_ids):
     for refund in (e for e in events if e.type == "refund"):
         claw_back_refund(program, refund)
     referrals.record_referral_events(program, [e for e in events if e.type.startswith("referral_")])
+    referrals.reward_qualifying_purchases(program, purchases)
     if earned:
         tiers.recompute_tiers(program, customer_ids={g.customer.pk for g in earned})
 

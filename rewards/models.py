@@ -12,7 +12,7 @@ Invariants (checked by `manage.py verify_ledger`):
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.core.validators import FileExtensionValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -48,6 +48,26 @@ class RewardsSettings(models.Model):
     )
     expiring_soon_days = models.PositiveIntegerField(default=30)
     referral_points = models.PositiveIntegerField(default=200, help_text=_("Points for a converted referral."))
+    # The referral programme (rewards.referrals): what the friend gets, what qualifies, and
+    # the fraud limits. A friend qualifies with their first purchase of at least the minimum.
+    referee_points = models.PositiveIntegerField(
+        default=100, help_text=_("Points a referred friend gets when their first qualifying purchase arrives.")
+    )
+    referral_min_purchase = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)],
+        help_text=_("A friend's purchase qualifies from this value (program currency)."),
+    )  # fmt: skip
+    referral_cap = models.PositiveIntegerField(
+        default=10, help_text=_("At most this many friends per referrer per period; 0 = no cap.")
+    )
+    referral_cap_days = models.PositiveIntegerField(default=30, help_text=_("The period of the cap, in days."))
+    referral_velocity_per_hour = models.PositiveIntegerField(
+        default=3, help_text=_("At most this many friends per referrer in one hour; 0 = no limit.")
+    )
+    brand_colour = models.CharField(
+        max_length=7, default="#0b6e4f", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$")],
+        help_text=_("The program's colour on public portal pages (referral landing, preferences)."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name_plural = "rewards settings"
@@ -409,11 +429,26 @@ class ReferralCode(models.Model):
 
 
 class Referral(models.Model):
-    """Ties a referrer to a referee (by the referee's external id; the row once they exist)."""
+    """Ties a referrer to a referee (by the referee's external id; the row once they exist).
+
+    `referral_sent` events make SENT rows. A friend who joins with a code makes a JOINED row
+    (`code` set; one per referee per program), CONVERTED once their qualifying purchase has
+    rewarded both, or REJECTED by a fraud rule with the reason kept.
+    """
 
     class Status(models.TextChoices):
         SENT = "sent", _("Invited")
+        JOINED = "joined", _("Signed up")
         CONVERTED = "converted", _("Joined")
+        REJECTED = "rejected", _("Not eligible")
+
+    class Reason(models.TextChoices):
+        SELF = "self_referral", _("Referred themselves")
+        SHARED_EMAIL = "shared_email", _("Same email address as the referrer")
+        SHARED_PHONE = "shared_phone", _("Same phone number as the referrer")
+        EXISTING = "existing_customer", _("Already a customer")
+        CAP = "cap_reached", _("Referrer reached the cap for the period")
+        VELOCITY = "velocity", _("Too many referrals in a short time")
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
     referrer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="referrals_made")
@@ -422,11 +457,20 @@ class Referral(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
     sent_at = models.DateTimeField(default=timezone.now)
     converted_at = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(max_length=20, blank=True, help_text=_("The code the friend joined with."))
+    source = models.CharField(max_length=20, blank=True, help_text=_("portal or api (joined with a code)."))
+    joined_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["program", "referrer", "referee_external_id"], name="referral_unique"),
+            # A friend joins with one code only: the first attach wins, a second is refused.
+            models.UniqueConstraint(
+                fields=["program", "referee_external_id"], condition=~Q(code=""), name="referral_one_code_per_referee"
+            ),
         ]
+        indexes = [models.Index(fields=["referrer", "joined_at"])]
 
     def __str__(self):
         return f"{self.referrer} → {self.referee or self.referee_external_id}"

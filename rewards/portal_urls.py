@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards import views
+from rewards import preference_views, push_views, views
 
 app_name = "rewards_portal"
 
@@ -17,5 +17,12 @@ urlpatterns = [
     path("my-rewards/<int:redemption_id>/", views.redemption_view, name="redemption"),
     path("referrals/", views.referrals_view, name="referrals"),
     path("r/<str:code>/", views.referral_landing_view, name="referral-landing"),
+    path("brand/<slug:slug>.css", views.brand_css_view, name="brand-css"),
+    path("sw.js", push_views.service_worker_view, name="service-worker"),
+    path("push/subscribe/", push_views.push_subscribe_view, name="push-subscribe"),
+    path("push/unsubscribe/", push_views.push_unsubscribe_view, name="push-unsubscribe"),
+    path("preferences/", preference_views.my_preferences_view, name="my-preferences"),
+    path("preferences/<str:token>/", preference_views.preferences_view, name="preferences"),
+    path("unsubscribe/<str:token>/", preference_views.unsubscribe_view, name="unsubscribe"),
     path("profile/", views.profile_view, name="profile"),
 ]

@@ -3,12 +3,13 @@ selectors, render. The signed-in customer comes from the session (rewards.portal
 Every POST is CSRF-protected by Django's middleware (no exemptions here)."""
 
 import functools
+import re
 import secrets
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,10 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
+from engagement.models import Program
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.errors import RewardsError
-from rewards.forms import LoginForm, ProfileForm
-from rewards.models import Redemption
+from rewards.forms import LoginForm, ProfileForm, ReferralJoinForm
+from rewards.models import Redemption, RewardsSettings
+from rewards.templatetags.rewards_format import points as format_points
 
 
 def portal_login_required(view):
@@ -230,11 +233,70 @@ def referrals_view(request):
     code = referrals.get_referral_code(request.customer)
     link = request.build_absolute_uri(reverse("rewards_portal:referral-landing", args=[code.code]))
     stats = referrals.get_referral_stats(request.customer)
-    return render(request, "rewards/portal/referrals.html", _ctx(request, code=code, link=link, stats=stats))
+    program = request.customer.program
+    offer = referrals.get_referral_offer(program)
+    share = {
+        "share_subject": _("Join me at %(program)s") % {"program": program.name},
+        "share_text": _("Join %(program)s with my link and get %(points)s welcome points: %(link)s")
+        % {"program": program.name, "points": format_points(offer.referee_points), "link": link},
+    }
+    return render(
+        request, "rewards/portal/referrals.html", _ctx(request, code=code, link=link, stats=stats, offer=offer, **share)
+    )
 
 
+@require_http_methods(["GET", "POST"])
 def referral_landing_view(request, code):
-    return render(request, "rewards/portal/referral_landing.html", _ctx(request, code=code.upper()[:20]))
+    """A friend's invitation: the programme's offer and a sign-up form. POST joins (the
+    referral is tied, fraud rules applied) and emails a sign-in link; the answer is the same
+    whether or not the referral was accepted, so the form reveals nothing about anyone."""
+    row = referrals.find_referral_code(code)
+    if row is None:
+        program = public_program(request)
+        return render(request, "rewards/portal/referral_invalid.html", _public_ctx(program), status=404)
+    program = row.customer.program
+    form = ReferralJoinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        referrals.join_through_referral(
+            program, row.code, email=data["email"], name=data["name"], consent_email=data["consent_email"],
+            locale=translation.get_language() if translation.get_language() in dict(settings.LANGUAGES) else "",
+        )  # fmt: skip
+        portal_auth.send_login_links(data["email"], request.build_absolute_uri)
+        return render(request, "rewards/portal/referral_joined.html", _public_ctx(program, email=data["email"]))
+    # Only the first name: the page is public, whoever holds the link can read it.
+    first_name = (row.customer.name or "").split(" ", 1)[0]
+    context = _public_ctx(
+        program, form=form, code=row.code, referrer_name=first_name, offer=referrals.get_referral_offer(program)
+    )
+    return render(request, "rewards/portal/referral_landing.html", context)
+
+
+def public_program(request):
+    """The program a public page is branded with when the link names none: the signed-in
+    customer's, else the only program of a single-program installation, else None."""
+    customer = portal_auth.current_customer(request)
+    if customer is not None:
+        return customer.program
+    programs = list(Program.objects.all()[:2])
+    return programs[0] if len(programs) == 1 else None
+
+
+def _public_ctx(program, **extra):
+    return {"program": program, **extra}
+
+
+BRAND_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def brand_css_view(request, slug):
+    """The program's colours as CSS custom properties (a file, so no inline style is needed)."""
+    program = Program.objects.filter(slug=slug).first()
+    colour = RewardsSettings.get_for(program).brand_colour if program else ""
+    body = f":root {{ --brand: {colour}; --plus: {colour}; }}\n" if BRAND_COLOUR.match(colour or "") else ""
+    response = HttpResponse(body, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @portal_login_required
@@ -247,8 +309,9 @@ def profile_view(request):
     }
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        update_customer(customer, form.cleaned_data)
+        update_customer(customer, form.cleaned_data, source="portal")
         translation.activate(form.cleaned_data["locale"])
         messages.success(request, _("Your profile was saved."))
         return _set_language(redirect("rewards_portal:profile"), form.cleaned_data["locale"])
-    return render(request, "rewards/portal/profile.html", _ctx(request, form=form, now=timezone.now()))
+    context = _ctx(request, form=form, now=timezone.now(), vapid_public_key=settings.WEBPUSH_VAPID_PUBLIC_KEY)
+    return render(request, "rewards/portal/profile.html", context)

@@ -16,6 +16,8 @@ class ChannelsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from engagement.channels import demo
+        from engagement.channels import consent, demo
 
         hooks.register_demo_step(12, "channels", demo.load_demo)
+        # email_unsubscribed events withdraw email consent (inside processing's transaction).
+        hooks.register_event_handler("consent", consent.handle_events)

@@ -83,6 +83,7 @@ def _claim(message_id):
             policy=contact_policy,
             include_queued=False,
             exclude_id=message.pk,
+            topic=message.topic,
         )
         if decision.status == MessageStatus.SKIPPED:
             # Consent withdrawn (or address removed) since it was queued: it will never go.

@@ -6,7 +6,8 @@ import hmac
 
 from django.utils import timezone
 
-from engagement.channels import delivery
+from engagement.channels import consent, delivery
+from engagement.channels.models import Channel
 from engagement.models import Customer
 
 # Twilio MessageStatus values -> ours; the others (queued, sending, sent, accepted) change nothing.
@@ -34,15 +35,18 @@ def record_status_report(provider_id, provider_status):
     return delivery.record_provider_status(provider_id, status)
 
 
-def record_inbound_message(from_address, at=None):
+def record_inbound_message(from_address, at=None, body=""):
     """A customer wrote to us. A WhatsApp message ("whatsapp:+...") opens the 24-hour window
     for every customer with that phone (the sending number is shared by all programs).
-    Returns the number of customers updated."""
-    if not from_address.startswith("whatsapp:"):
-        return 0
+    A STOP/START keyword (consent.keyword_of) withdraws or gives consent on the channel it
+    came by (SMS or WhatsApp). Returns the number of customers updated."""
+    channel = Channel.WHATSAPP if from_address.startswith("whatsapp:") else Channel.SMS
     phone = from_address.removeprefix("whatsapp:").strip()
     if not phone:
         return 0
+    changed = consent.apply_keyword(phone, channel, body, at=at)
+    if channel != Channel.WHATSAPP:
+        return changed
     return Customer.objects.filter(phone=phone, erased_at__isnull=True).update(
         last_inbound_message_at=at or timezone.now()
     )

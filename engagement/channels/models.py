@@ -17,6 +17,24 @@ class Channel(models.TextChoices):
     PUSH = "push", _("Web push")
 
 
+class Topic(models.TextChoices):
+    """What a message is about; customers can turn each topic off on the preference page."""
+
+    OFFERS = "offers", _("Offers and news")
+    SURVEYS = "surveys", _("Surveys")
+    ACCOUNT = "account", _("My account and rewards")
+
+
+class ConsentSource(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    EMAIL_LINK = "email_link", _("Email link")
+    SMS_KEYWORD = "sms_keyword", _("SMS keyword")
+    WHATSAPP_KEYWORD = "whatsapp_keyword", _("WhatsApp keyword")
+    API = "api", _("API")
+    EVENT = "event", _("Event")
+    ADMIN = "admin", _("Admin")
+
+
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     HELD = "held", _("Held")
@@ -39,6 +57,7 @@ class Reason(models.TextChoices):
     CONTACT_CAP = "contact_cap", _("Contact cap reached")
     MIN_GAP = "min_gap", _("Minimum gap between messages")
     WHATSAPP_WINDOW = "whatsapp_window", _("Outside the WhatsApp 24-hour window")
+    TOPIC_OFF = "topic_off", _("The customer turned this topic off")
     NOT_BEFORE = "not_before", _("Scheduled for later")
     PROVIDER_ERROR = "provider_error", _("Provider error")
 
@@ -61,6 +80,7 @@ class Message(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     template_key = models.CharField(max_length=100)
+    topic = models.CharField(max_length=10, choices=Topic.choices, default=Topic.OFFERS)
     locale = models.CharField(max_length=5, choices=LOCALES, blank=True)
     to_address = models.CharField(max_length=254, blank=True)
     subject = models.CharField(max_length=255, blank=True)
@@ -189,3 +209,40 @@ class PushSubscription(models.Model):
 
     def as_subscription_info(self):
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+class TopicOptOut(models.Model):
+    """A topic the customer turned off (on every channel); written only by channels.consent."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="topic_opt_outs")
+    topic = models.CharField(max_length=10, choices=Topic.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "topic"], name="topic_opt_out_unique")]
+
+
+class ConsentChange(models.Model):
+    """The history of consent: when and how each channel or topic was given or withdrawn.
+
+    Append-only, written only by engagement.channels.consent. `channel` or `topic` is set
+    (the other is blank).
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    topic = models.CharField(max_length=10, choices=Topic.choices, blank=True)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(channel="") & ~Q(topic="")) | (~Q(channel="") & Q(topic="")),
+                name="consent_change_channel_or_topic",
+            ),
+        ]

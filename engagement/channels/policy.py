@@ -6,7 +6,7 @@ created, and delivery uses it again when a worker claims the message (then under
 the customer row, so the caps hold exactly under concurrency). `check_send(...)` is the same
 question for surveys and campaigns ("would a send be allowed now?").
 
-Order of checks: erased, consent, address, WhatsApp window, quiet hours, then (for
+Order of checks: erased, channel consent, topic (offers/surveys/account) not turned off, address, WhatsApp window, quiet hours, then (for
 non-transactional messages only) the daily/weekly/monthly caps and the minimum gap. Caps and
 the gap count claimed non-transactional messages (sending, sent, delivered) over rolling
 windows of 24 hours, 7 days and 30 days, on every channel of the program.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from engagement.channels import rendering
+from engagement.channels import consent, rendering
 from engagement.channels.models import (
     CONTACT_STATUSES,
     Channel,
@@ -137,6 +137,7 @@ def evaluate(
     include_queued=True,
     exclude_id=None,
     check_address=True,
+    topic="",
 ):
     """Decide whether a message to `customer` on `channel` may go at `at` (default now).
 
@@ -149,6 +150,8 @@ def evaluate(
         return Decision(MessageStatus.SKIPPED, Reason.ERASED)
     if not customer.has_consent(channel):
         return Decision(MessageStatus.SKIPPED, Reason.NO_CONSENT)
+    if not consent.allows_topic(customer, topic):
+        return Decision(MessageStatus.SKIPPED, Reason.TOPIC_OFF, topic)
     if check_address and not get_address(customer, channel):
         return Decision(MessageStatus.SKIPPED, Reason.NO_ADDRESS)
     if channel == Channel.WHATSAPP and not pre_approved:
@@ -166,7 +169,7 @@ def evaluate(
     return _cap_and_gap(policy, customer, at, include_queued=include_queued, exclude_id=exclude_id)
 
 
-def check_send(customer, channel, *, transactional=False, template_key=None, at=None):
+def check_send(customer, channel, *, transactional=False, template_key=None, at=None, topic=""):
     """Would a message to `customer` on `channel` be sent at `at` (default now)? -> Decision.
 
     Reads only. For WhatsApp, pass `template_key` so that a pre-approved template is allowed
@@ -178,4 +181,4 @@ def check_send(customer, channel, *, transactional=False, template_key=None, at=
             pre_approved = rendering.is_pre_approved(customer.program, template_key, channel, customer.get_locale())
         except rendering.TemplateNotFound:
             return Decision(MessageStatus.SKIPPED, Reason.NO_TEMPLATE)
-    return evaluate(customer, channel, transactional=transactional, pre_approved=pre_approved, at=at)
+    return evaluate(customer, channel, transactional=transactional, pre_approved=pre_approved, at=at, topic=topic)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engagement.channels import policy, rendering, states
-from engagement.channels.models import Channel, Message, MessageStatus, Reason
+from engagement.channels.models import Channel, Message, MessageStatus, Reason, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def send_message(
     source="",
     idempotency_key=None,
     not_before=None,
+    topic=None,
 ):
     """Record a Message for `customer` on `channel` and schedule its delivery on commit.
 
@@ -32,6 +33,10 @@ def send_message(
     (no_consent, no_address, no_template, whatsapp_window, erased). Runs in the caller's
     transaction: a rollback records and sends nothing. Idempotent by (program,
     idempotency_key): a repeated key returns the first message unchanged.
+    `topic` (offers, surveys, account; default: surveys for source "surveys", account for
+    transactional messages, else offers) is checked against the customer's preferences;
+    marketing and survey emails are delivered with a footer link to the preference page
+    and RFC 8058 List-Unsubscribe headers (backends.email).
     Raises ValueError for an unknown channel.
     """
     if channel not in Channel.values:
@@ -46,6 +51,7 @@ def send_message(
         customer=customer,
         channel=channel,
         template_key=template_key,
+        topic=topic or default_topic(source, transactional),
         source=source[:120],
         idempotency_key=idempotency_key or None,
         transactional=transactional,
@@ -93,7 +99,14 @@ def _prepare(message, customer, context, contact_policy):
         pre_approved=message.pre_approved,
         at=message.created_at,
         policy=contact_policy,
+        topic=message.topic,
     )
+
+
+def default_topic(source, transactional):
+    if source.startswith("survey"):
+        return Topic.SURVEYS
+    return Topic.ACCOUNT if transactional else Topic.OFFERS
 
 
 def _existing(program, idempotency_key):

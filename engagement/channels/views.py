@@ -29,9 +29,10 @@ def twilio_status_callback(request):
 @csrf_exempt
 @require_POST
 def twilio_inbound(request):
-    """An inbound message (From "whatsapp:+..."): opens the WhatsApp 24-hour window."""
+    """An inbound message (From "whatsapp:+..." or an SMS phone): opens the WhatsApp 24-hour
+    window; STOP/START keywords in Body change consent on that channel."""
     url = settings.CHANNELS_INBOUND_URL or request.build_absolute_uri()
     if not _verified(request, url):
         return HttpResponseForbidden("invalid signature")
-    inbound.record_inbound_message(request.POST.get("From", ""))
+    inbound.record_inbound_message(request.POST.get("From", ""), body=request.POST.get("Body", ""))
     return HttpResponse("<Response/>", content_type="text/xml")

@@ -15,6 +15,7 @@ def test_email_is_recorded_queued_and_delivered_by_the_task(alice, django_captur
             template_key="generic",
             context={"subject": "Hello", "body": "Hi {{ customer.name }}"},
             source="test",
+            transactional=True,  # an account message: no unsubscribe footer (see test_consent.py)
         )
     assert (message.status, message.reason, message.locale) == ("queued", "", "en")
     assert (message.subject, message.body, message.to_address) == (

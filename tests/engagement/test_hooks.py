@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from engagement import hooks, scoring
+from engagement.channels import consent
 from rewards import earning
 from rewards.campaigns import engine
 from rewards.models import PointsAccount, RewardsSettings
@@ -13,9 +14,10 @@ from tests.rewards.factories import make_tiers
 
 
 def test_event_handlers_run_in_the_documented_order():
-    assert hooks.EVENT_HANDLER_ORDER == ("scores", "earning", "campaigns")
+    assert hooks.EVENT_HANDLER_ORDER == ("scores", "consent", "earning", "campaigns")
     assert hooks.event_handlers() == [
         ("scores", scoring.queue_customers_for_events),
+        ("consent", consent.handle_events),
         ("earning", earning.handle_events),
         ("campaigns", engine.handle_events),
     ]
@@ -24,7 +26,7 @@ def test_event_handlers_run_in_the_documented_order():
 def test_an_unknown_event_handler_slot_is_refused():
     with pytest.raises(ValueError, match="Unknown event handler slot 'surveys'"):
         hooks.register_event_handler("surveys", print)
-    assert [name for name, _handler in hooks.event_handlers()] == ["scores", "earning", "campaigns"]
+    assert [name for name, _handler in hooks.event_handlers()] == ["scores", "consent", "earning", "campaigns"]
 
 
 def test_a_campaign_grant_sees_the_tier_reached_by_the_same_batch(acme, alice):
