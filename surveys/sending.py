@@ -257,7 +257,7 @@ def _release(invitation, now):
     return 1
 
 
-def renew_invitation(invitation):
+def renew_invitation(invitation: Invitation) -> Invitation | None:
     """Send a fresh link for an expired, unanswered invitation when its survey allows it
     (`allow_fresh_link`); returns the new Invitation or None when not allowed.
 

@@ -1,5 +1,8 @@
 """Serializer fields shared by the partner API's input serializers."""
 
+from datetime import datetime
+from typing import Any
+
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,7 +24,7 @@ class DateTimeField(serializers.DateTimeField):
 
     default_error_messages = {"out_of_range": f"The time {TIME_RANGE_MESSAGE}"}
 
-    def to_internal_value(self, value):
+    def to_internal_value(self, value: Any) -> datetime:
         # The offset as written (DRF converts to UTC below, which would hide it).
         if isinstance(value, str) and (written := _parse_or_none(value)) and not in_time_range(written):
             self.fail("out_of_range")

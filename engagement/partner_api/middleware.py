@@ -22,7 +22,7 @@ GENERIC = {
 }
 
 
-def error_json(status, code, detail, attr=None):
+def error_json(status: int, code: str, detail: str, attr: str | None = None) -> JsonResponse:
     error_type = "server_error" if status >= 500 else "client_error"
     return JsonResponse({"type": error_type, "errors": [{"code": code, "detail": detail, "attr": attr}]}, status=status)
 

@@ -19,7 +19,7 @@ class CursorPagination(pagination.CursorPagination):
 PAGE_SHAPES: dict[str, type] = {}
 
 
-def paginated(item_serializer, cursor=False):
+def paginated(item_serializer: type, cursor: bool = False) -> type:
     """The serializer class documenting one page of `item_serializer` (for extend_schema):
     {count, next, previous, results} for page numbers, {next, previous, results} for cursors.
 

@@ -32,7 +32,7 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def text_problem(text):
+def text_problem(text: str) -> str | None:
     """The error code for a string PostgreSQL cannot store, or None when it is fine."""
     if "\x00" in text:
         return "null_characters_not_allowed"
@@ -53,12 +53,12 @@ def _path(parts):
     return ".".join(str(part) for part in parts) or None
 
 
-def check_json(value):
+def check_json(value: Any) -> None:
     """Raise a 400 for the first string or key NUL/surrogate-tainted, or nesting too deep.
 
     Iterative (a stack, no recursion), so it cannot hit the recursion limit itself.
     """
-    stack = [(value, 1, ())]
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
     while stack:
         item, depth, parts = stack.pop()
         if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:

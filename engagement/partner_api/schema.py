@@ -1,6 +1,8 @@
 """OpenAPI schema post-processing: every partner operation documents its 4xx answers with the
 one error shape (the `Error` component), so what the schema says is what the API answers."""
 
+from typing import Any
+
 from drf_spectacular import openapi
 from rest_framework import serializers
 
@@ -50,7 +52,7 @@ OPTIONAL_IN_RESPONSES = {"SubscriptionOutput": {"secret"}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 
 
-def add_error_responses(result, generator, request, public):
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: the Error component and its 4xx responses."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_COMPONENT
@@ -97,7 +99,7 @@ class AutoSchema(openapi.AutoSchema):
             schema["pattern"] = f"[^{PY_WHITESPACE}]"
         return schema
 
-    def get_operation_id(self):
+    def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         responses = self.get_response_serializers()
         page = responses.get(200) if isinstance(responses, dict) else None

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from payouts import services as payout_services
-from rewards import ledger, redemptions
+from rewards import bulk_grants, ledger, redemptions
 from tests.campaigns.conftest import make_campaign
 from tests.conftest import make_partner_client
 from tests.factories import CustomerFactory
@@ -46,6 +46,8 @@ def seed(program):
     campaign = make_campaign(program, "event", {"event_type": "purchase"}, status="draft")
     subscription = SubscriptionFactory(program=program)
     redemption = redemptions.redeem_reward(customer=alice, item=item, idempotency_key="seed-r")
+    plan = bulk_grants.read_grants_csv(program, b"customer,points,reason\nalice,10,seed\n")
+    bulk, _created = bulk_grants.create_bulk_grant(program, plan, filename="seed.csv")
     return {
         "path.external_id": "alice",
         "path.survey_id": survey.pk,
@@ -54,6 +56,7 @@ def seed(program):
         "path.redemption_id": redemption.pk,
         "path.subscription_id": subscription.pk,
         "path.code": "SEED-0001",
+        "path.bulk_id": bulk.pk,
     }
 
 
@@ -74,6 +77,13 @@ CROSS_FIELD_RULES = [
     # an Idempotency-Key header or a body idempotency_key: one of the two
     "v1_points_grants_create",
     "v1_redemptions_create",
+    # a referral_code must name an existing referrer's code (server state)
+    "v1_customers_create",
+    # as_of must name a date a purchase-model fit was made for (server state)
+    "customer_engagement",
+    "purchase_models",
+    # the CSV's cells are checked whole (known customers and rewards, one of points or reward)
+    "v1_points_bulk_grants_create",
 ]
 # Schemathesis' default answers to schema-valid input.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]

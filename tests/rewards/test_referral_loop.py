@@ -66,7 +66,7 @@ def test_whole_loop_link_join_purchase_rewards_both_once(acme, alice, programme,
     assert "Ganjaran" not in page
     assert 'data-testid="referee-points">150<' in page
     assert 'data-testid="referrer-points">200<' in page
-    assert "MYR50.00" in page
+    assert "RM50.00" in page  # the program's money, in the reader's locale (engagement.formatting)
     assert '<link rel="stylesheet" href="/portal/brand/acme.css">' in page
 
     # and joins
