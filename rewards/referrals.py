@@ -206,9 +206,12 @@ def reward_qualifying_purchases(program, purchases):
             continue
         hold = event.occurred_at + window if settings.return_window_days else None
         referee_id = referral.referee_external_id
+        # Message codes (rewards.activity): each customer reads the line in their own language.
         for customer, points, reason, key in (
-            (referral.referrer, settings.referral_points, "Referral bonus", f"referral:converted:{referee_id}"),
-            (referral.referee, settings.referee_points, "Welcome bonus for joining through a friend",
+            (referral.referrer, settings.referral_points, activity.referral(referee_id),
+             f"referral:converted:{referee_id}"),
+            (referral.referee, settings.referee_points,
+             activity.Reason(activity.WELCOME, "Welcome bonus for joining through a friend"),
              f"referral:welcome:{referee_id}"),
         ):  # fmt: skip
             if points:

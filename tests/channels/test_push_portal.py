@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from engagement.channels.models import ConsentChange, Message, PushSubscription
 from engagement.channels.sending import send_message
 from engagement.channels.tasks import deliver_messages_task
+from tests.accessibility import assert_accessible
 from tests.rewards.test_portal import signed_in_client
 
 # PushManager stand-in installed before the page's scripts: subscribe() answers with
@@ -106,8 +107,9 @@ def vapid(settings):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["en", "ar"])
 def test_push_subscription_from_chromium_then_delivery_to_a_push_service_stand_in(
-    live_server, browser_page, alice, vapid, http_peer
+    live_server, browser_page, alice, vapid, http_peer, language
 ):
     # Chromium's push service is not reachable offline, so the page gets a PushSubscription
     # from a stand-in PushManager.subscribe() whose endpoint is a local push service and
@@ -124,16 +126,22 @@ def test_push_subscription_from_chromium_then_delivery_to_a_push_service_stand_i
     from tests.rewards.test_referral_browser import sign_in
 
     sign_in(page, live_server.url, "alice@example.com")
+    if language != "en":
+        page.click(f"button[data-lang={language}]")
+        page.wait_for_selector(f"html[lang={language}]")
     page.goto(f"{live_server.url}/portal/profile/")
     page.wait_for_selector("[data-push][data-ready=true]")
     # The real service worker registered with the portal's scope.
     scope = page.evaluate("navigator.serviceWorker.getRegistration('/portal/').then(r => r && r.scope)")
     assert scope == f"{live_server.url}/portal/"
-    assert page.inner_text("[data-testid=push-status]") == "Notifications are off in this browser."
+    if language == "en":
+        assert page.inner_text("[data-testid=push-status]") == "Notifications are off in this browser."
     assert page.is_visible("[data-testid=push-subscribe]") and not page.is_visible("[data-testid=push-unsubscribe]")
+    assert_accessible(page)
 
     page.click("[data-testid=push-subscribe]")
     page.wait_for_selector("[data-testid=push-unsubscribe]:not([hidden])")
+    assert_accessible(page)
     assert page.evaluate("window.__subscribeOptions") is True
     row = PushSubscription.objects.get()
     assert (row.customer_id, row.endpoint, row.p256dh, row.auth) == (alice.pk, endpoint, b64(public), b64(auth))

@@ -15,6 +15,7 @@ from engagement.ingest import record_events
 from engagement.models import Customer
 from engagement.processing import process_events
 from rewards.models import PointsAccount, Referral, RewardsSettings
+from tests.accessibility import assert_accessible
 
 LINK = re.compile(r"https?://\S+/portal/login/\S+/")
 SHOTS = os.environ.get("SCREENSHOT_DIR")  # set it to keep screenshots for a look
@@ -58,6 +59,7 @@ def test_referral_loop_on_a_phone(live_server, browser_page, acme, alice, langua
     link = page.input_value("#referral-link")
     assert page.evaluate("navigator.clipboard.readText()") == link
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_accessible(page)
     shoot(page, f"referrals-{language}")
 
     # When a friend opens the link on their phone (in the same language) and joins
@@ -71,11 +73,13 @@ def test_referral_loop_on_a_phone(live_server, browser_page, acme, alice, langua
     assert friend.inner_text("[data-testid=referee-points]") == "150"
     assert friend.evaluate("getComputedStyle(document.querySelector('.topbar')).backgroundColor") == "rgb(122, 31, 92)"
     assert friend.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_accessible(friend)
     shoot(friend, f"landing-{language}")
     friend.fill("#id_name", "Farah")
     friend.fill("#id_email", "farah@example.net")
     friend.click("[data-testid=join]")
     friend.wait_for_selector("[data-testid=joined]")
+    assert_accessible(friend)
     shoot(friend, f"joined-{language}")
     joined = Customer.objects.get(program=acme, email="farah@example.net")
     assert Referral.objects.get(referee=joined).status == "joined"
@@ -98,4 +102,5 @@ def test_referral_loop_on_a_phone(live_server, browser_page, acme, alice, langua
     response = friend.goto(f"{live_server.url}/portal/r/FREEMONEY123/")
     assert response.status == 404
     assert friend.locator("[data-testid=invalid-code]").count() == 1
+    assert_accessible(friend)
     shoot(friend, f"invalid-{language}")

@@ -88,6 +88,9 @@ def test_whole_loop_link_join_purchase_rewards_both_once(acme, alice, programme,
     buy(friend, "o-2", "50.00")
     assert referral_points(alice) == [(f"referral:converted:{friend.external_id}", 200)]
     assert referral_points(friend) == [(f"referral:welcome:{friend.external_id}", 150)]
+    # Each reads the line in their own language (message codes, rewards.activity).
+    codes = LedgerEntry.objects.filter(idempotency_key__startswith="referral:").order_by("idempotency_key")
+    assert list(codes.values_list("message_code", flat=True)) == ["referral", "welcome"]
     referral.refresh_from_db()
     assert referral.status == "converted"
 
