@@ -13,14 +13,23 @@ never over-grant), "half_up" or "up"; then capped by `max_points`.
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
+from django.db import transaction
 from django.template import Context, Template
 from django.utils import timezone
 
+from engagement.channels.sending import send_message
+from engagement.webhooks.events import record_webhook_event
 from engagement.webhooks.models import EventType
 from payouts.models import Method
+from payouts.services import request_payout
 from rewards import activity
 from rewards.campaigns.conditions import CHANNELS, MAX_MONEY, MAX_PERCENT, MAX_POINTS, ConditionError, number
 from rewards.campaigns.models import CampaignAction, TeamNotification
+from rewards.ledger import grant_points
+from rewards.models import RewardItem
+from rewards.redemptions import grant_reward
+from surveys.models import Survey
+from surveys.sending import send_survey
 
 A = CampaignAction.Kind
 ROUNDING = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}
@@ -71,9 +80,9 @@ def validate_action(kind, config, attr="action", *, program=None):
         if config.get("max_points") is not None:
             number(config["max_points"], f"{attr}.max_points", low=1, high=MAX_POINTS, integer=True)
     elif kind == A.GRANT_REWARD:
-        _must_exist("rewards", "RewardItem", config.get("item"), program, f"{attr}.item", "catalogue reward")
+        _must_exist(RewardItem, config.get("item"), program, f"{attr}.item", "catalogue reward")
     elif kind == A.SEND_SURVEY:
-        _must_exist("surveys", "Survey", config.get("survey"), program, f"{attr}.survey", "survey")
+        _must_exist(Survey, config.get("survey"), program, f"{attr}.survey", "survey")
     elif kind == A.SEND_MESSAGE:
         if not isinstance(config.get("template_key"), str) or not config["template_key"]:
             raise ConditionError("template_key is required.", f"{attr}.template_key")
@@ -92,12 +101,9 @@ def validate_action(kind, config, attr="action", *, program=None):
             raise ConditionError(f"type must be one of {', '.join(WEBHOOK_TYPES)}.", f"{attr}.type")
 
 
-def _must_exist(app_label, model_name, pk, program, attr, label):
-    from django.apps import apps
-
+def _must_exist(model, pk, program, attr, label):
     if isinstance(pk, bool) or not isinstance(pk, int):
         raise ConditionError(f"{label} id is required (a whole number).", attr)
-    model = apps.get_model(app_label, model_name)
     objects = model.objects.filter(pk=pk)
     if program is not None:
         objects = objects.filter(program=program)
@@ -141,8 +147,6 @@ def estimate_cost(action, effect, multiplier, items=None):
 
 
 def _reward_item(action):
-    from rewards.models import RewardItem
-
     return RewardItem.objects.filter(pk=action.config.get("item"), program_id=action.campaign.program_id).first()
 
 
@@ -177,8 +181,6 @@ def execute(action, campaign, effect, customer, points, money):
 
 
 def _grant_points(action, campaign, effect, customer, points, money):
-    from rewards.ledger import grant_points
-
     if points <= 0:
         return Outcome("skipped", "zero points")
     entry = grant_points(
@@ -192,9 +194,6 @@ def _grant_points(action, campaign, effect, customer, points, money):
 
 
 def _grant_reward(action, campaign, effect, customer, points, money):
-    from rewards.models import RewardItem
-    from rewards.redemptions import grant_reward
-
     item = RewardItem.objects.get(pk=action.config["item"], program_id=campaign.program_id)
     redemption = grant_reward(
         customer=customer, item=item, idempotency_key=idempotency_key(effect, action), source="campaign"
@@ -203,9 +202,6 @@ def _grant_reward(action, campaign, effect, customer, points, money):
 
 
 def _send_survey(action, campaign, effect, customer, points, money):
-    from surveys.models import Survey
-    from surveys.sending import send_survey
-
     survey = Survey.objects.get(pk=action.config["survey"], program_id=campaign.program_id)
     sent = send_survey(
         survey=survey, customer=customer, source="campaign", idempotency_key=idempotency_key(effect, action)
@@ -216,8 +212,6 @@ def _send_survey(action, campaign, effect, customer, points, money):
 
 
 def _send_message(action, campaign, effect, customer, points, money):
-    from engagement.channels.sending import send_message
-
     config = action.config
     context = message_context(campaign, effect, customer, config.get("context"))
     sent = {}
@@ -240,8 +234,6 @@ def _send_message(action, campaign, effect, customer, points, money):
 
 
 def _create_payout(action, campaign, effect, customer, points, money):
-    from payouts.services import request_payout
-
     if money <= 0:
         return Outcome("skipped", "zero amount")
     config = action.config
@@ -261,6 +253,7 @@ def _create_payout(action, campaign, effect, customer, points, money):
 
 
 def _notify_team(action, campaign, effect, customer, points, money):
+    # Imported here: tasks imports the engine, which imports this module.
     from rewards.campaigns.tasks import email_team_notification_task
 
     # Plain text (e-mailed and shown escaped by the admin): no HTML escaping of names.
@@ -272,8 +265,6 @@ def _notify_team(action, campaign, effect, customer, points, money):
         subject=Template(action.config["subject"]).render(context)[:200],
         body=Template(action.config.get("body", "")).render(context),
     )
-    from django.db import transaction
-
     transaction.on_commit(lambda: email_team_notification_task.delay(note.pk))
     return Outcome("done", f"notification {note.pk}", {"notification": note.pk})
 
@@ -292,8 +283,6 @@ def webhook_payload(campaign, effect, customer):
 
 
 def _emit_webhook(action, campaign, effect, customer, points, money):
-    from engagement.webhooks.events import record_webhook_event
-
     event = record_webhook_event(
         campaign.program,
         action.config["type"],

@@ -36,11 +36,14 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from engagement.models import Customer, Event
+from engagement.models import Customer, Event, ScoreTransition
+from engagement.webhooks.events import record_webhook_events
 from rewards.campaigns import actions as action_kinds
 from rewards.campaigns import lifecycle, triggers
 from rewards.campaigns.limits import Budget, apply_customer_limits
 from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
+from rewards.ledger import Grant, bulk_grant
+from rewards.tiers import get_multipliers
 
 log = logging.getLogger(__name__)
 EFFECTS = CampaignEffect._meta.db_table
@@ -94,8 +97,6 @@ def evaluate_event_campaign(campaign, events, now, batch=None):
 
 def handle_transitions(program_id, transition_ids):
     """engagement.hooks transition handler: score, segment and churn-risk triggers."""
-    from engagement.models import ScoreTransition
-
     now = timezone.now()
     campaigns = active_campaigns(program_id, now, triggers.TRANSITION_KINDS)
     if not campaigns:
@@ -192,8 +193,6 @@ def plan(campaign, candidates):
 
 
 def multipliers(customer_ids):
-    from rewards.tiers import get_multipliers
-
     return defaultdict(lambda: Decimal("1"), get_multipliers(list(customer_ids)))
 
 
@@ -431,8 +430,6 @@ class ActionBatch:
         run.points, run.money = p.points, p.money
 
     def _emit_all(self, now):
-        from engagement.webhooks.events import record_webhook_events
-
         groups = defaultdict(list)
         for p in self.webhooks:
             groups[(p.campaign.program_id, p.action.config["type"])].append(p)
@@ -458,8 +455,6 @@ class ActionBatch:
             self._grant_program(pending, now)
 
     def _grant_program(self, pending, now):
-        from rewards.ledger import Grant, bulk_grant
-
         grants = [
             Grant(
                 customer=p.customer,
