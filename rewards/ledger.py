@@ -107,7 +107,9 @@ def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
     """
     ids = sorted({c.pk for c in customers})
     existing = set(PointsAccount.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True))
-    missing = [c for c in {c.pk: c for c in customers}.values() if c.pk not in existing]
+    # Inserted in customer-id order too: two batches creating accounts for overlapping
+    # customers in different orders deadlocked on the unique index.
+    missing = sorted((c for c in {c.pk: c for c in customers}.values() if c.pk not in existing), key=lambda c: c.pk)
     if missing:
         PointsAccount.objects.bulk_create(
             [PointsAccount(program_id=c.program_id, customer_id=c.pk) for c in missing], ignore_conflicts=True

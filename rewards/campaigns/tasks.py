@@ -1,7 +1,7 @@
 """Celery tasks of campaigns: they take ids and call services, nothing else."""
 
 from celery import shared_task
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from rewards.campaigns import engine, notifications, scheduling
 
@@ -28,7 +28,16 @@ def email_team_notification_task(notification_id):
     return notifications.email_team(notification_id)
 
 
-@shared_task(queue="campaigns", acks_late=True)
+@shared_task(
+    queue="campaigns",
+    acks_late=True,
+    # A deadlock or a lost connection rolls the whole pass back: run it again (effects
+    # already recorded are never granted twice).
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def evaluate_events_task(program_id, event_ids):
     """Evaluate campaigns over stored events again (a replay or a backfill). Safe to repeat
     and to run concurrently: effects already recorded are never granted again."""
