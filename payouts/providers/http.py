@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from engagement import outbound_http
+from payouts.providers.base import Outcome, ProviderResult
 
 MAX_BODY = 2000
 
@@ -80,3 +81,21 @@ def call(method, url, body=None, headers=None, form=None, guard=False):
     except ValueError:
         parsed = None
     return Reply(code, parsed, text, error, int((time.monotonic() - started) * 1000))
+
+
+def lookup_result(reply, items_key, field, value, to_result, error_text):
+    """The ProviderResult of a lookup answered by a list (`items_key`) filtered on `field` ==
+    `value`: the first match's (`to_result(item)`), NOT_FOUND when none, TRANSIENT when the
+    provider could not be asked or answered otherwise (`error_text(data, code)`). The reply's
+    code, body and duration are recorded on it; `request` is the caller's to set."""
+    data = reply.data if isinstance(reply.data, dict) else {}
+    if reply.error:
+        result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
+    elif reply.code == 200 and isinstance(data.get(items_key), list):
+        found = [item for item in data[items_key] if item.get(field) == value]
+        result = to_result(found[0]) if found else ProviderResult(Outcome.NOT_FOUND)
+    else:
+        result = ProviderResult(Outcome.TRANSIENT, error=error_text(data, reply.code))
+    result.request = {field: value}
+    result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
+    return result

@@ -154,17 +154,7 @@ class RazorpayXProvider(PayoutProvider):
     def fetch_status(self, reference, provider_reference=""):
         query = {"account_number": self.account_number, "reference_id": reference, "count": 10}
         reply = self._call("GET", "/v1/payouts?" + urllib.parse.urlencode(query))
-        data = reply.data if isinstance(reply.data, dict) else {}
-        if reply.error:
-            result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
-        elif reply.code == 200 and isinstance(data.get("items"), list):
-            items = [p for p in data["items"] if p.get("reference_id") == reference]
-            result = self._payout_result(items[0]) if items else ProviderResult(Outcome.NOT_FOUND)
-        else:
-            result = ProviderResult(Outcome.TRANSIENT, error=_error_text(data, reply.code))
-        result.request = {"reference_id": reference}
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        return http.lookup_result(reply, "items", "reference_id", reference, self._payout_result, _error_text)
 
     def verify_webhook(self, headers, body):
         secret = self.options.get("webhook_secret") or (self.account and self.account.webhook_secret)

@@ -140,17 +140,8 @@ class TangoProvider(PayoutProvider):
     def fetch_status(self, reference, provider_reference=""):
         query = {"externalRefID": external_ref(reference), "elementsPerBlock": 10, "page": 0}
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode(query))
-        data = reply.data if isinstance(reply.data, dict) else {}
-        if reply.error:
-            result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
-        elif reply.code == 200 and isinstance(data.get("orders"), list):
-            orders = [o for o in data["orders"] if o.get("externalRefID") == query["externalRefID"]]
-            result = self._order_result(orders[0]) if orders else ProviderResult(Outcome.NOT_FOUND)
-        else:
-            result = ProviderResult(Outcome.TRANSIENT, error=_error_text(data, reply.code))
-        result.request = {"externalRefID": query["externalRefID"]}
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        ref = query["externalRefID"]
+        return http.lookup_result(reply, "orders", "externalRefID", ref, self._order_result, _error_text)
 
     def verify_webhook(self, headers, body):
         raise WebhookSignatureError("Tango Card sends no order webhooks; orders are looked up.")

@@ -165,17 +165,7 @@ class TremendousProvider(PayoutProvider):
 
     def fetch_status(self, reference, provider_reference=""):
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode({"external_id": reference}))
-        data = reply.data if isinstance(reply.data, dict) else {}
-        if reply.error:
-            result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
-        elif reply.code == 200 and isinstance(data.get("orders"), list):
-            orders = [o for o in data["orders"] if o.get("external_id") == reference]
-            result = self._order_result(orders[0]) if orders else ProviderResult(Outcome.NOT_FOUND)
-        else:
-            result = ProviderResult(Outcome.TRANSIENT, error=_error_text(data, reply.code))
-        result.request = {"external_id": reference}
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        return http.lookup_result(reply, "orders", "external_id", reference, self._order_result, _error_text)
 
     def verify_webhook(self, headers, body):
         secret = self._setting("webhook_secret", "PAYOUTS_TREMENDOUS_WEBHOOK_SECRET")
