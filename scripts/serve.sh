@@ -33,9 +33,14 @@ $BIN/python manage.py collectstatic --noinput -v0
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$SERVE_ENV"; }
 trap cleanup EXIT INT TERM
-queues=$($BIN/python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(','.join(settings.CELERY_TASK_QUEUES_ALL))")
-$BIN/celery -A config worker -Q "$queues" --loglevel=INFO & pids+=($!)
-$BIN/celery -A config beat --loglevel=INFO & pids+=($!)
+# One worker for every queue by default; docs/operations.md shows workers per queue on
+# several machines (CELERY_QUEUES, CELERY_CONCURRENCY) and one beat for the whole installation
+# (SERVE_BEAT=0 on the others).
+queues=${CELERY_QUEUES:-$($BIN/python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(','.join(settings.CELERY_TASK_QUEUES_ALL))")}
+concurrency=()
+[ -n "${CELERY_CONCURRENCY:-}" ] && concurrency=(--concurrency "$CELERY_CONCURRENCY")
+$BIN/celery -A config worker -Q "$queues" "${concurrency[@]}" --loglevel=INFO & pids+=($!)
+[ "${SERVE_BEAT:-1}" = 1 ] && { $BIN/celery -A config beat --loglevel=INFO & pids+=($!); }
 $BIN/gunicorn config.wsgi --bind "${BIND:-127.0.0.1:8000}" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - & pids+=($!)
 echo "Ganjaran serving on http://${BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
 wait -n

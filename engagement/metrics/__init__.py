@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from config.db_router import reading_from_replica
 from engagement import hooks
 from engagement.metrics import activity as _activity  # noqa: F401 - registers metrics
 from engagement.metrics import value as _value  # noqa: F401 - registers metrics
@@ -94,13 +95,15 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
     )
     providers = hooks.metric_providers()
     out = {}
-    for name in names:
-        if name in providers:
-            out[name] = providers[name](program, start, end, segment=segment or None)
-        elif name in BUILTIN:
-            out[name] = BUILTIN[name][0](ctx)
-        else:
-            out[name] = MetricValue(None, None, None, metric_unit(name))
+    # Metrics tolerate a replica's lag: with DATABASE_REPLICA_URL set their reads go there.
+    with reading_from_replica():
+        for name in names:
+            if name in providers:
+                out[name] = providers[name](program, start, end, segment=segment or None)
+            elif name in BUILTIN:
+                out[name] = BUILTIN[name][0](ctx)
+            else:
+                out[name] = MetricValue(None, None, None, metric_unit(name))
     return out
 
 

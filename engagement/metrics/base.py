@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Count, Exists, FloatField, IntegerField, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
+from config.db_router import read_connection
 from engagement.metrics.types import MetricValue
 from engagement.models import Customer, CustomerScore, Event, Program
 
@@ -180,7 +180,7 @@ def sql_row(queryset, wrap, params_before=(), params_after=()):
     SQL, e.g. counting customers by flags computed per customer in one pass.
     """
     inner, inner_params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(wrap.format(inner=inner), [*params_before, *inner_params, *params_after])
         return cursor.fetchone()
 
@@ -188,6 +188,6 @@ def sql_row(queryset, wrap, params_before=(), params_after=()):
 def sql_rows(queryset, wrap, params_before=(), params_after=()):
     """Like sql_row, but every row."""
     inner, inner_params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(wrap.format(inner=inner), [*params_before, *inner_params, *params_after])
         return cursor.fetchall()

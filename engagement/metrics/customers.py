@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Max, Min
 
+from config.db_router import read_connection
 from engagement.metrics.base import events, lookback, sql_row
 from engagement.models import Customer, CustomerScore, Event
 
@@ -82,7 +83,7 @@ def _dt(value):
 def _exceptions_are_few(ctx):
     """Whether at most MAX_EXCEPTIONS customers were seen at or after `end` and at most as
     many events are unprocessed (each side read only up to that many index entries)."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {CUSTOMERS}
                         WHERE program_id = %(program)s AND last_seen_at >= %(end)s LIMIT %(limit)s) late),
@@ -148,6 +149,6 @@ def activity_from_aggregates(ctx):
         "before": ctx.start - lookback(ctx),
         "end_lookback": ctx.end - lookback(ctx),
     }
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return Activity(*cursor.fetchone())
