@@ -1,0 +1,221 @@
+"""Reads under load: pages and read endpoints against gunicorn on a large program.
+
+Run on throwaway servers:
+    scripts/services.sh run .venv/bin/python bench/reads.py [--customers 1000000] [--events 2000000]
+
+Loads a program of --customers customers and --events events with COPY (bench/scoring.py's
+loader), scores it once, gives --sample customers points, a portal session and a survey
+invitation, then starts gunicorn (--workers processes × --threads threads, keep-alive) and,
+for each target, keeps --connections keep-alive connections busy for --seconds, cycling
+through the sample customers:
+
+    baseline     GET /portal/brand/<slug>.css  (a trivial page: one program lookup, no session)
+    portal home  GET /portal/                  (signed-in customer)
+    catalogue    GET /portal/rewards/
+    balance      GET /api/v1/customers/{id}/balance      (partner key)
+    engagement   GET /api/v1/customers/{id}/engagement   (partner key)
+    survey page  GET /s/<token>/                        (an opened invitation)
+
+Prints requests/s, p50 and p99 per target (goal: p99 < 50 ms and >= 500 requests/s on each).
+Every response must be 200: any other status stops the run. Loopback only, bounded by
+--seconds; never part of the test suite.
+"""
+
+import argparse
+import http.client
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("API_RATE_LIMIT", "100000000/min")
+
+import scoring as scoring_bench  # noqa: E402  (bench/scoring.py: sets up Django, loads with COPY)
+from django.conf import settings  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from engagement import scoring  # noqa: E402
+from engagement.models import Customer, PartnerKey, Program  # noqa: E402
+from rewards import demo as rewards_demo  # noqa: E402
+from rewards import ledger  # noqa: E402
+from rewards.portal_auth import SESSION_KEY  # noqa: E402
+from surveys.definitions import create_survey  # noqa: E402
+from surveys.models import Invitation  # noqa: E402
+from surveys.sending import send_survey  # noqa: E402
+from surveys.tokens import invitation_path  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(customers, events, sample):
+    """The program, its partner key, and per sample customer (external id, session key, survey path)."""
+    started = time.perf_counter()
+    program = Program.objects.create(
+        name=f"Bench reads {customers}", slug=f"bench-reads-{secrets.token_hex(3)}", currency="MYR"
+    )
+    scoring_bench.load(program, customers, events)
+    print(f"loaded {customers:,} customers and {events:,} events with COPY in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    scoring.rescore_program(program)
+    print(f"scored in {time.perf_counter() - started:.0f} s")
+    rewards_demo.ensure_tiers(program)
+    rewards_demo.ensure_catalogue(program)
+    survey = create_survey(program=program, name="Bench NPS")
+    chosen = list(Customer.objects.filter(program=program).order_by("?")[:sample])
+    rows = []
+    for n, customer in enumerate(chosen):
+        Customer.objects.filter(pk=customer.pk).update(email=f"bench{n}@example.com", locale="en")
+        customer.refresh_from_db()
+        ledger.grant_points(customer=customer, points=500 + n, reason="bench", idempotency_key=f"bench-{n}")
+        session = SessionStore()
+        session[SESSION_KEY] = customer.pk
+        session.create()
+        send_survey(survey=survey, customer=customer, source="bench", idempotency_key=f"bench-{n}")
+        invitation = Invitation.objects.filter(survey=survey, customer=customer).first()
+        if invitation is None:
+            raise SystemExit(f"no invitation for {customer.external_id}: the survey send was skipped")
+        rows.append((customer.external_id, session.session_key, invitation_path(invitation)))
+    _, key = PartnerKey.issue(program, f"bench-{secrets.token_hex(3)}")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return program, key, rows
+
+
+def start_gunicorn(port, workers, threads):
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "CONN_MAX_AGE": "600"}
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+        "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def load(port, requests, connections, seconds):
+    """Keep `connections` keep-alive connections busy for `seconds`, each taking the next
+    (path, headers) of `requests` in turn. Returns (latencies in seconds, elapsed seconds)."""
+    latencies = []
+    errors = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**12))
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        while time.perf_counter() < deadline and not errors:
+            with lock:
+                path, headers = requests[next(counter) % len(requests)]
+            began = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            mine.append(time.perf_counter() - began)
+            if response.status != 200:
+                errors.append((path, response.status, body[:200]))
+            if response.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"non-200 answers: {errors[:3]}")
+    return latencies, elapsed
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--sample", type=int, default=200, help="customers the load cycles through")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
+    args = parser.parse_args()
+    if settings.EMBEDDED:
+        raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/reads.py")
+    call_command("migrate", verbosity=0)
+    program, key, rows = prepare(args.customers, args.events, args.sample)
+    cookie = settings.SESSION_COOKIE_NAME
+    api = {"Authorization": f"Bearer {key}"}
+    targets = {
+        "baseline (brand css)": [(f"/portal/brand/{program.slug}.css", {}) for _ in rows],
+        "portal home": [("/portal/", {"Cookie": f"{cookie}={session}"}) for _, session, _ in rows],
+        "catalogue": [("/portal/rewards/", {"Cookie": f"{cookie}={session}"}) for _, session, _ in rows],
+        "balance API": [(f"/api/v1/customers/{ext}/balance", api) for ext, _, _ in rows],
+        "engagement API": [(f"/api/v1/customers/{ext}/engagement", api) for ext, _, _ in rows],
+        "survey page": [(path, {}) for _, _, path in rows],
+    }
+    port = free_port()
+    server = start_gunicorn(port, args.workers, args.threads)
+    try:
+        # One pass over every request first: the first survey view writes "opened", and the
+        # workers' connections and caches warm up; only the timed runs below are reported.
+        for requests in targets.values():
+            for path, headers in requests:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                if response.status != 200:
+                    raise SystemExit(f"{path}: {response.status}")
+        print(
+            f"{args.customers:,} customers, {args.events:,} events; gunicorn {args.workers}×{args.threads} gthread; "
+            f"{args.connections} connections, {args.seconds:.0f} s per target; {timezone.now():%Y-%m-%d %H:%M} UTC"
+        )
+        print(f"{'target':<22}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
+        for name, requests in targets.items():
+            latencies, elapsed = load(port, requests, args.connections, args.seconds)
+            print(
+                f"{name:<22}{len(latencies) / elapsed:>12,.0f}{statistics.median(latencies) * 1000:>9.1f}"
+                f"{percentile(latencies, 0.99) * 1000:>9.1f}{len(latencies):>10,}"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
