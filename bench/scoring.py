@@ -75,20 +75,33 @@ def best_of(n, fn):
 
 
 def load(program, customers, events):
+    load_customers(program, customers)
+    load_events(program, customers, events)
+
+
+def load_customers(program, customers):
+    """`customers` customers "b-0" ... with COPY."""
+    now = timezone.now()
+    cols = (
+        "program_id, external_id, name, email, phone, locale, timezone, attributes, consent_email, consent_sms, "
+        "consent_whatsapp, consent_push, tier, event_count, purchase_count, revenue, created_at, updated_at"
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {Customer._meta.db_table} ({cols}) FROM STDIN") as copy:
+            for n in range(customers):
+                copy.write_row(
+                    (program.pk, f"b-{n}", "", "", "", "", "", "{}", True, False, False, False, "", 0, 0, 0, now, now)
+                )
+
+
+def load_events(program, customers, events):
+    """`events` processed events of the program's `customers` loaded customers with COPY (over
+    the last 400 days, a few customers busy, most quiet), then their per-customer aggregates."""
     rng = random.Random(1)
     now = timezone.now()
     table, events_table = Customer._meta.db_table, Event._meta.db_table
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        cols = (
-            "program_id, external_id, name, email, phone, locale, timezone, attributes, consent_email, consent_sms, "
-            "consent_whatsapp, consent_push, tier, event_count, purchase_count, revenue, created_at, updated_at"
-        )
-        with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for n in range(customers):
-                copy.write_row(
-                    (program.pk, f"b-{n}", "", "", "", "", "", "{}", True, False, False, False, "", 0, 0, 0, now, now)
-                )
         cursor.execute(f"SELECT MIN(id) FROM {table} WHERE program_id = %s", [program.pk])
         first_id = cursor.fetchone()[0]
         names, weights = zip(*TYPES)
@@ -108,7 +121,10 @@ def load(program, customers, events):
                 copy.write_row((program.pk, customer, f"e-{n}", type_, at, now, value, "", props, now))
     # The per-customer aggregates that event processing keeps (the events are loaded as
     # already processed), by the function processing uses, a chunk of events at a time.
-    event_ids = list(Event.objects.filter(program=program).order_by("id").values_list("id", flat=True))
+    # Only the rows just loaded (all stamped processed at `now`): events that came through the
+    # API are the processing's to count.
+    loaded = Event.objects.filter(program=program, processed_at=now)
+    event_ids = list(loaded.order_by("id").values_list("id", flat=True))
     for start in range(0, len(event_ids), AGGREGATE_CHUNK):
         with transaction.atomic():
             processing.update_aggregates(event_ids[start : start + AGGREGATE_CHUNK])
