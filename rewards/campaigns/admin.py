@@ -19,6 +19,7 @@ from engagement.tenancy import ProgramScopedAdmin, allowed_programs
 from rewards.campaigns import lifecycle, simulator, stats, validation
 from rewards.campaigns import templates as campaign_templates
 from rewards.campaigns.conditions import ConditionError
+from rewards.campaigns.limits import BUDGET_EXHAUSTED
 from rewards.campaigns.models import (
     ActionRun,
     Campaign,
@@ -49,18 +50,6 @@ FORM_FIELDS = {
 }
 
 
-RUNTIME_FIELDS = {
-    "id",
-    "status",
-    "paused_reason",
-    "last_error",
-    "last_error_at",
-    "spent_points",
-    "spent_money",
-    "grants_count",
-}
-
-
 def _error(exc):
     return f"{exc.attr}: {exc}" if exc.attr else str(exc)
 
@@ -76,7 +65,14 @@ def form_field(attr):
 
 class CampaignForm(forms.ModelForm):
     """The campaign's own fields; its status moves only through lifecycle (the status buttons
-    and actions), so it is read-only here."""
+    and actions), so it is read-only here. `seen_status` is the status the page showed when it
+    was opened: saving compares it with the stored one to tell the user what moved meanwhile."""
+
+    seen_status = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seen_status"].initial = self.instance.status
 
     class Meta:
         model = Campaign
@@ -100,10 +96,13 @@ class CampaignForm(forms.ModelForm):
             "max_grants",
         ]
 
-    def clean(self):
-        data = super().clean()
-        rule = {
+    def rule_data(self):
+        """The cleaned form as lifecycle's input (the API's shape), without the actions."""
+        data = self.cleaned_data
+        return {
             "name": data.get("name") or "",
+            "description": data.get("description") or "",
+            "customer_titles": {lang: data.get(f"customer_title_{lang}", "") for lang in lifecycle.TITLE_LANGUAGES},
             "priority": data.get("priority") if data.get("priority") is not None else 0,
             "starts_at": data.get("starts_at"),
             "ends_at": data.get("ends_at"),
@@ -116,6 +115,10 @@ class CampaignForm(forms.ModelForm):
             "conditions": data.get("conditions") or [],
             "limits": {key: data.get(name) for key, name in LIMIT_FIELDS.items() if data.get(name) is not None},
         }
+
+    def clean(self):
+        data = super().clean()
+        rule = self.rule_data()
         for attr, message in validation.rule_errors(data.get("program"), rule, actions=False):
             field = form_field(attr)
             self.add_error(field if field in self.fields and field in data else None, f"{attr}: {message}")
@@ -126,6 +129,17 @@ class ActionForm(forms.ModelForm):
     class Meta:
         model = CampaignAction
         fields = ["position", "kind", "config", "delay_minutes", "cancel_if_event_type"]
+
+    def action_item(self):
+        """The cleaned row as one item of lifecycle's `actions` (its id keeps the row's runs)."""
+        data = self.cleaned_data
+        return {
+            "id": self.instance.pk,
+            "kind": data["kind"],
+            "config": data.get("config") or {},
+            "delay_minutes": data.get("delay_minutes") or 0,
+            "cancel_if_event_type": data.get("cancel_if_event_type") or "",
+        }
 
     def clean(self):
         data = super().clean()
@@ -216,6 +230,7 @@ class CampaignAdmin(ProgramScopedAdmin):
                     "last_error",
                     "last_error_at",
                     "priority",
+                    "seen_status",
                 ]
             },
         ),
@@ -257,12 +272,60 @@ class CampaignAdmin(ProgramScopedAdmin):
         (_("Results"), {"fields": ["stats_table", "template_key"]}),
     ]
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form validated what it could; lifecycle re-checks under the campaign's row lock
+        # (a budget lowered below what was spent meanwhile). Its refusal rolls the whole save
+        # back and is shown as a message instead of a server error.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except lifecycle.CampaignInvalid as exc:
+            problems = "; ".join(f"{attr}: {message}" if attr else message for attr, message in exc.errors)
+            self.message_user(request, _("Not saved: %(problems)s") % {"problems": problems}, messages.ERROR)
+            return redirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            return super().save_model(request, obj, form, change)
-        # The status, the budget counters and the error record have their own writers
-        # (states.py, limits.py) that may have moved them since this form was loaded.
-        obj.save(update_fields=[f.name for f in Campaign._meta.concrete_fields if f.name not in RUNTIME_FIELDS])
+        # Nothing is written here: save_related stores the campaign and its actions together
+        # through lifecycle, the only writer of campaigns (its status, budget counters and error
+        # record have their own writers that may have moved them since this form was loaded).
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        data = {**form.rule_data(), "actions": self._action_items(formsets)}
+        if change:
+            saved = lifecycle.update_campaign(form.instance, data, actor=request.user)
+            self._tell_what_moved(request, form.cleaned_data.get("seen_status"), saved)
+        else:
+            saved = lifecycle.create_campaign(form.cleaned_data["program"], data, actor=request.user)
+        form.instance.pk = saved.pk
+        for formset in formsets:
+            # Read by construct_change_message (the history entry); lifecycle saved the rows.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def _action_items(self, formsets):
+        rows = [
+            form
+            for formset in formsets
+            for form in formset.forms
+            if form.cleaned_data.get("kind") and not form.cleaned_data.get("DELETE")
+        ]
+        rows.sort(key=lambda form: form.cleaned_data.get("position") or 0)
+        return [form.action_item() for form in rows]
+
+    def _tell_what_moved(self, request, seen_status, campaign):
+        """A form opened before a status move (a budget pause, an error) never moves the
+        campaign back: lifecycle leaves the status alone, and the user is told what happened."""
+        if seen_status not in Campaign.Status.values or seen_status == campaign.status:
+            return
+        moved = _("While this page was open, the campaign moved from %(from)s to %(to)s.") % {
+            "from": Campaign.Status(seen_status).label,
+            "to": campaign.get_status_display(),
+        }
+        if campaign.status == Campaign.Status.PAUSED and campaign.paused_reason == BUDGET_EXHAUSTED:
+            moved = _(
+                "While this page was open, the campaign was paused because its budget ran out. "
+                "Your changes are saved and it stays paused: raise the budget, then resume it."
+            )
+        self.message_user(request, moved, messages.WARNING)
 
     @admin.display(description=_("Stats"))
     def stats_table(self, obj):

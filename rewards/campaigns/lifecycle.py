@@ -11,6 +11,7 @@ row); validation through validation.py.
 Input is the API's shape (see docs/campaigns.md):
     {"name", "description", "status", "starts_at", "ends_at", "priority",
      "audience": {"kind", "values", "attributes"}, "trigger": {"kind", "config"},
+     "customer_titles": {"en", "ar", "ms"} (optional),
      "conditions": [...], "actions": [{"kind", "config", "delay_minutes", "cancel_if_event_type"}],
      "limits": {"per_customer", "per_customer_period_days", "budget_points", "budget_money", "max_grants"}}
 """
@@ -42,6 +43,7 @@ S = Campaign.Status
 # The status machine (states.py); re-exported here for callers of the old name.
 TRANSITIONS = states.TRANSITIONS
 ERROR_MESSAGE_LENGTH = 2000
+TITLE_LANGUAGES = ("en", "ar", "ms")
 
 
 def to_data(campaign):
@@ -53,6 +55,7 @@ def to_data(campaign):
         "starts_at": campaign.starts_at,
         "ends_at": campaign.ends_at,
         "priority": campaign.priority,
+        "customer_titles": {lang: getattr(campaign, f"customer_title_{lang}") for lang in TITLE_LANGUAGES},
         "audience": {
             "kind": campaign.audience,
             "values": campaign.audience_values,
@@ -77,6 +80,9 @@ def _apply(campaign, data):
     for name in ("name", "description", "starts_at", "ends_at", "priority"):
         if name in data:
             setattr(campaign, name, data[name] if name != "description" else data[name] or "")
+    for lang, title in (data.get("customer_titles") or {}).items():
+        if lang in TITLE_LANGUAGES:
+            setattr(campaign, f"customer_title_{lang}", (title or "")[:120])
     audience = data.get("audience", {})
     campaign.audience = audience.get("kind", "all")
     campaign.audience_values = audience.get("values", [])
@@ -91,20 +97,22 @@ def _apply(campaign, data):
 
 
 def _replace_actions(campaign, action_list):
-    campaign.actions.all().delete()
-    CampaignAction.objects.bulk_create(
-        [
-            CampaignAction(
-                campaign=campaign,
-                position=index,
-                kind=a["kind"],
-                config=a.get("config", {}),
-                delay_minutes=a.get("delay_minutes", 0),
-                cancel_if_event_type=a.get("cancel_if_event_type", "") or "",
-            )
-            for index, a in enumerate(action_list)
-        ]
-    )
+    """Store `action_list` as the campaign's actions, in that order. An item with the "id" of
+    one of its actions (the admin's rows) updates that row in place, so the runs it already
+    recorded, and delayed ones still pending, stay with it; rows not listed are deleted (with
+    their runs). Items without an id (the API) become new rows."""
+    existing = {a.pk: a for a in campaign.actions.all()}
+    kept = []
+    for index, item in enumerate(action_list):
+        row = existing.get(item.get("id")) or CampaignAction(campaign=campaign)
+        row.position = index
+        row.kind = item["kind"]
+        row.config = item.get("config", {})
+        row.delay_minutes = item.get("delay_minutes", 0)
+        row.cancel_if_event_type = item.get("cancel_if_event_type", "") or ""
+        row.save()
+        kept.append(row.pk)
+    campaign.actions.exclude(pk__in=kept).delete()
 
 
 def create_campaign(program, data, *, template_key="", actor=None):
