@@ -391,6 +391,10 @@ class Redemption(models.Model):
     payout_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     stock_reserved = models.BooleanField(default=False)
     failure_reason = models.CharField(max_length=255, blank=True)
+    # A provider gift card: the provider's order id (clear, for support) and the code, PIN
+    # or link it issued, encrypted (rewards.credentials) and shown only to the customer.
+    provider_order = models.CharField(_("provider order"), max_length=128, blank=True)
+    credentials_sealed = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
@@ -408,6 +412,14 @@ class Redemption(models.Model):
     def code(self):
         voucher = getattr(self, "voucher_code", None)
         return voucher.code if voucher else None
+
+    @property
+    def credentials(self):
+        """[{"kind": "code"|"pin"|"link", "label", "value"}] a provider issued, decrypted."""
+        # Imported here: rewards.credentials imports payouts' adapters, which import models.
+        from rewards.credentials import unseal
+
+        return unseal(self.credentials_sealed)
 
     @property
     def use_by(self):

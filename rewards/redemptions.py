@@ -11,8 +11,9 @@ or stock taken.
 
 Fulfilment: voucher -> the code, shown at once (completed); cash and gift cards -> a payout
 request (payouts.services.request_payout), completed or failed by the payout's final status
-(handle_payout_final, registered in RewardsConfig.ready); other kinds -> completed (the
-program ships or books them). A failure refunds the points and puts the code or stock back.
+(handle_payout_final, registered in RewardsConfig.ready); a card from a provider's catalogue
+is ordered as a link/embedded code whose credential is kept (encrypted) for the portal;
+other kinds -> completed (the program ships or books them). A failure refunds the points and puts the code or stock back.
 """
 
 import logging
@@ -24,9 +25,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from engagement.models import Customer, Program
-from payouts.models import Method
+from payouts.models import Method, Payout
 from payouts.services import PayoutError, request_payout
-from rewards import activity, ledger
+from rewards import activity, credentials, ledger
 from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
@@ -173,6 +174,16 @@ def _request_payout(redemption, item, product=""):
         raise ItemUnavailable(str(exc.detail)) from None
 
 
+def _payout_method(item, product):
+    if item.payout_method:
+        return item.payout_method
+    if product is not None and item.kind == RewardKind.GIFT_CARD:
+        # A synced card is ordered for us to hand over (Tremendous LINK, Tango EMBEDDED):
+        # the portal shows its code or link (rewards.credentials), not only an email.
+        return Method.VOUCHER
+    return DEFAULT_PAYOUT_METHOD.get(item.kind, Method.GIFT_CARD)
+
+
 def _call_request_payout(request_payout, redemption, item, customer, product=None):
     destination = {"email": customer.email, "name": customer.name}
     if product is not None:
@@ -182,7 +193,7 @@ def _call_request_payout(request_payout, redemption, item, customer, product=Non
         customer=customer,
         amount=Decimal(item.cash_value),
         currency=redemption.currency,
-        method=item.payout_method or DEFAULT_PAYOUT_METHOD.get(item.kind, Method.GIFT_CARD),
+        method=_payout_method(item, product),
         destination=destination,
         provider=product.provider if product is not None else None,
         source="redemption",
@@ -248,11 +259,22 @@ def complete_redemption(redemption_id: int) -> Redemption:
         return redemption
 
 
+def _record_provider_delivery(redemption_id, payout_id):
+    """Keep the provider's order id and the code/PIN/link it issued (encrypted), read from
+    the payout's recorded provider answers; nothing to keep for an emailed card."""
+    payout = Payout.objects.select_related("program").get(pk=payout_id)
+    Redemption.objects.filter(pk=redemption_id).update(
+        provider_order=payout.provider_reference[:128],
+        credentials_sealed=credentials.seal(credentials.from_payout(payout)),
+    )
+
+
 def handle_payout_final(payout_id: int, status: str) -> None:
     """payouts final-status hook: succeeded -> completed; failed/cancelled/reversed -> failed
     (points refunded). Runs inside the payout's transaction."""
     for redemption_id in Redemption.objects.filter(payout_id=payout_id).values_list("pk", flat=True):
         if status == "succeeded":
+            _record_provider_delivery(redemption_id, payout_id)
             complete_redemption(redemption_id)
         elif status in ("failed", "cancelled", "reversed"):
             fail_redemption(redemption_id, f"payout {status}")

@@ -209,7 +209,13 @@ def redemption_view(request, redemption_id):
     return render(
         request,
         "rewards/portal/redemption.html",
-        _ctx(request, redemption=redemption, just_redeemed=request.GET.get("done") == "1", **scans),
+        _ctx(
+            request,
+            redemption=redemption,
+            credentials=redemption.credentials,
+            just_redeemed=request.GET.get("done") == "1",
+            **scans,
+        ),
     )
 
 

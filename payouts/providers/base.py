@@ -56,6 +56,16 @@ class ProviderResult:
 
 
 @dataclass
+class Credential:
+    """What the recipient needs to use a gift card the provider issued to us (not emailed by
+    the provider): `kind` is "code", "pin" or "link"; `label` is the provider's name for it."""
+
+    kind: str
+    label: str
+    value: str
+
+
+@dataclass
 class WebhookUpdate:
     """One verified status change from a provider webhook."""
 
@@ -128,6 +138,11 @@ class PayoutProvider:
     def verify_webhook(self, headers, body: bytes) -> list[WebhookUpdate]:
         """Check the signature over the raw body and parse it; raise WebhookSignatureError."""
         raise NotImplementedError
+
+    def credentials(self, response_body: str) -> list[Credential]:
+        """The gift-card code, PIN or link in one of our recorded answers (a create or a
+        lookup); [] when the answer carries none (emailed by the provider, or not yet issued)."""
+        return []
 
     def statement(self, start, end) -> list[StatementLine]:
         """The provider's record of orders placed in [start, end), for reconciliation."""

@@ -28,6 +28,7 @@ complete synchronously, and pending ones are polled.
 """
 
 import base64
+import json
 import re
 import urllib.parse
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from django.conf import settings
 
 from payouts.providers import http
 from payouts.providers.base import (
+    Credential,
     Outcome,
     PayoutProvider,
     ProviderResult,
@@ -143,6 +145,20 @@ class TangoProvider(PayoutProvider):
         ref = query["externalRefID"]
         return http.lookup_result(reply, "orders", "externalRefID", ref, self._order_result, _error_text)
 
+    def credentials(self, response_body):
+        """An order's `reward.credentialList` ({label, value, type}: "text" codes and PINs,
+        "url" redemption links), as Tango returns it on create and on lookup."""
+        try:
+            data = json.loads(response_body or "{}")
+        except ValueError:
+            return []
+        orders = data.get("orders") if isinstance(data, dict) and "orders" in data else [data]
+        for order in orders if isinstance(orders, list) else []:
+            found = [_credential(entry) for entry in ((order or {}).get("reward") or {}).get("credentialList") or []]
+            if any(found):
+                return [c for c in found if c is not None]
+        return []
+
     def verify_webhook(self, headers, body):
         raise WebhookSignatureError("Tango Card sends no order webhooks; orders are looked up.")
 
@@ -185,6 +201,15 @@ class TangoProvider(PayoutProvider):
                     continue
                 items.append({**item, "brand": {k: v for k, v in brand.items() if k != "items"}})
         return items
+
+
+def _credential(entry):
+    if not isinstance(entry, dict) or not entry.get("value"):
+        return None
+    label, kind = str(entry.get("label") or ""), str(entry.get("type") or "text").lower()
+    if kind == "url":
+        return Credential("link", label, str(entry["value"]))
+    return Credential("pin" if "pin" in label.lower() else "code", label, str(entry["value"]))
 
 
 def _timestamp(value):

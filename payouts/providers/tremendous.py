@@ -38,6 +38,7 @@ from django.conf import settings
 
 from payouts.providers import http
 from payouts.providers.base import (
+    Credential,
     Outcome,
     PayoutProvider,
     ProviderResult,
@@ -166,6 +167,22 @@ class TremendousProvider(PayoutProvider):
     def fetch_status(self, reference, provider_reference=""):
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode({"external_id": reference}))
         return http.lookup_result(reply, "orders", "external_id", reference, self._order_result, _error_text)
+
+    def credentials(self, response_body):
+        """A LINK reward's `delivery.link` ("Obtaining links",
+        developers.tremendous.com/docs/link-delivery): ours to show the recipient. EMAIL and
+        PHONE rewards carry none (Tremendous delivers them)."""
+        try:
+            data = json.loads(response_body or "{}")
+        except ValueError:
+            return []
+        orders = [data.get("order")] if isinstance(data, dict) and "order" in data else (data or {}).get("orders")
+        for order in orders if isinstance(orders, list) else []:
+            for reward in (order or {}).get("rewards") or []:
+                link = (reward.get("delivery") or {}).get("link")
+                if link:
+                    return [Credential("link", "Redemption link", str(link))]
+        return []
 
     def verify_webhook(self, headers, body):
         secret = self._setting("webhook_secret", "PAYOUTS_TREMENDOUS_WEBHOOK_SECRET")

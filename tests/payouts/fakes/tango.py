@@ -134,6 +134,8 @@ class FakeTango(FakeServer):
         self.error_after_create = False
         self.status = "COMPLETE"
         self.created_at = None
+        # Cards issued with a PIN (and a redemption URL) besides the claim code, as some brands are.
+        self.with_pin = False
 
     @property
     def orders_created(self):
@@ -225,14 +227,23 @@ class FakeTango(FakeServer):
             "recipient": body.get("recipient"),
             "status": self.status,
             "createdAt": (self.created_at or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
-            "reward": {
-                "credentials": {"Claim Code": f"GRAB-{number:04d}-TEST"},
-                "credentialList": [{"label": "Claim Code", "value": f"GRAB-{number:04d}-TEST", "type": "text"}],
-                "redemptionInstructions": item["redemptionInstructions"],
-            },
+            "reward": self._reward(number, item),
         }
         self.orders.append(order)
         return order
+
+    def _reward(self, number, item):
+        listed = [{"label": "Claim Code", "value": f"GRAB-{number:04d}-TEST", "type": "text"}]
+        if self.with_pin:
+            listed += [
+                {"label": "PIN", "value": f"{number:04d}", "type": "text"},
+                {"label": "Redemption URL", "value": f"https://sandbox.tangocard.example/r/{number}", "type": "url"},
+            ]
+        return {
+            "credentials": {entry["label"]: entry["value"] for entry in listed},
+            "credentialList": listed,
+            "redemptionInstructions": item["redemptionInstructions"],
+        }
 
     def _list(self, query):
         with self.lock:
