@@ -176,7 +176,7 @@ def expire_reservations(now: datetime | None = None, *, limit: int = 500) -> int
     for pk in ids:
         with transaction.atomic():
             reservation = (
-                Reservation.objects.select_for_update(skip_locked=True)
+                Reservation.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("customer", "debit")
                 .filter(pk=pk, status=Status.HELD, expires_at__lte=now)
                 .first()
