@@ -23,6 +23,7 @@ BEAT_MODULES = (
     "payouts.beat",
     "rewards.beat",
     "rewards.campaigns.beat",
+    "rewards.checkout.beat",
 )
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "payouts",
     "rewards",
     "rewards.campaigns",
+    "rewards.checkout",
     # Admin security (admin-core): login lockout, TOTP second factor, Content-Security-Policy.
     "engagement.security_apps.LoginAttemptsConfig",  # django-axes
     "django_otp",

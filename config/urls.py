@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("payouts.api_urls")),
     path("", include("rewards.api_urls")),
     path("", include("rewards.campaigns.api_urls")),
+    path("", include("rewards.checkout.api_urls")),
 ]
 
 urlpatterns = [

@@ -29,6 +29,8 @@ REDEMPTION_REFUND = "redemption_refund"
 EXPIRE = "expire"
 BIRTHDAY = "birthday"
 WELCOME = "welcome"
+ORDER_PAYMENT = "order_payment"
+ORDER_PAYMENT_RETURNED = "order_payment_returned"
 
 
 class Reason(str):
@@ -73,6 +75,15 @@ def redemption_refund(redemption, why):
     return Reason(REDEMPTION_REFUND, f"Refund: {why}", item=redemption.item_id)
 
 
+def order_payment(order):
+    """Points spent on a shop order (held at checkout, rewards.checkout.reservations)."""
+    return Reason(ORDER_PAYMENT, f"Paid with points: order {order}", order=order)
+
+
+def order_payment_returned(order):
+    return Reason(ORDER_PAYMENT_RETURNED, f"Points returned: order {order}", order=order)
+
+
 def expire():
     return Reason(EXPIRE, "Points expired")
 
@@ -111,6 +122,7 @@ GENERIC = {
     "adjust": lambda: _("Points adjusted"),
     "reverse": lambda: _("Points taken back"),
     "refund": lambda: _("Points returned"),
+    "spend": lambda: _("Paid with points"),
 }
 
 
@@ -132,6 +144,11 @@ def _describe(entry, titles, language):
         if code == REDEEM:
             return _fill(_("Redeemed: %(title)s"), title=_bdi(title)) if title else _("Reward redeemed")
         return _fill(_("Points returned: %(title)s"), title=_bdi(title)) if title else _("Points returned")
+    if code in (ORDER_PAYMENT, ORDER_PAYMENT_RETURNED):
+        order = _bdi(params.get("order", ""))
+        if code == ORDER_PAYMENT:
+            return _fill(_("Paid with points: order %(order)s"), order=order)
+        return _fill(_("Points returned: order %(order)s"), order=order)
     if code == EXPIRE:
         return _("Points expired")
     if code == BIRTHDAY:

@@ -69,6 +69,7 @@ class CustomerBalanceApi(APIView):
                     "customer": customer.external_id,
                     "balance": summary["balance"],
                     "pending": summary["pending"],
+                    "held": summary["held"],
                     "expiring_soon": summary["expiring_soon"],
                     "tier": customer.tier,
                     "points_name": request.program.points_name,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from rewards.checkout.evaluation import get_held_points
 from rewards.models import EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
 
@@ -26,6 +27,7 @@ def get_balance_summary(customer, now=None):
     return {
         "balance": account.balance if account else 0,
         "pending": account.pending if account else 0,
+        "held": get_held_points(customer),
         "expiring_soon": expiring,
         "expiring_soon_total": lots.aggregate(s=Sum("remaining"))["s"] or 0,
     }

@@ -1,8 +1,9 @@
 """The base earn rule and purchase refunds, run by engagement processing (event handler
 registered in RewardsConfig.ready) inside the processing transaction, set-based per batch.
 
-- purchase (value in the program's currency): floor(value x points_per_currency_unit x
-  tier multiplier) points, keyed `earn:purchase:<event_id>` (a replayed event earns
+- purchase (value in the program's currency): the earning rules of rewards.checkout.rules
+  over the event's `lines` (without lines: floor(value x points_per_currency_unit x tier
+  multiplier)), the same computation as the checkout preview, keyed `earn:purchase:<event_id>` (a replayed event earns
   nothing), held pending for the program's return window counted from the purchase time.
 - refund (order_id, value): takes back value/purchase value of the points that order
   earned (pending first, then the balance as far as it goes; the rest is recorded).
@@ -11,7 +12,6 @@ registered in RewardsConfig.ready) inside the processing transaction, set-based 
 Then tiers of the customers who earned are recomputed (upgrades happen at once).
 """
 
-import math
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,6 +19,8 @@ from django.db.models import Sum
 
 from engagement.models import Event, Program
 from rewards import activity, ledger, referrals, tiers
+from rewards.checkout import refunds as checkout_refunds
+from rewards.checkout import rules as earning_rules
 from rewards.models import EntryKind, LedgerEntry, RewardsSettings
 
 HANDLED = ("purchase", "refund", "referral_sent", "referral_converted")
@@ -38,14 +40,11 @@ def handle_events(program_id, event_ids):
     earned = earn_for_purchases(program, purchases)
     for refund in (e for e in events if e.type == "refund"):
         claw_back_refund(program, refund)
+        checkout_refunds.return_spent_points(program, refund)
     referrals.record_referral_events(program, [e for e in events if e.type.startswith("referral_")])
     referrals.reward_qualifying_purchases(program, purchases)
     if earned:
         tiers.recompute_tiers(program, customer_ids={g.customer.pk for g in earned})
-
-
-def purchase_points(value, rate, multiplier):
-    return math.floor(Decimal(value) * rate * Decimal(multiplier))
 
 
 def earn_for_purchases(program, purchases):
@@ -53,11 +52,18 @@ def earn_for_purchases(program, purchases):
     settings = RewardsSettings.get_for(program)
     multipliers = tiers.get_multipliers({e.customer_id for e in purchases})
     window = timedelta(days=settings.return_window_days)
+    rules = earning_rules.load_rules(program) if purchases else None
     grants = []
     for event in purchases:
         if event.value is None or (event.currency and event.currency != program.currency):
             continue  # no FX: only purchases in the program's currency earn
-        points = purchase_points(event.value, settings.points_per_currency_unit, multipliers.get(event.customer_id, 1))
+        lines = earning_rules.lines_from_properties(event.properties) or [
+            earning_rules.Line("", "", 1, Decimal(event.value))
+        ]
+        points, _per_line = earning_rules.earn_lines(
+            lines, rate=settings.points_per_currency_unit, tier_multiplier=multipliers.get(event.customer_id, 1),
+            rules=rules,
+        )  # fmt: skip
         if points <= 0:
             continue
         order = str(event.properties.get("order_id") or event.event_id)

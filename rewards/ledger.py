@@ -414,6 +414,39 @@ def adjust_points(*, customer: Customer, points: int, reason: str, actor: object
                         actor=actor)  # fmt: skip
 
 
+def return_points(
+    *,
+    customer: Customer,
+    points: int,
+    reason: str,
+    idempotency_key: str,
+    expires_at: datetime | None,
+    source: object = None,
+    redemption: Redemption | None = None,
+) -> LedgerEntry:
+    """Credit spent points given back: a `refund` entry plus a lot expiring at `expires_at`
+    (no later than the points it replaces; None = never). Idempotent by key; locks the account.
+    """  # fmt: skip
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise InvalidPoints()
+    with transaction.atomic():
+        account = lock_accounts([customer])[customer.pk]
+        existing = _existing(customer.program_id, idempotency_key)
+        if existing is not None:
+            return existing
+        entry = _entry(
+            account, customer.pk, EntryKind.REFUND, points, reason, idempotency_key,
+            source=source, redemption=redemption, expires_at=expires_at,
+        )  # fmt: skip
+        entry.save()
+        PointsLot.objects.create(
+            program_id=account.program_id, account=account, entry=entry, points=points, remaining=points,
+            expires_at=expires_at, available_at=timezone.now(),
+        )  # fmt: skip
+        _move(account, points)
+        return entry
+
+
 def refund_redemption_points(redemption: Redemption, reason: str) -> LedgerEntry | None:
     """Give a failed redemption's points back (`refund` entry + a new lot that expires no
     later than the points it replaces). Idempotent per redemption. Inside the caller's
@@ -422,25 +455,11 @@ def refund_redemption_points(redemption: Redemption, reason: str) -> LedgerEntry
     debit = LedgerEntry.objects.filter(redemption=redemption, kind=EntryKind.REDEEM).first()
     if debit is None:
         return None
-    key = f"refund:redemption:{redemption.pk}"
-    customer = redemption.customer
-    with transaction.atomic():
-        account = lock_accounts([customer])[customer.pk]
-        existing = _existing(customer.program_id, key)
-        if existing is not None:
-            return existing
-        points = -debit.points
-        entry = _entry(
-            account, customer.pk, EntryKind.REFUND, points, reason, key,
-            source=redemption, redemption=redemption, expires_at=debit.expires_at,
-        )  # fmt: skip
-        entry.save()
-        PointsLot.objects.create(
-            program_id=account.program_id, account=account, entry=entry, points=points, remaining=points,
-            expires_at=debit.expires_at, available_at=timezone.now(),
-        )  # fmt: skip
-        _move(account, points)
-        return entry
+    return return_points(
+        customer=redemption.customer, points=-debit.points, reason=reason,
+        idempotency_key=f"refund:redemption:{redemption.pk}", expires_at=debit.expires_at,
+        source=redemption, redemption=redemption,
+    )  # fmt: skip
 
 
 # --- beat work: expiry and release ---------------------------------------------------------

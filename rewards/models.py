@@ -110,6 +110,7 @@ class EntryKind(models.TextChoices):
     ADJUST = "adjust", _("Adjusted")
     REVERSE = "reverse", _("Reversed")
     REFUND = "refund", _("Refunded")
+    SPEND = "spend", _("Spent on an order")
 
 
 class LedgerEntry(models.Model):

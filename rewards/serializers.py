@@ -50,6 +50,7 @@ class BalanceOutputSerializer(serializers.Serializer):
     customer = serializers.CharField()
     balance = serializers.IntegerField()
     pending = serializers.IntegerField()
+    held = serializers.IntegerField(help_text="Held for orders at checkout (already out of `balance`).")
     expiring_soon = ExpiringSerializer(allow_null=True)
     tier = serializers.CharField(allow_blank=True)
     points_name = serializers.CharField()
