@@ -16,9 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
-from rewards.campaigns import lifecycle, simulator, stats, validation
+from rewards.campaigns import builder, lifecycle, sentence, simulator, stats
 from rewards.campaigns import templates as campaign_templates
-from rewards.campaigns.conditions import ConditionError
 from rewards.campaigns.limits import BUDGET_EXHAUSTED
 from rewards.campaigns.models import (
     ActionRun,
@@ -28,179 +27,48 @@ from rewards.campaigns.models import (
     PendingTrigger,
     TeamNotification,
 )
-from rewards.campaigns.validation import LIMIT_FIELDS
-
-# Where an error of validation.rule_errors (an attr of the API's shape) shows on the form.
-FORM_FIELDS = {
-    "trigger.kind": "trigger_kind",
-    "trigger": "trigger_config",
-    "conditions": "conditions",
-    "audience.kind": "audience",
-    "audience.values": "audience_values",
-    "audience.attributes": "audience_attributes",
-    "audience": "audience",
-    "limits.per_customer": "per_customer_limit",
-    "limits.per_customer_period_days": "per_customer_period_days",
-    "limits.budget_points": "budget_points",
-    "limits.budget_money": "budget_money",
-    "limits.max_grants": "max_grants",
-    "name": "name",
-    "priority": "priority",
-    "ends_at": "ends_at",
-}
-
-
-def _error(exc):
-    return f"{exc.attr}: {exc}" if exc.attr else str(exc)
-
-
-def form_field(attr):
-    """The form field an error attr belongs to (the longest known prefix), or None."""
-    parts = attr.split(".")
-    for end in range(len(parts), 0, -1):
-        if (field := FORM_FIELDS.get(".".join(parts[:end]))) is not None:
-            return field
-    return None
-
-
-class CampaignForm(forms.ModelForm):
-    """The campaign's own fields; its status moves only through lifecycle (the status buttons
-    and actions), so it is read-only here. `seen_status` is the status the page showed when it
-    was opened: saving compares it with the stored one to tell the user what moved meanwhile."""
-
-    seen_status = forms.CharField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["seen_status"].initial = self.instance.status
-
-    class Meta:
-        model = Campaign
-        fields = [
-            "program",
-            "name",
-            "description",
-            "priority",
-            "starts_at",
-            "ends_at",
-            "audience",
-            "audience_values",
-            "audience_attributes",
-            "conditions",
-            "trigger_kind",
-            "trigger_config",
-            "per_customer_limit",
-            "per_customer_period_days",
-            "budget_points",
-            "budget_money",
-            "max_grants",
-        ]
-
-    def rule_data(self):
-        """The cleaned form as lifecycle's input (the API's shape), without the actions."""
-        data = self.cleaned_data
-        return {
-            "name": data.get("name") or "",
-            "description": data.get("description") or "",
-            "customer_titles": {lang: data.get(f"customer_title_{lang}", "") for lang in lifecycle.TITLE_LANGUAGES},
-            "priority": data.get("priority") if data.get("priority") is not None else 0,
-            "starts_at": data.get("starts_at"),
-            "ends_at": data.get("ends_at"),
-            "audience": {
-                "kind": data.get("audience") or "all",
-                "values": data.get("audience_values") or [],
-                "attributes": data.get("audience_attributes") or {},
-            },
-            "trigger": {"kind": data.get("trigger_kind"), "config": data.get("trigger_config") or {}},
-            "conditions": data.get("conditions") or [],
-            "limits": {key: data.get(name) for key, name in LIMIT_FIELDS.items() if data.get(name) is not None},
-        }
-
-    def clean(self):
-        data = super().clean()
-        rule = self.rule_data()
-        for attr, message in validation.rule_errors(data.get("program"), rule, actions=False):
-            field = form_field(attr)
-            self.add_error(field if field in self.fields and field in data else None, f"{attr}: {message}")
-        return data
-
-
-class ActionForm(forms.ModelForm):
-    class Meta:
-        model = CampaignAction
-        fields = ["position", "kind", "config", "delay_minutes", "cancel_if_event_type"]
-
-    def action_item(self):
-        """The cleaned row as one item of lifecycle's `actions` (its id keeps the row's runs)."""
-        data = self.cleaned_data
-        return {
-            "id": self.instance.pk,
-            "kind": data["kind"],
-            "config": data.get("config") or {},
-            "delay_minutes": data.get("delay_minutes") or 0,
-            "cancel_if_event_type": data.get("cancel_if_event_type") or "",
-        }
-
-    def clean(self):
-        data = super().clean()
-        program = getattr(self.instance.campaign, "program", None) if self.instance.campaign_id else None
-        program = program or getattr(self, "program", None)
-        if data.get("kind") and not self.cleaned_data.get("DELETE"):
-            item = {
-                "kind": data["kind"],
-                "config": data.get("config") or {},
-                "delay_minutes": data.get("delay_minutes"),
-            }
-            try:
-                validation.validate_action_item(program, item, "action")
-            except ConditionError as exc:
-                field = "delay_minutes" if exc.attr and exc.attr.endswith("delay_minutes") else "config"
-                self.add_error(field, _error(exc))
-        return data
-
-
-class ActionFormSet(forms.BaseInlineFormSet):
-    def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
-        form.program = getattr(self, "program", None)
-        return form
-
-    def clean(self):
-        super().clean()
-        alive = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        if not alive:
-            raise ValidationError(_("A campaign needs at least one action."))
 
 
 class CampaignActionInline(admin.StackedInline):
     model = CampaignAction
-    form = ActionForm
-    formset = ActionFormSet
+    form = builder.ActionForm
+    formset = builder.ActionFormSet
     extra = 0
     min_num = 1
-    help_texts = {}
+    fields = [
+        ("kind", "position"),
+        "points",
+        "amount",
+        "percent",
+        "max_points",
+        "rounding",
+        "tier_multiplier",
+        "reason",
+        "item",
+        "survey",
+        "template_key",
+        "channels",
+        "method",
+        "subject",
+        "body",
+        "webhook_type",
+        "delay",
+        "cancel_if_event_type",
+    ]
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        formset.program = obj.program if obj else None
+        # Actions are validated against the campaign's program (on a new campaign, the one its
+        # form chose); until a program is known, choices span the staff member's programs.
+        formset.programs = list(allowed_programs(request.user))
         return formset
 
 
 @admin.register(Campaign)
 class CampaignAdmin(ProgramScopedAdmin):
-    form = CampaignForm
+    form = builder.CampaignForm
     inlines = [CampaignActionInline]
-    list_display = [
-        "name",
-        "program",
-        "status",
-        "trigger_kind",
-        "priority",
-        "starts_at",
-        "ends_at",
-        "spent_points",
-        "last_error_at",
-    ]
+    list_display = ["name", "program", "status", "what_it_does", "priority", "spent_points"]
     list_filter = ["program", "status", "trigger_kind"]
     search_fields = ["name"]
     readonly_fields = [
@@ -239,20 +107,33 @@ class CampaignAdmin(ProgramScopedAdmin):
             {"fields": ["customer_title_en", "customer_title_ar", "customer_title_ms"]},
         ),
         (_("When"), {"fields": ["starts_at", "ends_at"]}),
-        (_("Who"), {"fields": ["audience", "audience_values", "audience_attributes", "conditions"]}),
         (
-            _("Trigger"),
+            _("Trigger: when does it fire?"),
             {
-                "fields": ["trigger_kind", "trigger_config"],
-                "description": _(
-                    "Config keys by kind — event: event_type, min_value, max_value, conditions; nth_event: "
-                    "event_type, n, repeat; score_threshold: threshold (multiple of 10), direction; "
-                    "segment_entered: segments; churn_risk: above (0-1); inactivity: days; cart_abandoned: "
-                    "minutes (15); survey_answered: kind, band, survey; ticket_unresolved: hours (48); "
-                    "tier_changed: from, to; date: which (birthday | signup_anniversary); schedule: "
-                    "frequency, day, sample_percent. See docs/campaigns.md."
-                ),
+                "fields": [
+                    "trigger_kind",
+                    "event_type",
+                    ("min_value", "max_value"),
+                    ("nth", "repeat"),
+                    ("threshold", "direction"),
+                    "segments",
+                    "churn_above",
+                    "inactive_for",
+                    "cart_wait",
+                    "ticket_wait",
+                    ("survey_kind", "band"),
+                    "answered_survey",
+                    ("tier_from", "tier_to"),
+                    "which_date",
+                    ("frequency", "day"),
+                    "sample_percent",
+                ],
+                "description": _("Only the settings of the chosen kind are shown and used. See docs/campaigns.md."),
             },
+        ),
+        (
+            _("Who: which customers?"),
+            {"fields": ["audience", "audience_segments", "audience_tiers", "audience_rfm", "audience_filters"]},
         ),
         (
             _("Limits and budget"),
@@ -327,6 +208,18 @@ class CampaignAdmin(ProgramScopedAdmin):
             )
         self.message_user(request, moved, messages.WARNING)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("program").prefetch_related("actions")
+
+    @admin.display(description=_("What it does"))
+    def what_it_does(self, obj):
+        return sentence.describe(obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["campaign_sentence"] = sentence.describe(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     @admin.display(description=_("Stats"))
     def stats_table(self, obj):
         if not obj or not obj.pk:
@@ -335,6 +228,11 @@ class CampaignAdmin(ProgramScopedAdmin):
         return format_html(
             "<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows))
         )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.programs = list(allowed_programs(request.user))
+        return form
 
     def get_urls(self):
         own = [

@@ -22,22 +22,22 @@ def builder_post(acme, **overrides):
         "program": acme.pk,
         "name": "Built",
         "description": "",
-        "status": "draft",
         "priority": 0,
         "audience": "all",
-        "audience_values": "[]",
-        "audience_attributes": "{}",
-        "conditions": "[]",
         "trigger_kind": "event",
-        "trigger_config": '{"event_type": "purchase"}',
+        "event_type": "purchase",
+        "conditions-TOTAL_FORMS": "0",
+        "conditions-INITIAL_FORMS": "0",
         "actions-TOTAL_FORMS": "1",
         "actions-INITIAL_FORMS": "0",
         "actions-MIN_NUM_FORMS": "1",
         "actions-MAX_NUM_FORMS": "1000",
         "actions-0-position": "0",
         "actions-0-kind": "grant_points",
-        "actions-0-config": '{"points": 5}',
-        "actions-0-delay_minutes": "0",
+        "actions-0-points": "5",
+        "actions-0-tier_multiplier": "on",
+        "actions-0-delay_0": "",
+        "actions-0-delay_1": "minutes",
         "actions-0-cancel_if_event_type": "",
     }
     data.update(overrides)
@@ -58,17 +58,13 @@ def test_builder_creates_a_campaign(admin_client, acme):
 def test_builder_says_what_is_wrong(admin_client, acme):
     response = admin_client.post(
         "/admin/campaigns/campaign/add/",
-        builder_post(
-            acme,
-            trigger_config='{"event_type": "purchase", "min_value": "lots"}',
-            **{"actions-0-config": '{"percent": "x"}'},
-        ),
+        builder_post(acme, min_value="-1000000000000000", **{"actions-0-points": "", "actions-0-percent": "0"}),
     )
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "trigger.config.min_value: min_value must be a number." in page
-    assert "action.config.percent: percent must be a number." in page
+    assert "min_value must be at least -999999999999.99 and at most 999999999999.99." in page
+    assert "percent must be more than 0 and at most 1000." in page
     assert Campaign.objects.count() == 0
 
 
