@@ -17,11 +17,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from engagement.outbound_http import check_public_url
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs
 from payouts import bulk, catalogue, reconciliation, services
+from payouts.admin_approvals import ApprovalAdminMixin, ReviewQueueMixin, about
 from payouts.models import (
     FundingAccount,
     FundingEntry,
@@ -70,7 +72,7 @@ class ApprovalInline(ReadOnlyInline):
 
 
 class ReasonActionForm(ActionForm):
-    reason = forms.CharField(required=False, label=_("Reason"))
+    reason = forms.CharField(required=False, label=_("Reason"), widget=forms.TextInput(attrs={"maxlength": 300}))
 
 
 def _run_each(modeladmin, request, queryset, operation, done_message):
@@ -80,36 +82,44 @@ def _run_each(modeladmin, request, queryset, operation, done_message):
             operation(payout)
             done += 1
         except services.PayoutError as exc:
-            modeladmin.message_user(request, f"{payout.reference}: {exc.detail}", messages.ERROR)
+            modeladmin.message_user(request, about(payout, exc.detail), messages.ERROR)
     if done:
         modeladmin.message_user(request, done_message % done, messages.SUCCESS)
 
 
-@admin.action(description=_("Approve selected payouts"))
+@admin.action(description=_("Approve selected payouts"), permissions=["approve"])
 def approve(modeladmin, request, queryset):
     reason = request.POST.get("reason", "")
-    _run_each(
-        modeladmin,
-        request,
-        queryset,
-        lambda p: services.approve_payout(p.pk, user=request.user, reason=reason),
-        "%d payout(s) approved.",
-    )
+    for payout in queryset:
+        try:
+            approved = services.approve_payout(payout.pk, user=request.user, reason=reason)
+        except services.PayoutError as exc:
+            modeladmin.message_user(request, about(payout, exc.detail), messages.ERROR)
+        else:
+            modeladmin.message_user(request, modeladmin.approved_message(approved), messages.SUCCESS)
 
 
-@admin.action(description=_("Reject selected payouts (reason required)"))
+@admin.action(description=_("Reject selected payouts (reason required)"), permissions=["approve"])
 def reject(modeladmin, request, queryset):
-    reason = request.POST.get("reason", "")
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        # Refused once for the whole selection, before anything is touched.
+        modeladmin.message_user(
+            request,
+            gettext("Type the reason for rejecting in the Reason box, then run the action again."),
+            messages.ERROR,
+        )
+        return
     _run_each(
         modeladmin,
         request,
         queryset,
         lambda p: services.reject_payout(p.pk, user=request.user, reason=reason),
-        "%d payout(s) rejected.",
+        gettext("%d payout(s) rejected."),
     )
 
 
-@admin.action(description=_("Cancel selected payouts (not yet sent)"))
+@admin.action(description=_("Cancel selected payouts (not yet sent)"), permissions=["change"])
 def cancel(modeladmin, request, queryset):
     reason = request.POST.get("reason", "") or "Cancelled by staff"
     _run_each(
@@ -121,7 +131,7 @@ def cancel(modeladmin, request, queryset):
     )
 
 
-@admin.action(description=_("Record a reversal of selected succeeded payouts"))
+@admin.action(description=_("Record a reversal of selected succeeded payouts"), permissions=["change"])
 def reverse_selected(modeladmin, request, queryset):
     reason = request.POST.get("reason", "") or "Reversed by staff"
     _run_each(
@@ -134,8 +144,17 @@ def reverse_selected(modeladmin, request, queryset):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ProgramScopedAdmin):
-    list_display = ["reference", "customer", "amount", "currency", "method", "status", "hold", "provider", "created_at"]
+class PayoutAdmin(ApprovalAdminMixin, ProgramScopedAdmin):
+    list_display = [
+        "short_reference",
+        "customer",
+        "amount_with_currency",
+        "method",
+        "status",
+        "hold",
+        "provider",
+        "created",
+    ]
     list_filter = ["status", "hold", "method", "provider", "source", "program"]
     search_fields = ["reference", "provider_reference", "customer__external_id", "source_ref"]
     date_hierarchy = "created_at"
@@ -151,34 +170,55 @@ class PayoutAdmin(ProgramScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    # Every field is read-only; grouped so the page reads top-down (what, why held, where to,
+    # the provider's side, where it came from), the bookkeeping folded away.
+    fieldsets = [
+        (
+            None,
+            {"fields": ["reference", "program", "customer", "amount", "currency", "method", "status", "status_reason"]},
+        ),
+        (_("Approval"), {"fields": ["hold", "hold_detail", "approvals_required", "requested_by"]}),
+        (_("Destination"), {"fields": ["destination", "destination_fingerprint"]}),
+        (
+            _("Provider"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "provider",
+                    "provider_reference",
+                    "provider_status",
+                    "step",
+                    "attempts",
+                    "next_attempt_at",
+                    "lease_until",
+                    "unknown_since",
+                ],
+            },
+        ),
+        (_("Origin"), {"classes": ["collapse"], "fields": ["source", "source_ref", "batch", "idempotency_key"]}),
+        (_("Dates"), {"fields": ["created_at", "updated_at", "completed_at"]}),
+    ]
+
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name not in self.exclude]
 
 
 @admin.register(PayoutReview)
-class PayoutReviewAdmin(PayoutAdmin):
-    """The review queue: payouts waiting in pending_approval, with the reason they wait."""
+class PayoutReviewAdmin(ReviewQueueMixin, PayoutAdmin):
+    """The review queue: payouts waiting in pending_approval, why they wait, how many
+    approvals they have, and (for approvers) Approve and Reject on each row."""
 
-    list_display = [
-        "reference",
-        "customer",
-        "amount",
-        "currency",
-        "method",
-        "hold",
-        "hold_detail",
-        "approvals",
-        "created_at",
-    ]
+    list_display = ["short_reference", "customer", "amount_with_currency", "method", "why_held", "approvals", "created"]
     list_filter = ["hold", "method", "program"]
+    date_hierarchy = None
     actions = [approve, reject, cancel]
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status=Status.PENDING_APPROVAL)
 
-    @admin.display(description=_("Approvals"))
-    def approvals(self, obj):
-        return f"{obj.approvals.filter(decision='approve').count()} / {obj.approvals_required}"
+    def changelist_view(self, request, extra_context=None):
+        title = {"title": _("Payouts waiting for approval")}
+        return super().changelist_view(request, {**title, **(extra_context or {})})
 
 
 class TopUpActionForm(ActionForm):
@@ -186,7 +226,7 @@ class TopUpActionForm(ActionForm):
     note = forms.CharField(required=False, label=_("Note"))
 
 
-@admin.action(description=_("Record a top-up (amount and note above)"))
+@admin.action(description=_("Record a top-up (amount and note above)"), permissions=["change"])
 def record_top_up(modeladmin, request, queryset):
     try:
         amount = Decimal(request.POST.get("amount") or "0")

@@ -239,6 +239,8 @@ class Payout(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="payout_status_valid"),
         ]
+        # Who may approve or reject payouts waiting for approval (payouts.services checks it).
+        permissions = [("approve_payout", "Can approve or reject payouts waiting for approval")]
 
     def __str__(self):
         return f"{self.reference} {self.amount} {self.currency} ({self.status})"
@@ -384,12 +386,13 @@ class SandboxOrder(models.Model):
 
 
 class PayoutReview(Payout):
-    """The review queue in the admin: payouts waiting in pending_approval."""
+    """The review queue in the admin ("Payouts waiting for approval"): payouts in
+    pending_approval, to approve or reject."""
 
     class Meta:
         proxy = True
-        verbose_name = "payout waiting for review"
-        verbose_name_plural = "review queue"
+        verbose_name = _("payout waiting for approval")
+        verbose_name_plural = _("payouts waiting for approval")
 
 
 class ProviderProduct(models.Model):

@@ -11,10 +11,12 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from engagement.currencies import is_iso_currency
 from engagement.errors import DomainError
-from engagement.models import Customer, Program, ProgramStaff
+from engagement.models import Customer, Program
+from engagement.tenancy import allowed_programs
 from payouts import funding, risk, states
 from payouts.destinations import DestinationError, clean_destination
 from payouts.models import (
@@ -32,6 +34,7 @@ from payouts.models import (
 from payouts.providers import provider_names
 
 MAX_AMOUNT = Decimal("999999999999.99")
+REASON_MAX_LENGTH = 300  # PayoutApproval.reason
 
 
 class PayoutError(DomainError):
@@ -43,7 +46,7 @@ class PayoutError(DomainError):
 
 
 def get_settings(program: Program) -> PayoutSettings:
-    payout_settings, _ = PayoutSettings.objects.get_or_create(program=program)
+    payout_settings, _created = PayoutSettings.objects.get_or_create(program=program)
     return payout_settings
 
 
@@ -206,42 +209,83 @@ def _locked_payout(payout_id, program=None):
         raise PayoutError("Unknown payout.", code="not_found", status_code=404) from None
 
 
-def user_can_manage(user: Any, program: Program) -> bool:
-    if not (user and user.is_active and user.is_staff):
+def user_can_approve(user: Any, program: Program) -> bool:
+    """True when `user` may approve or reject `program`'s payouts: an active staff user with
+    the payouts.approve_payout permission (superusers have every permission) who may see
+    the program (engagement.tenancy: superusers, or staff limited to their programs)."""
+    if not (user and user.is_active and user.is_staff and user.has_perm("payouts.approve_payout")):
         return False
-    return user.is_superuser or ProgramStaff.objects.filter(program=program, user=user).exists()
+    return allowed_programs(user).filter(pk=program.pk).exists()
+
+
+def _check_approver(user, payout):
+    if not (user and user.is_active and user.is_staff and user.has_perm("payouts.approve_payout")):
+        raise PayoutError(
+            _("You do not have permission to approve or reject payouts."),
+            code="permission_denied",
+            status_code=403,
+        )
+    if not user_can_approve(user, payout.program):
+        raise PayoutError(
+            _("This payout belongs to a program you do not manage."), code="permission_denied", status_code=403
+        )
+
+
+def _clean_reason(reason):
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise PayoutError(
+            _("The reason is at most %(max)d characters.") % {"max": REASON_MAX_LENGTH}, code="too_long", attr="reason"
+        )
+    return reason
 
 
 def approve_payout(payout_id: int, *, user: Any, reason: str = "") -> Payout:
-    """Record `user`'s approval of a held payout; once enough different staff users approved
-    (two with four eyes), reserve funds and queue it. The requester cannot approve their own
-    payout; one user approves once. Raises PayoutError (nothing changed) otherwise."""
+    """Record `user`'s approval of a payout waiting in pending_approval; once enough
+    different staff users approved (`approvals_required`: two with four eyes), reserve funds
+    and queue it (or hold it for funds). Locks the payout row, so two approvers racing are
+    counted one after the other. The requester cannot approve their own payout and one user
+    approves once. Raises PayoutError (nothing changed) otherwise."""
+    reason = _clean_reason(reason)
     with transaction.atomic():
         payout = _locked_payout(payout_id)
-        if not user_can_manage(user, payout.program):
-            raise PayoutError("You are not staff of this program.", code="permission_denied", status_code=403)
+        _check_approver(user, payout)
         if payout.status != Status.PENDING_APPROVAL or payout.hold == Hold.FUNDS:
-            raise PayoutError("This payout is not waiting for an approval.", code="not_pending")
+            raise PayoutError(_("This payout is not waiting for an approval."), code="not_pending")
         if payout.requested_by_id == user.pk:
-            raise PayoutError("The requester cannot approve their own payout.", code="four_eyes")
+            raise PayoutError(_("The requester cannot approve their own payout."), code="four_eyes")
         if payout.approvals.filter(user=user).exists():
-            raise PayoutError("You already approved this payout; another staff user must.", code="four_eyes")
+            raise PayoutError(_("You already approved this payout; another staff user must."), code="four_eyes")
         PayoutApproval.objects.create(payout=payout, user=user, decision=PayoutApproval.Decision.APPROVE, reason=reason)
-        if payout.approvals.filter(decision=PayoutApproval.Decision.APPROVE).count() >= payout.approvals_required:
+        if approval_count(payout) >= payout.approvals_required:
             _queue_or_hold_for_funds(payout, actor=user)
     return payout
 
 
+def approval_count(payout: Payout) -> int:
+    """How many staff users approved `payout` so far."""
+    return payout.approvals.filter(decision=PayoutApproval.Decision.APPROVE).count()
+
+
 def reject_payout(payout_id: int, *, user: Any, reason: str) -> Payout:
-    """Cancel a payout waiting in pending_approval, recording who and why (reason required)."""
-    if not (reason or "").strip():
-        raise PayoutError("A reason is required.", code="required", attr="reason")
+    """Cancel a payout waiting in pending_approval, recording who and why (reason required,
+    at most 300 characters). One staff user's rejection is enough; a user who already
+    approved it cannot also reject it (they may cancel it). Raises PayoutError (nothing
+    changed) otherwise."""
+    reason = _clean_reason(reason)
+    if not reason:
+        raise PayoutError(_("A reason is required to reject a payout."), code="required", attr="reason")
     with transaction.atomic():
         payout = _locked_payout(payout_id)
-        if not user_can_manage(user, payout.program):
-            raise PayoutError("You are not staff of this program.", code="permission_denied", status_code=403)
+        _check_approver(user, payout)
         if payout.status != Status.PENDING_APPROVAL:
-            raise PayoutError("This payout is not waiting for an approval.", code="not_pending")
+            raise PayoutError(_("This payout is not waiting for an approval."), code="not_pending")
+        if payout.approvals.filter(user=user).exists():
+            # One decision row per user and payout (a database constraint).
+            raise PayoutError(
+                _("You already approved this payout, so you cannot reject it; cancel it instead."),
+                code="already_decided",
+            )
         PayoutApproval.objects.create(payout=payout, user=user, decision=PayoutApproval.Decision.REJECT, reason=reason)
         states.transition(payout, Status.CANCELLED, reason=f"Rejected: {reason}", actor=user)
     return payout

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from engagement.models import ProgramStaff
@@ -14,7 +15,9 @@ from tests.payouts.factories import make_payout
 
 
 def staff(program, name, **extra):
+    """A staff user of `program` who may approve payouts (the approve_payout permission)."""
     user = get_user_model().objects.create_user(name, f"{name}@acme.test", "pw", is_staff=True, **extra)
+    user.user_permissions.add(Permission.objects.get(codename="approve_payout"))
     ProgramStaff.objects.create(program=program, user=user)
     return user
 
