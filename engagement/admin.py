@@ -1,14 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from engagement import purchase_models
+from engagement import customer_page, hooks, purchase_models
 from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
 
@@ -83,10 +88,63 @@ class CustomerAdmin(ProgramScopedAdmin):
         "erased_at",
         "tier",
         "purchase_model",
+        # Kept by engagement.channels.inbound (and its split date/time inputs had no labels).
+        "last_inbound_message_at",
     ]
     list_select_related = ["program"]
     date_hierarchy = "created_at"
     actions = ["erase_selected"]
+    # The change page opens with the customer's overview (engagement.customer_page).
+    change_form_template = "admin/engagement/customer/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        customer = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
+        if customer is not None:
+            extra_context = {**(extra_context or {}), **customer_page.build_overview(request, customer)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        actions = [
+            path(
+                f"<path:object_id>/{action.name}/",
+                self.admin_site.admin_view(self.customer_action_view),
+                {"action_name": action.name},
+                name=f"engagement_customer_{action.name.replace('-', '_')}",
+            )
+            for action in hooks.customer_actions()
+        ]
+        return actions + super().get_urls()
+
+    def customer_action_view(self, request, object_id, action_name):
+        """An action of the customer page. Only customers the user may see (else 404), only
+        with the action's permission (else 403), only by POST (a GET shows the action's
+        confirmation page, if it has one, or goes back to the customer)."""
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            raise Http404
+        action = {a.name: a for a in hooks.customer_actions()}[action_name]
+        if not self.has_view_permission(request, customer) or not request.user.has_perm(action.permission):
+            raise PermissionDenied
+        change_url = reverse("admin:engagement_customer_change", args=[customer.pk])
+        if request.method != "POST":
+            if not action.confirm_template:
+                return redirect(change_url)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": action.label,
+                "opts": self.model._meta,
+                "customer": customer,
+                "action_url": customer_page.action_url(action, customer),
+                "change_url": change_url,
+            }
+            return TemplateResponse(request, action.confirm_template, context)
+        try:
+            done = action.perform(request, customer)
+        except customer_page.ActionRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+        else:
+            self.message_user(request, done, messages.SUCCESS)
+        return redirect(change_url)
 
     @admin.display(description=_("Churn risk and predicted CLV"))
     def purchase_model(self, obj):

@@ -18,13 +18,15 @@ class EngagementConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
-        from engagement import demo_scores, hooks, scoring
+        from engagement import customer_page, demo_scores, hooks, scoring
 
         # Customers with newly processed events are queued for the incremental re-score.
         hooks.register_event_handler("scores", scoring.queue_customers_for_events)
         hooks.register_demo_step(10, "engagement scores and goals", demo_scores.load_scores)
         # After surveys (30) and campaigns (50) have added data: trends of everything.
         hooks.register_demo_step(60, "engagement metric snapshots", demo_scores.load_metric_snapshots)
+        # The customer's admin page: engagement's sections and the erase action.
+        customer_page.register()
         # The admin index links to the dashboard (a template extending admin/index.html).
         if admin.site.index_template is None:
             admin.site.index_template = "engagement/admin_index.html"

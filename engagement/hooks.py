@@ -132,3 +132,30 @@ def register_referral_handler(handler):
 def attach_referral(customer, code, source):
     """The registered referral handler's answer, or None when no app handles referrals."""
     return _referral_handler[0](customer, code, source) if _referral_handler else None
+
+
+# --- The customer's admin page (engagement.customer_page) -----------------------------------
+# A section is `fn(request, customer) -> engagement.customer_page.Section | None`, shown in
+# `order` (engagement's own: 10-19 and 70+; rewards 20-39, payouts 40-49, surveys 50-59).
+# An action is an engagement.customer_page.CustomerAction (a POST-only button or form).
+_customer_sections = []
+_customer_actions = {}
+
+
+def register_customer_section(order, name, section):
+    if all(existing[1] != name for existing in _customer_sections):
+        _customer_sections.append((order, name, section))
+
+
+def customer_sections():
+    """The registered (order, name, fn) sections, in page order."""
+    return sorted(_customer_sections, key=lambda item: item[0])
+
+
+def register_customer_action(action):
+    _customer_actions[action.name] = action
+
+
+def customer_actions():
+    """The registered actions, in page order."""
+    return sorted(_customer_actions.values(), key=lambda action: action.order)

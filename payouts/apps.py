@@ -16,8 +16,9 @@ class PayoutsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from payouts import demo, personal_data
+        from payouts import customer_page, demo, personal_data
 
         hooks.register_demo_step(40, "payouts", demo.load_demo)
         hooks.register_erasure_handler(personal_data.erase_customer_payouts)
         hooks.register_export_section("payouts", personal_data.export_payouts)
+        customer_page.register()  # the payouts section of the customer's admin page

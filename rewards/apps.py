@@ -10,7 +10,8 @@ class RewardsConfig(AppConfig):
     (engagement.hooks event handler "earning": after "scores", before "campaigns"), the
     referral-code handler of customer upserts, loyalty metric providers, the payout final-status
     handler (refunds failed cash redemptions), the survey thank-you next step (a promoter's
-    referral link) and the demo step (order 20).
+    referral link), the demo step (order 20) and its sections and actions of the customer's
+    admin page (rewards.customer_page).
     """
 
     default_auto_field = "django.db.models.BigAutoField"
@@ -20,7 +21,7 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from engagement import hooks
         from payouts.hooks import register_payout_final_handler
-        from rewards import demo, earning, metrics, personal_data, redemptions, referrals
+        from rewards import customer_page, demo, earning, metrics, personal_data, redemptions, referrals
         from surveys.next_steps import register_next_step
 
         hooks.register_event_handler("earning", earning.handle_events)
@@ -31,3 +32,4 @@ class RewardsConfig(AppConfig):
         hooks.register_erasure_handler(personal_data.erase_customer_rewards)
         hooks.register_export_section("rewards", personal_data.export_rewards)
         register_payout_final_handler(redemptions.handle_payout_final)
+        customer_page.register()

@@ -3,7 +3,7 @@ earned in a window. Nothing here writes."""
 
 from datetime import timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from rewards.checkout.evaluation import get_held_points
@@ -31,6 +31,27 @@ def get_balance_summary(customer, now=None):
         "expiring_soon": expiring,
         "expiring_soon_total": lots.aggregate(s=Sum("remaining"))["s"] or 0,
     }
+
+
+def list_upcoming_lots(customer, now=None, limit=5):
+    """Pending points by the time they become spendable, and spendable points by the time they
+    expire, soonest first (at most `limit` times each): {"pending": [...], "expiring": [...]},
+    each item {"at", "points"}."""
+    now = now or timezone.now()
+    lots = PointsLot.objects.filter(account__customer=customer, remaining__gt=0)
+    pending = (
+        lots.filter(status=PointsLot.Status.PENDING)
+        .values(at=F("available_at"))
+        .annotate(points=Sum("remaining"))
+        .order_by(F("at").asc(nulls_last=True))
+    )
+    expiring = (
+        lots.filter(status=PointsLot.Status.AVAILABLE, expires_at__gt=now)
+        .values(at=F("expires_at"))
+        .annotate(points=Sum("remaining"))
+        .order_by("at")
+    )
+    return {"pending": list(pending[:limit]), "expiring": list(expiring[:limit])}
 
 
 def earned_since(customers_q, since):

@@ -97,19 +97,26 @@ def send_login_links(email, build_url):
     customers = Customer.objects.filter(email__iexact=email, erased_at__isnull=True).select_related("program")
     sent = 0
     for customer in customers[:10]:
-        url = issue_login_link(customer, build_url)
-        with translation.override(customer.get_locale()):
-            context = {
-                "customer": customer,
-                "program": customer.program,
-                "url": url,
-                "minutes": login_ttl().seconds // 60,
-            }
-            subject = render_to_string("rewards/email/login_subject.txt", context).strip()
-            body = render_to_string("rewards/email/login_body.txt", context)
-        send_mail(subject, body, None, [customer.email])
+        send_login_link(customer, build_url)
         sent += 1
     return sent
+
+
+def send_login_link(customer, build_url):
+    """Email `customer` a new one-time sign-in link, in the customer's language (the portal's
+    request form and the admin's customer page). The caller checks the limits and that the
+    customer has an email address and is not erased."""
+    url = issue_login_link(customer, build_url)
+    with translation.override(customer.get_locale()):
+        context = {
+            "customer": customer,
+            "program": customer.program,
+            "url": url,
+            "minutes": login_ttl().seconds // 60,
+        }
+        subject = render_to_string("rewards/email/login_subject.txt", context).strip()
+        body = render_to_string("rewards/email/login_body.txt", context)
+    send_mail(subject, body, None, [customer.email])
 
 
 def issue_login_link(customer, build_url):

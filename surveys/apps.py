@@ -25,3 +25,6 @@ class SurveysConfig(AppConfig):
 
         hooks.register_erasure_handler(personal_data.erase_customer_answers, personal_data.free_text_answers)
         hooks.register_export_section("surveys", personal_data.export_surveys)
+        from surveys import customer_page
+
+        customer_page.register()  # the survey answers section of the customer's admin page
