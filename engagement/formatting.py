@@ -87,3 +87,9 @@ def format_datetime(value, *, language=None, tz_name=None) -> str:
     time = _babel_time(local, "short", locale=locale)
     comma = "، " if locale.language == "ar" else ", "  # Arabic writes its own comma
     return format_date(local, language=language, tz_name=tz_name) + comma + time
+
+
+def format_fixed(value, places: int = 2, *, language=None, tz_name=None) -> str:
+    """A number grouped by locale with exactly `places` decimals: 16006.3 -> "16,006.30"."""
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(Decimal(str(value or 0)), format=pattern, locale=babel_locale(language, tz_name))

@@ -1,16 +1,20 @@
 """Goals ("NPS ≥ 50 by 31 March"): where a goal stands today. Read-only.
 
 current  = the metric over the trailing GOAL_WINDOW_DAYS ending now;
-baseline = the metric over the GOAL_WINDOW_DAYS before the goal was created;
-progress = (current − baseline) / (target − baseline), clipped to 0..100 %;
-expected = share of the time from creation to the end of the deadline day that has passed;
+baseline = the metric over the GOAL_WINDOW_DAYS before the goal was created; when that has
+           no data the progress is measured from 0 (`start` says which was used);
+progress = (current − start) / (target − start), rounded to a whole per cent and clipped
+           to 0..100 % (`raw_percent` keeps the unclipped value: below 0 means worse than
+           the baseline);
+expected = share of the time from creation to the end of the deadline day that has passed
+           (where an even pace would be today: the marker on the dashboard's bar);
 status   = achieved (target met), missed (deadline passed), on_track (progress ≥ expected),
            behind, or no_data (metric null now).
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 
@@ -29,6 +33,8 @@ class GoalProgress:
     percent: int
     expected_percent: int
     status: str
+    start: Decimal = Decimal(0)  # what progress is measured from: the baseline, or 0 without one
+    raw_percent: int = 0
 
 
 def _value(goal, end):
@@ -42,25 +48,31 @@ def _met(goal, value):
     return value <= goal.target
 
 
+def _whole_percent(part, whole):
+    return int((Decimal(100) * part / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def get_goal_progress(goal, now=None):
     now = now or timezone.now()
     current, baseline = _value(goal, now), _value(goal, goal.created)
+    baseline = None if baseline is None else Decimal(baseline)
+    start = baseline if baseline is not None else Decimal(0)
     deadline_end = local_day_end(goal.program, goal.deadline)
     total = (deadline_end - goal.created).total_seconds()
     expected = 100 if total <= 0 else max(0, min(100, round(100 * (now - goal.created).total_seconds() / total)))
     if current is None:
-        return GoalProgress(goal, None, baseline, 0, expected, "no_data")
+        return GoalProgress(goal, None, baseline, 0, expected, "no_data", start)
     current = Decimal(current)
-    if _met(goal, current):
-        return GoalProgress(goal, current, baseline, 100, expected, "achieved")
-    start = Decimal(baseline) if baseline is not None else Decimal(0)
     span = goal.target - start
-    percent = 0 if span == 0 else max(0, min(100, int((current - start) * 100 / span)))
+    raw = 0 if span == 0 else _whole_percent(current - start, span)
+    if _met(goal, current):
+        return GoalProgress(goal, current, baseline, 100, expected, "achieved", start, raw)
+    percent = max(0, min(100, raw))
     if local_date(goal.program, now) > goal.deadline:
         status = "missed"
     else:
         status = "on_track" if percent >= expected else "behind"
-    return GoalProgress(goal, current, baseline, percent, expected, status)
+    return GoalProgress(goal, current, baseline, percent, expected, status, start, raw)
 
 
 def list_goal_progress(program, now=None):

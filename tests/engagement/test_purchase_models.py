@@ -381,7 +381,7 @@ def test_dashboard_and_customer_page_show_churn_risk_and_clv(acme, admin_client,
     page = admin_client.get(f"/admin/dashboard/?program={acme.pk}").content.decode()
 
     assert f"{at_risk.count()} customers with churn risk ≥ 0.5" in page
-    assert f">{top.customer.external_id}</a></td><td>{top.predicted_clv:,.2f}</td><td>{top.churn_risk}</td>" in page
+    assert f">{top.customer.external_id}</a></th><td>RM{top.predicted_clv:,.2f}</td><td>{top.churn_risk}</td>" in page
     risks = [float(r) for r in CustomerModelValue.objects.filter(fit=fit).values_list("churn_risk", flat=True)]
     for band in range(10):
         n = sum(1 for r in risks if band / 10 <= r < (band + 1) / 10 or (band == 9 and r == 1.0))
