@@ -88,6 +88,13 @@ def allowed_pairs() -> list[tuple[str, str]]:
     return MACHINE.allowed_pairs()
 
 
+def next_statuses(fulfilment: Fulfilment) -> list[str]:
+    """The statuses this fulfilment may move to now (its kind's, in the table's order)."""
+    order = list(S)
+    allowed = TRANSITIONS[S(fulfilment.status)] & KIND_STATUSES[RewardKind(fulfilment.kind)]
+    return sorted(allowed, key=order.index)
+
+
 def start_fulfilment(redemption: Redemption, details: dict[str, Any] | None = None) -> Fulfilment | None:
     """Create the `requested` fulfilment of a merchandise, donation or experience redemption
     (None for other kinds), inside the redemption's transaction. `details`: the shipping
