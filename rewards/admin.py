@@ -18,6 +18,7 @@ from engagement.admin_links import admin_link, link_column
 from engagement.tenancy import ProgramScopedAdmin
 from rewards import (
     bulk_grants_admin,  # noqa: F401 - registers the bulk grant admin
+    fulfilment_admin,  # noqa: F401 - registers the fulfilment and charity admin
     ledger,
     redemptions,
     vouchers,

@@ -11,10 +11,19 @@ from decimal import Decimal
 from django.utils import timezone
 
 from engagement.models import Customer, Event
-from rewards import activity, earning, ledger, tiers
+from rewards import activity, earning, fulfilment, ledger, tiers
 from rewards.errors import RewardsError
-from rewards.models import LedgerEntry, RewardItem, RewardKind, RewardsSettings, Tier, VoucherCode
-from rewards.redemptions import redeem_reward
+from rewards.models import (
+    Charity,
+    Fulfilment,
+    LedgerEntry,
+    RewardItem,
+    RewardKind,
+    RewardsSettings,
+    Tier,
+    VoucherCode,
+)
+from rewards.redemptions import grant_reward, redeem_reward
 
 DEMO_CUSTOMER = "cust-0001"
 CHUNK = 2000
@@ -52,6 +61,7 @@ def load_demo(program, progress):
     tiers.recompute_tiers(program)
     ensure_demo_customer(program, items)
     ensure_redemptions(program, items)
+    ensure_fulfilments(program, items)
     tiers.recompute_tiers(program)
 
 
@@ -129,6 +139,66 @@ def ensure_redemptions(program, items):
     ids = [f"cust-{n:04d}" for n in range(2, 22)]
     for n, customer in enumerate(Customer.objects.filter(program=program, external_id__in=ids).order_by("external_id")):
         _redeem(customer, items[n % 4], f"demo:redeem:{customer.external_id}")
+
+
+CHARITIES = [
+    ("Food Aid Malaysia", "بنك الطعام الماليزي", "Bank Makanan Malaysia", "PPM-001-10-2015"),
+    ("Clean Rivers Trust", "صندوق الأنهار النظيفة", "Tabung Sungai Bersih", "PPM-002-14-2019"),
+]
+ADDRESS = {
+    "ship_line1": "12 Jalan Ampang", "ship_city": "Kuala Lumpur", "ship_region": "WP Kuala Lumpur",
+    "ship_postcode": "50450", "ship_country": "MY", "ship_phone": "+60 12-345 6789",
+}  # fmt: skip
+# (reward index in ITEMS, the moves after redeeming): one redemption in each state.
+FULFILMENTS = [
+    (2, []), (2, ["shipped"]), (2, ["shipped", "delivered"]), (2, ["shipped", "returned"]),
+    (3, []), (3, ["donated"]), (4, []), (4, ["booked"]),
+]  # fmt: skip
+
+
+def ensure_fulfilments(program, items):
+    """Charities, and a merchandise, donation and experience redemption in each fulfilment
+    state (customers cust-0030..; fixed keys, and a move is made only from the status before
+    it, so a rerun adds nothing)."""
+    charities = [
+        Charity.objects.get_or_create(
+            program=program, name_en=en, defaults={"name_ar": ar, "name_ms": ms, "registration": reg}
+        )[0]
+        for en, ar, ms, reg in CHARITIES
+    ]
+    ids = [f"cust-{n:04d}" for n in range(30, 30 + len(FULFILMENTS))]
+    customers = list(Customer.objects.filter(program=program, external_id__in=ids).order_by("external_id"))
+    for n, (customer, (index, moves)) in enumerate(zip(customers, FULFILMENTS, strict=False)):
+        item, key = items[index], f"demo:fulfilment:{customer.external_id}"
+        details = {**ADDRESS, "ship_name": customer.name or customer.external_id, "charity": charities[n % 2]}
+        ledger.grant_points(
+            customer=customer, points=item.points_cost, reason=activity.Reason(activity.WELCOME, "Demo points"),
+            idempotency_key=f"{key}:points",
+        )  # fmt: skip
+        try:
+            if item.eligible_tiers:  # the Gold-only masterclass: a gift, past the tier check
+                redemption = grant_reward(customer=customer, item=item, idempotency_key=key, source="admin")
+            else:
+                redemption = redeem_reward(
+                    customer=customer, item=item, idempotency_key=key, channel="demo", fulfilment=details
+                )
+        except RewardsError:
+            continue
+        _move_demo_fulfilment(redemption, moves, n)
+
+
+def _move_demo_fulfilment(redemption, moves, n):
+    steps = {
+        "shipped": lambda pk: fulfilment.mark_shipped(pk, carrier="Pos Laju", tracking_number=f"EP{n:09d}MY"),
+        "delivered": fulfilment.mark_delivered,
+        "returned": lambda pk: fulfilment.mark_returned(pk, reason="Parcel refused"),
+        "donated": fulfilment.mark_donated,
+        "booked": lambda pk: fulfilment.mark_booked(pk, booking_code=f"BARISTA-{n:04d}"),
+    }
+    record = Fulfilment.objects.filter(redemption=redemption).first()
+    for before, move in zip(["requested", *moves], moves, strict=False):
+        if record is not None and record.status == before:
+            record = steps[move](record.pk)
 
 
 def _redeem(customer, item, key):

@@ -1,8 +1,19 @@
 """Portal forms: parse and validate; views then call services."""
 
+from babel import Locale
 from django import forms
 from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+# Where merchandise ships: the markets the programs serve (ASEAN, the Gulf, South Asia...).
+SHIP_COUNTRIES = ("MY", "SG", "BN", "ID", "TH", "PH", "VN", "IN", "AE", "SA", "QA", "KW", "OM", "BH", "GB", "US", "AU")
+
+
+def ship_country_choices():
+    """(code, name in the current language) sorted by name; names from CLDR (Babel)."""
+    names = Locale.parse(get_language() or "en", sep="-").territories
+    return sorted(((code, names.get(code, code)) for code in SHIP_COUNTRIES), key=lambda pair: pair[1])
 
 
 class LoginForm(forms.Form):
@@ -51,3 +62,59 @@ class PreferencesForm(forms.Form):
 
     def choices(self, prefix):
         return {k.removeprefix(prefix): v for k, v in self.cleaned_data.items() if k.startswith(prefix)}
+
+
+class ShippingAddressForm(forms.Form):
+    """Where a merchandise reward is shipped: asked on the redeem page, in the customer's
+    language. The field names are Fulfilment's (`ship_*`), handed to the service as is."""
+
+    ship_name = forms.CharField(label=_("Full name"), max_length=120)
+    ship_line1 = forms.CharField(label=_("Address"), max_length=200)
+    ship_line2 = forms.CharField(label=_("Address line 2 (optional)"), max_length=200, required=False)
+    ship_city = forms.CharField(label=_("City"), max_length=100)
+    ship_region = forms.CharField(label=_("State or region (optional)"), max_length=100, required=False)
+    ship_postcode = forms.RegexField(
+        label=_("Postcode"), max_length=20, regex=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]$",
+        error_messages={"invalid": _("Enter a postcode of letters and digits.")},
+    )  # fmt: skip
+    ship_country = forms.ChoiceField(label=_("Country"))
+    ship_phone = forms.RegexField(
+        label=_("Phone for the courier"), max_length=32, regex=r"^\+?[0-9 ()-]{6,30}$",
+        error_messages={"invalid": _("Enter a phone number of digits, spaces or dashes.")},
+    )  # fmt: skip
+
+    # (autocomplete token, input type) per field, for the template.
+    AUTOCOMPLETE = {
+        "ship_name": ("name", "text"),
+        "ship_line1": ("address-line1", "text"),
+        "ship_line2": ("address-line2", "text"),
+        "ship_city": ("address-level2", "text"),
+        "ship_region": ("address-level1", "text"),
+        "ship_postcode": ("postal-code", "text"),
+        "ship_country": ("country", "select"),
+        "ship_phone": ("tel", "tel"),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ship_country"].choices = [("", _("Choose…")), *ship_country_choices()]
+
+    def rows(self):
+        return [(self[name], *self.AUTOCOMPLETE[name]) for name in self.AUTOCOMPLETE]
+
+    def clean(self):
+        data = super().clean()
+        for name, value in list(data.items()):
+            if isinstance(value, str):
+                data[name] = " ".join(value.split())
+        return data
+
+
+class CharityForm(forms.Form):
+    """The charity a donation reward goes to (the program's list)."""
+
+    charity = forms.TypedChoiceField(label=_("Charity"), coerce=int, widget=forms.RadioSelect)
+
+    def __init__(self, *args, charities=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["charity"].choices = [(charity.pk, charity.name) for charity in charities]

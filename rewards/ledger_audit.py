@@ -82,6 +82,7 @@ def _redemption_links(entries, scope):
     for pk, status, debits, refunds in redemptions:
         if debits != 1:
             out.append(f"redemption {pk}: {debits} redeem entries (expected 1)")
-        if (refunds == 1) != (status == Redemption.Status.FAILED) or refunds > 1:
+        refunded = status in (Redemption.Status.FAILED, Redemption.Status.RETURNED)
+        if (refunds == 1) != refunded or refunds > 1:
             out.append(f"redemption {pk}: status {status} with {refunds} refund entries")
     return out

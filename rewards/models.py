@@ -12,6 +12,7 @@ Invariants (checked by `manage.py verify_ledger`):
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import FileExtensionValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -20,6 +21,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from engagement.models import Customer, Program
+from engagement.state_machine import StatusChange
 
 
 class ExpiryRounding(models.TextChoices):
@@ -372,6 +374,8 @@ class Redemption(models.Model):
         PROCESSING = "processing", _("Processing")
         COMPLETED = "completed", _("Completed")
         FAILED = "failed", _("Failed")
+        # Merchandise sent back (rewards.fulfilment): the points were refunded.
+        RETURNED = "returned", _("Returned")
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", _("Customer")
@@ -413,6 +417,22 @@ class Redemption(models.Model):
     def code(self):
         voucher = getattr(self, "voucher_code", None)
         return voucher.code if voucher else None
+
+    @property
+    def fulfilment_or_none(self):
+        """The merchandise/donation/experience fulfilment, or None (digital rewards)."""
+        try:
+            return self.fulfilment
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def status_label(self):
+        """What the customer sees: the fulfilment's status when there is one."""
+        fulfilment = self.fulfilment_or_none
+        if fulfilment is not None and self.status == self.Status.COMPLETED:
+            return fulfilment.get_status_display()
+        return self.get_status_display()
 
     @property
     def credentials(self):
@@ -561,3 +581,109 @@ class BulkGrantRow(models.Model):
 
     def __str__(self):
         return f"line {self.line}"
+
+
+class Charity(models.Model):
+    """A charity a program's donation rewards can go to (the customer picks one)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="charities")
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_ar = models.CharField(_("name (Arabic)"), max_length=120, blank=True)
+    name_ms = models.CharField(_("name (Malay)"), max_length=120, blank=True)
+    registration = models.CharField(_("registration number"), max_length=60, blank=True)
+    active = models.BooleanField(_("offered"), default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name_en", "id"]
+        verbose_name = _("charity")
+        verbose_name_plural = _("charities")
+
+    def __str__(self):
+        return self.name_en
+
+    @property
+    def name(self):
+        return getattr(self, f"name_{get_language() or 'en'}", "") or self.name_en
+
+
+class FulfilmentStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    RETURNED = "returned", _("Returned")
+    DONATED = "donated", _("Donated")
+    BOOKED = "booked", _("Booked")
+
+
+class Fulfilment(models.Model):
+    """How a physical, charity or experience reward reaches the customer, moved only by
+    rewards.fulfilment: merchandise requested -> shipped -> delivered (or -> returned,
+    points refunded once); donations requested -> donated (a receipt); experiences
+    requested -> booked (a booking code)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    redemption = models.OneToOneField(Redemption, on_delete=models.CASCADE, related_name="fulfilment")
+    kind = models.CharField(max_length=12, choices=RewardKind.choices)
+    status = models.CharField(max_length=10, choices=FulfilmentStatus.choices)
+    # Merchandise: where to ship (given at redemption), then the shipment.
+    ship_name = models.CharField(_("recipient"), max_length=120, blank=True)
+    ship_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    ship_line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    ship_city = models.CharField(_("city"), max_length=100, blank=True)
+    ship_region = models.CharField(_("state or region"), max_length=100, blank=True)
+    ship_postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    ship_country = models.CharField(_("country"), max_length=2, blank=True)
+    ship_phone = models.CharField(_("phone"), max_length=32, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=60, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=80, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    # Donations: the charity the customer chose and the receipt once donated.
+    charity = models.ForeignKey(Charity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    receipt_number = models.CharField(_("receipt number"), max_length=40, blank=True)
+    donated_at = models.DateTimeField(null=True, blank=True)
+    # Experiences: the booking made for the customer.
+    booking_code = models.CharField(_("booking code"), max_length=80, blank=True)
+    booked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("fulfilment")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=FulfilmentStatus.values), name="fulfilment_status_valid"),
+            models.UniqueConstraint(
+                fields=["program", "receipt_number"], condition=~Q(receipt_number=""), name="donation_receipt_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="shipped") | ~Q(tracking_number=""), name="fulfilment_shipped_has_tracking"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="donated") | ~Q(receipt_number=""), name="fulfilment_donated_has_receipt"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="booked") | ~Q(booking_code=""), name="fulfilment_booked_has_code"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.redemption}: {self.get_status_display()}"
+
+    @property
+    def address_lines(self):
+        """The shipping address as display lines (empty parts left out)."""
+        city = " ".join(part for part in (self.ship_postcode, self.ship_city) if part)
+        parts = (self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_region, self.ship_country)
+        return [part for part in parts if part]
+
+
+class FulfilmentStatusChange(StatusChange):
+    """Append-only history of a fulfilment's moves (written by rewards.fulfilment)."""
+
+    subject = models.ForeignKey(Fulfilment, on_delete=models.CASCADE, related_name="status_changes")
+
+    class Meta(StatusChange.Meta):
+        verbose_name = _("fulfilment status change")

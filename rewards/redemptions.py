@@ -30,6 +30,7 @@ from payouts.services import PayoutError, request_payout
 from rewards import activity, credentials, ledger
 from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
+from rewards.fulfilment import start_fulfilment
 from rewards.models import EntryKind, Redemption, RewardItem, RewardKind
 from rewards.notify import webhook
 from rewards.provider_rewards import payout_product
@@ -56,8 +57,11 @@ def redeem_reward(
     channel: str = "api",
     actor: object = None,
     product: str = "",
+    fulfilment: dict[str, Any] | None = None,
 ) -> Redemption:
     """Debit the item's points and reserve its stock or code; fulfil or start a payout.
+    Merchandise, donation and experience rewards start a `requested` fulfilment with
+    `fulfilment` details (shipping address, charity; rewards.fulfilment.start_fulfilment).
 
     Idempotent by (program, idempotency_key): a repeat returns the first redemption (a
     different customer or item with that key -> IdempotencyConflict). Raises
@@ -72,6 +76,7 @@ def redeem_reward(
         actor=actor,
         source=Redemption.Source.CUSTOMER,
         product=product,
+        fulfilment=fulfilment,
     )
 
 
@@ -91,13 +96,15 @@ def _existing(customer, item, key):
     return found
 
 
-def _create(customer, item, key, *, channel, actor, source, free=False, product=""):
+def _create(customer, item, key, *, channel, actor, source, free=False, product="", fulfilment=None):
     found = _existing(customer, item, key)
     if found is not None:
         return found
     try:
         with transaction.atomic():
-            return _redeem_in_transaction(customer, item, key, channel, actor, source, free, product)
+            redemption = _redeem_in_transaction(customer, item, key, channel, actor, source, free, product)
+            start_fulfilment(redemption, fulfilment)
+            return redemption
     except IntegrityError:
         # The same key committed by a concurrent request between our check and insert.
         found = _existing(customer, item, key)
@@ -246,6 +253,20 @@ def fail_redemption(redemption_id: int, reason: str) -> Redemption:
         return redemption
 
 
+def return_redemption(redemption: Redemption) -> None:
+    """A completed redemption whose goods came back (rewards.fulfilment's `returned`):
+    refund its points (once: the ledger's key is per redemption), put its stock back and
+    mark it returned. Inside the caller's transaction, holding the redemption row lock."""
+    if redemption.status != Redemption.Status.COMPLETED:
+        return
+    if redemption.points:
+        ledger.refund_redemption_points(redemption, activity.redemption_refund(redemption, "returned"))
+    if redemption.stock_reserved:
+        RewardItem.objects.filter(pk=redemption.item_id, stock__isnull=False).update(stock=F("stock") + 1)
+    redemption.status = Redemption.Status.RETURNED
+    redemption.save(update_fields=["status"])
+
+
 def complete_redemption(redemption_id: int) -> Redemption:
     """Mark a processing redemption completed (a payout succeeded, or shipped by staff)."""
     with transaction.atomic():
@@ -297,7 +318,9 @@ def redemption_payload(redemption: Redemption) -> dict[str, Any]:
 
 def get_redemption(program: Program, redemption_id: int | str, customer: Customer | None = None) -> Redemption | None:
     """The program's (and customer's, when given) redemption, or None."""
-    qs = Redemption.objects.filter(program=program).select_related("item", "customer", "voucher_code")
+    qs = Redemption.objects.filter(program=program).select_related(
+        "item", "customer", "voucher_code", "fulfilment", "fulfilment__charity"
+    )
     if customer is not None:
         qs = qs.filter(customer=customer)
     try:

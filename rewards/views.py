@@ -24,8 +24,8 @@ from engagement.customers import update_customer
 from engagement.models import Program
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.errors import RewardsError
-from rewards.forms import LoginForm, ProfileForm, ReferralJoinForm
-from rewards.models import Redemption, RewardsSettings
+from rewards.forms import CharityForm, LoginForm, ProfileForm, ReferralJoinForm, ShippingAddressForm
+from rewards.models import Charity, FulfilmentStatus, Redemption, RewardKind, RewardsSettings
 from rewards.templatetags.rewards_format import points as format_points
 
 
@@ -156,23 +156,27 @@ def catalogue_view(request):
 @portal_login_required
 @require_http_methods(["GET", "POST"])
 def redeem_view(request, item_id):
-    """GET: the confirm step. POST: redeem (idempotent by the form's one-time key)."""
+    """GET: the confirm step (with the shipping address or the charity to choose when the
+    reward needs one). POST: redeem (idempotent by the form's one-time key)."""
     customer = request.customer
     item = catalogue.get_item(customer.program, item_id)
     if item is None:
         raise Http404
+    details_form = _details_form(item, request.POST if request.method == "POST" else None)
     if request.method == "POST":
         key = request.POST.get("key", "")[:64]
         if not key:
             return redirect("rewards_portal:redeem", item_id=item.pk)
-        try:
-            redemption = redemptions.redeem_reward(
-                customer=customer, item=item, idempotency_key=f"portal:{customer.pk}:{key}", channel="portal"
-            )
-        except RewardsError as exc:
-            messages.error(request, str(exc.message))
-            return redirect("rewards_portal:catalogue")
-        return redirect(reverse("rewards_portal:redemption", args=[redemption.pk]) + "?done=1")
+        if details_form is None or details_form.is_valid():
+            try:
+                redemption = redemptions.redeem_reward(
+                    customer=customer, item=item, idempotency_key=f"portal:{customer.pk}:{key}", channel="portal",
+                    fulfilment=details_form.cleaned_data if details_form is not None else None,
+                )  # fmt: skip
+            except RewardsError as exc:
+                messages.error(request, str(exc.message))
+                return redirect("rewards_portal:catalogue")
+            return redirect(reverse("rewards_portal:redemption", args=[redemption.pk]) + "?done=1")
     summary = balances.get_balance_summary(customer)
     return render(
         request,
@@ -180,17 +184,30 @@ def redeem_view(request, item_id):
         _ctx(
             request,
             item=item,
-            key=secrets.token_urlsafe(16),
+            key=request.POST.get("key", "")[:64] or secrets.token_urlsafe(16),
             summary=summary,
             after=summary["balance"] - item.points_cost,
             problem=catalogue.eligibility_error(item, customer),
+            details_form=details_form,
         ),
+        status=400 if details_form is not None and details_form.is_bound else 200,
     )
+
+
+def _details_form(item, data):
+    """The shipping address form (merchandise), the charity form (a donation, when the
+    program lists charities), or None."""
+    if item.kind == RewardKind.MERCHANDISE:
+        return ShippingAddressForm(data)
+    if item.kind == RewardKind.DONATION:
+        charities = list(Charity.objects.filter(program_id=item.program_id, active=True))
+        return CharityForm(data, charities=charities) if charities else None
+    return None
 
 
 @portal_login_required
 def my_rewards_view(request):
-    rows = Redemption.objects.filter(customer=request.customer).select_related("item", "voucher_code")
+    rows = Redemption.objects.filter(customer=request.customer).select_related("item", "voucher_code", "fulfilment")
     return render(request, "rewards/portal/my_rewards.html", _ctx(request, redemptions=rows[:100]))
 
 
@@ -213,10 +230,30 @@ def redemption_view(request, redemption_id):
             request,
             redemption=redemption,
             credentials=redemption.credentials,
+            **_fulfilment_ctx(redemption.fulfilment_or_none),
             just_redeemed=request.GET.get("done") == "1",
             **scans,
         ),
     )
+
+
+MERCHANDISE_STEPS = (FulfilmentStatus.REQUESTED, FulfilmentStatus.SHIPPED, FulfilmentStatus.DELIVERED)
+
+
+def _fulfilment_ctx(fulfilment):
+    """The fulfilment, its steps (merchandise), those reached, and its dated updates."""
+    if fulfilment is None:
+        return {"fulfilment": None}
+    history = [
+        (FulfilmentStatus(change.to_status).label, change.created_at) for change in fulfilment.status_changes.all()
+    ]
+    reached = {FulfilmentStatus(change.to_status) for change in fulfilment.status_changes.all()}
+    return {
+        "fulfilment": fulfilment,
+        "steps": [(step, step.label) for step in MERCHANDISE_STEPS],
+        "reached": reached,
+        "history": history,
+    }
 
 
 @portal_login_required

@@ -1,12 +1,14 @@
-"""One door per status: nothing but its state machine writes `Invitation.status` or
-`Message.status` (surveys.states, engagement.channels.states).
+"""One door per status: nothing but its state machine writes `Invitation.status`,
+`Message.status` or `Fulfilment.status` (surveys.states, engagement.channels.states,
+rewards.fulfilment).
 
 A grep over the parsed source of every app module (not tests, not migrations) for the ways a
 status gets written: `x.status = ...`, `save(update_fields=[..."status"...])`, a queryset
 `update/create/...(status=...)`, a model built with `status=...`, `bulk_update(..., ["status"])`
 and raw SQL `UPDATE surveys_invitation/channels_message SET ... status`. A write counts as one
 of ours when its target is named for invitations or messages, or the value written is an
-invitation or message status (`Invitation.Status.X`, `MessageStatus.X`, or an alias of them).
+invitation, message or fulfilment status (`Invitation.Status.X`, `MessageStatus.X`,
+`FulfilmentStatus.X`, or an alias of them).
 """
 
 import ast
@@ -17,11 +19,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("config", "engagement", "payouts", "rewards", "surveys")
-DOORS = {"surveys/states.py", "engagement/channels/states.py", "engagement/state_machine.py"}
-TARGET = re.compile(r"invitation|message|\bmsg", re.IGNORECASE)
-STATUS_TYPES = ("Invitation.Status", "MessageStatus")
-WRITE_METHODS = {"update", "create", "get_or_create", "update_or_create", "bulk_create", "Invitation", "Message"}
-RAW_SQL = re.compile(r"UPDATE\s+\"?(surveys_invitation|channels_message)\"?\s+SET[^;]*\bstatus\b", re.IGNORECASE | re.S)
+DOORS = {"surveys/states.py", "engagement/channels/states.py", "engagement/state_machine.py", "rewards/fulfilment.py"}
+TARGET = re.compile(r"invitation|message|\bmsg|fulfilment", re.IGNORECASE)
+STATUS_TYPES = ("Invitation.Status", "MessageStatus", "FulfilmentStatus")
+WRITE_METHODS = {
+    "update", "create", "get_or_create", "update_or_create", "bulk_create", "Invitation", "Message", "Fulfilment",
+}  # fmt: skip
+RAW_SQL = re.compile(
+    r"UPDATE\s+\"?(surveys_invitation|channels_message|rewards_fulfilment)\"?\s+SET[^;]*\bstatus\b",
+    re.IGNORECASE | re.S,
+)
 
 
 def _root(node):
@@ -72,7 +79,7 @@ def status_writes(source):
                             found.append(node)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
-            ours = bool(TARGET.search(_root(node.func))) or name in ("Invitation", "Message")
+            ours = bool(TARGET.search(_root(node.func))) or name in ("Invitation", "Message", "Fulfilment")
             keywords = {kw.arg: kw.value for kw in node.keywords}
             if name in WRITE_METHODS and "status" in keywords:
                 if ours or _is_our_status(keywords["status"], aliases):
@@ -97,7 +104,7 @@ def app_modules():
                 yield relative
 
 
-def test_only_the_state_machines_write_invitation_and_message_statuses():
+def test_only_the_state_machines_write_invitation_message_and_fulfilment_statuses():
     writers = {path: found for path in app_modules() if (found := status_writes((ROOT / path).read_text()))}
     assert writers == {}
 
@@ -118,6 +125,11 @@ def test_only_the_state_machines_write_invitation_and_message_statuses():
         "Invitation.objects.update_or_create(pk=1, defaults={'status': 'sent'})",
         "Message.objects.bulk_update(rows, ['status'])",
         "cursor.execute('UPDATE surveys_invitation SET status = %s')",
+        "fulfilment.status = FulfilmentStatus.SHIPPED",
+        "Fulfilment.objects.filter(pk=1).update(status='returned')",
+        "Fulfilment(program=p, status=FulfilmentStatus.REQUESTED)",
+        "fulfilment.save(update_fields=['status'])",
+        "cursor.execute('UPDATE rewards_fulfilment SET status = %s')",
     ],
 )
 def test_the_grep_finds_each_way_of_writing_a_status(code):
@@ -132,6 +144,8 @@ def test_the_grep_finds_each_way_of_writing_a_status(code):
         "Payout.objects.filter(pk=1).update(status=Status.QUEUED)",
         "Message.objects.filter(status=MessageStatus.HELD).count()",
         "if invitation.status == Invitation.Status.ANSWERED: pass",
+        "if fulfilment.status == FulfilmentStatus.SHIPPED: pass",
+        "redemption.status = Redemption.Status.COMPLETED",
     ],
 )
 def test_the_grep_ignores_reads_and_other_models(code):
