@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from engagement.customers import update_customer
 from engagement.models import Program
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
+from rewards.checkout.evaluation import list_held_reservations
 from rewards.errors import RewardsError
 from rewards.forms import CharityForm, LoginForm, ProfileForm, ReferralJoinForm, ShippingAddressForm
 from rewards.models import Charity, FulfilmentStatus, Redemption, RewardKind, RewardsSettings
@@ -141,7 +142,8 @@ def dashboard_view(request):
 def history_view(request):
     page = Paginator(activity.list_activity(request.customer), 25).get_page(request.GET.get("page"))
     page.object_list = activity.describe_entries(page.object_list)
-    return render(request, "rewards/portal/history.html", _ctx(request, page=page))
+    held = list_held_reservations(request.customer)
+    return render(request, "rewards/portal/history.html", _ctx(request, page=page, held=held))
 
 
 @portal_login_required

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
-APPS=(engagement engagement/channels engagement/webhooks surveys payouts rewards rewards/campaigns)
+APPS=(engagement engagement/channels engagement/webhooks surveys payouts rewards rewards/campaigns rewards/checkout)
 for app in "${APPS[@]}"; do mkdir -p "$app/locale"; done
 # Settings are only read, never a database: a throwaway key and embedded mode are enough.
 # First the generated lists of automatic field and model names (engagement/labels.py).

@@ -20,6 +20,7 @@ APPS = [
     "payouts",
     "rewards",
     "rewards/campaigns",
+    "rewards/checkout",
 ]
 LANGUAGES = ["ar", "ms"]
 SKIP = [".venv", ".git", "var", "staticfiles", "tests", "bench", "__pycache__", "*.mo", ".*_cache", ".hypothesis"]

@@ -38,6 +38,11 @@ def get_held_points(customer) -> int:
     return held["s"] or 0
 
 
+def list_held_reservations(customer) -> list[Reservation]:
+    """The customer's open holds, oldest first (the portal's history shows them)."""
+    return list(Reservation.objects.filter(customer=customer, status=Reservation.Status.HELD).order_by("created_at"))
+
+
 @dataclass
 class Evaluation:
     lines: list[rules.Line]

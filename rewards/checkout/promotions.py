@@ -134,6 +134,26 @@ def discount_lines(promotion: Promotion, nets: dict[int, Decimal], quantum: Deci
     return _share_out(total, nets, quantum)
 
 
+def _eligible_nets(promotion, lines, discounts) -> dict[int, Decimal]:
+    """Current nets (index -> amount > 0) of the lines the promotion applies to."""
+    nets = {i: line.total - discounts[i] for i, line in enumerate(lines) if eligible_line(promotion, line)}
+    return {i: net for i, net in nets.items() if net > 0}
+
+
+def _refusal(row, customer, subtotal, nets, applied, now) -> str | None:
+    """Why this code cannot join the codes applied so far (None: it can)."""
+    reason = code_state(row, now)
+    if reason is None and any(a.code.pk == row.pk or a.promotion.pk == row.promotion_id for a in applied):
+        reason = "duplicate"
+    if reason is None:
+        reason = customer_state(row.promotion, customer, subtotal)
+    if reason is None and not nets:
+        reason = "no_eligible_lines"
+    if reason is None and applied and not (row.promotion.stackable and all(a.promotion.stackable for a in applied)):
+        reason = "not_stackable"
+    return reason
+
+
 def check_codes(program, customer, codes, lines, discounts, quantum, now):
     """Apply the codes in the order given to the lines, updating `discounts` (index -> amount).
     Returns (applied, refused) with refused = [(index, code, reason)]; writes nothing."""
@@ -143,24 +163,8 @@ def check_codes(program, customer, codes, lines, discounts, quantum, now):
     refused: list[tuple[int, str, str]] = []
     for index, raw in enumerate(codes):
         row = found.get(normalise(raw))
-        reason = code_state(row, now)
-        if reason is None and any(a.code.pk == row.pk or a.promotion.pk == row.promotion_id for a in applied):
-            reason = "duplicate"
-        if reason is None:
-            reason = customer_state(row.promotion, customer, subtotal)
-        if (
-            reason is None
-            and applied
-            and (not row.promotion.stackable or not all(a.promotion.stackable for a in applied))
-        ):
-            reason = "not_stackable"
-        nets = {}
-        if reason is None:
-            nets = {i: line.total - discounts[i] for i, line in enumerate(lines) if eligible_line(row.promotion, line)}
-            nets = {i: net for i, net in nets.items() if net > 0}
-            if not nets:
-                reason = "no_eligible_lines"
-        if reason is not None:
+        nets = _eligible_nets(row.promotion, lines, discounts) if row is not None else {}
+        if reason := _refusal(row, customer, subtotal, nets, applied, now):
             refused.append((index, raw, reason))
             continue
         amounts = {i: a for i, a in discount_lines(row.promotion, nets, quantum).items() if a > 0}

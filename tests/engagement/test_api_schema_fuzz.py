@@ -19,6 +19,9 @@ from schemathesis.config import SchemathesisConfig
 
 from payouts import services as payout_services
 from rewards import bulk_grants, ledger, redemptions
+from rewards.checkout.models import Promotion, PromotionCode
+from rewards.checkout.reservations import reserve_points
+from rewards.checkout.rules import Line
 from tests.campaigns.conftest import make_campaign
 from tests.conftest import make_partner_client
 from tests.factories import CustomerFactory
@@ -48,6 +51,12 @@ def seed(program):
     redemption = redemptions.redeem_reward(customer=alice, item=item, idempotency_key="seed-r")
     plan = bulk_grants.read_grants_csv(program, b"customer,points,reason\nalice,10,seed\n")
     bulk, _created = bulk_grants.create_bulk_grant(program, plan, filename="seed.csv")
+    reservation, _created = reserve_points(
+        program=program, customer=alice, order_id="seed-order", lines=[Line("SKU-1", "", 1, Decimal("50.00"))],
+        codes=[], points=100,
+    )  # fmt: skip
+    promotion = Promotion.objects.create(program=program, name="Seed", title_en="Seed", value=Decimal("10"))
+    PromotionCode.objects.create(program=program, promotion=promotion, code="SEED-0001")  # as the voucher's
     return {
         "path.external_id": "alice",
         "path.survey_id": survey.pk,
@@ -57,6 +66,7 @@ def seed(program):
         "path.subscription_id": subscription.pk,
         "path.code": "SEED-0001",
         "path.bulk_id": bulk.pk,
+        "path.reservation_id": reservation.pk,
     }
 
 
@@ -84,6 +94,9 @@ CROSS_FIELD_RULES = [
     "purchase_models",
     # the CSV's cells are checked whole (known customers and rewards, one of points or reward)
     "v1_points_bulk_grants_create",
+    # the cart's currency must be the program's, prices have at most its decimal places
+    "v1_checkout_evaluate_create",
+    "v1_checkout_reservations_create",
 ]
 # Schemathesis' default answers to schema-valid input.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
