@@ -136,9 +136,19 @@ def evaluate_isolated(campaign, batch, fn, *args):
 
 
 def lock_customers(customer_ids):
-    """Lock customer rows by id (lock order: customers first), making limits race-safe."""
+    """Lock customer rows by id (lock order: customers first), making limits race-safe.
+
+    FOR NO KEY UPDATE: it serialises the passes that evaluate a customer, but not the
+    foreign-key checks (FOR KEY SHARE) of an ingest inserting that customer's events, which
+    otherwise waited on this lock at their COMMIT while this pass waited on their rows: a
+    deadlock, and a 500 to the partner (bench/pipeline.py)."""
     if customer_ids:
-        list(Customer.objects.select_for_update().filter(id__in=sorted(customer_ids)).order_by("id").values("id"))
+        list(
+            Customer.objects.select_for_update(no_key=True)
+            .filter(id__in=sorted(customer_ids))
+            .order_by("id")
+            .values("id")
+        )
 
 
 def defer(campaign, candidates):
