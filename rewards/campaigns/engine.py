@@ -36,6 +36,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from engagement.bulk import bulk_insert
 from engagement.models import Customer, Event, ScoreTransition
 from engagement.webhooks.events import record_webhook_events
 from rewards.campaigns import actions as action_kinds
@@ -423,7 +424,7 @@ class ActionBatch:
         if self.webhooks:
             self._emit_all(now)
         if self.runs:
-            ActionRun.objects.bulk_create(self.runs)
+            bulk_insert(self.runs)
         self.grants, self.webhooks, self.runs = [], [], []
 
     def _one_by_one(self, pending, now, exc):
