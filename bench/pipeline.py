@@ -4,7 +4,8 @@ partner posting as fast as the API accepts, with no campaign and with 20 active 
 Run on throwaway servers (ports 8170-8179 unless --port is given):
     scripts/services.sh run .venv/bin/python bench/pipeline.py [--seconds 30] [--celery 2]
 
-Phases, one after the other on the same database (the campaigns bench's event mix, customers
+After a short warm-up (--warmup seconds of posting, not reported), phases, one after the
+other on the same database (the campaigns bench's event mix, customers
 and 20 campaigns, bench/campaigns.py):
   1. base: no campaign active, posting for --seconds at full speed;
   2. campaigns: the 20 campaigns active, posting for --seconds at full speed;
@@ -188,14 +189,15 @@ def backlog(program_id):
         return cursor.fetchone()[0]
 
 
-def run_phase(name, program, key, customers, args, rate=0.0):
-    """Post for args.seconds, sample the backlog, wait for it to drain; returns the figures."""
+def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
+    """Post for `seconds` (args.seconds), sample the backlog, wait for it to drain; returns
+    the figures."""
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE bench_commit_probe")
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS}")
         first_id = cursor.fetchone()[0]
     poster = Poster(args.port, key, f"p{secrets.token_hex(4)}", customers, args.connections, rate)
-    thread = threading.Thread(target=poster.run, args=(args.seconds,))
+    thread = threading.Thread(target=poster.run, args=(seconds or args.seconds,))
     samples = []
     t0 = time.perf_counter()
     thread.start()
@@ -263,6 +265,7 @@ def print_phase(r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30, help="posting time per phase")
+    parser.add_argument("--warmup", type=float, default=10, help="posting time of the unreported warm-up")
     parser.add_argument("--drain", type=float, default=240, help="longest wait for the backlog to empty")
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=4)
@@ -322,6 +325,9 @@ def main():
             f"{args.customers:,} customers, {len(made)} campaigns, batches of {BATCH}, {args.connections} connections, "
             f"{args.web} gunicorn workers, {args.celery} Celery processes (ingest queue), {args.seconds:.0f} s per phase"
         )
+        # Warm-up, not reported: each gunicorn worker's first requests load the URLconf and
+        # the API's modules (seconds on a loaded machine), each Celery process its handlers.
+        run_phase("warm-up (not counted)", program, key, customers, args, seconds=args.warmup)
         results.append(run_phase("base, no campaign active", program, key, customers, args))
         Campaign.objects.filter(pk__in=[c.pk for c in made]).update(status="active")
         time.sleep(1)
