@@ -38,6 +38,15 @@ def update_aggregates(event_ids):
     """Add the claimed events to CustomerEventCount and the Customer aggregate columns."""
     params = [list(event_ids)]
     with connection.cursor() as cursor:
+        # The batch's customers are locked first, in id order, so two workers processing
+        # batches with overlapping customers queue up instead of deadlocking on the updates
+        # below (whose row order is the hash aggregate's). FOR NO KEY UPDATE, the lock the
+        # UPDATE takes anyway: it does not block an ingest's foreign-key checks.
+        cursor.execute(
+            f"""SELECT id FROM {CUSTOMERS} WHERE id IN (SELECT customer_id FROM {EVENTS} WHERE id = ANY(%s))
+                ORDER BY id FOR NO KEY UPDATE""",
+            params,
+        )
         cursor.execute(
             f"""INSERT INTO {COUNTS} (customer_id, type, count, last_at)
                 SELECT customer_id, type, COUNT(*), MAX(occurred_at) FROM {EVENTS}

@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from engagement.bulk import bulk_insert
 from engagement.models import Customer, Program
 from engagement.webhooks.events import record_webhook_events
 from rewards import activity
@@ -220,7 +221,7 @@ def bulk_grant(
             found[grant.idempotency_key] = entry
             new_entries.append(entry)
             fresh.append((entry, account, pending, expires, grant))
-        LedgerEntry.objects.bulk_create(new_entries)
+        bulk_insert(new_entries)
         for entry, account, pending, expires, grant in fresh:
             lots.append(
                 PointsLot(
@@ -235,7 +236,7 @@ def bulk_grant(
                     created_at=now,
                 )
             )
-        PointsLot.objects.bulk_create(lots)
+        bulk_insert(lots)
         _flush_tracked(accounts.values())
         if notify and new_entries:
             _notify_granted(program, new_entries)

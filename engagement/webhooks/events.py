@@ -13,6 +13,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from engagement.bulk import bulk_insert
 from engagement.webhooks.models import EventType, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 
@@ -90,7 +91,7 @@ def record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> 
         return out
     try:
         with transaction.atomic():
-            WebhookEvent.objects.bulk_create(new)
+            bulk_insert(new)
             deliveries = _create_deliveries_for(program.pk, type, new)
     except IntegrityError:
         if not wanted:

@@ -36,6 +36,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from engagement.bulk import bulk_insert
 from engagement.models import Customer, Event, ScoreTransition
 from engagement.webhooks.events import record_webhook_events
 from rewards.campaigns import actions as action_kinds
@@ -136,9 +137,19 @@ def evaluate_isolated(campaign, batch, fn, *args):
 
 
 def lock_customers(customer_ids):
-    """Lock customer rows by id (lock order: customers first), making limits race-safe."""
+    """Lock customer rows by id (lock order: customers first), making limits race-safe.
+
+    FOR NO KEY UPDATE: it serialises the passes that evaluate a customer, but not the
+    foreign-key checks (FOR KEY SHARE) of an ingest inserting that customer's events, which
+    otherwise waited on this lock at their COMMIT while this pass waited on their rows: a
+    deadlock, and a 500 to the partner (bench/pipeline.py)."""
     if customer_ids:
-        list(Customer.objects.select_for_update().filter(id__in=sorted(customer_ids)).order_by("id").values("id"))
+        list(
+            Customer.objects.select_for_update(no_key=True)
+            .filter(id__in=sorted(customer_ids))
+            .order_by("id")
+            .values("id")
+        )
 
 
 def defer(campaign, candidates):
@@ -413,7 +424,7 @@ class ActionBatch:
         if self.webhooks:
             self._emit_all(now)
         if self.runs:
-            ActionRun.objects.bulk_create(self.runs)
+            bulk_insert(self.runs)
         self.grants, self.webhooks, self.runs = [], [], []
 
     def _one_by_one(self, pending, now, exc):
