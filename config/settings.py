@@ -247,6 +247,12 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Events storage (engagement.partitions; docs/architecture.md "Events storage") ----------
+# Monthly partitions of the events table are created this many months ahead of the current
+# one by the hourly beat task (rows outside every partition land in the default partition
+# and are moved into their month's partition by the same task).
+EVENT_PARTITION_MONTHS_AHEAD = env.int("EVENT_PARTITION_MONTHS_AHEAD", default=3)
+
 # --- Outbound webhooks (engagement.webhooks; docs/webhooks.md) ------------------------------
 # Loopback targets (127.0.0.1, ::1, localhost; http:// or https://) are allowed only when this
 # is on (development, tests); everything else must be https:// to a public address (SSRF).

@@ -8,6 +8,11 @@ SCHEDULE = {
         "task": "engagement.tasks.purge_idempotency_keys_task",
         "schedule": crontab(minute=17),
     },
+    # Monthly partitions of the events table, created ahead (engagement.partitions).
+    "engagement-ensure-event-partitions": {
+        "task": "engagement.tasks.ensure_event_partitions_task",
+        "schedule": crontab(minute=41),
+    },
 }
 
 # Scoring and metric snapshots: a nightly full re-score (which also writes the day's score

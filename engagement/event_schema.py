@@ -26,6 +26,10 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 
 NUMBER = (int, float)
 
+# json.dumps with separators builds a new JSONEncoder on every call: a third of the time of
+# validating an event went there. Same output as json.dumps(x, separators=(",", ":")).
+encode_json = json.JSONEncoder(separators=(",", ":")).encode
+
 # type -> {required property: accepted python types}
 CATALOGUE = {
     "page_view": {"url": str},
@@ -182,7 +186,7 @@ def _check_properties(item, raw, event_type):
             item.fail(f"properties.{name}", "invalid_type", f"properties.{name} must be {describe(types)}.")
         elif isinstance(value, str) and len(value) > MAX_PROPERTY_STRING:
             item.fail(f"properties.{name}", "max_length", f"properties.{name} is longer than {MAX_PROPERTY_STRING}.")
-    encoded = json.dumps(props, separators=(",", ":"))
+    encoded = encode_json(props)
     if "\\u0000" in encoded:
         item.fail("properties", "null_characters_not_allowed", "properties must not contain NUL characters.")
     elif len(encoded) > MAX_PROPERTIES_BYTES:

@@ -244,13 +244,26 @@ class PartnerKey(models.Model):
 class Event(models.Model):
     """Something a customer did, as sent by a partner (or recorded by the platform itself).
 
-    Append-only. `(program, event_id)` is unique so partner retries never double-count.
-    `processed_at` is set when processing claims the row (engagement.processing).
+    Append-only. `processed_at` is set when processing claims the row (engagement.processing).
+    The table is partitioned by month of `occurred_at` (engagement.partitions, migration
+    0010): its database primary key is `(id, occurred_at)`, as PostgreSQL requires the
+    partition key in every unique key, while Django still addresses rows by `id` alone (ids
+    come from one identity sequence, so they stay unique). For the same reason the
+    uniqueness of `(program, event_id)`, which keeps partner retries from double-counting,
+    lives in EventKey, inserted in the same statement as the event.
     """
 
     id = models.BigAutoField(primary_key=True)
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="events")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    # No single-column indexes: event_program_type_time and event_customer_time lead with them.
+    # No database FK check on the program either (db_constraint=False): each constrained row
+    # costs a deferred check at COMMIT (an index probe and a FOR KEY SHARE lock on the
+    # program's row), 1,000 per batch for one program. Safe because engagement.ingest is the
+    # only writer and takes the program from the authenticated partner key; the customer FK,
+    # checked, belongs to a program too. An ORM deletion of a program still cascades here.
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
     event_id = models.CharField(max_length=128)
     type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
@@ -262,7 +275,6 @@ class Event(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["program", "event_id"], name="event_id_unique_per_program"),
             models.CheckConstraint(condition=Q(value__isnull=True) | Q(value__gte=0), name="event_value_not_negative"),
         ]
         indexes = [
@@ -288,6 +300,29 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class EventKey(models.Model):
+    """Every `(program, event_id)` ever accepted: the permanent, exact deduplication of events.
+
+    A unique key on the partitioned events table would have to include `occurred_at`, so
+    the same event_id sent again with another time would pass it; this small table holds the
+    key instead. engagement.ingest inserts the keys and the events in one statement
+    (`ON CONFLICT DO NOTHING` on the keys, then only the events whose key was new), so both
+    commit together. Keys outlive their events: retention or erasure removing an old event
+    never lets its id be accepted again.
+    """
+
+    pk = models.CompositePrimaryKey("program_id", "event_id")
+    # No index of its own: the primary key leads with it. No database FK check, as for
+    # Event.program (written only by engagement.ingest, for the authenticated program).
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    event_id = models.CharField(max_length=128)
+
+    def __str__(self):
+        return self.event_id
 
 
 class IdempotencyRecord(models.Model):

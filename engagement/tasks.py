@@ -116,3 +116,11 @@ def fit_all_models_task():
     for program_id in ids:
         fit_models_task.delay(program_id)
     return len(ids)
+
+
+@shared_task
+def ensure_event_partitions_task():
+    """Beat (hourly): the events table's monthly partitions ahead, and the default one emptied."""
+    from engagement import partitions
+
+    return partitions.ensure_event_partitions()

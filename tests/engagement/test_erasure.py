@@ -28,12 +28,14 @@ PERSONAL = [NAME, EMAIL, PHONE, WHY, ADDRESS, "eve.other@mail.example", "+60 19-
 
 def texts_holding(needle):
     """Every (table, column) of the database whose text, varchar or json value contains
-    `needle` (case-insensitive)."""
+    `needle` (case-insensitive). A partition's rows are found through its partitioned table
+    (the events' monthly partitions through engagement_event)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT table_name, column_name FROM information_schema.columns c "
             "JOIN information_schema.tables t USING (table_schema, table_name) "
-            "WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' "
+            "JOIN pg_class r ON r.relname = c.table_name AND r.relnamespace = current_schema()::regnamespace "
+            "WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND NOT r.relispartition "
             "AND c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')"
         )
         columns = cursor.fetchall()
