@@ -2,7 +2,7 @@
 PostgreSQL) against a trivial authenticated endpoint (GET /customers/{id}) in the same run.
 
 Run on throwaway servers:   scripts/services.sh run .venv/bin/python bench/checkout.py
-Seeds (once; reruns reuse it) a program with --customers customers (the first 20,000 with
+Seeds (once; reruns reuse it) a program with --customers customers (the first 2,000 with
 100,000 points each), 20 earning rules and 50 active promotions with a code each. Then, per
 round, --requests requests of each mix over --connections keep-alive connections: the
 baseline, evaluate (3-6 lines, a code in half the carts), and reserve + confirm (one new
@@ -42,7 +42,7 @@ from engagement.models import Customer, PartnerKey, Program  # noqa: E402
 from rewards import ledger  # noqa: E402
 from rewards.checkout.models import EarningRule, Promotion, PromotionCode  # noqa: E402
 
-FUNDED = 20_000
+FUNDED = 2_000
 CATEGORIES = [f"cat-{i}" for i in range(10)]
 
 
@@ -107,7 +107,7 @@ def run_mix(port, key, jobs, connections):
     queue, lock, latencies, errors = list(jobs), threading.Lock(), [], []
 
     def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         mine = []
         while True:
@@ -160,6 +160,8 @@ def main():
     call_command("migrate", verbosity=0)
     program, key, funded = seed(args.customers)
     server = start_gunicorn(args.port, args.workers)
+    # Warm up every worker (imports, connections) before anything is timed.
+    run_mix(args.port, key, [[("GET", f"/api/v1/customers/{funded[0]}", None)]] * 64, args.connections)
     rng = random.Random(20261204)
     results = {"baseline": [], "evaluate": [], "reserve+confirm": []}
     try:
