@@ -50,6 +50,7 @@ def test_the_address_form_speaks_the_customers_language(alice, tumbler):
     html = response.content.decode()
     assert '<html lang="ar" dir="rtl">' in html
     assert ">ماليزيا</option>" in html
+    assert "أدخل رمزًا بريديًا من حروف وأرقام." in html and "Enter a postcode" not in html
 
 
 def test_redeemed_merchandise_shows_each_status_on_its_page_and_in_my_rewards(alice, tumbler):
