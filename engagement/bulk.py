@@ -19,6 +19,13 @@ from typing import Any
 from django.db import connection, models
 
 _JSON = "jsonb"
+PLAIN = (
+    models.IntegerField,  # and the big, small, positive and auto variants
+    models.BooleanField,
+    models.DecimalField,
+    models.DateTimeField,
+    models.ForeignKey,
+)
 
 
 def server_side_cursor() -> Any:
@@ -37,6 +44,14 @@ def _columns(model):
     ]
 
 
+def _kind(field):
+    if isinstance(field, models.JSONField):
+        return _JSON
+    if isinstance(field, models.CharField | models.TextField):
+        return "text"  # str as it is; anything else (an id for source_id) through Django's str()
+    return "plain" if isinstance(field, PLAIN) else "prep"
+
+
 def _array_type(field):
     # JSON travels as text (psycopg dumps str arrays natively) and is cast per row.
     if isinstance(field, models.JSONField):
@@ -51,11 +66,16 @@ def bulk_insert(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     model = type(objs[0])
     fields = _columns(model)
     arrays: list[list] = [[] for _ in fields]
+    # Integers, strings, booleans, decimals, datetimes and foreign-key ids go to psycopg as
+    # they are (it dumps them natively); get_db_prep_save per value was most of the Python time.
+    kinds = [_kind(f) for f in fields]
     for obj in objs:
-        for column, field in zip(arrays, fields, strict=True):
+        for column, field, kind in zip(arrays, fields, kinds, strict=True):
             value = field.pre_save(obj, True)
-            if isinstance(field, models.JSONField):
-                column.append(None if value is None else json.dumps(value, cls=field.encoder))
+            if value is None or kind == "plain" or (kind == "text" and isinstance(value, str)):
+                column.append(value)
+            elif kind == _JSON:
+                column.append(json.dumps(value, cls=field.encoder))
             else:
                 column.append(field.get_db_prep_save(value, connection))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)

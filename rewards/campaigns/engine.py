@@ -36,7 +36,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from engagement.bulk import bulk_insert
+from engagement.bulk import bulk_insert, server_side_cursor
 from engagement.models import Customer, Event, ScoreTransition
 from engagement.webhooks.events import record_webhook_events
 from rewards.campaigns import actions as action_kinds
@@ -48,7 +48,6 @@ from rewards.tiers import get_multipliers
 
 log = logging.getLogger(__name__)
 EFFECTS = CampaignEffect._meta.db_table
-INSERT_CHUNK = 100  # rows per INSERT (9 params each; SQLite's default limit is 999 params)
 RUN = ActionRun.Status
 
 
@@ -246,31 +245,32 @@ def qualify(campaign, candidates, now, batch=None):
 
 
 def insert_effects(campaign, rows):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: only the rows this call inserted come back."""
-    ops = connection.ops
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: only the rows this call inserted come back.
+    One statement for the whole batch, each column one array bound server-side (a VALUES
+    list of 100 rows per statement, quoted client-side, cost ~0.1 s per 1,000 candidates)."""
     created = {}
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        params = []
-        for candidate, status in chunk:
-            params += [
-                campaign.program_id,
-                campaign.pk,
-                candidate.customer_id,
-                candidate.occurrence,
-                status,
-                ops.adapt_datetimefield_value(candidate.occurred_at),
-                ops.adapt_decimalfield_value(candidate.value, 14, 2) if candidate.value is not None else None,
-                json.dumps(candidate.context, default=str),
-                ops.adapt_datetimefield_value(timezone.now()),
-            ]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-        with connection.cursor() as cursor:
+    if rows:
+        candidates = [candidate for candidate, _ in rows]
+        now = timezone.now()
+        with connection.wrap_database_errors, server_side_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
-                f" value, context, created_at) VALUES {values}"
+                " value, context, created_at)"
+                " SELECT %s, %s, u.customer_id, u.occurrence, u.status, u.occurred_at, u.value, u.context::jsonb, %s"
+                " FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::numeric[],"
+                " %s::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
                 " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING RETURNING id, customer_id, occurrence",
-                params,
+                [
+                    campaign.program_id,
+                    campaign.pk,
+                    now,
+                    [c.customer_id for c in candidates],
+                    [c.occurrence for c in candidates],
+                    [str(status) for _, status in rows],
+                    [c.occurred_at for c in candidates],
+                    [c.value for c in candidates],
+                    [json.dumps(c.context, default=str) for c in candidates],
+                ],
             )
             for effect_id, customer_id, occurrence in cursor.fetchall():
                 created[(customer_id, occurrence)] = effect_id
