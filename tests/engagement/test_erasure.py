@@ -11,11 +11,13 @@ from engagement.models import Event
 from payouts import processing
 from payouts import services as payout_services
 from rewards import ledger
-from rewards.models import LedgerEntry, PointsAccount
+from rewards.models import LedgerEntry, PointsAccount, Redemption, RewardKind
+from rewards.redemptions import redeem_reward
 from surveys.answering import save_answers
 from surveys.models import Answer, Response, Survey
 from surveys.sending import send_survey
 from tests.payouts.factories import make_payout
+from tests.rewards.factories import RewardItemFactory
 from tests.surveys.factories import make_survey
 from tests.webhooks.factories import SubscriptionFactory
 
@@ -86,6 +88,10 @@ def eve(acme, acme_api, admin_user, django_capture_on_commit_callbacks):
         score, why = survey.questions.order_by("position")[:2]
         save_answers(invitation, {score: 2, why: WHY}, complete=True)
         ledger.grant_points(customer=customer, points=100, reason=f"Welcome gift for {NAME}", idempotency_key="w")
+        # a parcel on its way to her address
+        mug = RewardItemFactory(program=acme, kind=RewardKind.MERCHANDISE, points_cost=10)
+        shipping = {"ship_name": NAME, "ship_line1": ADDRESS, "ship_city": "Kuala Lumpur", "ship_phone": PHONE}
+        redeem_reward(customer=customer, item=mug, idempotency_key="mug", fulfilment=shipping)
         payout_services.record_funding_top_up(acme, "MYR", Decimal("100.00"), note="funds")
         payout = make_payout(customer, amount="25.00", method="bank_transfer")
         # the provider has the order: the full destination is wiped, the masked copy stays
@@ -171,10 +177,16 @@ def test_export_holds_everything_about_the_customer(acme, acme_api, eve):
     assert [(e["event_id"], e["value"], e["properties"]["address"]) for e in purchases] == [("e1", "40.00", ADDRESS)]
     assert [e["type"] for e in body["events"]] == ["purchase", "survey_answered"]
     assert [a["value"] for a in body["surveys"]["responses"][0]["answers"]] == ["2", WHY]
-    assert [(e["kind"], e["points"], e["reason"]) for e in body["rewards"]["ledger"]] == [
-        ("earn", 100, f"Welcome gift for {NAME}")
-    ]
-    assert body["rewards"]["balance"] == 100
+    assert [(e["kind"], e["points"]) for e in body["rewards"]["ledger"]] == [("earn", 100), ("redeem", -10)]
+    assert body["rewards"]["ledger"][0]["reason"] == f"Welcome gift for {NAME}"
+    assert body["rewards"]["balance"] == 90
+    parcel = body["rewards"]["redemptions"][0]["fulfilment"]
+    assert (parcel["status"], parcel["ship_name"], parcel["ship_line1"], parcel["ship_phone"]) == (
+        "requested",
+        NAME,
+        ADDRESS,
+        PHONE,
+    )
     assert [(p["amount"], p["status"], p["destination"]["account_name"]) for p in body["payouts"]] == [
         ("25.00", "processing", NAME)
     ]
@@ -195,7 +207,16 @@ def test_export_after_erasure_shows_what_was_kept(acme, acme_api, eve):
         "note": "call [erased]",
         "address": "[erased]",
     }
-    assert [(e["points"], e["reason"]) for e in body["rewards"]["ledger"]] == [(100, "Welcome gift for [erased]")]
+    mug = Redemption.objects.get(customer=eve).item.title_en
+    assert [(e["points"], e["reason"]) for e in body["rewards"]["ledger"]] == [
+        (100, "Welcome gift for [erased]"),
+        (-10, f"Redeemed: {mug}"),
+    ]
+    parcel = body["rewards"]["redemptions"][0]["fulfilment"]
+    # the address is gone; where it was going (the country) and its status stay
+    assert {k: parcel[k] for k in ("status", "ship_name", "ship_line1", "ship_city", "ship_phone")} == {
+        "status": "requested", "ship_name": "", "ship_line1": "", "ship_city": "", "ship_phone": "",
+    }  # fmt: skip
 
 
 def test_export_of_another_programs_customer_is_a_404(globex, partner_client, eve):
