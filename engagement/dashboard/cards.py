@@ -148,6 +148,8 @@ def detail(name, value: MetricValue, fmt: Formatter, parts: dict[str, MetricValu
     num, den = value.numerator or 0, value.denominator or 0
     n, d = fmt.count(num), fmt.count(den)
     if name == "nps":
+        if num < 0:
+            return _("%(n)s answers: %(net)s more detractors than promoters") % {"n": d, "net": fmt.count(-num)}
         return _("%(n)s answers: %(net)s more promoters than detractors") % {"n": d, "net": n}
     if name == "ces":
         return _("mean of %(n)s answers") % {"n": d}
