@@ -11,7 +11,9 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
 - Metric providers let higher apps contribute metrics computed from their own tables
   (loyalty metrics from the ledger, survey response rate): `fn(program, start, end,
   segment=None) -> engagement.metrics.types.MetricValue`, under a METRICS.md name.
-- Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data.
+- Demo steps are called by `manage.py load_demo`, in order, to add each app's demo data;
+  demo sign-ins (`fn(program, site) -> list of lines`) add the logins an app's demo step
+  created (payouts: its two approvers) to the command's final block.
 - The referral handler (rewards) ties a customer to a referrer's code when a partner's
   customer upsert carries `referral_code`: `fn(customer, code, source) -> dict` with
   `status` and `reason`, or None when the code is unknown (the caller then refuses).
@@ -39,6 +41,7 @@ EVENT_HANDLER_ORDER = (
 _event_handlers: dict[str, EventHandler] = {}
 _transition_handlers = []
 _demo_steps = []
+_demo_sign_ins = []
 _metric_providers = {}
 _referral_handler = []
 
@@ -80,6 +83,16 @@ def register_demo_step(order, name, step):
 
 def demo_steps():
     return sorted(_demo_steps, key=lambda item: item[0])
+
+
+def register_demo_sign_in(lines):
+    if lines not in _demo_sign_ins:
+        _demo_sign_ins.append(lines)
+
+
+def demo_sign_ins(program, site):
+    """The registered demo sign-ins' lines for load_demo's final block, in registration order."""
+    return [line for lines in _demo_sign_ins for line in lines(program, site)]
 
 
 def register_metric(name, provider):

@@ -1,17 +1,25 @@
 """Demo data for payouts (demo step 40): acme funded, its policy set, and payouts through the
 sandbox provider in every state — succeeded, failed, processing (waiting, and unknown
 being looked up), queued (new, and a retry after a transient error), cancelled, reversed,
-and pending approval (above the threshold with four eyes; held by the velocity check) —
-plus a reconciliation run. Idempotent: skipped when the demo payouts exist."""
+and pending approval (above the threshold with four eyes, one of them already approved
+once; held by the velocity check) — plus a reconciliation run. Two approvers, staff of the
+program with the approve_payout permission, so four eyes can be completed in the demo;
+load_demo prints their logins. Idempotent: users and payouts are created once."""
 
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from django.utils import timezone
 
-from engagement.models import Customer
+from engagement.models import Customer, ProgramStaff
 from payouts import funding, processing, reconciliation, services
 from payouts.models import FundingEntry, Payout
+
+APPROVERS = ("approver1", "approver2")
+APPROVER_PASSWORD = "ganjaran-demo"
 
 # (what to do, method, amount); sandbox magic cents: .51 rejected, .52 transient, .53 timeout.
 PLAN = [
@@ -30,6 +38,8 @@ PLAN = [
     ("cancel", "paypal", "25.00"),
     ("reverse", "bank_transfer", "80.00"),
     ("approval", "bank_transfer", "750.00"),
+    ("approval", "gift_card", "600.00"),
+    ("approved once", "paypal", "900.00"),
     ("velocity", "upi", "18.00"),
 ]
 
@@ -51,6 +61,7 @@ def destination(customer, method, shared=False):
 
 
 def load_demo(program, progress):
+    approvers = ensure_approvers(program)
     if Payout.objects.filter(program=program, idempotency_key__startswith="demo-").exists():
         return
     settings = services.get_settings(program)
@@ -76,7 +87,7 @@ def load_demo(program, progress):
             make = _request(program, customer, method, amount, index + 100, destination(customers[3], "upi"))
         else:
             make = _request(program, customer, method, amount, index, destination(customer, method))
-        _act(make, action, later)
+        _act(make, action, later, approvers)
         bar.update(1)
     bar.close()
     now = timezone.now()
@@ -98,7 +109,7 @@ def _request(program, customer, method, amount, index, dest):
     )
 
 
-def _act(payout, action, later):
+def _act(payout, action, later, approvers):
     if action in ("succeed", "reverse", "fail", "wait", "unknown", "retry"):
         processing.process_payout(payout.pk)
     if action in ("succeed", "reverse"):
@@ -107,3 +118,32 @@ def _act(payout, action, later):
         services.reverse_payout(payout.pk, reason="Bank returned the transfer (demo)")
     if action == "cancel":
         services.cancel_payout(payout.pk, reason="Customer changed their mind (demo)")
+    if action == "approved once":  # the second approver (or admin) completes it
+        services.approve_payout(payout.pk, user=approvers[0])
+
+
+def ensure_approvers(program):
+    """approver1 and approver2: staff of `program` who may view payouts and approve or
+    reject them (four eyes needs two different users). Created once; returns both."""
+    User = get_user_model()
+    permissions = Permission.objects.filter(
+        Q(codename__startswith="view_") | Q(codename="approve_payout"), content_type__app_label="payouts"
+    )
+    users = []
+    for username in APPROVERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(username, f"{username}@example.com", APPROVER_PASSWORD, is_staff=True)
+            user.user_permissions.set(permissions)
+        ProgramStaff.objects.get_or_create(program=program, user=user)
+        users.append(user)
+    return users
+
+
+def sign_in_lines(program, site):
+    """load_demo's final block: the approvers' logins and where their queue is."""
+    names = " and ".join(repr(name) for name in APPROVERS)
+    return [
+        f"approvers: {site}/admin/payouts/payoutreview/   users {names}, password {APPROVER_PASSWORD!r}"
+        " (four eyes: each approves once)"
+    ]

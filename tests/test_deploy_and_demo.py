@@ -116,6 +116,7 @@ def test_small_demo_loads_on_postgresql_and_a_second_load_creates_nothing():
     for run, state in ((first, before), (second, after)):
         assert "partner key for the API (program acme): gk_demo_acme_" in run.stdout
         assert "user 'admin', password 'ganjaran-demo'" in run.stdout
+        assert "users 'approver1' and 'approver2', password 'ganjaran-demo'" in run.stdout
         assert state["link_works"] is True
 
 

@@ -2,9 +2,10 @@
 
 Safe to run twice: every step checks what exists (fixed ids, get_or_create) first, so a
 second run creates no demo data. The console shows one progress bar per step, then a final
-block with the sign-ins: the admin, the partner key and a fresh one-time portal sign-in link
-for the demo customer (the only row a second run adds: a sign-in token). The demo's emails
-go to files under var/mail, not to the console.
+block with the sign-ins: the admin, the apps' demo staff (payouts' two approvers), the
+partner key and a fresh one-time portal sign-in link for the demo customer (the only row a
+second run adds: a sign-in token). The demo's emails go to files under var/mail, not to the
+console.
 """
 
 import time
@@ -92,7 +93,8 @@ class Command(BaseCommand):
         return self.style.SUCCESS(
             f"\nGanjaran demo is ready on {site}\n"
             f"  admin:     {site}/admin/   user {ADMIN_USER!r}, password {ADMIN_PASSWORD!r}\n"
-            f"  dashboard: {site}/admin/dashboard/\n"
+            + "".join(f"  {line}\n" for line in hooks.demo_sign_ins(program, site))
+            + f"  dashboard: {site}/admin/dashboard/\n"
             f"  API docs:  {site}/api/docs/\n"
             f"  partner key for the API (program acme): {DEMO_KEY}\n"
             f"    curl -H 'Authorization: Bearer {DEMO_KEY}' {site}/api/v1/customers\n"
