@@ -6,6 +6,7 @@ program's charity list. No field of a fulfilment is edited directly."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -126,7 +127,7 @@ class FulfilmentAdmin(ProgramScopedAdmin):
     def move_view(self, request, pk, to):
         obj = get_object_or_404(self.get_queryset(request).select_related("redemption__customer"), pk=pk)
         if to not in ACTION_LABELS:
-            raise PermissionDenied
+            raise Http404
         if not request.user.has_perm("rewards.change_fulfilment"):
             raise PermissionDenied
         form = MoveForm(request.POST if request.method == "POST" else None, to_status=to)

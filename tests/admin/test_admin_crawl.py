@@ -17,9 +17,19 @@ from django.urls import URLPattern, reverse
 
 from engagement.models import Customer, Program
 from engagement.tenancy import program_of, program_path
+from rewards import fulfilment
+from rewards.models import Fulfilment
 
 DEFAULT_VIEWS = ("_changelist", "_add", "_history", "_delete", "_change")
 CHANGE_URL = re.compile(r"^/admin/(\w+)/(\w+)/(\d+)/")
+
+
+def move_target(obj):
+    """The status a "move to" view of `obj` is opened with: a next step the object's page offers
+    (fulfilments), else "active" (campaigns)."""
+    if isinstance(obj, Fulfilment):
+        return (fulfilment.next_statuses(obj) or ["shipped"])[0]
+    return "active"
 
 
 class Page(HTMLParser):
@@ -117,7 +127,7 @@ class Crawler:
                 kwargs = {key: obj.pk for key in pattern.pattern.regex.groupindex}
                 self.get(reverse(f"admin:{pattern.name}", kwargs=kwargs), expect=(200,))
                 continue
-            kwargs = {key: ("active" if key == "to" else obj.pk) for key in pattern.pattern.regex.groupindex}
+            kwargs = {key: (move_target(obj) if key == "to" else obj.pk) for key in pattern.pattern.regex.groupindex}
             self.get(reverse(f"admin:{pattern.name}", kwargs=kwargs), expect=(200, 302))
 
     def run_actions(self, model_admin, changelist, obj):

@@ -56,7 +56,7 @@ def test_an_illegal_move_in_the_admin_is_refused_with_nothing_changed(boss, alic
     assert "cannot become delivered" in response.content.decode()
     f.refresh_from_db()
     assert f.status == "requested"
-    assert boss.get(f"/admin/rewards/fulfilment/{f.pk}/move/bogus/").status_code == 403
+    assert boss.get(f"/admin/rewards/fulfilment/{f.pk}/move/bogus/").status_code == 404
 
 
 def test_bulk_actions_move_what_may_move_and_report_the_rest(boss, alice):
