@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from config import db_router
 
-OUR_APPS = {"engagement", "channels", "webhooks", "surveys", "payouts", "rewards", "campaigns"}
+OUR_APPS = {"engagement", "channels", "webhooks", "surveys", "payouts", "rewards", "campaigns", "checkout"}
 # Tables without a program column: each hangs off one parent that has it (docs/operations.md
 # lists them; distributing by program would add program_id to each first).
 CHILD_TABLES = {
@@ -25,6 +25,7 @@ CHILD_TABLES = {
     "payouts_payoutapproval": "payout",
     "rewards_portallogintoken": "customer",
     "rewards_bulkgrantrow": "bulk",
+    "rewards_fulfilmentstatuschange": "subject",
     "campaigns_campaignstatuschange": "campaign",
     "campaigns_campaignaction": "campaign",
     "campaigns_actionrun": "campaign",
