@@ -65,6 +65,12 @@ class AttemptInline(ReadOnlyInline):
     model = PayoutAttempt
     fields = ["created_at", "kind", "outcome", "response_code", "error", "duration_ms", "request", "response_body"]
 
+    def get_fields(self, request, obj=None):
+        # A provider's raw answer can hold a gift card's code, PIN or link (the customer's
+        # credential, kept encrypted on the redemption): only superusers read it here.
+        fields = super().get_fields(request, obj)
+        return fields if request.user.is_superuser else [f for f in fields if f != "response_body"]
+
 
 class ApprovalInline(ReadOnlyInline):
     model = PayoutApproval

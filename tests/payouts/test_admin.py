@@ -2,10 +2,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from engagement.models import ProgramStaff
 from payouts import services
-from payouts.models import FundingAccount, Payout, Status
+from payouts.models import FundingAccount, Payout, PayoutAttempt, Status
 from tests.payouts.factories import make_payout
 
 
@@ -101,3 +102,27 @@ def test_admin_pages_render(funded_acme, alice, client, url):
     login(client, funded_acme, "ops")
     assert client.get(url).status_code == 200
     assert client.get(f"/admin/payouts/payout/{payout.pk}/change/").status_code == 200
+
+
+def test_the_providers_raw_answer_is_shown_to_superusers_only(funded_acme, alice, client):
+    """It can hold a gift card's code (issue 19): staff with the payouts view see the attempt
+    without it."""
+    payout = make_payout(alice)
+    PayoutAttempt.objects.create(
+        payout=payout, kind=PayoutAttempt.Kind.CREATE, outcome="succeeded", request={}, response_code=200,
+        response_body='{"code": "GIFT-SECRET-7781"}', duration_ms=5,
+    )  # fmt: skip
+    viewer = get_user_model().objects.create_user("viewer", "viewer@acme.test", "pw", is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_payout", "view_payoutattempt"], content_type__app_label="payouts"
+        )
+    )
+    ProgramStaff.objects.create(program=funded_acme, user=viewer)
+    client.force_login(viewer)
+    page = client.get(f"/admin/payouts/payout/{payout.pk}/change/")
+    assert page.status_code == 200
+    assert "GIFT-SECRET-7781" not in page.content.decode()
+    assert "succeeded" in page.content.decode()
+    login(client, funded_acme, "ops")
+    assert "GIFT-SECRET-7781" in client.get(f"/admin/payouts/payout/{payout.pk}/change/").content.decode()
