@@ -157,8 +157,10 @@ def _worker_env():
     }
 
 
-def start_worker(name, concurrency=2):
-    queues = ",".join(settings.CELERY_TASK_QUEUES_ALL)
+def start_worker(name, concurrency=2, queues=None):
+    """Start a real worker consuming `queues` (default: all of them); returns its process,
+    with `.nodename` (the name control commands address it by)."""
+    queues = ",".join(queues or settings.CELERY_TASK_QUEUES_ALL)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -187,9 +189,9 @@ def start_worker(name, concurrency=2):
         if process.poll() is not None:
             pytest.fail(f"Celery worker {name} exited with {process.returncode}")
         replies = app.control.ping(timeout=0.5) or []
-        return any(name in key for reply in replies for key in reply)
+        return next((key for reply in replies for key in reply if key.startswith(f"{name}@")), None)
 
-    wait_for(ready, timeout=60, message=f"celery worker {name}")
+    process.nodename = wait_for(ready, timeout=60, message=f"celery worker {name}")
     return process
 
 
@@ -202,24 +204,46 @@ def stop_worker(process):
         process.wait()
 
 
+# The session's worker starts consuming only this queue, which nothing sends to: it takes the
+# real queues only while a test holds `celery_worker`, so tests without it keep their messages
+# (a browser test that delivers a message itself, a payout that must stay queued).
+IDLE_QUEUE = "ganjaran-test-idle"
+
+
 @pytest.fixture(scope="session")
 def _celery_worker_process(django_db_setup, django_db_blocker):
-    process = start_worker("ganjaran-test")
+    process = start_worker("ganjaran-test", queues=[IDLE_QUEUE])
     yield process
     stop_worker(process)
 
 
+def _switch_consumers(process, command):
+    """Run add_consumer/cancel_consumer for every real queue on the session worker and wait
+    for its acknowledgement of each (the worker has acted on it when it answers)."""
+    from config.celery import app
+
+    for queue in settings.CELERY_TASK_QUEUES_ALL:
+        replies = getattr(app.control, command)(queue, destination=[process.nodename], reply=True, timeout=10)
+        answers = [answer for reply in replies or [] for answer in reply.values()]
+        if len(answers) != 1 or "ok" not in answers[0]:
+            pytest.fail(f"{command} {queue} on {process.nodename}: {replies!r}")
+
+
 @pytest.fixture
 def celery_worker(transactional_db, _celery_worker_process):
-    """A real Celery worker process (prefork, 2 children) on the test database and Redis.
+    """A real Celery worker process (prefork, 2 children) on the test database and Redis,
+    consuming every queue for the duration of the test only.
 
     Needs committed data, hence transactional_db. Queues are purged first so that messages
-    left by earlier tests do not leak in.
+    left by earlier tests do not leak in. Tasks the worker had already taken when the test ends
+    still run; a message it reads from a queue after its consumer is cancelled goes back.
     """
     from config.celery import app
 
     app.control.purge()
+    _switch_consumers(_celery_worker_process, "add_consumer")
     yield _celery_worker_process
+    _switch_consumers(_celery_worker_process, "cancel_consumer")
 
 
 CHROMIUM = "/usr/bin/chromium"
