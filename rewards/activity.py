@@ -110,6 +110,21 @@ def _item_titles(entries):
     return {item.pk: item.title for item in RewardItem.objects.filter(pk__in=ids)} if ids else {}
 
 
+def _unpaid_orders(entries):
+    """(customer id, order id) of the order payments whose order is not paid (yet): the points
+    leave the balance when held at checkout, but the order is paid only once confirmed."""
+    from rewards.checkout.models import Reservation
+
+    orders = {e.message_params.get("order") for e in entries if e.message_code == ORDER_PAYMENT}
+    if not orders:
+        return set()
+    customers = {e.customer_id for e in entries if e.message_code == ORDER_PAYMENT}
+    unpaid = Reservation.objects.filter(customer_id__in=customers, order_id__in=orders).exclude(
+        status=Reservation.Status.CONFIRMED
+    )
+    return set(unpaid.values_list("customer_id", "order_id"))
+
+
 def _campaign_title(params, language):
     titles = params.get("titles") or {}
     return titles.get(language) or titles.get("en") or ""
@@ -126,7 +141,7 @@ GENERIC = {
 }
 
 
-def _describe(entry, titles, language):
+def _describe(entry, titles, unpaid, language):
     code, params = entry.message_code, entry.message_params or {}
     if code == PURCHASE:
         if params.get("amount") and params.get("currency"):
@@ -146,6 +161,8 @@ def _describe(entry, titles, language):
         return _fill(_("Points returned: %(title)s"), title=_bdi(title)) if title else _("Points returned")
     if code in (ORDER_PAYMENT, ORDER_PAYMENT_RETURNED):
         order = _bdi(params.get("order", ""))
+        if code == ORDER_PAYMENT and (entry.customer_id, params.get("order")) in unpaid:
+            return _fill(_("Points held for order %(order)s"), order=order)
         if code == ORDER_PAYMENT:
             return _fill(_("Paid with points: order %(order)s"), order=order)
         return _fill(_("Points returned: order %(order)s"), order=order)
@@ -164,8 +181,9 @@ def describe_entries(entries):
     entries = list(entries)
     language = (get_language() or "en").split("-")[0]
     titles = _item_titles(entries)
+    unpaid = _unpaid_orders(entries)
     for entry in entries:
-        entry.message = _describe(entry, titles, language)
+        entry.message = _describe(entry, titles, unpaid, language)
     return entries
 
 
