@@ -1,24 +1,30 @@
 """Admin of checkout: earning rules, spending settings, promotions with their usage, code
-pools (generate by pattern, import, export CSV) and reservations (read-only)."""
+pools (generate by pattern, import a CSV after a preview, export CSV) and reservations (read-only)."""
 
-import csv
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from engagement.tenancy import ProgramScopedAdmin
+from engagement.tenancy import ProgramScopedAdmin, scope_queryset
 from rewards.checkout import pools, tasks
 from rewards.checkout.models import CheckoutSettings, CodePool, EarningRule, Promotion, PromotionCode, Reservation
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# A previewed import waits in the cache (Redis) for its confirmation, for the one staff user.
+IMPORT_CACHE_KEY = "checkout:code-import:%s"
+IMPORT_PREVIEW_SECONDS = 3600
+PREVIEW_ROWS = 50  # lines of each list shown on the preview
 
 
 @admin.register(EarningRule)
@@ -86,25 +92,49 @@ class PromotionAdmin(ProgramScopedAdmin):
 
 
 class CodePoolForm(forms.ModelForm):
-    codes_file = forms.FileField(
-        label=_("Import codes"), required=False,
-        help_text=_("Optional: a text or CSV file with one code per line (first column). Then no codes are generated."),
-    )  # fmt: skip
-
     class Meta:
         model = CodePool
         fields = ["promotion", "name", "prefix", "length", "alphabet", "count", "uses_per_code"]
 
     def clean(self):
         data = super().clean()
-        upload = data.get("codes_file")
-        if upload is not None and upload.size > MAX_IMPORT_BYTES:
-            self.add_error("codes_file", _("The file is larger than 20 MB."))
-        if self.instance.pk is None and not data.get("codes_file") and data.get("count"):
+        if self.instance.pk is None and data.get("count"):
             try:
                 pools.check_pattern(data.get("alphabet") or "", data.get("length") or 0, data["count"])
             except ValidationError as error:
                 self.add_error("count", error)
+        return data
+
+
+class CodeImportForm(forms.Form):
+    promotion = forms.ModelChoiceField(label=_("Promotion"), queryset=Promotion.objects.none())
+    name = forms.CharField(label=_("Pool name"), max_length=100)
+    uses_per_code = forms.IntegerField(
+        label=_("Uses per code"), min_value=0, initial=1, help_text=_("1 = single-use; 0 = no cap.")
+    )
+    codes_file = forms.FileField(
+        label=_("CSV file"), help_text=_("One code per line, in the first column; a first line `code` is skipped.")
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["promotion"].queryset = scope_queryset(Promotion.objects.order_by("name"), user)
+
+    def clean(self):
+        data = super().clean()
+        upload, promotion = data.get("codes_file"), data.get("promotion")
+        if upload is None or promotion is None:
+            return data
+        if upload.size > MAX_IMPORT_BYTES:
+            raise ValidationError(_("The file is larger than 20 MB."))
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationError(_("The file is not UTF-8 text.")) from None
+        data["preview"] = pools.preview_import(promotion.program_id, text)
+        if not (data["preview"].codes or data["preview"].existing or data["preview"].duplicates):
+            if not data["preview"].invalid:
+                raise ValidationError(_("The file holds no codes."))
         return data
 
 
@@ -133,24 +163,76 @@ class CodePoolAdmin(ProgramScopedAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         obj.program_id = obj.promotion.program_id
-        upload = form.cleaned_data.get("codes_file")
-        if upload is not None:
-            obj.count = 0
-            super().save_model(request, obj, form, change)
-            rows = csv.reader(upload.read().decode("utf-8-sig", errors="replace").splitlines())
-            codes = [row[0] for row in rows if row and row[0].strip().lower() != "code"]
-            added, skipped = pools.import_codes(obj, codes)
-            messages.success(request, _("Imported %(added)d codes; %(skipped)d were already taken.") % {
-                "added": added, "skipped": len(skipped)})  # fmt: skip
-            return None
         super().save_model(request, obj, form, change)
         # Generation may take a while (a million codes): the worker does it after commit.
         transaction.on_commit(lambda: tasks.generate_pool_task.delay(obj.pk))
         return None
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.export_view)
-        return [path("<int:pk>/export/", view, name="checkout_codepool_export")] + super().get_urls()
+        export = self.admin_site.admin_view(self.export_view)
+        upload = self.admin_site.admin_view(self.import_view)
+        return [
+            path("<int:pk>/export/", export, name="checkout_codepool_export"),
+            path("import/", upload, name="checkout_codepool_import"),
+        ] + super().get_urls()
+
+    def import_view(self, request):
+        """Import a pool from a CSV in two steps: the upload shows a preview (codes, repeats
+        in the file, codes the program already has, invalid lines) and writes nothing; only
+        confirming a clean preview creates the pool and all its codes, in one transaction."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Import codes")}
+        if request.method == "POST" and "confirm" in request.POST:
+            pool = self._confirm_import(request, request.POST.get("token", ""))
+            if pool is not None:
+                return redirect(reverse("admin:checkout_codepool_change", args=[pool.pk]))
+            form = CodeImportForm(user=request.user)
+        elif request.method == "POST":
+            form = CodeImportForm(request.POST, request.FILES, user=request.user)
+            if form.is_valid():
+                preview = form.cleaned_data["preview"]
+                token = ""
+                if preview.ok:
+                    token = secrets.token_urlsafe(16)
+                    cache.set(IMPORT_CACHE_KEY % token, {
+                        "user": request.user.pk, "promotion": form.cleaned_data["promotion"].pk,
+                        "name": form.cleaned_data["name"], "uses_per_code": form.cleaned_data["uses_per_code"],
+                        "codes": [code for _line, code in preview.codes],
+                    }, IMPORT_PREVIEW_SECONDS)  # fmt: skip
+                return TemplateResponse(request, "admin/checkout/codepool/import_preview.html", {
+                    **context, "preview": preview, "token": token, "promotion": form.cleaned_data["promotion"],
+                    "name": form.cleaned_data["name"], "shown": PREVIEW_ROWS,
+                })  # fmt: skip
+        else:
+            form = CodeImportForm(user=request.user)
+        return TemplateResponse(request, "admin/checkout/codepool/import.html", {**context, "form": form})
+
+    def _confirm_import(self, request, token):
+        """Create the previewed pool, all or nothing; None (and a message) when refused."""
+        plan = cache.get(IMPORT_CACHE_KEY % token) if token else None
+        promotion = None
+        if plan and plan["user"] == request.user.pk:
+            promotion = scope_queryset(Promotion.objects.all(), request.user).filter(pk=plan["promotion"]).first()
+        if promotion is None:
+            messages.error(request, _("This preview is no longer available; upload the file again."))
+            return None
+        try:
+            with transaction.atomic():
+                pool = CodePool.objects.create(
+                    program_id=promotion.program_id, promotion=promotion, name=plan["name"], count=0,
+                    uses_per_code=plan["uses_per_code"], status=CodePool.Status.READY,
+                )  # fmt: skip
+                added = pools.import_codes(pool, plan["codes"])
+        except IntegrityError:
+            messages.error(
+                request, _("A code of the file was created meanwhile; nothing was imported. Upload the file again.")
+            )
+            return None
+        cache.delete(IMPORT_CACHE_KEY % token)
+        messages.success(request, _("Imported %(added)s codes into the pool %(name)s.") % {
+            "added": f"{added:,}", "name": pool.name})  # fmt: skip
+        return pool
 
     def export_view(self, request, pk):
         pool = get_object_or_404(self.get_queryset(request), pk=pk)

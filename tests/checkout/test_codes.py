@@ -45,12 +45,16 @@ def test_a_pattern_too_small_for_its_count_is_refused():
     pools.check_pattern("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 8, 1_000_000)
 
 
-def test_import_skips_codes_already_taken(acme):
-    promotion = make_promotion(acme, code="TAKEN")
-    pool = make_pool(promotion, count=0)
-    added, skipped = pools.import_codes(pool, ["new-1", " NEW-2 ", "taken", "new-1", ""])
-    assert (added, skipped) == (2, ["TAKEN"])
-    assert sorted(PromotionCode.objects.filter(pool=pool).values_list("code", flat=True)) == ["NEW-1", "NEW-2"]
+def test_an_import_preview_names_every_line_and_writes_nothing(acme):
+    make_promotion(acme, code="TAKEN")
+    text = 'code\r\nnew-1\r\n\r\n taken \r\n"NEW-1",x\r\nno space\r\nNEW-2\r\n'
+    preview = pools.preview_import(acme.pk, text)
+    assert (preview.codes, preview.duplicates, preview.existing) == (
+        [(2, "NEW-1"), (7, "NEW-2")], [(5, "NEW-1", 2)], [(4, "TAKEN")]
+    )  # fmt: skip
+    assert [(line, text) for line, text, _reason in preview.invalid] == [(6, "no space")]
+    assert not preview.ok and PromotionCode.objects.count() == 1
+    assert pools.preview_import(acme.pk, "A-1\nB-2\n").ok
 
 
 def test_get_code_validates_without_using(acme, acme_api, alice, globex):
