@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from rewards import activity, ledger
 from rewards.checkout import promotions
@@ -43,7 +44,8 @@ def _check_request(program, evaluation: Evaluation, points: int) -> None:
     settings = CheckoutSettings.get_for(program)
     if points % settings.points_step or points < settings.min_points_per_order:
         raise PointsOverLimit(
-            f"Points are spent in multiples of {settings.points_step}, at least {settings.min_points_per_order}.",
+            _("Points are spent in multiples of %(step)s, at least %(min)s.")
+            % {"step": settings.points_step, "min": settings.min_points_per_order},
             code="points_not_allowed",
         )
     if points > evaluation.max_points:
