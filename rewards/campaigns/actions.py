@@ -16,6 +16,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from django.db import transaction
 from django.template import Context, Template
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from engagement.channels.sending import send_message
 from engagement.webhooks.events import record_webhook_event
@@ -23,7 +24,15 @@ from engagement.webhooks.models import EventType
 from payouts.models import Method
 from payouts.services import request_payout
 from rewards import activity
-from rewards.campaigns.conditions import CHANNELS, MAX_MONEY, MAX_PERCENT, MAX_POINTS, ConditionError, number
+from rewards.campaigns.conditions import (
+    CHANNELS,
+    MAX_MONEY,
+    MAX_PERCENT,
+    MAX_POINTS,
+    ConditionError,
+    Field,
+    number,
+)
 from rewards.campaigns.models import CampaignAction, TeamNotification
 from rewards.ledger import grant_points
 from rewards.models import RewardItem
@@ -55,7 +64,12 @@ MAX_FIXED = {"points": MAX_POINTS, "amount": MAX_MONEY}
 def _amount_config(config, attr, fixed_key):
     has_fixed, has_percent = config.get(fixed_key) is not None, config.get("percent") is not None
     if has_fixed == has_percent:
-        raise ConditionError(f"give either {fixed_key} or percent (of the trigger's value).", attr)
+        raise ConditionError(
+            _("Give either %(fixed)s or %(percent)s."),
+            attr,
+            fixed=Field(f"{attr}.{fixed_key}"),
+            percent=Field(f"{attr}.percent"),
+        )
     if has_fixed:
         number(config[fixed_key], f"{attr}.{fixed_key}", low=0, above=0, high=MAX_FIXED[fixed_key])
     else:
@@ -65,50 +79,56 @@ def _amount_config(config, attr, fixed_key):
 def validate_action(kind, config, attr="action", *, program=None):
     """Raise ConditionError naming the bad field unless `config` suits action `kind`."""
     if kind not in A.values:
-        raise ConditionError(f"kind must be one of {', '.join(A.values)}.", f"{attr}.kind")
+        raise ConditionError(_("%(name)s must be one of %(kinds)s."), f"{attr}.kind", kinds=", ".join(A.values))
     if not isinstance(config, dict):
-        raise ConditionError("config must be an object.", f"{attr}.config")
+        raise ConditionError(_("%(name)s must be an object."), f"{attr}.config")
     attr = f"{attr}.config"
     if kind == A.GRANT_POINTS:
         _amount_config(config, attr, "points")
         if config.get("points") is not None and (
             isinstance(config["points"], bool) or not isinstance(config["points"], int)
         ):
-            raise ConditionError("points must be a whole number.", f"{attr}.points")
+            raise ConditionError(_("%(name)s must be a whole number."), f"{attr}.points")
         if config.get("rounding", "down") not in ROUNDING:
-            raise ConditionError("rounding must be down, half_up or up.", f"{attr}.rounding")
+            raise ConditionError(_("%(name)s must be down, half_up or up."), f"{attr}.rounding")
         if config.get("max_points") is not None:
             number(config["max_points"], f"{attr}.max_points", low=1, high=MAX_POINTS, integer=True)
     elif kind == A.GRANT_REWARD:
-        _must_exist(RewardItem, config.get("item"), program, f"{attr}.item", "catalogue reward")
+        _must_exist(RewardItem, config.get("item"), program, f"{attr}.item", _("catalogue reward"))
     elif kind == A.SEND_SURVEY:
-        _must_exist(Survey, config.get("survey"), program, f"{attr}.survey", "survey")
+        _must_exist(Survey, config.get("survey"), program, f"{attr}.survey", _("survey"))
     elif kind == A.SEND_MESSAGE:
         if not isinstance(config.get("template_key"), str) or not config["template_key"]:
-            raise ConditionError("template_key is required.", f"{attr}.template_key")
+            raise ConditionError(_("%(name)s is required."), f"{attr}.template_key")
         channels = config.get("channels", list(CHANNELS))
         if not isinstance(channels, list) or not channels or any(ch not in CHANNELS for ch in channels):
-            raise ConditionError(f"channels must be a non-empty list of {', '.join(CHANNELS)}.", f"{attr}.channels")
+            raise ConditionError(
+                _("%(name)s: choose at least one of %(channels)s."), f"{attr}.channels", channels=", ".join(CHANNELS)
+            )
     elif kind == A.CREATE_PAYOUT:
         _amount_config(config, attr, "amount")
         if config.get("method", "voucher") not in PAYOUT_METHODS:
-            raise ConditionError(f"method must be one of {', '.join(PAYOUT_METHODS)}.", f"{attr}.method")
+            raise ConditionError(
+                _("%(name)s must be one of %(methods)s."), f"{attr}.method", methods=", ".join(PAYOUT_METHODS)
+            )
     elif kind == A.NOTIFY_TEAM:
         if not isinstance(config.get("subject"), str) or not config["subject"].strip():
-            raise ConditionError("subject is required.", f"{attr}.subject")
+            raise ConditionError(_("%(name)s is required."), f"{attr}.subject")
     elif kind == A.EMIT_WEBHOOK:
         if config.get("type") not in WEBHOOK_TYPES:
-            raise ConditionError(f"type must be one of {', '.join(WEBHOOK_TYPES)}.", f"{attr}.type")
+            raise ConditionError(
+                _("%(name)s must be one of %(types)s."), f"{attr}.type", types=", ".join(WEBHOOK_TYPES)
+            )
 
 
 def _must_exist(model, pk, program, attr, label):
     if isinstance(pk, bool) or not isinstance(pk, int):
-        raise ConditionError(f"{label} id is required (a whole number).", attr)
+        raise ConditionError(_("%(name)s is required: choose a %(thing)s."), attr, thing=label)
     objects = model.objects.filter(pk=pk)
     if program is not None:
         objects = objects.filter(program=program)
     if not objects.exists():
-        raise ConditionError(f"no {label} with id {pk} in this program.", attr)
+        raise ConditionError(_("%(name)s: there is no such %(thing)s in this program."), attr, thing=label)
 
 
 # --- cost ----------------------------------------------------------------------------------

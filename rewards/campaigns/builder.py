@@ -18,7 +18,7 @@ from engagement.models import Segment
 from engagement.webhooks.models import EventType
 from payouts.models import Method
 from rewards.campaigns import validation
-from rewards.campaigns.conditions import CHANNELS, NUMERIC_FIELDS, ConditionError
+from rewards.campaigns.conditions import CHANNELS, NUMERIC_FIELDS, ConditionError, key_of
 from rewards.campaigns.models import Campaign, CampaignAction
 from rewards.campaigns.triggers import DEFAULT_CART_MINUTES, DEFAULT_TICKET_HOURS
 
@@ -104,6 +104,32 @@ def event_type_choices(current=None):
     if current and current not in types:
         types.append(current)  # a custom event type (custom.*) already in the rule
     return [("", "---------")] + [(t, t.replace("_", " ")) for t in types]
+
+
+# What an error names when no field of the form holds it (a whole part of the rule).
+PART_LABELS = {
+    "trigger": _("Trigger"),
+    "audience": _("Audience"),
+    "conditions": _("Conditions"),
+    "actions": _("Actions"),
+    "action": _("Action"),
+    "config": _("Settings"),
+    "limits": _("Limits"),
+}
+
+
+def label_in(form, name, attr):
+    """The label of `form`'s field `name` (the one an error at `attr` belongs to); without such
+    a field, the rule part's label, never a bare config key where a label exists."""
+    if name in form.fields and form.fields[name].label:
+        return str(form.fields[name].label)
+    key = key_of(attr)
+    return str(PART_LABELS.get(key, key.replace("_", " ")))
+
+
+def message_for(error, label_of):
+    """A validator's error in the admin's terms: fields named by their labels."""
+    return error.render(label_of) if isinstance(error, ConditionError) else str(error)
 
 
 # --- scoped choices ---------------------------------------------------------------------------
@@ -729,7 +755,9 @@ class ActionForm(forms.ModelForm):
         try:
             validation.validate_action_item(self.program, self.action_item(), "action")
         except ConditionError as exc:
-            self.add_error(action_field(data["kind"], exc.attr or ""), str(exc))
+            kind = data["kind"]
+            message = message_for(exc, lambda attr: label_in(self, action_field(kind, attr), attr))
+            self.add_error(action_field(kind, exc.attr or ""), message)
         return data
 
 
@@ -916,8 +944,8 @@ class CampaignFormBase(forms.ModelForm):
             if not Survey.objects.filter(pk=survey, program=program).exists():
                 self.add_error("answered_survey", _("This belongs to another program."))
 
-    def _show_error(self, attr, message, data):
-        """Put a validator error next to the field it names."""
+    def _show_error(self, attr, error, data):
+        """Put a validator error next to the field it names, naming fields by their labels."""
         parts = attr.split(".")
         if parts[0] == "conditions" or attr.startswith("trigger.config.conditions."):
             scope, index = ("customer", 1) if parts[0] == "conditions" else ("event", 3)
@@ -925,10 +953,18 @@ class CampaignFormBase(forms.ModelForm):
             if len(parts) > index and parts[index].isdigit() and int(parts[index]) < len(rows):
                 form = rows[int(parts[index])][0]
                 sub = parts[index + 1] if len(parts) > index + 1 else None
+
+                def row_label(path, form=form, index=index):
+                    rest = path.split(".")[index + 1 :]
+                    return label_in(form, rest[0] if rest else None, path)
+
+                message = message_for(error, row_label)
                 form.add_error(sub if sub in ("field", "op", "value") else None, message)
                 self.conditions_failed()
                 return
-        field = self.field_for(attr, data.get("trigger_kind"), data.get("audience"))
+        kinds = data.get("trigger_kind"), data.get("audience")
+        message = message_for(error, lambda path: label_in(self, self.field_for(path, *kinds), path))
+        field = self.field_for(attr, *kinds)
         self.add_error(field if field in self.fields and field in data else None, message)
 
     @staticmethod
@@ -942,7 +978,7 @@ class CampaignFormBase(forms.ModelForm):
         if attr.startswith("audience.attributes"):
             return "audience_filters"
         named = {"trigger.kind": "trigger_kind", "audience.kind": "audience", "audience": "audience", **LIMIT_ATTRS}
-        return named.get(attr, attr if attr in ("name", "priority", "ends_at") else None)
+        return named.get(attr, attr if attr in ("name", "priority", "starts_at", "ends_at") else None)
 
 
 # The trigger and audience fields are declared on the class (the admin's fieldsets name them).

@@ -11,6 +11,7 @@ import math
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from engagement.channels.models import Channel
 from engagement.models import Customer
@@ -38,43 +39,65 @@ MAX_COUNT = 1_000_000
 MAX_JSON_INT = 2**53  # beyond it a JSON number loses precision (and int8 casts overflow)
 
 
-class ConditionError(ValueError):
-    """Raised with a message naming what is wrong; `attr` is the path inside the config."""
+class Field(str):
+    """A message parameter that names another field of the rule by its path (e.g.
+    `limits.per_customer`): shown as its key to the API, as its label in the builder."""
 
-    def __init__(self, message, attr=None):
+
+def key_of(attr):
+    """The key a path ends with (`actions.0.config.points` -> `points`): how the API names it."""
+    parts = [part for part in (attr or "").split(".") if part and not part.isdigit()]
+    return parts[-1] if parts else ""
+
+
+class ConditionError(ValueError):
+    """A rule's problem at `attr` (its path inside the rule). The message is a translatable
+    template: `%(name)s` is the field at `attr`, other `%(...)s` come from `params` (a `Field`
+    names another field). `str()` names fields by their keys (the API's terms, in the active
+    language); `render(label_of)` by what `label_of(path)` returns (the builder's labels)."""
+
+    def __init__(self, message, attr=None, **params):
+        self.template, self.attr, self.params = message, attr, params
         super().__init__(message)
-        self.attr = attr
+
+    def render(self, label_of=key_of):
+        values = {key: label_of(value) if isinstance(value, Field) else value for key, value in self.params.items()}
+        return str(self.template) % {"name": label_of(self.attr or ""), **values}
+
+    def __str__(self):
+        return self.render()
 
 
 def number(value, attr, *, low, high, integer=False, above=None):
     """`value` (an int, a float or a numeric string; never a bool) as a Decimal, if it is a
     finite number in [low, high] (and > `above` when given); else ConditionError naming `attr`.
     With `integer`, only whole JSON integers are accepted."""
-    name = attr.rsplit(".", 1)[-1]
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ConditionError(f"{name} must be a number.", attr)
+        raise ConditionError(_("%(name)s must be a number."), attr)
     if integer and not isinstance(value, int):
-        raise ConditionError(f"{name} must be a whole number.", attr)
+        raise ConditionError(_("%(name)s must be a whole number."), attr)
     try:
         parsed = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ConditionError(f"{name} must be a number.", attr) from None
+        raise ConditionError(_("%(name)s must be a number."), attr) from None
     if not parsed.is_finite():
-        raise ConditionError(f"{name} must be a finite number.", attr)
+        raise ConditionError(_("%(name)s must be a finite number."), attr)
     if parsed < low or parsed > high or (above is not None and parsed <= above):
-        lowest = f"more than {above}" if above is not None else f"at least {low}"
-        raise ConditionError(f"{name} must be {lowest} and at most {high}.", attr)
+        if above is not None:
+            raise ConditionError(
+                _("%(name)s must be more than %(low)s and at most %(high)s."), attr, low=above, high=high
+            )
+        raise ConditionError(_("%(name)s must be at least %(low)s and at most %(high)s."), attr, low=low, high=high)
     return parsed
 
 
 def finite_json(value, attr):
     """Refuse non-finite floats (JSON 1e999 parses as infinity) and integers too large for
     JSON anywhere inside `value`, naming the path."""
-    name = attr.rsplit(".", 1)[-1]
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConditionError(f"{name} must be a finite number.", attr)
+        raise ConditionError(_("%(name)s must be a finite number."), attr)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
-        raise ConditionError(f"{name} must be at most {MAX_JSON_INT} in size.", attr)
+        raise ConditionError(_("%(name)s must be at most %(high)s in size."), attr, high=MAX_JSON_INT)
     if isinstance(value, dict):
         for key, item in value.items():
             finite_json(item, f"{attr}.{key}")
@@ -100,39 +123,50 @@ def _lookup_q(path, op, value):
 def validate_condition(condition, attr, *, event=False):
     """Raise ConditionError unless `condition` is a well-formed customer (or event) condition."""
     if not isinstance(condition, dict):
-        raise ConditionError('must be an object {"field", "op", "value"}.', attr)
+        raise ConditionError(_('%(name)s must be an object {"field", "op", "value"}.'), attr)
     field, op = condition.get("field"), condition.get("op", "eq")
     if not isinstance(field, str) or not field:
-        raise ConditionError("field is required.", f"{attr}.field")
+        raise ConditionError(_("%(name)s is required."), f"{attr}.field")
     if op not in OPS:
-        raise ConditionError(f"op must be one of {', '.join(OPS)}.", f"{attr}.op")
+        raise ConditionError(_("%(name)s must be one of %(ops)s."), f"{attr}.op", ops=", ".join(OPS))
     if "value" not in condition:
-        raise ConditionError("value is required.", f"{attr}.value")
+        raise ConditionError(_("%(name)s is required."), f"{attr}.value")
     value = condition["value"]
     finite_json(value, f"{attr}.value")
     if op in ("in", "not_in") and not isinstance(value, list):
-        raise ConditionError(f"value must be a list for op {op}.", f"{attr}.value")
+        raise ConditionError(_("%(name)s must be a list (separated by commas) for this operator."), f"{attr}.value")
     if op in COMPARISONS and (isinstance(value, bool) or not isinstance(value, int | float | str)):
-        raise ConditionError(f"value must be a number for op {op}.", f"{attr}.value")
+        raise ConditionError(_("%(name)s must be a number for this operator."), f"{attr}.value")
     if event:
         if field != "value" and not field.startswith("properties."):
-            raise ConditionError('event conditions use "value" or "properties.<key>".', f"{attr}.field")
+            raise ConditionError(
+                _("%(name)s: an event condition compares the event's value or a property."), f"{attr}.field"
+            )
         if field == "value" and op in (*COMPARISONS, "eq", "ne"):
             number(value, f"{attr}.value", low=-MAX_MONEY, high=MAX_MONEY)
         return
     if field.startswith("consent."):
         if field.split(".", 1)[1] not in CHANNELS or op not in ("eq", "ne") or not isinstance(value, bool):
-            raise ConditionError(f"consent.<channel> takes op eq/ne and true/false; channels: {CHANNELS}.", attr)
+            raise ConditionError(
+                _("%(name)s: a consent takes “is” or “is not” and yes or no; channels: %(channels)s."),
+                attr,
+                channels=", ".join(CHANNELS),
+            )
     elif not field.startswith("attributes.") and field not in PLAIN_FIELDS:
         known = ", ".join(["attributes.<key>", "consent.<channel>", *PLAIN_FIELDS])
-        raise ConditionError(f"unknown field {field!r}; use one of {known}.", f"{attr}.field")
+        raise ConditionError(
+            _("%(name)s: unknown field %(field)s; use one of %(known)s."),
+            f"{attr}.field",
+            field=repr(field),
+            known=known,
+        )
     if field in NUMERIC_FIELDS and op in (*COMPARISONS, "eq", "ne"):
         number(value, f"{attr}.value", low=-MAX_MONEY, high=MAX_MONEY)
 
 
 def validate_conditions(conditions, attr="conditions", *, event=False):
     if not isinstance(conditions, list):
-        raise ConditionError("must be a list of conditions.", attr)
+        raise ConditionError(_("%(name)s must be a list of conditions."), attr)
     for index, condition in enumerate(conditions):
         validate_condition(condition, f"{attr}.{index}", event=event)
 

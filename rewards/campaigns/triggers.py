@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db.models import F, Q, Value, Window
 from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf, RowNumber
+from django.utils.translation import gettext_lazy as _
 
 from engagement import purchase_models
 from engagement.event_schema import is_known_type
@@ -25,6 +26,7 @@ from rewards.campaigns.conditions import (
     MAX_COUNT,
     MAX_MONEY,
     ConditionError,
+    Field,
     campaign_customer_q,
     event_condition_q,
     number,
@@ -67,26 +69,32 @@ class Candidate:
 
 # Upper bounds of the whole-number settings (a timedelta or a count must stay computable).
 MAX_SETTING = {"n": MAX_COUNT, "minutes": 60 * 24 * 365, "hours": 24 * 365, "days": 3650}
+SETTING_MESSAGES = {
+    "n": _("%(name)s must be a whole number from 1 to %(high)s."),
+    "minutes": _("%(name)s must be a whole number of minutes from 1 to %(high)s."),
+    "hours": _("%(name)s must be a whole number of hours from 1 to %(high)s."),
+    "days": _("%(name)s must be a whole number of days from 1 to %(high)s."),
+}
 
 
 def _positive_int(config, key, attr, default=None):
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SETTING[key]:
-        raise ConditionError(f"{key} must be a whole number from 1 to {MAX_SETTING[key]}.", f"{attr}.{key}")
+        raise ConditionError(SETTING_MESSAGES[key], f"{attr}.{key}", high=MAX_SETTING[key])
     return value
 
 
 def validate_trigger(kind, config, attr="trigger"):
     """Raise ConditionError naming the bad field unless `config` suits trigger `kind`."""
     if kind not in K.values:
-        raise ConditionError(f"kind must be one of {', '.join(K.values)}.", f"{attr}.kind")
+        raise ConditionError(_("%(name)s must be one of %(kinds)s."), f"{attr}.kind", kinds=", ".join(K.values))
     if not isinstance(config, dict):
-        raise ConditionError("config must be an object.", f"{attr}.config")
+        raise ConditionError(_("%(name)s must be an object."), f"{attr}.config")
     attr = f"{attr}.config"
     if kind in (K.EVENT, K.NTH_EVENT):
         event_type = config.get("event_type")
         if not isinstance(event_type, str) or not (is_known_type(event_type) or event_type == "tier_changed"):
-            raise ConditionError("event_type must be an event type of the catalogue.", f"{attr}.event_type")
+            raise ConditionError(_("%(name)s must be an event type of the catalogue."), f"{attr}.event_type")
     if kind == K.EVENT:
         for key in ("min_value", "max_value"):
             if config.get(key) is not None:
@@ -102,36 +110,38 @@ def validate_trigger(kind, config, attr="trigger"):
         _positive_int(config, "days", attr)
     elif kind == K.SURVEY_ANSWERED:
         if config.get("kind", "any") not in ("any", *BANDS, "custom"):
-            raise ConditionError("kind must be any, nps, csat, ces or custom.", f"{attr}.kind")
+            raise ConditionError(_("%(name)s must be any, NPS, CSAT, CES or custom."), f"{attr}.kind")
         if config.get("band", "any") not in ("any", "detractor", "passive", "promoter"):
-            raise ConditionError("band must be any, detractor, passive or promoter.", f"{attr}.band")
+            raise ConditionError(_("%(name)s must be any, detractor, passive or promoter."), f"{attr}.band")
         if config.get("band", "any") != "any" and config.get("kind", "any") not in BANDS:
-            raise ConditionError("a band needs kind nps, csat or ces.", f"{attr}.band")
+            raise ConditionError(
+                _("%(name)s needs %(kind)s NPS, CSAT or CES."), f"{attr}.band", kind=Field(f"{attr}.kind")
+            )
     elif kind == K.SCORE_THRESHOLD:
         threshold = config.get("threshold")
         if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 < threshold <= 100:
-            raise ConditionError("threshold must be a whole number from 1 to 100.", f"{attr}.threshold")
+            raise ConditionError(_("%(name)s must be a whole number from 1 to 100."), f"{attr}.threshold")
         if threshold % 10:
-            raise ConditionError("threshold must be a multiple of 10 (score bands).", f"{attr}.threshold")
+            raise ConditionError(_("%(name)s must be a multiple of 10 (score bands)."), f"{attr}.threshold")
         if config.get("direction", "up") not in ("up", "down"):
-            raise ConditionError("direction must be up or down.", f"{attr}.direction")
+            raise ConditionError(_("%(name)s must be up or down."), f"{attr}.direction")
     elif kind == K.SEGMENT_ENTERED:
         segments = config.get("segments")
         if not isinstance(segments, list) or not segments or not all(isinstance(s, str) for s in segments):
-            raise ConditionError("segments must be a non-empty list of RFM segment names.", f"{attr}.segments")
+            raise ConditionError(_("%(name)s: choose at least one RFM segment."), f"{attr}.segments")
     elif kind == K.CHURN_RISK:
         above = config.get("above")
         if isinstance(above, bool) or not isinstance(above, int | float) or not 0 < above < 1:  # NaN fails too
-            raise ConditionError("above must be a number between 0 and 1.", f"{attr}.above")
+            raise ConditionError(_("%(name)s must be more than 0 and less than 1 (100 %%)."), f"{attr}.above")
     elif kind == K.DATE:
         if config.get("which") not in ("birthday", "signup_anniversary"):
-            raise ConditionError("which must be birthday or signup_anniversary.", f"{attr}.which")
+            raise ConditionError(_("%(name)s must be the birthday or the signup anniversary."), f"{attr}.which")
     elif kind == K.SCHEDULE:
         if config.get("frequency") not in ("daily", "weekly", "monthly"):
-            raise ConditionError("frequency must be daily, weekly or monthly.", f"{attr}.frequency")
+            raise ConditionError(_("%(name)s must be daily, weekly or monthly."), f"{attr}.frequency")
         percent = config.get("sample_percent", 100)
         if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 100:
-            raise ConditionError("sample_percent must be a whole number from 1 to 100.", f"{attr}.sample_percent")
+            raise ConditionError(_("%(name)s must be a whole number from 1 to 100."), f"{attr}.sample_percent")
 
 
 def event_types(campaign):

@@ -2,8 +2,10 @@
 form check a definition, so both refuse the same things with the same messages.
 
 Input is the API's shape (docs/campaigns.md). `rule_errors` returns every problem as
-[(attr, message)], attr naming the field (`trigger.config.min_value`, `actions.0.config.points`,
-`limits.budget_points`); `validate` raises `CampaignInvalid` with them. Every number a rule
+[(attr, ConditionError)], attr naming the field (`trigger.config.min_value`,
+`actions.0.config.points`, `limits.budget_points`); `validate` raises `CampaignInvalid` with
+them. Each message is translatable; `str()` names fields by their keys (the API's terms), the
+builder renders it with its fields' labels (ConditionError.render). Every number a rule
 holds (values, points, percents, counts, budgets, delays, priority) must be finite and within
 the bounds below, so no stored rule can make an evaluation overflow or fail to compare
 (issue 13: a campaign with min_value "NaN" stalled a program's whole event processing).
@@ -11,12 +13,15 @@ the bounds below, so no stored rule can make an evaluation overflow or fail to c
 
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy as _
+
 from engagement.errors import ValidationFailed
 from rewards.campaigns.actions import validate_action
 from rewards.campaigns.conditions import (
     MAX_COUNT,
     MAX_MONEY,
     ConditionError,
+    Field,
     finite_json,
     number,
     validate_conditions,
@@ -57,54 +62,68 @@ def _check(errors, fn, *args, **kwargs):
     try:
         fn(*args, **kwargs)
     except ConditionError as exc:
-        errors.append((exc.attr or "", str(exc)))
+        errors.append((exc.attr or "", exc))
 
 
 def validate_audience(audience):
     if not isinstance(audience, dict):
-        raise ConditionError("must be an object {kind, values, attributes}.", "audience")
+        raise ConditionError(_("%(name)s must be an object {kind, values, attributes}."), "audience")
     kind = audience.get("kind", "all")
     if kind not in Campaign.Audience.values:
-        raise ConditionError(f"kind must be one of {', '.join(Campaign.Audience.values)}.", "audience.kind")
+        raise ConditionError(
+            _("%(name)s must be one of %(kinds)s."), "audience.kind", kinds=", ".join(Campaign.Audience.values)
+        )
     values = audience.get("values", [])
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConditionError("values must be a list of names.", "audience.values")
+        raise ConditionError(_("%(name)s must be a list of names."), "audience.values")
     if kind in ("segment", "tier", "rfm_segment") and not values:
-        raise ConditionError(f"values is required for audience {kind}.", "audience.values")
+        raise ConditionError(_("%(name)s: give at least one for this audience."), "audience.values")
     if not isinstance(audience.get("attributes", {}), dict):
-        raise ConditionError("attributes must be an object of attribute: value.", "audience.attributes")
+        raise ConditionError(_("%(name)s must be an object of attribute: value."), "audience.attributes")
     finite_json(audience.get("attributes", {}), "audience.attributes")
 
 
 def validate_limits(limits):
     if not isinstance(limits, dict):
-        raise ConditionError("must be an object.", "limits")
+        raise ConditionError(_("%(name)s must be an object."), "limits")
     for key in limits:
         if key not in LIMIT_FIELDS:
-            raise ConditionError(f"unknown limit; use {', '.join(LIMIT_FIELDS)}.", f"limits.{key}")
+            raise ConditionError(
+                _("%(name)s: unknown limit; use %(limits)s."), f"limits.{key}", limits=", ".join(LIMIT_FIELDS)
+            )
     for key, highest in MAX_LIMITS.items():
         value = limits.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest):
-            raise ConditionError(f"must be a whole number from 1 to {highest} (or null).", f"limits.{key}")
+            raise ConditionError(
+                _("%(name)s must be a whole number from 1 to %(high)s, or empty."), f"limits.{key}", high=highest
+            )
     if limits.get("per_customer_period_days") and not limits.get("per_customer"):
-        raise ConditionError("a period needs per_customer.", "limits.per_customer_period_days")
+        raise ConditionError(
+            _("%(name)s needs %(other)s."),
+            "limits.per_customer_period_days",
+            other=Field("limits.per_customer"),
+        )
     if limits.get("budget_money") is not None:
         money = number(limits["budget_money"], "limits.budget_money", low=0, above=0, high=MAX_MONEY)
         if money != money.quantize(CENT):
-            raise ConditionError("must be a positive amount with at most 2 decimals.", "limits.budget_money")
+            raise ConditionError(
+                _("%(name)s must be a positive amount with at most 2 decimals."), "limits.budget_money"
+            )
 
 
 def validate_action_item(program, action, attr):
     """One entry of `actions` ({kind, config, delay_minutes, cancel_if_event_type})."""
     if not isinstance(action, dict):
-        raise ConditionError("must be an object {kind, config, delay_minutes}.", attr)
+        raise ConditionError(_("%(name)s must be an object {kind, config, delay_minutes}."), attr)
     config = action.get("config", {})
     finite_json(config, f"{attr}.config")
     validate_action(action.get("kind"), config, attr, program=program)
     delay = action.get("delay_minutes", 0)
     if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_MINUTES:
         raise ConditionError(
-            f"must be a whole number of minutes from 0 (at once) to {MAX_DELAY_MINUTES}.", f"{attr}.delay_minutes"
+            _("%(name)s must be a whole number of minutes from 0 (at once) to %(high)s."),
+            f"{attr}.delay_minutes",
+            high=MAX_DELAY_MINUTES,
         )
 
 
@@ -115,7 +134,9 @@ def _validate_trigger(trigger):
 
 def _validate_priority(priority):
     if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
-        raise ConditionError(f"must be a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}.", "priority")
+        raise ConditionError(
+            _("%(name)s must be a whole number from -%(high)s to %(high)s."), "priority", high=MAX_PRIORITY
+        )
 
 
 def rule_errors(program, data, *, actions=True):
@@ -123,10 +144,10 @@ def rule_errors(program, data, *, actions=True):
     action list out (the admin checks each inline form on its own)."""
     errors = []
     if not str(data.get("name", "")).strip():
-        errors.append(("name", "name is required."))
+        errors.append(("name", ConditionError(_("%(name)s is required."), "name")))
     trigger = data.get("trigger") or {}
     if not isinstance(trigger, dict):
-        errors.append(("trigger", "must be an object {kind, config}."))
+        errors.append(("trigger", ConditionError(_("%(name)s must be an object {kind, config}."), "trigger")))
         trigger = {}
     _check(errors, _validate_trigger, trigger)
     _check(errors, validate_conditions, data.get("conditions", []))
@@ -137,13 +158,15 @@ def rule_errors(program, data, *, actions=True):
     if actions:
         action_list = data.get("actions")
         if not isinstance(action_list, list) or not action_list:
-            errors.append(("actions", "at least one action is required."))
+            errors.append(("actions", ConditionError(_("At least one action is required."), "actions")))
             action_list = []
         for index, action in enumerate(action_list):
             _check(errors, validate_action_item, program, action, f"actions.{index}")
     starts, ends = data.get("starts_at"), data.get("ends_at")
     if starts and ends and ends <= starts:
-        errors.append(("ends_at", "must be after starts_at."))
+        errors.append(
+            ("ends_at", ConditionError(_("%(name)s must be after %(start)s."), "ends_at", start=Field("starts_at")))
+        )
     return errors
 
 

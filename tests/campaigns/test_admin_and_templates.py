@@ -63,8 +63,8 @@ def test_builder_says_what_is_wrong(admin_client, acme):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "min_value must be at least -999999999999.99 and at most 999999999999.99." in page
-    assert "percent must be more than 0 and at most 1000." in page
+    assert "Smallest value must be at least -999999999999.99 and at most 999999999999.99." in page
+    assert "Percent of the event&#x27;s value must be more than 0 and at most 1000." in page
     assert Campaign.objects.count() == 0
 
 

@@ -103,3 +103,59 @@ def test_build_save_activate_and_grant_through_the_form(live_server, browser_pag
     log_in(phone, live_server.url, f"/admin/campaigns/campaign/{campaign.pk}/change/")
     shoot(phone, "builder-change-390")
     assert_accessible(phone)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_condition_and_action_rows_are_added_and_removed_before_one_save(live_server, browser_page, settings, acme):
+    settings.ADMIN_OTP = "off"
+    get_user_model().objects.create_superuser("root", "root@example.com", "root-Pass-123")
+    page = browser_page(**DESKTOP)
+    log_in(page, live_server.url, "/admin/campaigns/campaign/add/")
+    page.select_option("#id_program", str(acme.pk))
+    page.fill("#id_name", "Regulars")
+    page.select_option("#id_trigger_kind", "event")
+    page.select_option("#id_event_type", "purchase")
+
+    # Given the two empty rows the page starts with, add three more: rows 2, 3 and 4
+    for _ in range(3):
+        page.click("[data-testid=add-condition]")
+    assert page.input_value("#id_conditions-TOTAL_FORMS") == "5"
+    page.select_option("#id_conditions-2-field", "purchase_count")
+    page.select_option("#id_conditions-2-op", "gte")
+    page.fill("#id_conditions-2-value", "3")
+    page.select_option("#id_conditions-3-field", "tier")
+    page.fill("#id_conditions-3-value", "Gold")
+    page.select_option("#id_conditions-4-field", "locale")
+    page.fill("#id_conditions-4-value", "ms")
+    # ... and remove the last one again: it is hidden and not stored
+    page.click("#id_conditions-4-DELETE >> xpath=.. >> .condition-remove")
+    assert page.is_visible("#id_conditions-4-field") is False
+
+    # A second action, added with the admin's "Add another" link
+    page.select_option("#id_actions-0-kind", "grant_points")
+    page.fill("#id_actions-0-points", "50")
+    page.click("#actions-group .add-row a")
+    page.select_option("#id_actions-1-kind", "notify_team")
+    page.fill("#id_actions-1-subject", "A regular bought again")
+    shoot(page, "builder-rows-1366")
+    assert_accessible(page)
+    page.click("input[name=_continue]")
+
+    # One save stored both conditions and both actions
+    page.wait_for_selector("[data-testid=campaign-sentence]")
+    campaign = Campaign.objects.get()
+    assert campaign.conditions == [
+        {"field": "purchase_count", "op": "gte", "value": 3},
+        {"field": "tier", "op": "eq", "value": "Gold"},
+    ]
+    assert list(campaign.actions.order_by("position", "pk").values_list("kind", "config")) == [
+        ("grant_points", {"points": 50}),
+        ("notify_team", {"subject": "A regular bought again"}),
+    ]
+
+    phone = browser_page(**PHONE)
+    log_in(phone, live_server.url, f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    phone.click("[data-testid=add-condition]")
+    shoot(phone, "builder-rows-390")
+    assert_accessible(phone)

@@ -279,17 +279,80 @@ def test_errors_show_next_to_their_field_and_nothing_is_stored(admin_client, acm
     page = response.content.decode()
     form = response.context["adminform"].form
     assert form.errors == {
-        "nth": ["n must be a whole number from 1 to 1000000."],
-        "audience_tiers": ["values is required for audience tier."],
+        "nth": ["Which occurrence (N) must be a whole number from 1 to 1000000."],
+        "audience_tiers": ["Tiers: give at least one for this audience."],
         "__all__": ["Check the conditions below."],
     }
     assert [f.errors for f in form.conditions.forms[:2]] == [
         {"key": ["Name the attribute or property."]},
-        {"value": ["value must be a number."]},
+        {"value": ["Value must be a number."]},
     ]
     action_form = response.context["inline_admin_formsets"][0].formset.forms[0]
-    assert action_form.errors == {"points": ["give either points or percent (of the trigger's value)."]}
-    assert "n must be a whole number from 1 to 1000000." in errors_next_to(page, "nth")
+    assert action_form.errors == {"points": ["Give either Points or Percent of the event's value."]}
+    assert "Which occurrence (N) must be a whole number from 1 to 1000000." in errors_next_to(page, "nth")
+    assert Campaign.objects.count() == 0
+
+
+def limits_without_a_count(client, acme):
+    """A builder post whose period ("Within (days)") lacks its count ("Times per customer")."""
+    data = blank_form(client)
+    data.update(
+        {
+            "program": acme.pk,
+            "name": "Weekly",
+            "trigger_kind": "event",
+            "event_type": "purchase",
+            "per_customer_period_days": "7",
+            "actions-0-kind": "grant_points",
+            "actions-0-points": "5",
+        }
+    )
+    return data
+
+
+def test_a_builder_message_names_the_fields_label_not_its_config_key(admin_client, acme, cast):
+    response = admin_client.post(ADD, limits_without_a_count(admin_client, acme))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "per_customer_period_days": ["Within (days) needs Times per customer."]
+    }
+    assert "Within (days) needs Times per customer." in errors_next_to(
+        response.content.decode(), "per_customer_period_days"
+    )
+    assert Campaign.objects.count() == 0
+
+
+def test_the_api_names_the_same_problem_by_its_key(acme_api):
+    body = {
+        "name": "Weekly",
+        "trigger": {"kind": "event", "config": {"event_type": "purchase"}},
+        "limits": {"per_customer_period_days": 7},
+        "actions": [{"kind": "grant_points", "config": {"points": 5}}],
+    }
+
+    response = acme_api.post("/api/v1/campaigns", body, format="json")
+
+    assert response.status_code == 400
+    assert [(e["attr"], e["detail"]) for e in response.json()["errors"]] == [
+        ("limits.per_customer_period_days", "per_customer_period_days needs per_customer.")
+    ]
+    assert Campaign.objects.count() == 0
+
+
+def test_with_the_admin_in_arabic_builder_messages_are_arabic(admin_client, acme, cast):
+    admin_client.cookies["django_language"] = "ar"
+    data = limits_without_a_count(admin_client, acme)
+    data.update({"actions-0-points": "5", "actions-0-percent": "5"})
+
+    response = admin_client.post(ADD, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "per_customer_period_days": ["خلال (أيام) يتطلب مرات لكل عميل."]
+    }
+    action_form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert action_form.errors == {"points": ["أعطِ إما النقاط أو نسبة من قيمة الحدث."]}
     assert Campaign.objects.count() == 0
 
 

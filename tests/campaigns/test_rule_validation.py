@@ -93,7 +93,7 @@ def test_patch_refuses_a_poison_number_and_changes_nothing(acme, acme_api):
     assert campaign.trigger_config == {"event_type": "purchase", "min_value": "100"}
 
 
-def test_admin_refuses_the_same_numbers_with_the_same_messages(admin_client, acme):
+def test_admin_refuses_the_same_numbers_naming_its_fields_by_their_labels(admin_client, acme):
     response = admin_client.post(
         "/admin/campaigns/campaign/add/",
         builder_post(
@@ -109,7 +109,7 @@ def test_admin_refuses_the_same_numbers_with_the_same_messages(admin_client, acm
     action = response.context["inline_admin_formsets"][0].formset.forms[0]
     assert (form.errors["min_value"], form.errors["budget_points"], action.errors["percent"]) == (
         ["Enter a number."],
-        ["must be a whole number from 1 to 1000000000000 (or null)."],
-        ["percent must be more than 0 and at most 1000."],
+        ["Points budget must be a whole number from 1 to 1000000000000, or empty."],
+        ["Percent of the event's value must be more than 0 and at most 1000."],
     )
     assert Campaign.objects.count() == 0
