@@ -231,7 +231,8 @@ def redemption_view(request, redemption_id):
         _ctx(
             request,
             redemption=redemption,
-            credentials=redemption.credentials,
+            # Sealed when the provider's answer came; shown once the order is done.
+            credentials=redemption.credentials if redemption.status == Redemption.Status.COMPLETED else [],
             **_fulfilment_ctx(redemption.fulfilment_or_none),
             just_redeemed=request.GET.get("done") == "1",
             **scans,
