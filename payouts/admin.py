@@ -66,8 +66,10 @@ class AttemptInline(ReadOnlyInline):
     fields = ["created_at", "kind", "outcome", "response_code", "error", "duration_ms", "request", "response_body"]
 
     def get_fields(self, request, obj=None):
-        # A provider's raw answer can hold a gift card's code, PIN or link (the customer's
-        # credential, kept encrypted on the redemption): only superusers read it here.
+        # The answer is stored with the fields its provider documents as secret redacted
+        # (a card's code/PIN/link, payees, account numbers: docs/payouts.md). It stays
+        # superuser-only as a second line: a field a provider adds later is not redacted
+        # until its adapter lists it.
         fields = super().get_fields(request, obj)
         return fields if request.user.is_superuser else [f for f in fields if f != "response_body"]
 

@@ -29,3 +29,21 @@ def unregister_payout_final_handler(handler):
 def run_payout_final_handlers(payout_id, status):
     for handler in list(_final_handlers):
         handler(payout_id, status)
+
+
+# Credential hooks: a provider's answer carried a gift card's code/PIN/link. The attempt is
+# stored with it redacted, so whoever shows it to the customer must keep it now (rewards
+# seals it on the redemption). fn(payout_id, [{"kind", "label", "value"}]) is called in
+# the transaction that records the attempt; if it raises, the attempt is not recorded.
+_credential_handlers = []
+
+
+def register_payout_credentials_handler(handler):
+    if handler not in _credential_handlers:
+        _credential_handlers.append(handler)
+    return handler
+
+
+def run_payout_credentials_handlers(payout_id, credentials):
+    for handler in list(_credential_handlers):
+        handler(payout_id, credentials)

@@ -8,7 +8,9 @@ sweep re-claims anything due (lost messages, retries after backoff, lookups, pol
    delivered twice, or two workers, find the row taken and do nothing.
 2. Call the provider OUTSIDE any transaction (no row lock held over the network), with
    our reference, which was stored when the payout was created. Every call is logged as a
-   PayoutAttempt.
+   PayoutAttempt with the provider's secrets redacted (providers.http.stored_body); a
+   gift-card code/PIN/link in the answer goes to the credential hooks in the same
+   transaction (rewards keeps it encrypted on the redemption).
 3. Apply the outcome under the row lock, only if our lease is still the current one:
    pending -> wait (poll later or webhook); final -> states; transient -> back to queued
    with exponential backoff and jitter (failed after PAYOUTS_MAX_ATTEMPTS); unknown
@@ -31,7 +33,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payouts import states
+from payouts import hooks, states
 from payouts.models import Payout, PayoutAttempt, Status, Step
 from payouts.providers import get_provider
 from payouts.providers.base import OrderRequest, Outcome, ProviderResult
@@ -70,16 +72,20 @@ def process_payout(payout_id: int, now: datetime | None = None) -> str | None:
     else:
         kind = PayoutAttempt.Kind.LOOKUP
         result = provider.fetch_status(payout.reference, payout.provider_reference)
-    PayoutAttempt.objects.create(
-        payout=payout,
-        kind=kind,
-        outcome=result.outcome,
-        request=result.request,
-        response_code=result.response_code,
-        response_body=result.response_body or "",
-        error=(result.error or "")[:500],
-        duration_ms=result.duration_ms,
-    )
+    with transaction.atomic():
+        PayoutAttempt.objects.create(
+            payout=payout,
+            kind=kind,
+            outcome=result.outcome,
+            request=result.request,
+            response_code=result.response_code,
+            response_body=result.response_body or "",
+            error=(result.error or "")[:500],
+            duration_ms=result.duration_ms,
+        )
+        if result.credentials:
+            found = [{"kind": c.kind, "label": c.label, "value": c.value} for c in result.credentials]
+            hooks.run_payout_credentials_handlers(payout.pk, found)
     apply_result(payout.pk, token, kind, result)
     return result.outcome
 

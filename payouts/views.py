@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from engagement.models import Program
 from payouts.provider_webhooks import apply_webhook_update
 from payouts.providers import PROVIDERS, get_provider
-from payouts.providers.base import WebhookLookupError, WebhookSignatureError
+from payouts.providers.base import WebhookLookupError, WebhookSignatureError, redact
 
 
 @csrf_exempt
@@ -31,6 +31,8 @@ def provider_webhook(request, provider, program_slug):
         return JsonResponse({"error": str(exc)}, status=400)
     except WebhookLookupError as exc:
         return JsonResponse({"error": str(exc)}, status=503)
-    payload = json.loads(body)
+    # Kept as the receipt's payload: without the provider's secret fields (a PayPal item's
+    # receiver, a RazorpayX fund account).
+    payload = redact(json.loads(body), adapter.secret_fields)
     results = [apply_webhook_update(program, provider, update, payload) for update in updates]
     return JsonResponse({"results": results})

@@ -11,6 +11,7 @@ One of the two is required.
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,7 +21,8 @@ from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from engagement.partner_api.pagination import CursorPagination, paginated
 from engagement.partner_api.params import parse_choice_param
 from rewards import balances, catalogue, ledger, redemptions, vouchers
-from rewards.models import EntryKind, LedgerEntry
+from rewards.forms import CharityForm, ShippingAddressForm
+from rewards.models import Charity, EntryKind, LedgerEntry, RewardKind
 from rewards.serializers import (
     AdjustmentInputSerializer,
     BalanceOutputSerializer,
@@ -172,10 +174,55 @@ class RedemptionCreateApi(APIView):
         if item is None:
             raise Http404("No such reward.")
         redemption = redemptions.redeem_reward(
-            customer=customer, item=item, idempotency_key=key, channel="api", product=data["product"]
+            customer=customer,
+            item=item,
+            idempotency_key=key,
+            channel="api",
+            product=data["product"],
+            fulfilment=fulfilment_details(item, data),
         )
         redemption = redemptions.get_redemption(request.program, redemption.pk)
         return Response(RedemptionOutputSerializer(redemption).data, status=status.HTTP_201_CREATED)
+
+
+def fulfilment_details(item, data):
+    """The shipping address / charity of a redemption request, checked by the portal's own
+    forms (same rules, same messages); raises ValidationError (400, nothing created) for a
+    missing or bad one, or one given for a reward that takes none."""
+    address, charity = data.get("shipping_address"), data.get("charity")
+    if item.kind != RewardKind.MERCHANDISE and address is not None:
+        raise ValidationError({"shipping_address": ["Only a merchandise reward is shipped."]}, code="invalid")
+    if item.kind != RewardKind.DONATION and charity is not None:
+        raise ValidationError({"charity": ["Only a donation reward goes to a charity."]}, code="invalid")
+    if item.kind == RewardKind.MERCHANDISE:
+        if address is None:
+            raise ValidationError(
+                {"shipping_address": ["A merchandise reward needs a shipping address."]}, code="required"
+            )
+        form = ShippingAddressForm({f"ship_{name}": value for name, value in address.items()})
+        if not form.is_valid():
+            raise ValidationError({"shipping_address": _form_errors(form, "ship_")})
+        return form.cleaned_data
+    if item.kind == RewardKind.DONATION:
+        charities = list(Charity.objects.filter(program_id=item.program_id, active=True))
+        if not charities:
+            return None
+        form = CharityForm({"charity": charity}, charities=charities)
+        if charity is None or not form.is_valid():
+            why = "Choose one of the charities offered (`charities` in GET /rewards)."
+            raise ValidationError({"charity": [why]}, code="required" if charity is None else "invalid_choice")
+        return {"charity": form.cleaned_data["charity"]}
+    return None
+
+
+def _form_errors(form, prefix):
+    """A Django form's errors as DRF's nested {field: [ErrorDetail]} under the API's names."""
+    return {
+        name.removeprefix(prefix): [
+            ErrorDetail(str(e.message % (e.params or {})), code=e.code or "invalid") for e in errs
+        ]
+        for name, errs in form.errors.as_data().items()
+    }
 
 
 class VoucherUseApi(APIView):

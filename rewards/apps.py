@@ -20,8 +20,8 @@ class RewardsConfig(AppConfig):
 
     def ready(self):
         from engagement import hooks
-        from payouts.hooks import register_payout_final_handler
-        from rewards import customer_page, demo, earning, metrics, personal_data, redemptions, referrals
+        from payouts.hooks import register_payout_credentials_handler, register_payout_final_handler
+        from rewards import credentials, customer_page, demo, earning, metrics, personal_data, redemptions, referrals
         from surveys.next_steps import register_next_step
 
         hooks.register_event_handler("earning", earning.handle_events)
@@ -32,4 +32,5 @@ class RewardsConfig(AppConfig):
         hooks.register_erasure_handler(personal_data.erase_customer_rewards)
         hooks.register_export_section("rewards", personal_data.export_rewards)
         register_payout_final_handler(redemptions.handle_payout_final)
+        register_payout_credentials_handler(credentials.keep_payout_credentials)
         customer_page.register()

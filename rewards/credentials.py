@@ -14,8 +14,6 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-from payouts.providers import get_provider
-
 KINDS = ("code", "pin", "link")
 
 
@@ -46,11 +44,12 @@ def unseal(token: str) -> list[dict[str, str]]:
         return []
 
 
-def from_payout(payout) -> list[dict[str, str]]:
-    """The credentials in the payout's newest provider answer that carries any."""
-    provider = get_provider(payout.program, payout.provider)
-    for attempt in payout.provider_attempts.order_by("-id"):
-        found = provider.credentials(attempt.response_body)
-        if found:
-            return [{"kind": c.kind, "label": c.label, "value": c.value} for c in found if c.kind in KINDS]
-    return []
+def keep_payout_credentials(payout_id: int, found: list[dict[str, str]]) -> None:
+    """payouts credential hook: seal what the provider issued on the payout's redemption
+    (the provider's answer itself is stored redacted). Shown once the redemption is
+    completed; a failed redemption drops it."""
+    from rewards.models import Redemption
+
+    kept = [c for c in found if c.get("kind") in KINDS]
+    if kept:
+        Redemption.objects.filter(payout_id=payout_id).update(credentials_sealed=seal(kept))

@@ -10,9 +10,20 @@ from django.utils.translation import gettext_lazy as _
 SHIP_COUNTRIES = ("MY", "SG", "BN", "ID", "TH", "PH", "VN", "IN", "AE", "SA", "QA", "KW", "OM", "BH", "GB", "US", "AU")
 
 
+def country_names():
+    """{ISO 3166 code: the country's name in the current language} from CLDR (Babel, a
+    dependency already: Django has no country list)."""
+    return Locale.parse(get_language() or "en", sep="-").territories
+
+
+def country_name(code):
+    """The country's name in the current language; the code itself when CLDR has none."""
+    return country_names().get(code, code) if code else ""
+
+
 def ship_country_choices():
-    """(code, name in the current language) sorted by name; names from CLDR (Babel)."""
-    names = Locale.parse(get_language() or "en", sep="-").territories
+    """(code, name in the current language) sorted by name."""
+    names = country_names()
     return sorted(((code, names.get(code, code)) for code in SHIP_COUNTRIES), key=lambda pair: pair[1])
 
 
@@ -118,3 +129,23 @@ class CharityForm(forms.Form):
     def __init__(self, *args, charities=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["charity"].choices = [(charity.pk, charity.name) for charity in charities]
+
+
+class ProductChoiceForm(forms.Form):
+    """ "Recipient chooses": which of a gift-card reward's cards (provider products still
+    offered at its value, rewards.provider_rewards.offered_products) the customer wants. A
+    value outside that list is refused like any unknown choice."""
+
+    product = forms.ChoiceField(
+        label=_("Choose your gift card"),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose one of the gift cards."),
+            "invalid_choice": _("Choose one of the gift cards."),
+        },
+    )
+
+    def __init__(self, *args, products=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.products = list(products)
+        self.fields["product"].choices = [(product.product_id, product.name) for product in self.products]

@@ -674,9 +674,13 @@ class Fulfilment(models.Model):
 
     @property
     def address_lines(self):
-        """The shipping address as display lines (empty parts left out)."""
+        """The shipping address as display lines (empty parts left out), the country by its
+        name in the current language."""
+        from rewards.forms import country_name  # forms is the portal's layer, above models
+
         city = " ".join(part for part in (self.ship_postcode, self.ship_city) if part)
-        parts = (self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_region, self.ship_country)
+        country = country_name(self.ship_country)
+        parts = (self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_region, country)
         return [part for part in parts if part]
 
 

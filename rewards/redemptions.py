@@ -27,7 +27,7 @@ from django.utils import timezone
 from engagement.models import Customer, Program
 from payouts.models import Method, Payout
 from payouts.services import PayoutError, request_payout
-from rewards import activity, credentials, ledger
+from rewards import activity, ledger
 from rewards.catalogue import eligibility_error
 from rewards.errors import InsufficientPoints, ItemUnavailable, OutOfStock, RewardsError
 from rewards.fulfilment import start_fulfilment
@@ -243,7 +243,8 @@ def fail_redemption(redemption_id: int, reason: str) -> Redemption:
         redemption.status = Redemption.Status.FAILED
         redemption.failure_reason = str(reason)[:255]
         redemption.failed_at = timezone.now()
-        redemption.save(update_fields=["status", "failure_reason", "failed_at"])
+        redemption.credentials_sealed = ""  # nothing was delivered: keep no code
+        redemption.save(update_fields=["status", "failure_reason", "failed_at", "credentials_sealed"])
         webhook(
             redemption.program,
             "redemption.failed",
@@ -281,13 +282,10 @@ def complete_redemption(redemption_id: int) -> Redemption:
 
 
 def _record_provider_delivery(redemption_id, payout_id):
-    """Keep the provider's order id and the code/PIN/link it issued (encrypted), read from
-    the payout's recorded provider answers; nothing to keep for an emailed card."""
-    payout = Payout.objects.select_related("program").get(pk=payout_id)
-    Redemption.objects.filter(pk=redemption_id).update(
-        provider_order=payout.provider_reference[:128],
-        credentials_sealed=credentials.seal(credentials.from_payout(payout)),
-    )
+    """Keep the provider's order id; the code/PIN/link it issued was sealed on the
+    redemption when its answer came (rewards.credentials.keep_payout_credentials)."""
+    payout = Payout.objects.only("provider_reference").get(pk=payout_id)
+    Redemption.objects.filter(pk=redemption_id).update(provider_order=payout.provider_reference[:128])
 
 
 def handle_payout_final(payout_id: int, status: str) -> None:

@@ -5,7 +5,8 @@ from rest_framework import serializers
 
 from engagement.partner_api import fields
 from rewards.catalogue import available_stock
-from rewards.models import LedgerEntry, Redemption, RewardItem, VoucherCode
+from rewards.forms import SHIP_COUNTRIES
+from rewards.models import Charity, LedgerEntry, Redemption, RewardItem, RewardKind, VoucherCode
 from rewards.provider_rewards import offered_products
 
 
@@ -29,6 +30,22 @@ class AdjustmentInputSerializer(serializers.Serializer):
         return value
 
 
+class ShippingAddressInputSerializer(serializers.Serializer):
+    """Where a merchandise reward ships. Checked by the portal's form (rewards.forms.
+    ShippingAddressForm) in the view, so both take and refuse the same addresses."""
+
+    name = serializers.CharField(max_length=120)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postcode = serializers.CharField(max_length=20, help_text="Letters, digits, spaces and dashes.")
+    country = serializers.CharField(
+        max_length=2, help_text="ISO 3166 code of a country merchandise ships to: " + ", ".join(SHIP_COUNTRIES) + "."
+    )
+    phone = serializers.CharField(max_length=32, help_text="For the courier: digits, spaces, dashes, a leading +.")
+
+
 class RedemptionInputSerializer(serializers.Serializer):
     customer = serializers.CharField(max_length=128)
     reward = serializers.IntegerField(min_value=1)
@@ -37,7 +54,17 @@ class RedemptionInputSerializer(serializers.Serializer):
         max_length=64,
         required=False,
         default="",
-        help_text="For a gift-card reward offering several cards (`products` in GET /rewards): the one chosen.",
+        help_text="For a gift-card reward offering several cards (`products` in GET /rewards): the one chosen "
+        "(required when there are several; one outside the list is refused).",
+    )
+    shipping_address = ShippingAddressInputSerializer(
+        required=False, help_text="Required for a merchandise reward; refused for any other kind."
+    )
+    charity = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="For a donation reward when the program lists charities (`charities` in GET /rewards): "
+        "the id of the one chosen (required then).",
     )
 
 
@@ -79,6 +106,15 @@ class ProductChoiceSerializer(serializers.Serializer):
     terms = serializers.CharField()
 
 
+class CharityChoiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+    registration = serializers.CharField()
+
+    def get_name(self, charity) -> dict:
+        return {"en": charity.name_en, "ar": charity.name_ar, "ms": charity.name_ms}
+
+
 class RewardOutputSerializer(serializers.ModelSerializer):
     title = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
@@ -89,14 +125,27 @@ class RewardOutputSerializer(serializers.ModelSerializer):
     ineligible_reason = serializers.SerializerMethodField()
     affordable = serializers.SerializerMethodField()
     products = serializers.SerializerMethodField()
+    charities = serializers.SerializerMethodField()
 
     class Meta:
         model = RewardItem
         fields = [
             "id", "kind", "title", "description", "points_cost", "cash_value", "currency", "stock",
             "valid_from", "valid_until", "eligible_tiers", "eligible_segments", "eligible", "ineligible_reason",
-            "affordable", "products",
+            "affordable", "products", "charities",
         ]  # fmt: skip
+
+    @extend_schema_field(CharityChoiceSerializer(many=True))
+    def get_charities(self, item):
+        """The charities a donation reward may go to (empty for other rewards)."""
+        if item.kind != RewardKind.DONATION:
+            return []
+        # One query per program for the whole list, not one per donation reward.
+        cache = self.context.setdefault("charities", {}) if self.context is not None else {}
+        if item.program_id not in cache:
+            offered = Charity.objects.filter(program_id=item.program_id, active=True)
+            cache[item.program_id] = CharityChoiceSerializer(offered, many=True).data
+        return cache[item.program_id]
 
     @extend_schema_field(ProductChoiceSerializer(many=True))
     def get_products(self, item):

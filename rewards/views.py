@@ -25,8 +25,9 @@ from engagement.models import Program
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.checkout.evaluation import list_held_reservations
 from rewards.errors import RewardsError
-from rewards.forms import CharityForm, LoginForm, ProfileForm, ReferralJoinForm, ShippingAddressForm
+from rewards.forms import CharityForm, LoginForm, ProductChoiceForm, ProfileForm, ReferralJoinForm, ShippingAddressForm
 from rewards.models import Charity, FulfilmentStatus, Redemption, RewardKind, RewardsSettings
+from rewards.provider_rewards import offered_products
 from rewards.templatetags.rewards_format import points as format_points
 
 
@@ -164,16 +165,18 @@ def redeem_view(request, item_id):
     item = catalogue.get_item(customer.program, item_id)
     if item is None:
         raise Http404
-    details_form = _details_form(item, request.POST if request.method == "POST" else None)
+    data = request.POST if request.method == "POST" else None
+    details_form, product_form = _details_form(item, data), _product_form(item, data)
     if request.method == "POST":
         key = request.POST.get("key", "")[:64]
         if not key:
             return redirect("rewards_portal:redeem", item_id=item.pk)
-        if details_form is None or details_form.is_valid():
+        if all(form is None or form.is_valid() for form in (details_form, product_form)):
             try:
                 redemption = redemptions.redeem_reward(
                     customer=customer, item=item, idempotency_key=f"portal:{customer.pk}:{key}", channel="portal",
                     fulfilment=details_form.cleaned_data if details_form is not None else None,
+                    product=product_form.cleaned_data["product"] if product_form is not None else "",
                 )  # fmt: skip
             except RewardsError as exc:
                 messages.error(request, str(exc.message))
@@ -191,9 +194,17 @@ def redeem_view(request, item_id):
             after=summary["balance"] - item.points_cost,
             problem=catalogue.eligibility_error(item, customer),
             details_form=details_form,
+            product_form=product_form,
         ),
-        status=400 if details_form is not None and details_form.is_bound else 200,
+        status=400 if data is not None and (details_form is not None or product_form is not None) else 200,
     )
+
+
+def _product_form(item, data):
+    """The gift-card choice of a reward over several provider products ("recipient
+    chooses"), or None (one card, or none linked)."""
+    offered = offered_products(item)
+    return ProductChoiceForm(data, products=offered) if len(offered) > 1 else None
 
 
 def _details_form(item, data):
@@ -231,7 +242,8 @@ def redemption_view(request, redemption_id):
         _ctx(
             request,
             redemption=redemption,
-            credentials=redemption.credentials,
+            # Sealed when the provider's answer came; shown once the order is done.
+            credentials=redemption.credentials if redemption.status == Redemption.Status.COMPLETED else [],
             **_fulfilment_ctx(redemption.fulfilment_or_none),
             just_redeemed=request.GET.get("done") == "1",
             **scans,

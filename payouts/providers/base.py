@@ -51,6 +51,9 @@ class ProviderResult:
     response_body: str = ""
     request: dict = field(default_factory=dict)
     duration_ms: int = 0
+    # The gift-card code/PIN/link the answer carried: handed to the payout's credential
+    # handlers (kept encrypted on the redemption), never stored with the attempt.
+    credentials: list["Credential"] = field(default_factory=list)
     # Filled by the sandbox when it raises the webhook itself, for tests and the demo.
     amount: Decimal | None = None
 
@@ -99,6 +102,22 @@ class WebhookLookupError(Exception):
     answer 503 so the provider delivers it again later; change nothing."""
 
 
+REDACTED = "[redacted]"
+
+
+def redact(data, secret_fields):
+    """`data` (parsed JSON) with the value of every key named in `secret_fields`, at any
+    depth, replaced by REDACTED (empty values are left as they are: nothing to hide)."""
+    if isinstance(data, dict):
+        return {
+            key: REDACTED if key in secret_fields and value not in (None, "", [], {}) else redact(value, secret_fields)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [redact(value, secret_fields) for value in data]
+    return data
+
+
 def hmac_sha256_hex(secret, body):
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -111,6 +130,12 @@ class PayoutProvider:
     """Base class: adapters set `name` and implement the three calls (+ statement)."""
 
     name = ""
+
+    # The keys of this provider's documented answers (and webhook bodies) whose values are
+    # secret or personal: gift-card codes, PINs and links, recipients, account numbers,
+    # tokens. Every stored copy of an answer (PayoutAttempt.response_body, a webhook
+    # receipt's payload) has them replaced by REDACTED; see http.stored_body.
+    secret_fields: frozenset[str] = frozenset()
 
     def __init__(self, program, account=None):
         self.program = program
@@ -139,9 +164,9 @@ class PayoutProvider:
         """Check the signature over the raw body and parse it; raise WebhookSignatureError."""
         raise NotImplementedError
 
-    def credentials(self, response_body: str) -> list[Credential]:
-        """The gift-card code, PIN or link in one of our recorded answers (a create or a
-        lookup); [] when the answer carries none (emailed by the provider, or not yet issued)."""
+    def credentials(self, data) -> list[Credential]:
+        """The gift-card code, PIN or link in one answer (parsed JSON of a create or a
+        lookup); [] when it carries none (emailed by the provider, or not yet issued)."""
         return []
 
     def statement(self, start, end) -> list[StatementLine]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from engagement import outbound_http
-from payouts.providers.base import Outcome, ProviderResult
+from payouts.providers.base import Outcome, ProviderResult, redact
 
 MAX_BODY = 2000
 
@@ -83,11 +83,35 @@ def call(method, url, body=None, headers=None, form=None, guard=False):
     return Reply(code, parsed, text, error, int((time.monotonic() - started) * 1000))
 
 
-def lookup_result(reply, items_key, field, value, to_result, error_text):
+def stored_body(reply, secret_fields):
+    """What we keep of an answer (PayoutAttempt.response_body): its JSON with the value of
+    every key in `secret_fields` replaced by "[redacted]", cut to MAX_BODY characters. An
+    answer that is not JSON is kept only with an error status (an error page carries no
+    card); a 2xx that does not parse may be a cut-off order holding a code, so only a note
+    of it is kept."""
+    if reply.data is not None:
+        return json.dumps(redact(reply.data, secret_fields))[:MAX_BODY]
+    if not reply.text or (reply.code or 0) >= 400:
+        return reply.text
+    return f"[an answer of {len(reply.text)}+ characters that is not JSON: not kept]"
+
+
+def record(result, reply, provider):
+    """Put on `result` what is kept of `reply`: code, duration, the credentials it carries
+    (for the encrypted copy) and its body with `provider.secret_fields` redacted."""
+    result.response_code, result.duration_ms = reply.code, reply.duration_ms
+    result.response_body = stored_body(reply, provider.secret_fields)
+    if reply.data is not None:
+        result.credentials = provider.credentials(reply.data)
+    return result
+
+
+def lookup_result(reply, items_key, field, value, to_result, error_text, provider):
     """The ProviderResult of a lookup answered by a list (`items_key`) filtered on `field` ==
     `value`: the first match's (`to_result(item)`), NOT_FOUND when none, TRANSIENT when the
     provider could not be asked or answered otherwise (`error_text(data, code)`). The reply's
-    code, body and duration are recorded on it; `request` is the caller's to set."""
+    code, redacted body, credentials and duration are recorded on it (see `record`);
+    `request` is the caller's to set."""
     data = reply.data if isinstance(reply.data, dict) else {}
     if reply.error:
         result = ProviderResult(Outcome.TRANSIENT, error=reply.error)
@@ -97,5 +121,4 @@ def lookup_result(reply, items_key, field, value, to_result, error_text):
     else:
         result = ProviderResult(Outcome.TRANSIENT, error=error_text(data, reply.code))
     result.request = {field: value}
-    result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-    return result
+    return record(result, reply, provider)

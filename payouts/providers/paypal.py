@@ -88,6 +88,10 @@ def item_outcome(batch):
 
 class PayPalProvider(PayoutProvider):
     name = "paypal"
+    # A payout item's `payout_item.receiver` (the payee's email, phone or PayPal id) in
+    # "Show payout batch details" and the PAYMENT.PAYOUTS-ITEM.* webhook resource; the
+    # `access_token` of "Get access token" (never recorded, listed in case it ever is).
+    secret_fields = frozenset({"receiver", "access_token"})
 
     @property
     def options(self):
@@ -151,9 +155,7 @@ class PayPalProvider(PayoutProvider):
         reply = self._call("POST", self.base_url + "/v1/payments/payouts", body)
         result = self._create_result(reply)
         result.request = {**body, "items": [{**body["items"][0], "receiver": "***"}]}
-        result.response_code, result.response_body = reply.code, reply.text
-        result.duration_ms = reply.duration_ms
-        return result
+        return http.record(result, reply, self)
 
     def _create_result(self, reply):
         if reply.error:
@@ -178,11 +180,12 @@ class PayPalProvider(PayoutProvider):
         reply = self._call("GET", url)
         data = reply.data if isinstance(reply.data, dict) else {}
         if reply.code != 200 or not data.get("batch_header"):
-            return ProviderResult(Outcome.TRANSIENT, error=reply.error or _error_text(data, reply.code))
-        outcome, status = item_outcome(data)
-        return ProviderResult(
-            outcome, provider_reference=data["batch_header"]["payout_batch_id"], provider_status=status
-        )
+            result = ProviderResult(Outcome.TRANSIENT, error=reply.error or _error_text(data, reply.code))
+        else:
+            outcome, status = item_outcome(data)
+            reference = data["batch_header"]["payout_batch_id"]
+            result = ProviderResult(outcome, provider_reference=reference, provider_status=status)
+        return http.record(result, reply, self)
 
     def fetch_status(self, reference, provider_reference=""):
         """By the batch id when we have it; else NOT_FOUND, and processing sends the batch

@@ -69,6 +69,11 @@ def payout_outcome(payout):
 
 class RazorpayXProvider(PayoutProvider):
     name = "razorpayx"
+    # The composite payout answer ("Payout Composite Entity",
+    # razorpay.com/docs/api/x/payout-composite/entity) echoes the `fund_account` with the
+    # payee's `contact` {name, contact, email}, `bank_account` {ifsc, name, account_number}
+    # or `vpa` {address}; `account_number` is also the business's own RazorpayX account.
+    secret_fields = frozenset({"fund_account", "contact", "bank_account", "vpa", "account_number"})
 
     @property
     def options(self):
@@ -131,9 +136,8 @@ class RazorpayXProvider(PayoutProvider):
         }
         reply = self._call("POST", "/v1/payouts", body, headers={"X-Payout-Idempotency": order.reference})
         result = self._create_result(reply)
-        result.request = {**body, "fund_account": "***"}
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        result.request = {**body, "account_number": "***", "fund_account": "***"}
+        return http.record(result, reply, self)
 
     def _create_result(self, reply):
         if reply.error:
@@ -154,7 +158,7 @@ class RazorpayXProvider(PayoutProvider):
     def fetch_status(self, reference, provider_reference=""):
         query = {"account_number": self.account_number, "reference_id": reference, "count": 10}
         reply = self._call("GET", "/v1/payouts?" + urllib.parse.urlencode(query))
-        return http.lookup_result(reply, "items", "reference_id", reference, self._payout_result, _error_text)
+        return http.lookup_result(reply, "items", "reference_id", reference, self._payout_result, _error_text, self)
 
     def verify_webhook(self, headers, body):
         secret = self.options.get("webhook_secret") or (self.account and self.account.webhook_secret)

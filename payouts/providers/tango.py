@@ -28,7 +28,6 @@ complete synchronously, and pending ones are polled.
 """
 
 import base64
-import json
 import re
 import urllib.parse
 from datetime import UTC, datetime
@@ -72,6 +71,11 @@ def our_reference(order):
 
 class TangoProvider(PayoutProvider):
     name = "tango"
+    # An order's `reward.credentials` {label: value} and `reward.credentialList` [{label,
+    # value, type}] are the card itself (code, PIN, redemption URL); `recipient` and
+    # `sender` {email, firstName, lastName} are personal ("Create an order" / "Get order"
+    # responses, developers.tangocard.com).
+    secret_fields = frozenset({"credentials", "credentialList", "recipient", "sender"})
 
     @property
     def options(self):
@@ -116,8 +120,7 @@ class TangoProvider(PayoutProvider):
         reply = self._call("POST", "/orders", body)
         result = self._create_result(reply)
         result.request = {**body, "recipient": "***"} if "recipient" in body else body
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        return http.record(result, reply, self)
 
     def _create_result(self, reply):
         if reply.error:
@@ -143,14 +146,12 @@ class TangoProvider(PayoutProvider):
         query = {"externalRefID": external_ref(reference), "elementsPerBlock": 10, "page": 0}
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode(query))
         ref = query["externalRefID"]
-        return http.lookup_result(reply, "orders", "externalRefID", ref, self._order_result, _error_text)
+        return http.lookup_result(reply, "orders", "externalRefID", ref, self._order_result, _error_text, self)
 
-    def credentials(self, response_body):
+    def credentials(self, data):
         """An order's `reward.credentialList` ({label, value, type}: "text" codes and PINs,
         "url" redemption links), as Tango returns it on create and on lookup."""
-        try:
-            data = json.loads(response_body or "{}")
-        except ValueError:
+        if not isinstance(data, dict):
             return []
         orders = data.get("orders") if isinstance(data, dict) and "orders" in data else [data]
         for order in orders if isinstance(orders, list) else []:

@@ -90,6 +90,10 @@ def _parse_time(value):
 
 class TremendousProvider(PayoutProvider):
     name = "tremendous"
+    # An order's rewards carry `recipient` {name, email, phone} and, for LINK delivery,
+    # `delivery.link`: the recipient's redemption link, as good as the card itself
+    # ("Create order" and "Retrieve order" responses; "Obtaining links").
+    secret_fields = frozenset({"link", "recipient"})
 
     def _setting(self, field, name):
         return (self.account and getattr(self.account, field)) or getattr(settings, name)
@@ -145,8 +149,7 @@ class TremendousProvider(PayoutProvider):
         reply = self._call("POST", "/orders", body)
         result = self._create_result(reply)
         result.request = {**body, "reward": {**body["reward"], "recipient": "***"}}
-        result.response_code, result.response_body, result.duration_ms = reply.code, reply.text, reply.duration_ms
-        return result
+        return http.record(result, reply, self)
 
     def _create_result(self, reply):
         if reply.error:
@@ -166,15 +169,13 @@ class TremendousProvider(PayoutProvider):
 
     def fetch_status(self, reference, provider_reference=""):
         reply = self._call("GET", "/orders?" + urllib.parse.urlencode({"external_id": reference}))
-        return http.lookup_result(reply, "orders", "external_id", reference, self._order_result, _error_text)
+        return http.lookup_result(reply, "orders", "external_id", reference, self._order_result, _error_text, self)
 
-    def credentials(self, response_body):
+    def credentials(self, data):
         """A LINK reward's `delivery.link` ("Obtaining links",
         developers.tremendous.com/docs/link-delivery): ours to show the recipient. EMAIL and
         PHONE rewards carry none (Tremendous delivers them)."""
-        try:
-            data = json.loads(response_body or "{}")
-        except ValueError:
+        if not isinstance(data, dict):
             return []
         orders = [data.get("order")] if isinstance(data, dict) and "order" in data else (data or {}).get("orders")
         for order in orders if isinstance(orders, list) else []:

@@ -114,3 +114,18 @@ def test_an_experience_shows_its_booking_code(acme, alice):
     assert (
         'data-testid="booking-code" aria-labelledby="booking-label">SPA-2231<' in client.get(page_url).content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    "language, code, name", [("en", "MY", "Malaysia"), ("ar", "MY", "ماليزيا"), ("ms", "SG", "Singapura")]
+)
+def test_the_status_page_names_the_shipping_country_in_the_customers_language(alice, tumbler, language, code, name):
+    client = signed_in_client(alice)
+    post_redeem(client, tumbler, {**ADDRESS, "ship_country": code})
+    client.post("/i18n/setlang/", {"language": language, "next": "/portal/"})
+
+    page = client.get(f"/portal/my-rewards/{Redemption.objects.get().pk}/").content.decode()
+
+    address = page.split('data-testid="address">')[1].split("</dd>")[0]
+    assert address.endswith(f"<br><bdi>{name}</bdi>")
+    assert f"<bdi>{code}</bdi>" not in address

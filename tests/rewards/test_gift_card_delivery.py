@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from payouts import catalogue, processing, services
-from payouts.models import Payout, ProviderAccount, ProviderProduct
+from payouts.models import Payout, PayoutAttempt, ProviderAccount, ProviderProduct
 from rewards import ledger
 from rewards.models import Redemption, RewardItem, RewardKind
 from tests.conftest import wait_for
@@ -92,8 +92,10 @@ def test_a_tremendous_card_redeemed_in_the_portal_shows_its_link_after_the_worke
     assert (redemption.provider_order, redemption.credentials) == (
         order["id"], [{"kind": "link", "label": "Redemption link", "value": link}],
     )  # fmt: skip
-    # ...kept encrypted: the link is not in the stored column
+    # ...kept encrypted: the link is not in the stored column, nor in the provider's answer
+    # kept with the payout (redacted at storage)
     assert link not in redemption.credentials_sealed and redemption.credentials_sealed
+    assert link not in "".join(PayoutAttempt.objects.values_list("response_body", flat=True))
     # ...and her redemption page shows the link and the order number
     page = client.get(f"/portal/my-rewards/{redemption.pk}/").content.decode()
     assert f'href="{link}"' in page and 'data-testid="gift-card-link"' in page
@@ -121,6 +123,8 @@ def test_a_tango_card_shows_its_code_pin_and_link(acme, alice, fake_tango):
         {"kind": "pin", "label": "PIN", "value": "0001"},
         {"kind": "link", "label": "Redemption URL", "value": "https://sandbox.tangocard.example/r/1"},
     ]
+    stored = "".join(PayoutAttempt.objects.values_list("response_body", flat=True))
+    assert "GRAB-0001-TEST" not in stored and "tangocard.example/r/1" not in stored
     page = client.get(f"/portal/my-rewards/{redemption.pk}/").content.decode()
     assert 'data-testid="gift-card-code"' in page and ">GRAB-0001-TEST</p>" in page
     assert 'data-testid="gift-card-pin"' in page and ">0001</p>" in page

@@ -147,6 +147,9 @@ class FakeRazorpayX(FakeServer):
                 "id": f"pout_{number:014d}",
                 "entity": "payout",
                 "fund_account_id": f"fa_{number:014d}",
+                # The composite API echoes the fund account it created or matched ("Payout
+                # Composite Entity"): the payee's contact and bank account or VPA.
+                "fund_account": self._fund_account_entity(number, body["fund_account"]),
                 "amount": body["amount"],
                 "currency": "INR",
                 "fees": 590,
@@ -168,6 +171,18 @@ class FakeRazorpayX(FakeServer):
                 self.server_errors -= 1
                 return error(500, "We are facing some trouble completing your request at the moment.")
             return 200, payout
+
+    def _fund_account_entity(self, number, fund_account):
+        kind = fund_account["account_type"]
+        return {
+            "id": f"fa_{number:014d}",
+            "entity": "fund_account",
+            "contact_id": f"cont_{number:014d}",
+            "contact": {"id": f"cont_{number:014d}", "entity": "contact", **fund_account.get("contact", {})},
+            "account_type": kind,
+            kind: {**fund_account[kind], **({"bank_name": "HDFC Bank"} if kind == "bank_account" else {})},
+            "active": True,
+        }
 
     def _list(self, query):
         with self.lock:
