@@ -2,7 +2,7 @@
 partner posting as fast as the API accepts, with no campaign and with 20 active campaigns.
 
 Run on throwaway servers (ports 8170-8179 unless --port is given):
-    scripts/services.sh run .venv/bin/python bench/pipeline.py [--seconds 30] [--celery 2]
+    scripts/services.sh run .venv/bin/python bench/pipeline.py [--seconds 30] [--celery 2] [--shards N]
 
 After a short warm-up (--warmup seconds of posting, not reported), phases, one after the
 other on the same database (the campaigns bench's event mix, customers
@@ -271,6 +271,13 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--web", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--celery", type=int, default=2, help="Celery worker processes on the ingest queue")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="INGEST_SHARDS: with N > 1, N Celery workers of one process each, one per queue ingest-<k>"
+        " (--celery is then ignored)",
+    )
     parser.add_argument("--port", type=int, default=8170)
     parser.add_argument("--sample", type=float, default=2.0, help="backlog sampling interval, seconds")
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
@@ -305,25 +312,43 @@ def main():
         ]
     install_commit_probe()
 
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0"}
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "INGEST_SHARDS": str(args.shards)}
     python = sys.executable
     web = start(
         [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.web)]
         + ["--log-level", "warning"],
         env,
     )
-    worker = start(
-        [python, "-m", "celery", "-A", "config", "worker", "-Q", "ingest", "-c", str(args.celery)]
-        + ["--loglevel", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env,
-    )
+    quiet = ["--loglevel", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if args.shards > 1:
+        # One process per shard queue (docs/operations.md): shard 0's also takes the sweep.
+        workers = [
+            start(
+                [python, "-m", "celery", "-A", "config", "worker", "-n", f"shard{k}@%h", "-c", "1"]
+                + ["-Q", f"ingest-{k},ingest" if k == 0 else f"ingest-{k}", *quiet],
+                env,
+            )
+            for k in range(args.shards)
+        ]
+    else:
+        workers = [
+            start(
+                [python, "-m", "celery", "-A", "config", "worker", "-Q", "ingest", "-c", str(args.celery), *quiet], env
+            )
+        ]
     results = []
     try:
         wait_for_port(args.port)
         time.sleep(3)  # the Celery worker's processes start
         print(
             f"{args.customers:,} customers, {len(made)} campaigns, batches of {BATCH}, {args.connections} connections, "
-            f"{args.web} gunicorn workers, {args.celery} Celery processes (ingest queue), {args.seconds:.0f} s per phase"
+            f"{args.web} gunicorn workers, "
+            + (
+                f"{args.shards} Celery processes, one per queue ingest-<k> (INGEST_SHARDS={args.shards})"
+                if args.shards > 1
+                else f"{args.celery} Celery processes (ingest queue)"
+            )
+            + f", {args.seconds:.0f} s per phase"
         )
         # Warm-up, not reported: each gunicorn worker's first requests load the URLconf and
         # the API's modules (seconds on a loaded machine), each Celery process its handlers.
@@ -338,7 +363,8 @@ def main():
             results.append(run_phase("20 active campaigns, paced", program, key, customers, args, rate=rate))
     finally:
         stop(web)
-        stop(worker)
+        for worker in workers:
+            stop(worker)
         remove_commit_probe()
         from config.celery import app
 

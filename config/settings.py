@@ -231,7 +231,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_ALL = ["default", "ingest", "scoring", "messaging", "payouts", "webhooks", "campaigns"]
+# Event processing is partitioned by customer: with INGEST_SHARDS = N > 1 each ingested batch
+# is split by customer id modulo N and each part goes to queue `ingest-<k>`; run ONE worker
+# process per shard queue (docs/operations.md "Queues"), so two workers never lock the same
+# customers. 1 (the default): one `ingest` queue, as before.
+INGEST_SHARDS = env.int("INGEST_SHARDS", default=1)
+if INGEST_SHARDS < 1:
+    raise ImproperlyConfigured("INGEST_SHARDS must be at least 1.")
+INGEST_SHARD_QUEUES = [f"ingest-{k}" for k in range(INGEST_SHARDS)] if INGEST_SHARDS > 1 else []
+CELERY_TASK_QUEUES_ALL = [
+    "default",
+    "ingest",
+    *INGEST_SHARD_QUEUES,
+    "scoring",
+    "messaging",
+    "payouts",
+    "webhooks",
+    "campaigns",
+]
 # Redis redelivers an unacked task after this long; longer than any task may run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TIMEZONE = "UTC"

@@ -42,7 +42,7 @@ PG_INSERT = f"""
     INSERT INTO {EVENT_TABLE} ({INSERT_COLUMNS})
     SELECT %s, c, u.e, t, CAST(o AS timestamptz), %s, CAST(v AS numeric), cur, p
     FROM u JOIN fresh ON fresh.event_id = u.e
-    RETURNING id
+    RETURNING id, customer_id
 """
 
 
@@ -95,7 +95,8 @@ def resolve_customers(program: Program, external_ids: Iterable[str]) -> dict[str
 
 def _insert_events(
     program: Program, events: Sequence[CleanEvent], customers: dict[str, int], now: datetime
-) -> list[int]:
+) -> list[tuple[int, int]]:
+    """Insert the events not stored yet; returns (event id, customer id) of each inserted."""
     # Times and amounts travel as text and are cast by the server: adapting thousands of
     # datetime/Decimal objects client-side cost more than the insert itself.
     fields = json.dumps(
@@ -110,7 +111,7 @@ def _insert_events(
     )
     with server_side_cursor() as cursor:
         cursor.execute(PG_INSERT, [fields, properties, program.pk, program.pk, now])
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -122,7 +123,7 @@ def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool 
 
     One transaction: customers created and events inserted together or not at all.
     Duplicates (an event_id already stored, or repeated within the batch) are counted,
-    not errors. Processing is enqueued on commit (engagement.tasks.process_events_task).
+    not errors. Processing is enqueued on commit (engagement.processing.enqueue_processing).
     """
     unique, seen = [], set()
     for event in events:
@@ -132,11 +133,13 @@ def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool 
     now = timezone.now()
     with transaction.atomic():
         customers = resolve_customers(program, [event.customer for event in unique])
-        event_ids = _insert_events(program, unique, customers, now) if unique else []
-        if enqueue and event_ids:
-            from engagement.tasks import process_events_task
+        rows = _insert_events(program, unique, customers, now) if unique else []
+        event_ids = [event_id for event_id, _ in rows]
+        if enqueue and rows:
+            from engagement.processing import enqueue_processing
 
-            transaction.on_commit(lambda: process_events_task.delay(event_ids))
+            # Routed by customer (settings.INGEST_SHARDS): see enqueue_processing.
+            transaction.on_commit(lambda: enqueue_processing(rows))
     return IngestResult(accepted=len(event_ids), duplicates=len(events) - len(event_ids), event_ids=event_ids)
 
 

@@ -8,8 +8,10 @@ the transaction rolls back and the beat sweep picks the events up again
 """
 
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -22,6 +24,27 @@ COUNTS = CustomerEventCount._meta.db_table
 CUSTOMERS = Customer._meta.db_table
 SWEEP_AGE = timedelta(minutes=2)
 SWEEP_BATCH = 1000
+
+
+def shard_queue(customer_id):
+    """The queue processing a customer's events: `ingest` unsharded, else `ingest-<id mod N>`
+    (settings.INGEST_SHARDS). One worker process per shard queue: then no two processing
+    transactions ever lock the same customer, ledger account or campaign effect key."""
+    shards = settings.INGEST_SHARDS
+    return "ingest" if shards <= 1 else f"ingest-{customer_id % shards}"
+
+
+def enqueue_processing(rows):
+    """Enqueue process_events_task for `rows` of (event id, customer id): one task, or with
+    INGEST_SHARDS > 1 one task per shard holding that shard's customers' events (in id
+    order). Called on the commit of the events' insert."""
+    from engagement.tasks import process_events_task
+
+    by_queue = defaultdict(list)
+    for event_id, customer_id in rows:
+        by_queue[shard_queue(customer_id)].append(event_id)
+    for queue, ids in sorted(by_queue.items()):
+        process_events_task.apply_async((sorted(ids),), queue=queue)
 
 
 def claim_events(event_ids, now):

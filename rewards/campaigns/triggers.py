@@ -195,18 +195,53 @@ def _event_context(row):
     return {"event": row["event_id"], "event_type": row["type"], "event_pk": row["id"]}
 
 
-def select_event_candidates(campaign, events):
-    """Candidates among `events` (an Event queryset: the batch, or a simulated period)."""
-    rows = (
+ROW_FIELDS = ("id", "event_id", "type", "customer_id", "occurred_at", "value", "properties")
+
+
+def _row_order(row):
+    return row["customer_id"], row["occurred_at"], row["id"]
+
+
+def event_candidate_rows(campaign, events):
+    """The rows of `events` this campaign's trigger, audience and conditions select (unordered)."""
+    return (
         events.filter(program_id=campaign.program_id)
         .filter(_event_filter(campaign))
         .filter(campaign_customer_q(campaign, "customer__"))
-        .values("id", "event_id", "type", "customer_id", "occurred_at", "value", "properties")
-        .order_by("customer_id", "occurred_at", "id")
+        .values(*ROW_FIELDS)
+        .order_by()
     )
+
+
+def select_event_candidates(campaign, events):
+    """Candidates among `events` (an Event queryset: the batch, or a simulated period)."""
+    return candidates_from_rows(campaign, list(event_candidate_rows(campaign, events)))
+
+
+def select_many_event_candidates(selections):
+    """{campaign.pk: candidates} for [(campaign, events queryset)], in ONE statement (a
+    UNION ALL of each campaign's own selection, tagged with its id): the same rows as
+    select_event_candidates per campaign, without a round trip and a plan per campaign.
+    A query error raises (the caller falls back to one selection per campaign)."""
+    if not selections:
+        return {}
+    parts = [
+        event_candidate_rows(campaign, events).annotate(_campaign=Value(campaign.pk)).values(*ROW_FIELDS, "_campaign")
+        for campaign, events in selections
+    ]
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    rows = {campaign.pk: [] for campaign, _ in selections}
+    for row in query:
+        rows[row.pop("_campaign")].append(row)
+    return {campaign.pk: candidates_from_rows(campaign, rows[campaign.pk]) for campaign, _ in selections}
+
+
+def candidates_from_rows(campaign, rows):
+    """Candidates from selected event rows, in (customer, time, id) order."""
+    rows = sorted(rows, key=_row_order)
     kind = campaign.trigger_kind
     if kind == K.NTH_EVENT:
-        return _nth_candidates(campaign, list(rows))
+        return _nth_candidates(campaign, rows)
     out = []
     for row in rows:
         context = _event_context(row)
