@@ -8,8 +8,8 @@ engagement.scoring.sql):
    the named segment, the churn risk, and the stored values (old_*), as a CTE;
 2. data-modifying CTEs reading it: ScoreTransition rows (INSERT … SELECT … RETURNING id),
    the CustomerScore UPDATE of the changed rows and INSERT of the new ones, and the day's
-   CustomerScoreSnapshot rows (a plain INSERT on the day's first pass, else an upsert of the
-   new or changed rows).
+   CustomerScoreSnapshot rows of the customers whose state changed (engagement.scoring.history:
+   the history is kept on change; a churn risk that only drifts with time needs no row).
 Then engagement.hooks.run_transition_handlers, all in one transaction.
 
 Definitions (documented in docs/engagement.md):
@@ -53,6 +53,7 @@ from engagement.scoring.sql import (
     CUSTOMERS,
     SCORES,
     SHOWN,
+    flags_sql,
     score_writes_sql,
     scores_sql,
     snapshots_sql,
@@ -137,7 +138,8 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     scan_all = False
     if not incremental:
         params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
-    ctes = [f"n AS MATERIALIZED ({scores_sql(program, params, incremental, scan_all)})"]
+    scored = scores_sql(program, params, incremental, scan_all)
+    ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
     transitions = "NULL"
     if write_current:
         moved, insert_transitions = transitions_sql("n", targets)

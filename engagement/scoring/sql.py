@@ -343,18 +343,27 @@ def score_writes_sql(source, targets):
         ts("as_of"),
         ts("now"),
     ]
-    changed = " OR ".join(
-        [_differs(f"n.old_{c}", f"n.{SCORED_COLUMN.get(c, c)}") for c in SHOWN]
-        + ["n.old_weights_key <> %(weights_key)s"]
-    )
     return (
         f"""UPDATE {SCORES} SET {", ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))}
             FROM {source} n WHERE {SCORES}.customer_id = n.customer_id AND {targets}
-            AND n.old_customer_id IS NOT NULL AND ({changed})""",
+            AND n.old_customer_id IS NOT NULL AND n.score_changed""",
         f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
             SELECT n.customer_id, %(program)s, {", ".join(values)}
             FROM {source} n WHERE {targets} AND n.old_customer_id IS NULL""",
     )
+
+
+def flags_sql(source):
+    """Two columns computed once per scored row of `source` (then read by the writes as plain
+    booleans rather than each write comparing every column again): score_changed, the stored
+    score row is to be rewritten (a shown value changed, or other weights); state_changed, the
+    snapshot state differs from the stored row's (or there is none)."""
+    score = " OR ".join(
+        [_differs(f"{source}.old_{c}", f"{source}.{SCORED_COLUMN.get(c, c)}") for c in SHOWN]
+        + [f"{source}.old_weights_key <> %(weights_key)s"]
+    )
+    state = " OR ".join(_differs(f"{source}.old_{c}", f"{source}.{SCORED_COLUMN.get(c, c)}") for c in SNAPSHOT_STATE)
+    return f"COALESCE({score}, FALSE) AS score_changed, ({source}.old_customer_id IS NULL OR {state}) AS state_changed"
 
 
 # The snapshot columns; all but the churn risk are a customer's state, whose change is what
@@ -371,10 +380,7 @@ def snapshots_sql(source, targets, *, first_of_day, everyone):
     CONFLICT speculatively inserts each row (~1.4 s per 100,000 rows, twice the plain INSERT);
     later passes that day upsert."""
     values = ", ".join(f"n.{SCORED_COLUMN.get(c, c)}" for c in SNAPSHOT_COLUMNS)
-    where = targets
-    if not everyone:
-        differs = " OR ".join(_differs(f"n.old_{c}", f"n.{SCORED_COLUMN.get(c, c)}") for c in SNAPSHOT_STATE)
-        where += f" AND (n.old_customer_id IS NULL OR {differs})"
+    where = targets if everyone else f"{targets} AND n.state_changed"
     insert = f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(SNAPSHOT_COLUMNS)})
         SELECT %(program)s, n.customer_id, %(day)s, {values} FROM {source} n WHERE {where}"""
     if first_of_day:
