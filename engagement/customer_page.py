@@ -20,7 +20,8 @@ from django.utils.translation import gettext_lazy
 from engagement import hooks
 from engagement.admin_links import admin_link
 from engagement.channels.models import Channel, ConsentChange, Message, TopicOptOut
-from engagement.models import Customer, CustomerScore, CustomerScoreSnapshot, Event, ScoreTransition
+from engagement.models import Customer, CustomerScore, Event, ScoreTransition
+from engagement.scoring.history import score_history
 
 RECENT = 20  # rows per list section (the full lists are one link away)
 HISTORY_DAYS = 90  # score snapshots drawn in the sparklines
@@ -149,8 +150,7 @@ def percent(risk):
 def scores_section(request, customer):
     """The current scores, their daily history (sparklines and a table) and recent transitions."""
     score = CustomerScore.objects.filter(customer=customer).first()
-    snapshots = list(CustomerScoreSnapshot.objects.filter(customer=customer).order_by("-date")[:HISTORY_DAYS])
-    snapshots.reverse()
+    snapshots = score_history(customer, HISTORY_DAYS)
     for snapshot in snapshots:
         snapshot.churn_percent = percent(snapshot.churn_risk)
     transitions = list(ScoreTransition.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:RECENT])

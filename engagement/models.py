@@ -396,6 +396,10 @@ class CustomerScore(models.Model):
     frequency = models.PositiveIntegerField(default=0, help_text=_("Purchases in the RFM lookback."))
     monetary = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     median_gap_days = models.FloatField(null=True, blank=True)
+    # What the churn risk divides the days since the last event by (engagement.scoring: 0 for
+    # no event, the churn horizon for one, else 2 × the median gap, at least 1 day): with
+    # last_event_at it gives the churn risk at any later instant while the events are the same.
+    churn_divisor = models.FloatField(null=True, blank=True)
     scored_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -413,7 +417,15 @@ class CustomerScore(models.Model):
 
 
 class CustomerScoreSnapshot(models.Model):
-    """A customer's scores as of the end of one day (program time zone): the score history."""
+    """A customer's scores from the end of one day (program time zone) on: the score history.
+
+    Written only when they change (engagement.scoring.history): a customer's scores on a
+    scored day (ScoreSnapshotDay) are those of their latest row on or before it, the churn
+    risk computed from the row's last_event_at and churn_divisor as of that day's pass (so a
+    risk that only drifts with time needs no new row). Rows without a churn_divisor (written
+    before migration 0012) carry their day's churn risk. Read them through
+    engagement.scoring.history.score_history, not one by one.
+    """
 
     # Indexes: (program, date) and unique (customer, date) serve every lookup, so the foreign
     # keys get none of their own. No database-level FK constraints either (db_constraint=False):
@@ -439,6 +451,8 @@ class CustomerScoreSnapshot(models.Model):
     segment = models.CharField(max_length=32, choices=Segment.choices)
     churn_risk = models.DecimalField(max_digits=4, decimal_places=3)
     monetary = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    churn_divisor = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "date"], name="score_snapshot_unique")]
@@ -446,6 +460,23 @@ class CustomerScoreSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.customer} {self.date}: {self.engagement_score}"
+
+
+class ScoreSnapshotDay(models.Model):
+    """A day (program time zone) on which a program was scored: the instant of its last pass
+    (`as_of`, the churn risks of the day's history are as of it), and whether that pass was a
+    live one (a re-score now) or a rebuild of a past day (`rescore --start`)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    as_of = models.DateTimeField()
+    live = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "date"], name="score_snapshot_day_unique")]
+
+    def __str__(self):
+        return f"{self.program_id} {self.date}"
 
 
 class ScoreTransition(models.Model):

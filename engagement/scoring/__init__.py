@@ -8,8 +8,8 @@ engagement.scoring.sql):
    the named segment, the churn risk, and the stored values (old_*), as a CTE;
 2. data-modifying CTEs reading it: ScoreTransition rows (INSERT … SELECT … RETURNING id),
    the CustomerScore UPDATE of the changed rows and INSERT of the new ones, and the day's
-   CustomerScoreSnapshot rows (a plain INSERT on the day's first pass, else an upsert of the
-   new or changed rows).
+   CustomerScoreSnapshot rows of the customers whose state changed (engagement.scoring.history:
+   the history is kept on change; a churn risk that only drifts with time needs no row).
 Then engagement.hooks.run_transition_handlers, all in one transaction.
 
 Definitions (documented in docs/engagement.md):
@@ -48,11 +48,12 @@ from django.utils import timezone
 
 from engagement import hooks
 from engagement.models import Event, Program, ScoringQueueEntry
+from engagement.scoring import history
 from engagement.scoring.sql import (
     CUSTOMERS,
     SCORES,
     SHOWN,
-    SNAPSHOTS,
+    flags_sql,
     score_writes_sql,
     scores_sql,
     snapshots_sql,
@@ -109,13 +110,6 @@ def _fresh_customers(cursor, params, everyone):
     return ids, len(ids) > SCAN_ALL_SHARE * total
 
 
-def _first_pass_of_day(cursor, params):
-    """No snapshot row of the program for the day yet? Under the program's scoring lock nobody
-    else writes these rows between this check and the snapshot INSERT."""
-    cursor.execute(f"SELECT 1 FROM {SNAPSHOTS} WHERE program_id = %(program)s AND date = %(day)s LIMIT 1", params)
-    return cursor.fetchone() is None
-
-
 def local_day_end(program, day):
     """The UTC instant at which `day` ends in the program's time zone."""
     tz = zoneinfo.ZoneInfo(program.timezone)
@@ -134,7 +128,7 @@ def weights_key(program):
     return zlib.crc32(payload.encode()) & 0x7FFFFFFF
 
 
-def _write_in_one_statement(cursor, program, params, *, incremental, everyone, write_current, first_of_day):
+def _write_in_one_statement(cursor, program, params, *, incremental, everyone, write_current, snapshots):
     """Score and write in ONE statement: the scored rows are a CTE that the data-modifying
     CTEs (transitions, scores, snapshots) read, so nothing is written to a temporary table,
     analysed and read back. A full pass scores only targets, so its statements carry no
@@ -144,7 +138,8 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     scan_all = False
     if not incremental:
         params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
-    ctes = [f"n AS MATERIALIZED ({scores_sql(program, params, incremental, scan_all)})"]
+    scored = scores_sql(program, params, incremental, scan_all)
+    ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
     transitions = "NULL"
     if write_current:
         moved, insert_transitions = transitions_sql("n", targets)
@@ -156,7 +151,9 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
             f"inserted AS ({insert_scores})",
         ]
         transitions = "(SELECT array_agg(id) FROM recorded)"
-    ctes.append(f"snapshots AS ({snapshots_sql('n', targets, first_of_day)})")
+    first_of_day, all_rows = snapshots
+    snapshot_rows = snapshots_sql("n", targets, first_of_day=first_of_day, everyone=all_rows or not write_current)
+    ctes.append(f"snapshots AS ({snapshot_rows})")
     cursor.execute(
         f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
         params,
@@ -187,9 +184,12 @@ def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None
         # this transaction only.
         cursor.execute(f"SET LOCAL work_mem = '{SCORING_WORK_MEM}'")
         options = {"incremental": incremental, "write_current": write_current}
-        options["first_of_day"] = _first_pass_of_day(cursor, params)
+        options["snapshots"] = history.snapshot_mode(cursor, params)
+        if not write_current:
+            history.carry_to_next_day(cursor, params)
         # A historic snapshot reads every event as of that day's end: stored rows are as of now.
         scored, transition_ids = _write_in_one_statement(cursor, program, params, everyone=not write_current, **options)
+        history.record_day(cursor, params, live=write_current)
         if transition_ids:
             hooks.run_transition_handlers(program.id, transition_ids)
     return ScoringResult(customers=scored, transitions=len(transition_ids))

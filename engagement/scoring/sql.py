@@ -33,6 +33,7 @@ SHOWN = [
     "frequency",
     "monetary",
     "median_gap_days",
+    "churn_divisor",
 ]
 # Column names in the scored rows where they differ (the ranked CTE calls the RFM scores r, f and m).
 SCORED_COLUMN = {"r_score": "r", "f_score": "f", "m_score": "m"}
@@ -198,13 +199,22 @@ SEGMENT_CASE = """CASE
     ELSE 'Others' END"""
 
 
-def _churn_sql(v):
-    """Churn risk of the values row `v` (see the module docstring), rounded to 3 places."""
-    since_last = _days(ts("as_of"), f"{v}.last_event_at")
-    gap = f"2 * GREATEST({v}.median_gap_days, 1.0)"
-    churn = f"""CASE WHEN {v}.event_count = 0 OR {v}.last_event_at IS NULL THEN 1.0
-        WHEN {v}.median_gap_days IS NULL THEN LEAST(1.0, {since_last} / %(horizon)s)
-        ELSE LEAST(1.0, {since_last} / ({gap})) END"""
+def _divisor_sql(v):
+    """What the churn risk of the values row `v` divides the days since the last event by
+    (see the module docstring): 0 for no event (risk 1), the horizon for one event, else twice
+    the median gap (at least 1 day). Stored with the scores and the snapshots, so the risk at
+    any later instant follows from it and last_event_at while the events are the same."""
+    double = "DOUBLE PRECISION"
+    return f"""CASE WHEN {v}.event_count = 0 OR {v}.last_event_at IS NULL THEN CAST(0 AS {double})
+        WHEN {v}.median_gap_days IS NULL THEN CAST(%(horizon)s AS {double})
+        ELSE 2 * GREATEST({v}.median_gap_days, 1.0) END"""
+
+
+def churn_sql(divisor, last_event_at, as_of):
+    """Churn risk from a divisor (_divisor_sql), the last event and the instant `as_of` (SQL
+    expressions), rounded to 3 places. The one formula of the scores and of the history."""
+    since_last = _days(as_of, last_event_at)
+    churn = f"CASE WHEN {divisor} = 0 THEN 1.0 ELSE LEAST(1.0, {since_last} / {divisor}) END"
     # Half up to thousandths in float, then an exact numeric: casting the float itself to
     # numeric (what ROUND needs) formats it as text first, ~0.5 µs a row.
     return f"CAST(FLOOR(GREATEST(0.0, {churn}) * 1000 + 0.5) AS INTEGER) * 0.001"
@@ -254,13 +264,13 @@ def scores_sql(program, params, incremental, scan_all):
 
     return f"""WITH v AS ({values}),
         k AS (SELECT v.*, {_rank_key("v.raw_score")} AS raw_key, date_part('epoch', v.last_purchase_at) AS recency,
-                     CAST(v.monetary * {10**MONEY_PLACES} AS BIGINT) AS cents
+                     CAST(v.monetary * {10**MONEY_PLACES} AS BIGINT) AS cents, {_divisor_sql("v")} AS churn_divisor
               FROM v),
         st AS (SELECT COUNT(*) AS n, COUNT(*) FILTER ({buyer}) AS buyers, {aggregates} FROM k)
         SELECT ranked.*, {SEGMENT_CASE} AS segment FROM (
             SELECT k.*, {percent} AS engagement_score,
                    {quintile("recency")} AS r, {quintile("frequency")} AS f, {quintile("cents")} AS m,
-                   {_churn_sql("k")} AS churn_risk
+                   {churn_sql("k.churn_divisor", "k.last_event_at", ts("as_of"))} AS churn_risk
             FROM k CROSS JOIN st
             OFFSET 0) ranked"""
 
@@ -333,38 +343,47 @@ def score_writes_sql(source, targets):
         ts("as_of"),
         ts("now"),
     ]
-    changed = " OR ".join(
-        [_differs(f"n.old_{c}", f"n.{SCORED_COLUMN.get(c, c)}") for c in SHOWN]
-        + ["n.old_weights_key <> %(weights_key)s"]
-    )
     return (
         f"""UPDATE {SCORES} SET {", ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))}
             FROM {source} n WHERE {SCORES}.customer_id = n.customer_id AND {targets}
-            AND n.old_customer_id IS NOT NULL AND ({changed})""",
+            AND n.old_customer_id IS NOT NULL AND n.score_changed""",
         f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
             SELECT n.customer_id, %(program)s, {", ".join(values)}
             FROM {source} n WHERE {targets} AND n.old_customer_id IS NULL""",
     )
 
 
-def _new_or_changed(prefix, columns):
-    """WHERE clause: the scored row `n` has no stored row (`prefix`customer_id is NULL) or one
-    of `columns` differs from the stored `prefix`column."""
-    differs = " OR ".join(_differs(f"{prefix}{c}", f"n.{SCORED_COLUMN.get(c, c)}") for c in columns)
-    return f"({prefix}customer_id IS NULL OR {differs})"
+def flags_sql(source):
+    """Two columns computed once per scored row of `source` (then read by the writes as plain
+    booleans rather than each write comparing every column again): score_changed, the stored
+    score row is to be rewritten (a shown value changed, or other weights); state_changed, the
+    snapshot state differs from the stored row's (or there is none)."""
+    score = " OR ".join(
+        [_differs(f"{source}.old_{c}", f"{source}.{SCORED_COLUMN.get(c, c)}") for c in SHOWN]
+        + [f"{source}.old_weights_key <> %(weights_key)s"]
+    )
+    state = " OR ".join(_differs(f"{source}.old_{c}", f"{source}.{SCORED_COLUMN.get(c, c)}") for c in SNAPSHOT_STATE)
+    return f"COALESCE({score}, FALSE) AS score_changed, ({source}.old_customer_id IS NULL OR {state}) AS state_changed"
 
 
-def snapshots_sql(source, targets, first_of_day):
-    """The day's snapshot rows from `source`. The first pass of a day (the nightly re-score)
-    INSERTs them plainly: an INSERT … ON CONFLICT speculatively inserts each row (~1.4 s per
-    100,000 rows, twice the plain INSERT). Later passes that day upsert only the rows that
-    are new or differ."""
-    columns = ["engagement_score", "r_score", "f_score", "m_score", "segment", "churn_risk", "monetary"]
-    values = ", ".join(f"n.{SCORED_COLUMN.get(c, c)}" for c in columns)
-    insert = f"INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {', '.join(columns)})"
+# The snapshot columns; all but the churn risk are a customer's state, whose change is what
+# makes a new snapshot row (the churn risk follows from last_event_at and churn_divisor).
+SNAPSHOT_COLUMNS = [c for c in SHOWN if c not in ("event_count", "last_purchase_at", "frequency", "median_gap_days")]
+SNAPSHOT_STATE = [c for c in SNAPSHOT_COLUMNS if c != "churn_risk"]
+
+
+def snapshots_sql(source, targets, *, first_of_day, everyone):
+    """The day's snapshot rows from `source` (engagement.scoring.history). A live pass writes
+    only the customers whose state differs from their stored score row (`old_*`), which is
+    their latest snapshot's state; `everyone`: every customer (a rebuilt past day, or the
+    first live pass after one). The first pass of a day INSERTs plainly: an INSERT … ON
+    CONFLICT speculatively inserts each row (~1.4 s per 100,000 rows, twice the plain INSERT);
+    later passes that day upsert."""
+    values = ", ".join(f"n.{SCORED_COLUMN.get(c, c)}" for c in SNAPSHOT_COLUMNS)
+    where = targets if everyone else f"{targets} AND n.state_changed"
+    insert = f"""INSERT INTO {SNAPSHOTS} (program_id, customer_id, date, {", ".join(SNAPSHOT_COLUMNS)})
+        SELECT %(program)s, n.customer_id, %(day)s, {values} FROM {source} n WHERE {where}"""
     if first_of_day:
-        return f"{insert} SELECT %(program)s, n.customer_id, %(day)s, {values} FROM {source} n WHERE {targets}"
-    return f"""{insert} SELECT %(program)s, n.customer_id, %(day)s, {values}
-        FROM {source} n LEFT JOIN {SNAPSHOTS} p ON p.customer_id = n.customer_id AND p.date = %(day)s
-        WHERE {targets} AND {_new_or_changed("p.", columns)}
-        ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}"""
+        return insert
+    return f"""{insert}
+        ON CONFLICT (customer_id, date) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS)}"""
