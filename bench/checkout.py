@@ -11,30 +11,17 @@ the last line is the median over the rounds. Gunicorn listens on --port (8160 by
 """
 
 import argparse
-import http.client
-import json
-import os
 import random
 import secrets
-import socket
-import subprocess
 import sys
-import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_hex(16))
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("API_RATE_LIMIT", "100000000/min")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import django_setup, gunicorn, load  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 
 from django.core.management import call_command  # noqa: E402
 
@@ -76,21 +63,6 @@ def seed(customers):
     return program, raw, [c.external_id for c in funded]
 
 
-def start_gunicorn(port, workers):
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0"}
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def cart(rng, customer):
     lines = [
         {"sku": f"SKU-{rng.randrange(40)}", "category": rng.choice(CATEGORIES), "quantity": rng.randint(1, 3),
@@ -99,48 +71,6 @@ def cart(rng, customer):
     ]  # fmt: skip
     codes = [f"PROMO{rng.randrange(50)}"] if rng.random() < 0.5 else []
     return {"customer": customer, "currency": "MYR", "lines": lines, "codes": codes}
-
-
-def run_mix(port, key, jobs, connections):
-    """jobs: list of [(method, path or callable(previous answer) -> path, body)] sequences.
-    Returns (latencies of every request in seconds, elapsed seconds)."""
-    queue, lock, latencies, errors = list(jobs), threading.Lock(), [], []
-
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        mine = []
-        while True:
-            with lock:
-                if not queue:
-                    break
-                steps = queue.pop()
-            answer = None
-            for method, path, body in steps:
-                path = path(answer) if callable(path) else path
-                started = time.perf_counter()
-                conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
-                mine.append(time.perf_counter() - started)
-                if response.status >= 300:
-                    errors.append((path, response.status, payload[:200]))
-                    break
-                answer = json.loads(payload)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"API errors: {errors[:3]}")
-    return latencies, elapsed
 
 
 def pct(values, q):
@@ -159,12 +89,12 @@ def main():
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     program, key, funded = seed(args.customers)
-    server = start_gunicorn(args.port, args.workers)
-    # Warm up every worker (imports, connections) before anything is timed.
-    run_mix(args.port, key, [[("GET", f"/api/v1/customers/{funded[0]}", None)]] * 64, args.connections)
+    headers = {"Authorization": f"Bearer {key}"}
     rng = random.Random(20261204)
     results = {"baseline": [], "evaluate": [], "reserve+confirm": []}
-    try:
+    with gunicorn(args.port, args.workers):
+        # Warm up every worker (imports, connections) before anything is timed.
+        load(args.port, [[("GET", f"/api/v1/customers/{funded[0]}", None)]] * 64, args.connections, headers=headers)
         for round_no in range(args.rounds):
             mixes = {
                 "baseline": [[("GET", f"/api/v1/customers/{rng.choice(funded)}", None)]
@@ -180,13 +110,10 @@ def main():
                 ],
             }  # fmt: skip
             for name, jobs in mixes.items():
-                latencies, elapsed = run_mix(args.port, key, jobs, args.connections)
+                latencies, elapsed = load(args.port, jobs, args.connections, headers=headers)
                 results[name].append((pct(latencies, 0.5), pct(latencies, 0.99), len(latencies) / elapsed))
                 p50, p99, rate = results[name][-1]
                 print(f"round {round_no + 1} {name:16} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  {rate:7.0f} req/s")
-    finally:
-        server.terminate()
-        server.wait()
     base = [r[2] for r in results["baseline"]]
     for name, rows in results.items():
         p50, p99, rate = (median(r[i] for r in rows) for i in range(3))

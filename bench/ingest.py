@@ -9,29 +9,18 @@ Prints events/s for both and the ratio. No Celery worker runs, so only ingestion
 """
 
 import argparse
-import http.client
 import json
-import os
 import secrets
-import socket
-import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-" + secrets.token_hex(16))
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("API_RATE_LIMIT", "1000000/min")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import django_setup, free_port, gunicorn, load  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+django_setup(api_rate_limit="1000000/min")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -40,12 +29,6 @@ from django.db import connection  # noqa: E402
 from engagement.models import Event, PartnerKey, Program  # noqa: E402
 
 TYPES = ["page_view", "purchase", "email_opened", "session", "social_like"]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_events(round_no, count, customers):
@@ -71,64 +54,11 @@ def make_events(round_no, count, customers):
         yield event
 
 
-def start_gunicorn(port, workers):
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def post_batches(port, key, bodies, connections):
-    """POST every body; returns elapsed seconds. Fails loudly on any non-202."""
-    queue = list(enumerate(bodies))
-    lock = threading.Lock()
-    errors = []
-
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        while True:
-            with lock:
-                if not queue:
-                    break
-                _, body = queue.pop()
-            conn.request("POST", "/api/v1/events", body=body, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            if response.status != 202:
-                errors.append((response.status, payload[:300]))
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"API errors: {errors[:3]}")
+    """POST every body to /events; returns elapsed seconds. Stops on any answer but 202."""
+    jobs = [[("POST", "/api/v1/events", body)] for body in bodies]
+    headers = {"Authorization": f"Bearer {key}"}
+    _latencies, elapsed = load(port, jobs, connections, headers=headers, expect=lambda status: status == 202)
     return elapsed
 
 
@@ -184,26 +114,25 @@ def main():
     program, _ = Program.objects.get_or_create(slug="bench", defaults={"name": "Bench", "currency": "MYR"})
     _, key = PartnerKey.issue(program, f"bench-{secrets.token_hex(3)}")
     port = args.port or free_port()
-    server = start_gunicorn(port, args.workers)
     api_rates, copy_rates = [], []
     try:
-        for round_no in range(args.rounds):
-            events = list(make_events(round_no, args.events, args.customers))
-            bodies = [json.dumps({"events": events[i : i + args.batch]}) for i in range(0, len(events), args.batch)]
-            api_seconds = post_batches(port, key, bodies, args.connections)
-            customer_ids = dict(program.customers.values_list("external_id", "id"))
-            copy_seconds = copy_baseline(program, round_no, events, customer_ids)
-            api_rates.append(args.events / api_seconds)
-            copy_rates.append(args.events / copy_seconds)
-            print(
-                f"round {round_no + 1}: API {api_rates[-1]:,.0f} events/s ({api_seconds:.2f} s)   "
-                f"COPY {copy_rates[-1]:,.0f} rows/s ({copy_seconds:.2f} s)   ratio {api_rates[-1] / copy_rates[-1]:.2f}"
-            )
+        with gunicorn(port, args.workers):
+            for round_no in range(args.rounds):
+                events = list(make_events(round_no, args.events, args.customers))
+                bodies = [json.dumps({"events": events[i : i + args.batch]}) for i in range(0, len(events), args.batch)]
+                api_seconds = post_batches(port, key, bodies, args.connections)
+                customer_ids = dict(program.customers.values_list("external_id", "id"))
+                copy_seconds = copy_baseline(program, round_no, events, customer_ids)
+                api_rates.append(args.events / api_seconds)
+                copy_rates.append(args.events / copy_seconds)
+                print(
+                    f"round {round_no + 1}: API {api_rates[-1]:,.0f} events/s ({api_seconds:.2f} s)   "
+                    f"COPY {copy_rates[-1]:,.0f} rows/s ({copy_seconds:.2f} s)   "
+                    f"ratio {api_rates[-1] / copy_rates[-1]:.2f}"
+                )
         stored = Event.objects.filter(program=program).count()
         assert stored == args.events * args.rounds, f"expected {args.events * args.rounds} stored, found {stored}"
     finally:
-        server.terminate()
-        server.wait()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_events_copy")
         from config.celery import app

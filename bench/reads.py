@@ -23,25 +23,18 @@ Every response must be 200: any other status stops the run. Loopback only, bound
 
 import argparse
 import http.client
-import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
-os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
-os.environ.setdefault("API_RATE_LIMIT", "100000000/min")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import django_setup, free_port, gunicorn, load  # noqa: E402
 
-import scoring as scoring_bench  # noqa: E402  (bench/scoring.py: sets up Django, loads with COPY)
+django_setup()
+
+import scoring as scoring_bench  # noqa: E402  (bench/scoring.py: loads with COPY)
 from django.conf import settings  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -57,12 +50,6 @@ from surveys.definitions import create_survey  # noqa: E402
 from surveys.models import Invitation  # noqa: E402
 from surveys.sending import send_survey  # noqa: E402
 from surveys.tokens import invitation_path  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def prepare(customers, events, sample):
@@ -99,65 +86,6 @@ def prepare(customers, events, sample):
     return program, key, rows
 
 
-def start_gunicorn(port, workers, threads):
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "CONN_MAX_AGE": "600"}
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-        "--keep-alive", "30", "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-def load(port, requests, connections, seconds):
-    """Keep `connections` keep-alive connections busy for `seconds`, each taking the next
-    (path, headers) of `requests` in turn. Returns (latencies in seconds, elapsed seconds)."""
-    latencies = []
-    errors = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-    counter = iter(range(10**12))
-
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        while time.perf_counter() < deadline and not errors:
-            with lock:
-                path, headers = requests[next(counter) % len(requests)]
-            began = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            mine.append(time.perf_counter() - began)
-            if response.status != 200:
-                errors.append((path, response.status, body[:200]))
-            if response.getheader("Connection", "").lower() == "close":
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"non-200 answers: {errors[:3]}")
-    return latencies, elapsed
-
-
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -172,6 +100,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free one)")
     args = parser.parse_args()
     if settings.EMBEDDED:
         raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/reads.py")
@@ -187,9 +116,8 @@ def main():
         "engagement API": [(f"/api/v1/customers/{ext}/engagement", api) for ext, _, _ in rows],
         "survey page": [(path, {}) for _, _, path in rows],
     }
-    port = free_port()
-    server = start_gunicorn(port, args.workers, args.threads)
-    try:
+    port = args.port or free_port()
+    with gunicorn(port, args.workers, args.threads, env={"CONN_MAX_AGE": "600"}):
         # One pass over every request first: the first survey view writes "opened", and the
         # workers' connections and caches warm up; only the timed runs below are reported.
         for requests in targets.values():
@@ -207,14 +135,14 @@ def main():
         )
         print(f"{'target':<22}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}")
         for name, requests in targets.items():
-            latencies, elapsed = load(port, requests, args.connections, args.seconds)
+            jobs = [[("GET", path, None, headers)] for path, headers in requests]
+            latencies, elapsed = load(
+                port, jobs, args.connections, seconds=args.seconds, expect=lambda status: status == 200
+            )
             print(
                 f"{name:<22}{len(latencies) / elapsed:>12,.0f}{statistics.median(latencies) * 1000:>9.1f}"
                 f"{percentile(latencies, 0.99) * 1000:>9.1f}{len(latencies):>10,}"
             )
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":
