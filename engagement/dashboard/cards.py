@@ -17,6 +17,7 @@ from babel.numbers import format_compact_currency, format_decimal
 from django.utils.translation import gettext as _
 
 from engagement import formatting, metrics
+from engagement.dashboard import cache as figures
 from engagement.dashboard.charts import Chart, line_chart
 from engagement.dashboard.period import Period
 from engagement.metrics.types import MetricValue
@@ -53,10 +54,10 @@ def chart_windows(period: Period) -> list[Period]:
 
 
 def compute_series(program, names, period: Period) -> list[Point]:
-    """`names` over every chart window of `period` (oldest first). Read-only."""
+    """`names` over every chart window of `period` (oldest first), each window's metrics
+    computed once and kept a short while (dashboard.cache). Read-only."""
     return [
-        Point(window, metrics.compute_metrics(program, names, window.start, window.end))
-        for window in chart_windows(period)
+        Point(window, figures.get_metrics(program, names, window.start, window.end)) for window in chart_windows(period)
     ]
 
 

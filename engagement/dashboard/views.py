@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from engagement import formatting, goals, model_pages
+from engagement.dashboard import cache as figures
 from engagement.dashboard import cards, distribution, period
 from engagement.dashboard.charts import bar_chart
 from engagement.dashboard.goal_rows import goal_rows
@@ -90,7 +91,8 @@ def dashboard(request):
         "typed_start": request.GET.get("start", "") if errors else (chosen.first if not chosen.preset else ""),
         "typed_end": request.GET.get("end", "") if errors else (chosen.last if not chosen.preset else ""),
         "cards": cards.build_cards(program, chosen, series, fmt),
-        "goals": goal_rows(goals.list_goal_progress(program), fmt),
+        "goals": goal_rows(figures.get_goal_progress(program), fmt),
+        "figures_max_age": figures.TTL_SECONDS,
         "goal_window_days": goals.GOAL_WINDOW_DAYS,
         "distribution": distribution.raw_score_chart(program, fmt),
         "segments": distribution.segment_table(program, fmt),

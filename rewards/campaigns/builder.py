@@ -589,105 +589,86 @@ ACTION_DEFAULTS = {"rounding": "down", "tier_multiplier": True, "method": Method
 ROUNDINGS = [("down", _("down (never more)")), ("half_up", _("to the nearest")), ("up", _("up"))]
 
 
+# The widget of each kind of action field unless one is given (a new one per field: shown_for
+# writes the field's kinds into it).
+ACTION_WIDGETS = {
+    forms.IntegerField: forms.NumberInput,
+    forms.ChoiceField: forms.Select,
+    forms.TypedChoiceField: forms.Select,
+    forms.BooleanField: forms.CheckboxInput,
+    forms.MultipleChoiceField: forms.CheckboxSelectMultiple,
+    forms.CharField: forms.TextInput,
+}
+
+
+def for_action(field_class, label, *kinds, widget=None, **kwargs):
+    """An optional action field shown only for action `kinds` (see `shown_for`)."""
+    widget = widget if widget is not None else ACTION_WIDGETS[field_class]()
+    return field_class(label=label, required=False, widget=shown_for("action", *kinds, widget=widget), **kwargs)
+
+
 class ActionForm(forms.ModelForm):
     """One action row. Only the fields of the chosen kind are read; the row's other stored
     config keys (a message's extra context, a payout's destination) are kept as they are."""
 
-    points = forms.IntegerField(
-        label=_("Points"),
-        required=False,
+    points = for_action(
+        forms.IntegerField,
+        _("Points"),
+        A.GRANT_POINTS,
         min_value=1,
         help_text=_("A fixed number, or leave empty and give a percent."),
-        widget=shown_for("action", A.GRANT_POINTS, widget=forms.NumberInput()),
     )
-    amount = forms.DecimalField(
-        label=_("Amount"),
-        required=False,
+    amount = for_action(
+        forms.DecimalField,
+        _("Amount"),
+        A.CREATE_PAYOUT,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
         decimal_places=2,
         help_text=_("In the program's currency; or leave empty and give a percent."),
-        widget=shown_for("action", A.CREATE_PAYOUT, widget=forms.NumberInput(attrs={"step": "0.01"})),
     )
-    percent = forms.DecimalField(
-        label=_("Percent of the event's value"),
-        required=False,
+    percent = for_action(
+        forms.DecimalField,
+        _("Percent of the event's value"),
+        A.GRANT_POINTS,
+        A.CREATE_PAYOUT,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
         decimal_places=2,
-        widget=shown_for("action", A.GRANT_POINTS, A.CREATE_PAYOUT, widget=forms.NumberInput(attrs={"step": "0.01"})),
     )
-    max_points = forms.IntegerField(
-        label=_("At most (points)"),
-        required=False,
-        min_value=1,
-        widget=shown_for("action", A.GRANT_POINTS, widget=forms.NumberInput()),
+    max_points = for_action(forms.IntegerField, _("At most (points)"), A.GRANT_POINTS, min_value=1)
+    rounding = for_action(forms.ChoiceField, _("Rounding"), A.GRANT_POINTS, choices=ROUNDINGS)
+    tier_multiplier = for_action(
+        forms.BooleanField, _("Times the customer's tier multiplier"), A.GRANT_POINTS, initial=True
     )
-    rounding = forms.ChoiceField(
-        label=_("Rounding"),
-        required=False,
-        choices=ROUNDINGS,
-        widget=shown_for("action", A.GRANT_POINTS, widget=forms.Select()),
-    )
-    tier_multiplier = forms.BooleanField(
-        label=_("Times the customer's tier multiplier"),
-        required=False,
-        initial=True,
-        widget=shown_for("action", A.GRANT_POINTS, widget=forms.CheckboxInput()),
-    )
-    reason = forms.CharField(
-        label=_("Ledger reason (staff)"),
-        required=False,
+    reason = for_action(
+        forms.CharField,
+        _("Ledger reason (staff)"),
+        A.GRANT_POINTS,
         max_length=200,
         help_text=_("Empty: “Campaign:” and the campaign's name."),
-        widget=shown_for("action", A.GRANT_POINTS),
     )
-    item = forms.TypedChoiceField(
-        label=_("Catalogue reward"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        widget=shown_for("action", A.GRANT_REWARD, widget=forms.Select()),
-    )
-    survey = forms.TypedChoiceField(
-        label=_("Survey"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-        widget=shown_for("action", A.SEND_SURVEY, widget=forms.Select()),
-    )
-    template_key = forms.ChoiceField(
-        label=_("Message template"),
-        required=False,
-        widget=shown_for("action", A.SEND_MESSAGE, widget=forms.Select()),
-    )
-    channels = forms.MultipleChoiceField(
-        label=_("Channels"),
-        required=False,
+    item = for_action(forms.TypedChoiceField, _("Catalogue reward"), A.GRANT_REWARD, coerce=int, empty_value=None)
+    survey = for_action(forms.TypedChoiceField, _("Survey"), A.SEND_SURVEY, coerce=int, empty_value=None)
+    template_key = for_action(forms.ChoiceField, _("Message template"), A.SEND_MESSAGE)
+    channels = for_action(
+        forms.MultipleChoiceField,
+        _("Channels"),
+        A.SEND_MESSAGE,
         choices=[(channel, channel) for channel in CHANNELS],
         help_text=_("Sent on each chosen channel the customer consented to. None ticked: all."),
-        widget=shown_for("action", A.SEND_MESSAGE, widget=forms.CheckboxSelectMultiple()),
     )
-    method = forms.ChoiceField(
-        label=_("Payout method"),
-        required=False,
-        choices=Method.choices,
-        initial=Method.VOUCHER,
-        widget=shown_for("action", A.CREATE_PAYOUT, widget=forms.Select()),
+    method = for_action(
+        forms.ChoiceField, _("Payout method"), A.CREATE_PAYOUT, choices=Method.choices, initial=Method.VOUCHER
     )
-    subject = forms.CharField(
-        label=_("Subject"),
-        required=False,
+    subject = for_action(
+        forms.CharField,
+        _("Subject"),
+        A.NOTIFY_TEAM,
         max_length=200,
         help_text=_("May use {{ customer }} and {{ campaign }}."),
-        widget=shown_for("action", A.NOTIFY_TEAM),
     )
-    body = forms.CharField(
-        label=_("Body"),
-        required=False,
-        widget=shown_for("action", A.NOTIFY_TEAM, widget=forms.Textarea(attrs={"rows": 3, "cols": 40})),
-    )
-    webhook_type = forms.ChoiceField(
-        label=_("Webhook event"),
-        required=False,
-        choices=[("", "---------"), *EventType.choices],
-        widget=shown_for("action", A.EMIT_WEBHOOK, widget=forms.Select()),
+    body = for_action(forms.CharField, _("Body"), A.NOTIFY_TEAM, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}))
+    webhook_type = for_action(
+        forms.ChoiceField, _("Webhook event"), A.EMIT_WEBHOOK, choices=[("", "---------"), *EventType.choices]
     )
     delay = DurationField(label=_("Delay"), required=False, help_text=_("After the trigger; empty: at once."))
     cancel_if_event_type = forms.ChoiceField(

@@ -65,3 +65,35 @@ def test_adjust_points_in_the_browser_and_see_the_new_balance(transactional_db, 
     assert phone.evaluate("document.getElementById('customer-overview').scrollWidth") <= 390
     assert_accessible(phone)
     shoot(phone, "customer-390")
+
+
+NO_SIDEWAYS_SCROLL = """() => {
+    const wide = [...document.querySelectorAll('.cp-scroll, .cp-table')]
+        .filter(el => el.scrollWidth > el.clientWidth + 1)
+        .map(el => el.getAttribute('aria-label') || el.className);
+    return {page: document.documentElement.scrollWidth, wide: wide};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_customer_pages_tables_stack_on_a_phone(
+    transactional_db, live_server, browser_page, settings, acme, language
+):
+    settings.ADMIN_OTP = "off"  # the demo's setting: a superuser signs in with a password
+    alice = CustomerFactory(program=acme, external_id="alice", name="Alice", email="alice@example.com")
+    give_history(alice)
+    get_user_model().objects.create_superuser("root", "root@example.com", "root-Pass-123")
+    phone = browser_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale=language)
+    admin_sign_in(phone, live_server.url, "root", "root-Pass-123")
+
+    phone.goto(f"{live_server.url}{page_url(alice)}")
+
+    assert phone.evaluate("document.documentElement.lang") == language
+    assert phone.locator("#cp-ledger .cp-stack tbody tr").count() >= 2  # the history has rows to stack
+    assert phone.evaluate(NO_SIDEWAYS_SCROLL) == {"page": 390, "wide": []}
+    # Each stacked cell says which column it is
+    assert phone.locator("#cp-ledger .cp-stack td[data-label]").first.evaluate(
+        "el => getComputedStyle(el, '::before').content"
+    ) == ('"Date"' if language == "en" else '"التاريخ"')
+    shoot(phone, f"customer-stacked-390-{language}")
