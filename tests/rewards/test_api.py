@@ -154,12 +154,14 @@ def test_redeem_voucher_via_api_and_read_it(acme_api, acme, alice):
 def test_redemption_refusals_change_nothing(acme_api, acme, alice, case, expected_status, expected_code):
     ledger.grant_points(customer=alice, points=100, reason="seed", idempotency_key="seed")
     item = {
-        "overdraw": lambda: RewardItemFactory(program=acme, points_cost=101),
-        "out_of_stock": lambda: RewardItemFactory(program=acme, points_cost=10, stock=0),
+        "overdraw": lambda: RewardItemFactory(program=acme, kind="experience", points_cost=101),
+        "out_of_stock": lambda: RewardItemFactory(program=acme, kind="experience", points_cost=10, stock=0),
         "no_codes": lambda: VoucherItemFactory(program=acme, points_cost=10),
-        "ineligible_tier": lambda: RewardItemFactory(program=acme, points_cost=10, eligible_tiers=["Gold"]),
+        "ineligible_tier": lambda: RewardItemFactory(
+            program=acme, kind="experience", points_cost=10, eligible_tiers=["Gold"]
+        ),
         "expired_item": lambda: RewardItemFactory(
-            program=acme, points_cost=10, valid_until=timezone.now() - timedelta(hours=1)
+            program=acme, kind="experience", points_cost=10, valid_until=timezone.now() - timedelta(hours=1)
         ),
     }[case]()
     if case == "no_codes":
@@ -194,7 +196,7 @@ def test_foreign_reward_and_redemption_are_404(acme_api, acme, globex, alice):
 
 
 def test_same_key_for_another_customer_is_422(acme_api, acme, alice, bob):
-    item = RewardItemFactory(program=acme, points_cost=10)
+    item = RewardItemFactory(program=acme, kind="experience", points_cost=10)
     for c in (alice, bob):
         ledger.grant_points(customer=c, points=100, reason="seed", idempotency_key=f"seed-{c.pk}")
     first = acme_api.post(

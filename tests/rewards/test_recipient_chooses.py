@@ -180,7 +180,9 @@ def test_choosing_a_card_in_the_browser(
     page.screenshot(path=f"{SHOTS}/choose-{language}-{viewport}.png", full_page=True)
     page.click("[data-testid=confirm]")
     page.wait_for_selector("[data-testid=status]")
-    assert processing.process_payout(Payout.objects.get().pk) == "succeeded"
+    # A worker of the suite may take the payout first: either way it ends succeeded.
+    processing.process_payout(Payout.objects.get().pk)
+    assert Payout.objects.get().status == "succeeded"
     page.reload()
     page.wait_for_selector("[data-testid=gift-card-link]")
     assert fake_tremendous.bodies[Payout.objects.get().reference]["reward"]["products"] == ["KV934TZ93NQM"]
