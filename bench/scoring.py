@@ -227,14 +227,18 @@ def bench_paired(program, rounds):
     for n in range(rounds):
         later = timezone.now() + timedelta(days=n + 1)
         plain = best_of(1, lambda: plain_aggregate(program))
-        nightly = best_of(1, lambda at=later: scoring.rescore_program(program, now=at))
+        results = []
+        nightly = best_of(1, lambda at=later, out=results: out.append(scoring.rescore_program(program, now=at)))
         again = best_of(1, lambda at=later: scoring.rescore_program(program, now=at))
         took = best_of(1, call)
         ratios.append(again / plain)
         nightly_ratios.append(nightly / plain)
         endpoint.append(took)
+        day = scoring.local_date(program, later)
+        snapshots = CustomerScoreSnapshot.objects.filter(program=program, date=day).count()
         print(
-            f"round {n + 1}: plain {plain:.3f} s, nightly re-score {nightly:.3f} s ({nightly / plain:.2f}x), "
+            f"round {n + 1}: plain {plain:.3f} s, nightly re-score {nightly:.3f} s ({nightly / plain:.2f}x; "
+            f"{results[0].transitions:,} transitions, {snapshots:,} snapshot rows), "
             f"steady re-score {again:.3f} s ({again / plain:.2f}x), endpoint {took:.3f} s"
         )
     print(

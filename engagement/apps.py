@@ -22,9 +22,7 @@ class EngagementConfig(AppConfig):
 
         # Customers with newly processed events are queued for the incremental re-score.
         hooks.register_event_handler("scores", scoring.queue_customers_for_events)
-        hooks.register_demo_step(10, "engagement scores and goals", demo_scores.load_scores)
-        # After surveys (30) and campaigns (50) have added data: trends of everything.
-        hooks.register_demo_step(60, "engagement metric snapshots", demo_scores.load_metric_snapshots)
+        hooks.register_demo_step(10, "engagement scores, purchase models and goals", demo_scores.load_scores)
         # The customer's admin page: engagement's sections and the erase action.
         customer_page.register()
         # The admin index links to the dashboard (a template extending admin/index.html).

@@ -1,6 +1,6 @@
 """Metrics computed together share passes (engagement.metrics.base.Ctx.once): the values must
-be exactly those of each metric computed alone. And the demo's metric snapshots (step 60)
-include the survey metrics."""
+be exactly those of each metric computed alone. And the demo's scoring step fits the purchase
+models and builds no metric snapshots (nothing shows them)."""
 
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -10,8 +10,8 @@ import pytest
 import time_machine
 
 from engagement import hooks, metrics
-from engagement.demo_scores import load_metric_snapshots, load_scores
-from engagement.models import Customer, CustomerScore, Event, MetricSnapshot
+from engagement.demo_scores import load_scores
+from engagement.models import Customer, CustomerScore, Event, MetricSnapshot, PurchaseModelFit
 from engagement.processing import process_events
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -81,19 +81,29 @@ def test_all_metrics_at_once_equal_each_metric_alone(acme, processed):
     assert metrics.format_metric("churn_rate", together["churn_rate"])["denominator"] == 1  # only a is Champion
 
 
-def test_metric_snapshots_are_a_late_demo_step_and_include_surveys(acme):
+def test_the_demo_scores_and_fits_the_purchase_models_once_and_builds_no_metric_snapshots(acme):
     steps = {fn: order for order, _, fn in hooks.demo_steps()}
     assert steps[load_scores] == 10
-    assert steps[load_metric_snapshots] > 50  # after surveys (30) and campaigns (50) add data
-    (a,) = Customer.objects.bulk_create([Customer(program=acme, external_id="s-1")])
-    Event.objects.bulk_create([ev(a, "survey_answered", 0, kind="nps", score=10), ev(a, "page_view", 0, url="/")])
+    assert not [name for _, name, _ in hooks.demo_steps() if "metric snapshot" in name]
+    people = Customer.objects.bulk_create([Customer(program=acme, external_id=f"f-{i}") for i in range(4)])
+    Event.objects.bulk_create(
+        [
+            ev(c, "purchase", -7 * k - i, "12.00", order_id=f"{i}-{k}")
+            for i, c in enumerate(people)
+            for k in range(i + 1)
+        ]
+    )
+    process_events(list(Event.objects.filter(program=acme).values_list("id", flat=True)))
 
-    with time_machine.travel(START + timedelta(days=10), tick=False):
-        load_metric_snapshots(acme, lambda **kwargs: _NoBar())
+    with time_machine.travel(END, tick=False):
+        load_scores(acme, lambda **kwargs: _NoBar())
+        fits = sorted(PurchaseModelFit.objects.filter(program=acme).values_list("id", "kind"))
+        load_scores(acme, lambda **kwargs: _NoBar())  # a rerun fits nothing again
 
-    nps = MetricSnapshot.objects.filter(program=acme, name="nps").exclude(value=None)
-    assert sorted(nps.values_list("value", flat=True).distinct()) == [Decimal("100.0000")]
-    assert nps.count() == 10  # the snapshot days whose trailing 30 days include the answer
+    assert [kind for _, kind in fits] == ["bgnbd", "gamma_gamma"]
+    assert sorted(PurchaseModelFit.objects.filter(program=acme).values_list("id", "kind")) == fits
+    assert CustomerScore.objects.filter(program=acme).count() == 4
+    assert MetricSnapshot.objects.count() == 0
 
 
 class _NoBar:
