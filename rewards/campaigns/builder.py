@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from engagement.event_labels import event_label
 from engagement.event_schema import CATALOGUE
 from engagement.models import Segment
 from engagement.webhooks.models import EventType
@@ -103,7 +104,7 @@ def event_type_choices(current=None):
     types = sorted({*CATALOGUE, "tier_changed"})
     if current and current not in types:
         types.append(current)  # a custom event type (custom.*) already in the rule
-    return [("", "---------")] + [(t, t.replace("_", " ")) for t in types]
+    return [("", "---------")] + [(t, event_label(t)) for t in types]
 
 
 # What an error names when no field of the form holds it (a whole part of the rule).

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from engagement.event_labels import event_label
 from engagement.formatting import format_money, format_number
 from rewards.campaigns.models import Campaign, CampaignAction
 from rewards.campaigns.triggers import DEFAULT_CART_MINUTES, DEFAULT_TICKET_HOURS
@@ -32,7 +33,12 @@ def duration(minutes):
 
 
 def event_name(event_type):
-    return (event_type or "?").removeprefix("custom.").replace("_", " ")
+    return event_label(event_type)
+
+
+def key_name(key):
+    """A template key or payout method as words (not translated: they are identifiers)."""
+    return (key or "?").replace("_", " ")
 
 
 class Describer:
@@ -216,15 +222,15 @@ class Describer:
         channels = config.get("channels")
         if channels:
             return _("send the message “%(key)s” by %(channels)s") % {
-                "key": event_name(config.get("template_key")),
+                "key": key_name(config.get("template_key")),
                 "channels": _(" or ").join(channels),
             }
         return _("send the message “%(key)s” on every consented channel") % {
-            "key": event_name(config.get("template_key"))
+            "key": key_name(config.get("template_key"))
         }
 
     def what_create_payout(self, config):
-        method = event_name(config.get("method", "voucher"))
+        method = key_name(config.get("method", "voucher"))
         if config.get("amount") is not None:
             return _("pay out %(amount)s as a %(method)s") % {"amount": self.money(config["amount"]), "method": method}
         return _("pay out %(percent)s %% of the value as a %(method)s") % {

@@ -53,3 +53,21 @@ def test_durations_use_the_largest_whole_unit():
             "1 day",
             "7 days",
         ]
+
+
+def test_in_arabic_the_event_type_is_named_in_arabic(acme):
+    campaign = make_campaign(acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 10})])
+    with translation.override("ar"):
+        sentence = describe(campaign)
+    assert "شراء" in sentence
+    assert "purchase" not in sentence
+
+
+def test_the_builder_offers_event_types_by_their_translated_names():
+    from rewards.campaigns.builder import event_type_choices
+
+    with translation.override("ms"):
+        choices = dict(event_type_choices("custom.loyalty_quiz"))
+    assert choices["purchase"] == "pembelian"
+    assert choices["page_view"] == "paparan halaman"
+    assert choices["custom.loyalty_quiz"] == "loyalty quiz"
