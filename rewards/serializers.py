@@ -6,7 +6,7 @@ from rest_framework import serializers
 from engagement.partner_api import fields
 from rewards.catalogue import available_stock
 from rewards.forms import SHIP_COUNTRIES
-from rewards.models import Charity, LedgerEntry, Redemption, RewardItem, RewardKind, VoucherCode
+from rewards.models import Charity, Fulfilment, LedgerEntry, Redemption, RewardItem, RewardKind, VoucherCode
 from rewards.provider_rewards import offered_products
 
 
@@ -172,19 +172,40 @@ class RewardOutputSerializer(serializers.ModelSerializer):
         return getattr(item, "affordable", None)
 
 
+class FulfilmentOutputSerializer(serializers.ModelSerializer):
+    """Where a merchandise, donation or experience reward stands (no shipping address: the
+    partner sent it, and it is personal data)."""
+
+    charity = serializers.IntegerField(source="charity_id", allow_null=True)
+    charity_name = serializers.CharField(source="charity.name_en", allow_null=True, default=None)
+
+    class Meta:
+        model = Fulfilment
+        fields = [
+            "kind", "status", "carrier", "tracking_number", "shipped_at", "delivered_at", "returned_at",
+            "charity", "charity_name", "receipt_number", "donated_at", "booking_code", "booked_at", "updated_at",
+        ]  # fmt: skip
+
+
 class RedemptionOutputSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id")
     reward = serializers.IntegerField(source="item_id")
     title = serializers.CharField(source="item.title_en")
     code = serializers.CharField(allow_null=True)
     payout = serializers.IntegerField(source="payout_id", allow_null=True)
+    fulfilment = serializers.SerializerMethodField()
 
     class Meta:
         model = Redemption
         fields = [
             "id", "customer", "reward", "title", "points", "cash_value", "currency", "status", "source",
-            "channel", "code", "payout", "failure_reason", "created_at", "completed_at", "failed_at",
+            "channel", "code", "payout", "failure_reason", "created_at", "completed_at", "failed_at", "fulfilment",
         ]  # fmt: skip
+
+    @extend_schema_field(FulfilmentOutputSerializer(allow_null=True))
+    def get_fulfilment(self, redemption) -> dict | None:
+        fulfilment = Fulfilment.objects.select_related("charity").filter(redemption=redemption).first()
+        return FulfilmentOutputSerializer(fulfilment).data if fulfilment else None
 
 
 class VoucherCodeOutputSerializer(serializers.ModelSerializer):

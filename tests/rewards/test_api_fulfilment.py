@@ -148,3 +148,32 @@ def test_a_donation_without_a_charity_list_needs_no_choice(acme_api, donation):
 
     assert response.status_code == 201
     assert Fulfilment.objects.get(redemption_id=response.json()["id"]).charity is None
+
+
+def test_the_redemption_answer_carries_its_fulfilment_and_follows_the_shipment(acme_api, mug, alice):
+    from rewards import fulfilment as fulfilment_service
+
+    created = redeem(acme_api, mug, shipping_address=ADDRESS).json()
+    assert (created["fulfilment"]["kind"], created["fulfilment"]["status"]) == ("merchandise", "requested")
+    assert "ship_line1" not in created["fulfilment"]  # the address is not echoed back
+
+    fulfilment_service.mark_shipped(
+        Fulfilment.objects.get(redemption_id=created["id"]).pk, carrier="Pos Laju", tracking_number="EP123MY"
+    )
+    shown = acme_api.get(f"/api/v1/redemptions/{created['id']}").json()["fulfilment"]
+    assert (shown["status"], shown["carrier"], shown["tracking_number"], shown["shipped_at"] is not None) == (
+        "shipped", "Pos Laju", "EP123MY", True,
+    )  # fmt: skip
+
+
+def test_an_experience_shows_its_booking_once_booked(acme_api, acme, alice):
+    from rewards import fulfilment as fulfilment_service
+
+    ledger.grant_points(customer=alice, points=500, reason="seed", idempotency_key="seed")
+    masterclass = RewardItemFactory(program=acme, kind=RewardKind.EXPERIENCE, points_cost=100, title_en="Class")
+    created = redeem(acme_api, masterclass).json()
+    assert (created["fulfilment"]["status"], created["fulfilment"]["booking_code"]) == ("requested", "")
+
+    fulfilment_service.mark_booked(Fulfilment.objects.get(redemption_id=created["id"]).pk, booking_code="BK-42")
+    shown = acme_api.get(f"/api/v1/redemptions/{created['id']}").json()["fulfilment"]
+    assert (shown["kind"], shown["booking_code"], shown["booked_at"] is not None) == ("experience", "BK-42", True)
