@@ -10,3 +10,14 @@ def assert_ledger_ok():
         assert breaches == []
 
     return check
+
+
+@pytest.fixture
+def fake_tremendous(settings):
+    """Tremendous' documented API on a local port (tests/payouts/fakes/tremendous.py)."""
+    from tests.payouts.fakes.tremendous import FakeTremendous
+
+    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # the fake listens on 127.0.0.1
+    server = FakeTremendous().start()
+    yield server
+    server.stop()

@@ -12,16 +12,8 @@ from rewards import ledger
 from rewards.models import Redemption, RewardItem, RewardKind
 from tests.conftest import wait_for
 from tests.payouts.fakes import tango
-from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
+from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET
 from tests.rewards.test_portal import signed_in_client
-
-
-@pytest.fixture
-def fake_tremendous(settings):
-    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # the fake listens on 127.0.0.1
-    server = FakeTremendous().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

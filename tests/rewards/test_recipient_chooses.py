@@ -13,19 +13,11 @@ from payouts.models import Payout, ProviderAccount, ProviderProduct
 from rewards import ledger
 from rewards.models import LedgerEntry, Redemption, RewardItem, RewardKind
 from tests.accessibility import assert_accessible
-from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET, FakeTremendous
+from tests.payouts.fakes.tremendous import API_KEY, WEBHOOK_SECRET
 from tests.rewards.test_portal import signed_in_client
 from tests.rewards.test_portal_phone import PHONE, fits_the_phone, sign_in
 
 CARDS = ["GRABMY00001", "KV934TZ93NQM"]  # Grab and PayPal, both sold in MYR at RM25
-
-
-@pytest.fixture
-def fake_tremendous(settings):
-    settings.PAYOUTS_ALLOW_LOOPBACK_BASE_URL = True  # the fake listens on 127.0.0.1
-    server = FakeTremendous().start()
-    yield server
-    server.stop()
 
 
 def choice_reward(program, fake):
