@@ -2,6 +2,6 @@
 (cards.py), SVG charts (charts.py), score distribution and segments (distribution.py),
 goal rows (goal_rows.py) and the view (views.py)."""
 
-from engagement.dashboard.views import TREND_METRICS, dashboard
+from engagement.dashboard.views import dashboard
 
-__all__ = ["TREND_METRICS", "dashboard"]
+__all__ = ["dashboard"]

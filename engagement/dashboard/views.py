@@ -104,7 +104,3 @@ def dashboard(request):
     }
     return render(request, "engagement/dashboard.html", context)
 
-
-# The demo's daily snapshots (engagement.demo_scores) store these; the dashboard itself
-# computes every figure for its period and no longer reads snapshots.
-TREND_METRICS = ["nps", "csat", "churn_rate", "repeat_purchase_rate", "email_open_rate", "active_customers"]
