@@ -5,6 +5,7 @@ a Unix socket only (no port to collide with another checkout).
     python -m config.embedded_db start          start it (initialise the cluster on first use)
     python -m config.embedded_db stop           stop it
     python -m config.embedded_db run CMD...     start it, run CMD, stop it when CMD ends
+                                                (unless it was already running)
 
 Settings use it when DATABASE_URL is not set (`database_settings`). PostgreSQL refuses to
 run as root: as root the wheel's own layer runs the server as a system user of its own
@@ -110,7 +111,9 @@ def database_settings():
 
 def run(command):
     """Start the server, run `command`, stop the server when it ends (Ctrl-C and SIGTERM
-    included); return its exit code."""
+    included); return its exit code. A server that was already running (a `make demo` in
+    another terminal) is left running: it is not this command's to stop."""
+    started_here = running_server() is None
     start()
     child = subprocess.Popen(command)
     # `kill` (SIGTERM) ends the command first, then the server, as Ctrl-C does.
@@ -122,7 +125,8 @@ def run(command):
             except KeyboardInterrupt:
                 child.send_signal(signal.SIGINT)  # the child got it too; wait for it to finish
     finally:
-        stop()
+        if started_here:
+            stop()
 
 
 def main(argv):

@@ -174,6 +174,17 @@ def test_embedded_postgresql_starts_serves_and_stops(tmp_path):
             "email": "django.core.mail.backends.filebased.EmailBackend",
         }
         assert (tmp_path / "postgres" / "postmaster.pid").exists()
+        # And `run` of another command leaves a server it did not start running
+        other = subprocess.run(
+            [sys.executable, "-m", "config.embedded_db", "run", sys.executable, "-c", "pass"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert other.returncode == 0, other.stderr
+        assert (tmp_path / "postgres" / "postmaster.pid").exists()
     finally:
         stopped = subprocess.run(
             [sys.executable, "-m", "config.embedded_db", "stop"], cwd=ROOT, env=env, capture_output=True, text=True
