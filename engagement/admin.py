@@ -14,7 +14,18 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from engagement import customer_page, hooks, purchase_models
-from engagement.models import Customer, CustomerScore, Event, Goal, PartnerKey, Program, ProgramStaff, ScoreTransition
+from engagement.dashboard.cards import Formatter, metric_label, unit_words
+from engagement.models import (
+    Customer,
+    CustomerScore,
+    Event,
+    Goal,
+    MetricSnapshot,
+    PartnerKey,
+    Program,
+    ProgramStaff,
+    ScoreTransition,
+)
 from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
 
 User = get_user_model()
@@ -287,6 +298,67 @@ class CustomerScoreAdmin(ProgramScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MetricNameFilter(admin.SimpleListFilter):
+    """The metrics stored by the nightly snapshot, by their dashboard names."""
+
+    title = _("metric")
+    parameter_name = "name"
+
+    def lookups(self, request, model_admin):
+        names = model_admin.get_queryset(request).order_by().values_list("name", flat=True).distinct()
+        return sorted(((name, metric_label(name)) for name in names), key=lambda pair: str(pair[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(name=self.value()) if self.value() else queryset
+
+
+@admin.register(MetricSnapshot)
+class MetricSnapshotAdmin(ProgramScopedAdmin):
+    """The nightly snapshots (engagement-snapshot-metrics): each metric over the trailing
+    window ending that day, kept as history; read-only."""
+
+    list_display = ["date", "metric", "shown_value", "shown_numerator", "shown_denominator", "program"]
+    list_filter = ["program", MetricNameFilter]
+    date_hierarchy = "date"
+    ordering = ["-date", "name"]
+    list_select_related = ["program"]
+    show_full_result_count = False
+
+    @admin.display(description=_("metric"), ordering="name")
+    def metric(self, obj):
+        return metric_label(obj.name)
+
+    @admin.display(description=_("value"))
+    def shown_value(self, obj):
+        unit = unit_words(obj.name, obj.unit, obj.program)
+        return format_html("{} <small>({})</small>", Formatter(obj.program).value(obj.unit, obj.value), unit)
+
+    @admin.display(description=_("numerator"))
+    def shown_numerator(self, obj):
+        return self._plain(obj, obj.numerator)
+
+    @admin.display(description=_("denominator"))
+    def shown_denominator(self, obj):
+        return self._plain(obj, obj.denominator)
+
+    @staticmethod
+    def _plain(obj, number):
+        """A count without decimals (997, not 997.0000), anything else with two, grouped."""
+        if number is None:
+            return "-"
+        fmt = Formatter(obj.program)
+        return fmt.count(number) if number == number.to_integral_value() else fmt.number(number)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -263,6 +263,8 @@ def metric_label(name):
     """The card's title, translatable: 'email_ctr' -> 'Email CTR'."""
     labels = {
         "active_customers": _("Active customers"),
+        "aov": _("Average order value"),
+        "page_views": _("Page views"),
         "nps": _("NPS"),
         "csat": _("CSAT"),
         "ces": _("CES"),

@@ -8,7 +8,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Concat
 from tqdm import tqdm
 
-from engagement import demo, hooks
+from engagement import demo, hooks, metrics
 from engagement.models import Customer, Program, ProgramStaff
 from engagement.tenancy import program_path
 
@@ -25,6 +25,8 @@ def _load_program(slug, name):
     for _order, _name, step in hooks.demo_steps():
         with transaction.atomic():
             step(program, _quiet_progress)
+    # The nightly metric snapshot (the demo builds none), so its read-only list has a row.
+    metrics.snapshot_metrics(program)
     return program
 
 
