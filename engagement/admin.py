@@ -26,7 +26,7 @@ from engagement.models import (
     ProgramStaff,
     ScoreTransition,
 )
-from engagement.tenancy import ProgramScopedAdmin, allowed_programs, scope_queryset
+from engagement.tenancy import ProgramScopedAdmin, ReadOnlyScopedAdmin, allowed_programs, scope_queryset
 
 User = get_user_model()
 
@@ -231,22 +231,13 @@ class PartnerKeyAdmin(ProgramScopedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ProgramScopedAdmin):
+class EventAdmin(ReadOnlyScopedAdmin):
     list_display = ["event_id", "type", "customer", "occurred_at", "value", "processed_at"]
     list_filter = ["program", "type", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id", "customer__external_id"]
     date_hierarchy = "occurred_at"
     list_select_related = ["customer"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Scores, transitions and goals ---
@@ -316,7 +307,7 @@ class MetricNameFilter(admin.SimpleListFilter):
 
 
 @admin.register(MetricSnapshot)
-class MetricSnapshotAdmin(ProgramScopedAdmin):
+class MetricSnapshotAdmin(ReadOnlyScopedAdmin):
     """The nightly snapshots (engagement-snapshot-metrics): each metric over the trailing
     window ending that day, kept as history; read-only."""
 
@@ -351,15 +342,6 @@ class MetricSnapshotAdmin(ProgramScopedAdmin):
             return "-"
         fmt = Formatter(obj.program)
         return fmt.count(number) if number == number.to_integral_value() else fmt.number(number)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ScoreTransition)

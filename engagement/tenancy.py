@@ -192,3 +192,17 @@ class ProgramScopedAdmin(admin.ModelAdmin):
     def get_changelist_form(self, request, **kwargs):
         form = super().get_changelist_form(request, **kwargs)
         return type(form.__name__, (SameProgramFormMixin, form), {})
+
+
+class ReadOnlyScopedAdmin(ProgramScopedAdmin):
+    """Rows that only the services write (events, snapshots, provider products, redemptions):
+    staff see them; nobody adds, changes or deletes them here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

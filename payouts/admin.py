@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from engagement.outbound_http import check_public_url
-from engagement.tenancy import ProgramScopedAdmin, allowed_programs
+from engagement.tenancy import ProgramScopedAdmin, ReadOnlyScopedAdmin, allowed_programs
 from payouts import bulk, catalogue, reconciliation, services
 from payouts.admin_approvals import ApprovalAdminMixin, ReviewQueueMixin, about
 from payouts.models import (
@@ -494,21 +494,12 @@ class SandboxOrderAdmin(ProgramScopedAdmin):
 
 
 @admin.register(ProviderProduct)
-class ProviderProductAdmin(ProgramScopedAdmin):
+class ProviderProductAdmin(ReadOnlyScopedAdmin):
     """The providers' catalogues as last synced (read-only: the sync is the only writer)."""
 
     list_display = ["name", "program", "provider", "currency", "value_range", "category", "active", "changed_at"]
     list_filter = ["provider", "active", "currency", "category"]
     search_fields = ["name", "brand", "product_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("Amounts"))
     def value_range(self, obj):

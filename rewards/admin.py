@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from engagement.admin_links import admin_link, link_column
-from engagement.tenancy import ProgramScopedAdmin
+from engagement.tenancy import ProgramScopedAdmin, ReadOnlyScopedAdmin
 from rewards import (
     bulk_grants_admin,  # noqa: F401 - registers the bulk grant admin
     fulfilment_admin,  # noqa: F401 - registers the fulfilment and charity admin
@@ -215,7 +215,7 @@ class VoucherCodeAdmin(ReadOnlyMixin, ProgramScopedAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ProgramScopedAdmin):
+class RedemptionAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "customer_link", "item_link", "points", "value", "status", "voucher", "payout_link",
                     "failure_reason"]  # fmt: skip
     customer_link = link_column("customer", _("customer"))
@@ -239,15 +239,6 @@ class RedemptionAdmin(ProgramScopedAdmin):
     search_fields = ["customer__external_id", "idempotency_key", "voucher_code__code"]
     list_select_related = ["customer", "item", "voucher_code"]
     actions = ["complete_selected", "fail_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Mark selected processing redemptions completed (shipped)"))
     def complete_selected(self, request, queryset):
