@@ -8,6 +8,8 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | cksum | cut -d'
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 DEMO_PORT ?= 8000
+# mypy's Django plugin reads the settings: a database address nothing connects to keeps them from
+# starting (and leaving running) the embedded PostgreSQL of var/postgres.
 # Tests run with production settings (DEBUG off) over plain http on loopback; no persistent
 # connections, so live-server threads do not keep the test database open at teardown.
 TEST_ENV := CONN_MAX_AGE=0 SECRET_KEY=ganjaran-test-only-key SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
@@ -45,7 +47,7 @@ demo: runtime-venv translations
 test: venv translations
 	bash scripts/ensure-system-packages.sh
 	$(BIN)/ruff check .
-	$(TEST_ENV) $(BIN)/mypy
+	$(TEST_ENV) DATABASE_URL=postgres://mypy@127.0.0.1:1/unused $(BIN)/mypy
 	$(TEST_ENV) bash scripts/services.sh run sh -c '$(BIN)/python manage.py makemigrations --check --dry-run && $(BIN)/python -m pytest $(PYTEST_ARGS)'
 
 serve: venv translations
