@@ -4,7 +4,8 @@ then, per mix, --requests requests through Django's full WSGI stack (test Client
 middleware, authentication, serializers, the database round trips) and prints the process CPU
 milliseconds per request (time.process_time) and the queries per request. The database's own
 CPU is not counted (it runs in PostgreSQL); the query count stands for it.
---profile MIX writes a cProfile of that mix to /tmp/apicpu-MIX.prof and prints the top 25.
+--profile MIX writes a cProfile of that mix to --profile-out (default apicpu-MIX.prof in the
+current directory) and prints the top 25.
 
 Run:   scripts/services.sh run .venv/bin/python bench/apicpu.py [--customers 100000]
 """
@@ -60,6 +61,7 @@ def main():
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=500, help="per mix")
     parser.add_argument("--profile", choices=["baseline", "evaluate", "reserve+confirm"])
+    parser.add_argument("--profile-out", metavar="FILE", help="where --profile writes its stats")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     _program, key, funded = checkout.seed(args.customers)
@@ -79,7 +81,7 @@ def main():
         print(f"{name:16} {1000 * cpu / count:6.2f} ms CPU/request  {len(queries) / count:5.1f} queries/request  "
               f"({count} requests)")  # fmt: skip
         if profiler:
-            profiler.dump_stats(f"/tmp/apicpu-{name}.prof")
+            profiler.dump_stats(args.profile_out or f"apicpu-{name}.prof")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 

@@ -26,6 +26,7 @@ from engagement.models import (
     ProgramStaff,
     ScoreTransition,
 )
+from engagement.partner_api import keycache
 from engagement.tenancy import ProgramScopedAdmin, ReadOnlyScopedAdmin, allowed_programs, scope_queryset
 
 User = get_user_model()
@@ -225,6 +226,7 @@ class PartnerKeyAdmin(ProgramScopedAdmin):
     @admin.action(description=_("Revoke selected keys"))
     def revoke_selected(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        keycache.changed()  # refused by every web process from the commit on
         self.message_user(
             request, ngettext("Revoked %(n)d key.", "Revoked %(n)d keys.", count) % {"n": count}, messages.SUCCESS
         )

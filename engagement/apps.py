@@ -17,8 +17,17 @@ class EngagementConfig(AppConfig):
 
     def ready(self):
         from django.contrib import admin
+        from django.db.models.signals import post_delete, post_save
 
         from engagement import customer_page, demo_scores, hooks, scoring
+        from engagement.models import PartnerKey, Program
+        from engagement.partner_api import keycache
+
+        # The partner API caches keys with their program (keycache): any change to either
+        # invalidates every process's cache once committed.
+        for model in (PartnerKey, Program):
+            post_save.connect(keycache.changed, sender=model, dispatch_uid=f"keycache-{model.__name__}")
+            post_delete.connect(keycache.changed, sender=model, dispatch_uid=f"keycache-{model.__name__}-del")
 
         # Customers with newly processed events are queued for the incremental re-score.
         hooks.register_event_handler("scores", scoring.queue_customers_for_events)

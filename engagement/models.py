@@ -184,7 +184,7 @@ class CustomerEventCount(models.Model):
         return f"{self.customer}: {self.type} × {self.count}"
 
 
-def _hash_key(raw_key):
+def hash_key(raw_key):
     # Keys are 256-bit random tokens, so a fast hash is enough (no need for a slow KDF).
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
@@ -194,7 +194,10 @@ class PartnerKeyQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
     def find(self, raw_key):
-        return self.active().select_related("program").filter(hashed_key=_hash_key(raw_key)).first()
+        return self.find_hashed(hash_key(raw_key))
+
+    def find_hashed(self, hashed_key):
+        return self.active().select_related("program").filter(hashed_key=hashed_key).first()
 
 
 class PartnerKey(models.Model):
@@ -227,7 +230,7 @@ class PartnerKey(models.Model):
             program=program,
             name=name,
             prefix=raw_key[: cls.PREFIX_LENGTH],
-            hashed_key=_hash_key(raw_key),
+            hashed_key=hash_key(raw_key),
             created_by=created_by,
         )
         return key, raw_key
@@ -237,7 +240,10 @@ class PartnerKey(models.Model):
         return self.revoked_at is None
 
     def revoke(self):
+        from engagement.partner_api import keycache
+
         PartnerKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        keycache.changed()  # refused by every web process from the commit on
         self.refresh_from_db(fields=["revoked_at"])
 
 

@@ -19,10 +19,18 @@ class RewardsConfig(AppConfig):
     verbose_name = _("Rewards")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from engagement import hooks
+        from engagement.partner_api import keycache
         from payouts.hooks import register_payout_credentials_handler, register_payout_final_handler
         from rewards import credentials, customer_page, demo, earning, metrics, personal_data, redemptions, referrals
+        from rewards.models import RewardsSettings
         from surveys.next_steps import register_next_step
+
+        # The partner API caches programs with their rewards settings.
+        post_save.connect(keycache.changed, sender=RewardsSettings, dispatch_uid="keycache-RewardsSettings")
+        post_delete.connect(keycache.changed, sender=RewardsSettings, dispatch_uid="keycache-RewardsSettings-del")
 
         hooks.register_event_handler("earning", earning.handle_events)
         register_next_step(referrals.survey_next_step)

@@ -33,7 +33,10 @@ def _require_real_services():
 def _clear_cache():
     from django.core.cache import cache
 
-    cache.clear()
+    from engagement.partner_api import keycache
+
+    cache.clear()  # Redis: also the API's epoch and rate counters
+    keycache.clear_local()
     yield
 
 

@@ -17,7 +17,15 @@ class CheckoutConfig(AppConfig):
     verbose_name = _("Checkout")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from engagement import hooks
+        from engagement.partner_api import keycache
         from rewards.checkout import demo
+        from rewards.checkout.models import CheckoutSettings, EarningRule
 
         hooks.register_demo_step(30, "checkout", demo.load_demo)
+        # The partner API caches programs with their checkout settings and earning rules.
+        for model in (CheckoutSettings, EarningRule):
+            post_save.connect(keycache.changed, sender=model, dispatch_uid=f"keycache-{model.__name__}")
+            post_delete.connect(keycache.changed, sender=model, dispatch_uid=f"keycache-{model.__name__}-del")

@@ -61,9 +61,14 @@ class RuleSet:
 
 
 def load_rules(program: Any) -> RuleSet:
-    """One query: the program's active earning rules."""
-    rules = EarningRule.objects.filter(program=program, active=True)
-    return RuleSet({(rule.target, rule.value): rule for rule in rules})
+    """The program's active earning rules: one query, then kept on the program instance as its
+    settings are (the partner API's cached program is replaced whenever a rule changes:
+    engagement.partner_api.keycache)."""
+    found = getattr(program, "_earning_rules_cache", None)
+    if found is None:
+        rules = EarningRule.objects.filter(program=program, active=True)
+        found = program._earning_rules_cache = RuleSet({(rule.target, rule.value): rule for rule in rules})
+    return found
 
 
 def earn_line(line: Line, *, rate: Decimal, tier_multiplier: Decimal, rules: RuleSet) -> LineEarn:

@@ -1,0 +1,156 @@
+"""The partner API's hot path without a database query for the key: partner keys (with their
+program) cached per process, kept exact by one global epoch, and the per-key request counter,
+both in ONE Redis round trip per request.
+
+Contract:
+- A key found in the cache is used only if the epoch it was read under is still the current
+  one. Every committed change to a partner key, a program, or a program's rewards or checkout
+  settings or earning rules bumps the epoch (signals below; `bump()` by hand after a queryset
+  `update()` of those tables), so a revoked key is refused on the next request in every
+  process, and a request never sees a program's settings older than its own start.
+- The epoch is a random token (not a counter), so a Redis restart or flush, which loses it,
+  can never make an old entry current again: a missing epoch is replaced by a new token.
+- A miss reads the epoch *before* the database, so a change committed in between leaves the
+  entry under an epoch that is already stale (read again next time), never the reverse.
+- The counter is a sliding window estimated from two fixed windows (this one and the one
+  before, weighted by how much of it still overlaps): atomic across processes (INCR), O(1) in
+  memory, unlike DRF's SimpleRateThrottle, which keeps every timestamp of the window in one
+  cache value and loses counts between two processes' read and write.
+Without Redis (the embedded single-process setup) both live in this process.
+"""
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+EPOCH_KEY = "ganjaran:api:epoch"
+COUNTER_KEY = "ganjaran:api:rate:{ident}:{window}"
+MAX_ENTRIES = 10_000  # distinct keys cached per process; beyond, the cache starts afresh
+
+_lock = threading.Lock()
+_entries: dict[str, tuple[str, object]] = {}  # hashed key -> (epoch, PartnerKey with program)
+_local_epoch = secrets.token_hex(8)  # without Redis
+_local_counts: dict[str, int] = {}
+_client = None
+
+
+def _redis():
+    """One client per process (its pool is thread-safe and reconnects after a fork)."""
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return _client
+
+
+@dataclass
+class Counts:
+    """Requests of one identity in the current window (this one included) and the one before."""
+
+    current: int
+    previous: int
+    window_start: float
+    duration: int
+
+    def estimate(self, now: float) -> float:
+        overlap = 1 - (now - self.window_start) / self.duration
+        return self.previous * max(overlap, 0.0) + self.current
+
+
+def _keys(ident, duration, now):
+    window = int(now // duration)
+    return (
+        COUNTER_KEY.format(ident=ident, window=f"{duration}:{window}"),
+        COUNTER_KEY.format(ident=ident, window=f"{duration}:{window - 1}"),
+        window * duration,
+    )
+
+
+def read_epoch() -> str:
+    client = _redis()
+    if client is None:
+        return _local_epoch
+    epoch = client.get(EPOCH_KEY)
+    if epoch is None:
+        # Lost (restart, flush) or never set: a new token; another process may win the race.
+        client.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
+        epoch = client.get(EPOCH_KEY)
+    return epoch.decode()
+
+
+def epoch_and_count(ident, duration: int, now: float) -> tuple[str | None, Counts]:
+    """The current epoch (None when Redis has none: then nothing cached is current), and the
+    identity's counter after counting this request."""
+    current_key, previous_key, start = _keys(ident, duration, now)
+    client = _redis()
+    if client is None:
+        with _lock:
+            if len(_local_counts) > MAX_ENTRIES:
+                _local_counts.clear()
+            _local_counts[current_key] = _local_counts.get(current_key, 0) + 1
+            return _local_epoch, Counts(_local_counts[current_key], _local_counts.get(previous_key, 0), start, duration)
+    pipe = client.pipeline(transaction=False)
+    pipe.get(EPOCH_KEY)
+    pipe.incr(current_key)
+    pipe.expire(current_key, 2 * duration)
+    pipe.get(previous_key)
+    epoch, current, _ok, previous = pipe.execute()
+    return (epoch.decode() if epoch is not None else None), Counts(int(current), int(previous or 0), start, duration)
+
+
+def uncount(ident, duration: int, now: float) -> None:
+    """Take back a request that was refused (429), so hammering does not extend the wait."""
+    current_key, _previous, _start = _keys(ident, duration, now)
+    client = _redis()
+    if client is None:
+        with _lock:
+            _local_counts[current_key] -= 1
+        return
+    client.decr(current_key)
+
+
+def get(hashed_key: str):
+    """(epoch, key) cached for this hashed key, or None."""
+    return _entries.get(hashed_key)
+
+
+def put(hashed_key: str, epoch: str, key) -> None:
+    with _lock:
+        if len(_entries) >= MAX_ENTRIES:
+            _entries.clear()
+        _entries[hashed_key] = (epoch, key)
+
+
+def clear_local() -> None:
+    with _lock:
+        _entries.clear()
+
+
+def bump() -> None:
+    """Invalidate every process's cached keys and programs (after a change was committed)."""
+    global _local_epoch
+    clear_local()
+    client = _redis()
+    if client is None:
+        with _lock:
+            _local_epoch = secrets.token_hex(8)
+        return
+    client.set(EPOCH_KEY, secrets.token_hex(8))
+
+
+def changed(sender=None, **kwargs) -> None:
+    """Signal receiver: this process forgets at once (a rollback only costs a miss), and every
+    process once the change is committed (at once outside a transaction)."""
+    clear_local()
+    transaction.on_commit(bump)
+
+
+def now() -> float:
+    return time.time()
