@@ -103,4 +103,3 @@ def dashboard(request):
         "at_risk_rows": at_risk_rows(panel, fmt) if panel else [],
     }
     return render(request, "engagement/dashboard.html", context)
-

@@ -73,8 +73,17 @@ class IsPartner(permissions.BasePermission):
         return isinstance(request.auth, PartnerKey)
 
 
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "6000/min" -> (6000, 60): DRF's notation (the period's first letter counts)."""
+    count, period = rate.split("/")
+    return int(count), PERIODS[period[0]]
+
+
 def rate_duration() -> int:
-    return throttling.SimpleRateThrottle.parse_rate(None, settings.API_RATE_LIMIT)[1]
+    return parse_rate(settings.API_RATE_LIMIT)[1]
 
 
 class PartnerKeyRateThrottle(throttling.BaseThrottle):
@@ -86,7 +95,7 @@ class PartnerKeyRateThrottle(throttling.BaseThrottle):
         counts = getattr(request, "rate_counts", None)
         if not isinstance(request.auth, PartnerKey) or counts is None:
             return True
-        limit, duration = throttling.SimpleRateThrottle.parse_rate(None, settings.API_RATE_LIMIT)
+        limit, duration = parse_rate(settings.API_RATE_LIMIT)
         now = keycache.now()
         if counts.duration != duration or counts.estimate(now) <= limit:
             return True
@@ -95,7 +104,7 @@ class PartnerKeyRateThrottle(throttling.BaseThrottle):
         return False
 
     @staticmethod
-    def _retry_after(counts, limit: int, now: float) -> float:
+    def _retry_after(counts: keycache.Counts, limit: int, now: float) -> float:
         """Seconds until one more request fits: the end of this window if this window alone is
         full, else until enough of the previous window has slid out."""
         end = counts.window_start + counts.duration

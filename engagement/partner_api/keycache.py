@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -32,13 +33,13 @@ COUNTER_KEY = "ganjaran:api:rate:{ident}:{window}"
 MAX_ENTRIES = 10_000  # distinct keys cached per process; beyond, the cache starts afresh
 
 _lock = threading.Lock()
-_entries: dict[str, tuple[str, object]] = {}  # hashed key -> (epoch, PartnerKey with program)
+_entries: dict[str, tuple[str, Any]] = {}  # hashed key -> (epoch, PartnerKey with program)
 _local_epoch = secrets.token_hex(8)  # without Redis
 _local_counts: dict[str, int] = {}
 _client = None
 
 
-def _redis():
+def _redis() -> Any:
     """One client per process (its pool is thread-safe and reconnects after a fork)."""
     global _client
     if not settings.REDIS_URL:
@@ -64,7 +65,7 @@ class Counts:
         return self.previous * max(overlap, 0.0) + self.current
 
 
-def _keys(ident, duration, now):
+def _keys(ident: int, duration: int, now: float) -> tuple[str, str, int]:
     window = int(now // duration)
     return (
         COUNTER_KEY.format(ident=ident, window=f"{duration}:{window}"),
@@ -85,7 +86,7 @@ def read_epoch() -> str:
     return epoch.decode()
 
 
-def epoch_and_count(ident, duration: int, now: float) -> tuple[str | None, Counts]:
+def epoch_and_count(ident: int, duration: int, now: float) -> tuple[str | None, Counts]:
     """The current epoch (None when Redis has none: then nothing cached is current), and the
     identity's counter after counting this request."""
     current_key, previous_key, start = _keys(ident, duration, now)
@@ -105,7 +106,7 @@ def epoch_and_count(ident, duration: int, now: float) -> tuple[str | None, Count
     return (epoch.decode() if epoch is not None else None), Counts(int(current), int(previous or 0), start, duration)
 
 
-def uncount(ident, duration: int, now: float) -> None:
+def uncount(ident: int, duration: int, now: float) -> None:
     """Take back a request that was refused (429), so hammering does not extend the wait."""
     current_key, _previous, _start = _keys(ident, duration, now)
     client = _redis()
@@ -116,12 +117,12 @@ def uncount(ident, duration: int, now: float) -> None:
     client.decr(current_key)
 
 
-def get(hashed_key: str):
+def get(hashed_key: str) -> tuple[str, Any] | None:
     """(epoch, key) cached for this hashed key, or None."""
     return _entries.get(hashed_key)
 
 
-def put(hashed_key: str, epoch: str, key) -> None:
+def put(hashed_key: str, epoch: str, key: Any) -> None:
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
             _entries.clear()
@@ -145,7 +146,7 @@ def bump() -> None:
     client.set(EPOCH_KEY, secrets.token_hex(8))
 
 
-def changed(sender=None, **kwargs) -> None:
+def changed(sender: Any = None, **kwargs: Any) -> None:
     """Signal receiver: this process forgets at once (a rollback only costs a miss), and every
     process once the change is committed (at once outside a transaction)."""
     clear_local()
