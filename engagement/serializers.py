@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from engagement.customers import PROFILE_FIELDS, validate_external_id
 from engagement.models import Customer
+from engagement.partner_api.fields import CachedFieldsMixin
 
 
 class CustomerInputSerializer(serializers.ModelSerializer):
@@ -44,7 +45,7 @@ class CustomerUpsertSerializer(CustomerInputSerializer):
         fields = ["external_id", *CustomerInputSerializer.Meta.fields, "referral_code"]
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = [

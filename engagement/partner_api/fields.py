@@ -1,5 +1,6 @@
 """Serializer fields shared by the partner API's input serializers."""
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -35,3 +36,18 @@ class DateTimeField(serializers.DateTimeField):
         if not isinstance(value, str) and not in_time_range(parsed):  # a datetime given in Python
             self.fail("out_of_range")
         return parsed
+
+
+# No docstring: drf-spectacular would print it as the description of every serializer using it.
+# For a ModelSerializer whose fields depend on its Meta alone (not on the instance, the context
+# or the request): the fields are built from the model once per class and each instance gets a
+# deep copy of them, which is what DRF does for declared fields. DRF otherwise maps every model
+# field again on every instantiation (about 1 ms for 20 fields on a hot read path).
+class CachedFieldsMixin:
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        template = cls.__dict__.get("_fields_template")
+        if template is None:
+            template = super().get_fields()  # type: ignore[misc]
+            cls._fields_template = template  # type: ignore[attr-defined]
+        return copy.deepcopy(template)

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from babel.numbers import get_currency_precision
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from rewards import tiers
+from engagement.models import Customer
 from rewards.checkout import promotions, rules
 from rewards.checkout.models import CheckoutSettings, Reservation
-from rewards.models import PointsAccount, RewardsSettings
+from rewards.models import CustomerTier, PointsAccount, RewardsSettings
 
 
 def currency_places(currency: str) -> int:
@@ -36,6 +36,32 @@ def get_held_points(customer) -> int:
     """Points held by the customer's open reservations (shown apart from the balance)."""
     held = Reservation.objects.filter(customer=customer, status=Reservation.Status.HELD).aggregate(s=Sum("points"))
     return held["s"] or 0
+
+
+def points_state(customer) -> tuple[int, int, Decimal]:
+    """(balance, held points, tier earn multiplier) of the customer in one query: what an
+    evaluation reads per request."""
+    held = (
+        Reservation.objects.filter(customer=OuterRef("pk"), status=Reservation.Status.HELD)
+        .values("customer")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    row = (
+        Customer.objects.filter(pk=customer.pk)
+        .values_list(
+            Subquery(PointsAccount.objects.filter(customer=OuterRef("pk")).values("balance")[:1]),
+            Subquery(held),
+            Subquery(
+                CustomerTier.objects.filter(customer=OuterRef("pk"), tier__isnull=False).values(
+                    "tier__earn_multiplier"
+                )[:1]
+            ),
+        )
+        .first()
+    )
+    balance, held_points, multiplier = row or (None, None, None)
+    return balance or 0, held_points or 0, multiplier if multiplier is not None else Decimal(1)
 
 
 def list_held_reservations(customer) -> list[Reservation]:
@@ -99,17 +125,16 @@ def evaluate_cart(program, customer, lines: list[rules.Line], codes: list[str], 
         rules.Line(line.sku, line.category, line.quantity, line.unit_price, line.tags, discounts[i])
         for i, line in enumerate(lines)
     ]
-    multiplier = tiers.get_multipliers({customer.pk}).get(customer.pk, Decimal(1))
+    account, held, multiplier = points_state(customer)
     rate = RewardsSettings.get_for(program).points_per_currency_unit
     earned_total, earned = rules.earn_lines(
         nets, rate=rate, tier_multiplier=multiplier, rules=rules.load_rules(program)
     )
-    account = PointsAccount.objects.filter(customer=customer).values_list("balance", flat=True).first() or 0
     total = sum((line.net for line in nets), Decimal(0))
     max_points, limit = spendable_points(program, total, account, applied)
     return Evaluation(
         lines=nets, earned=earned, applied=applied, refused=refused, points_earned=earned_total, balance=account,
-        held=get_held_points(customer), max_points=max_points, max_points_value=points_value(program, max_points),
+        held=held, max_points=max_points, max_points_value=points_value(program, max_points),
         limit=limit, currency=program.currency,
     )  # fmt: skip
 

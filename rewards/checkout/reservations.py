@@ -92,19 +92,26 @@ def reserve_points(
         except IntegrityError:
             twin = Reservation.objects.get(program=program, order_id=order_id)
             return _same_request(twin, customer, points, codes), False
-        ledger.lock_accounts([customer])
         if points:
+            # debit_points locks the account (the lock order: reservation, account, codes).
             reservation.debit = ledger.debit_points(
                 customer, points, kind=EntryKind.SPEND, reason=activity.order_payment(order_id),
                 idempotency_key=f"checkout:hold:{reservation.pk}", actor="checkout", source=("order", order_id),
             )  # fmt: skip
             reservation.save(update_fields=["debit"])
+        else:
+            ledger.lock_accounts([customer])
         promotions.claim_codes(reservation, customer, evaluation.applied)
     return reservation, True
 
 
 def _locked(program, reservation_id) -> Reservation:
-    reservation = Reservation.objects.select_for_update().filter(program=program, pk=reservation_id).first()
+    reservation = (
+        Reservation.objects.select_for_update(of=("self",))
+        .select_related("customer")  # the answer names the customer; their row is not locked
+        .filter(program=program, pk=reservation_id)
+        .first()
+    )
     if reservation is None:
         raise ReservationNotFound()
     return reservation

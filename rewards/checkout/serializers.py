@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from engagement.models import CURRENCY_PATTERN
@@ -86,6 +87,15 @@ class EvaluationOutputSerializer(serializers.Serializer):
     points = PointsSummarySerializer()
 
 
+@extend_schema_field(EvaluationOutputSerializer)
+class StoredEvaluationField(serializers.Field):
+    """The evaluation stored with a reservation, already in the answer's shape
+    (evaluation.to_dict): given as stored, not rendered again field by field."""
+
+    def to_representation(self, value):
+        return value
+
+
 class ReservationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     order_id = serializers.CharField()
@@ -99,7 +109,7 @@ class ReservationOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     confirmed_at = serializers.DateTimeField(allow_null=True)
     released_at = serializers.DateTimeField(allow_null=True)
-    evaluation = EvaluationOutputSerializer()
+    evaluation = StoredEvaluationField()
 
     def get_money_value(self, reservation) -> str:
         return money(reservation.money_value, reservation.currency)

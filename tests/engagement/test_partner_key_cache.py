@@ -217,3 +217,23 @@ def test_without_redis_the_cache_and_counter_live_in_the_process(alice, key_and_
 
     assert statuses == [200, 200, 429]
     assert after_revoke == 401
+
+
+def test_the_customer_answer_is_the_same_with_fields_built_once(acme, alice):
+    from rest_framework import serializers
+
+    from engagement.serializers import CustomerOutputSerializer, CustomerUpsertOutputSerializer
+
+    class Plain(serializers.ModelSerializer):
+        class Meta(CustomerOutputSerializer.Meta):
+            pass
+
+    bob = type(alice).objects.create(program=acme, external_id="bob", name="Bob", attributes={"vip": True})
+    first, second = CustomerOutputSerializer(alice), CustomerOutputSerializer(bob)
+
+    assert first.data == Plain(alice).data
+    assert second.data == Plain(bob).data
+    assert first.data["name"] == "Alice" and second.data["name"] == "Bob"
+    assert first.fields["name"] is not second.fields["name"]  # copies, never shared between requests
+    bob.referral = None  # what the upsert view sets
+    assert set(CustomerUpsertOutputSerializer(bob).data) - set(second.data) == {"referral"}
