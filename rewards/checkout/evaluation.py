@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from babel.numbers import get_currency_precision
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from engagement.models import Customer
 from rewards.checkout import promotions, rules
 from rewards.checkout.models import CheckoutSettings, Reservation
-from rewards.models import CustomerTier, PointsAccount, RewardsSettings
+from rewards.models import CustomerTier, PointsAccount, RewardsSettings, Tier
 
 
 def currency_places(currency: str) -> int:
@@ -40,28 +40,22 @@ def get_held_points(customer) -> int:
 
 def points_state(customer) -> tuple[int, int, Decimal]:
     """(balance, held points, tier earn multiplier) of the customer in one query: what an
-    evaluation reads per request."""
-    held = (
-        Reservation.objects.filter(customer=OuterRef("pk"), status=Reservation.Status.HELD)
-        .values("customer")
-        .annotate(total=Sum("points"))
-        .values("total")
-    )
-    row = (
-        Customer.objects.filter(pk=customer.pk)
-        .values_list(
-            Subquery(PointsAccount.objects.filter(customer=OuterRef("pk")).values("balance")[:1]),
-            Subquery(held),
-            Subquery(
-                CustomerTier.objects.filter(customer=OuterRef("pk"), tier__isnull=False).values(
-                    "tier__earn_multiplier"
-                )[:1]
-            ),
+    evaluation reads per request. Plain SQL: the ORM's three correlated subqueries cost more
+    CPU to build than the database spends answering them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT (SELECT balance FROM {PointsAccount._meta.db_table} WHERE customer_id = %(id)s),
+                   (SELECT sum(points) FROM {Reservation._meta.db_table}
+                     WHERE customer_id = %(id)s AND status = %(held)s),
+                   (SELECT tier.earn_multiplier
+                      FROM {CustomerTier._meta.db_table} ct JOIN {Tier._meta.db_table} tier ON tier.id = ct.tier_id
+                     WHERE ct.customer_id = %(id)s)
+            """,
+            {"id": customer.pk, "held": Reservation.Status.HELD},
         )
-        .first()
-    )
-    balance, held_points, multiplier = row or (None, None, None)
-    return balance or 0, held_points or 0, multiplier if multiplier is not None else Decimal(1)
+        balance, held, multiplier = cursor.fetchone()
+    return balance or 0, int(held or 0), multiplier if multiplier is not None else Decimal(1)
 
 
 def list_held_reservations(customer) -> list[Reservation]:
