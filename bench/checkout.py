@@ -7,7 +7,8 @@ Seeds (once; reruns reuse it) a program with --customers customers (the first 2,
 round, --requests requests of each mix over --connections keep-alive connections: the
 baseline, evaluate (3-6 lines, a code in half the carts), and reserve + confirm (one new
 order each). Prints p50/p99 latency and requests/s per mix and the ratios to the baseline;
-the last line is the median over the rounds. Gunicorn listens on --port (8160 by default).
+the last line is the median over the rounds. Gunicorn listens on --port (8160 by default),
+with --workers processes of --threads threads (gthread, keep-alive: what `make serve` runs).
 """
 
 import argparse
@@ -83,7 +84,10 @@ def main():
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=3000, help="per mix and round")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (> 1: gthread with keep-alive, as make serve runs)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8160)
     args = parser.parse_args()
@@ -92,7 +96,7 @@ def main():
     headers = {"Authorization": f"Bearer {key}"}
     rng = random.Random(20261204)
     results = {"baseline": [], "evaluate": [], "reserve+confirm": []}
-    with gunicorn(args.port, args.workers):
+    with gunicorn(args.port, args.workers, args.threads):
         # Warm up every worker (imports, connections) before anything is timed.
         load(args.port, [[("GET", f"/api/v1/customers/{funded[0]}", None)]] * 64, args.connections, headers=headers)
         for round_no in range(args.rounds):

@@ -1,6 +1,6 @@
 """What the HTTP benchmarks share (bench/ingest.py, bench/checkout.py, bench/reads.py):
 Django set up for a bench, gunicorn started on a loopback port, and one load loop that keeps
-keep-alive connections busy from a pool of threads.
+keep-alive connections busy from one thread (a selector over non-blocking sockets).
 
     from common import django_setup, gunicorn, load
     django_setup()                                   # before importing models
@@ -11,15 +11,14 @@ Nothing here is timed except the requests themselves; loopback only, never part 
 """
 
 import contextlib
-import http.client
 import itertools
 import json
 import os
 import secrets
+import selectors
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -104,57 +103,116 @@ def load(
     expect: Callable[[int], bool] = lambda status: 200 <= status < 300,
 ) -> tuple[list[float], float]:
     """Run `jobs` (each a sequence of steps, one after the other on one connection) over
-    `connections` keep-alive connections, one thread each. Every job once, or, with
-    `seconds`, cycling through them until that much time has passed. `headers` go with every
-    request (a step's own headers added). Any status `expect` refuses stops the run with
-    SystemExit. Returns (latency of every request in seconds, elapsed seconds)."""
-    lock, latencies, errors = threading.Lock(), [], []
+    `connections` keep-alive connections. Every job once, or, with `seconds`, cycling through
+    them until that much time has passed. `headers` go with every request (a step's own
+    headers added). Any status `expect` refuses stops the run with SystemExit. Returns
+    (latency of every request in seconds, elapsed seconds).
+
+    One thread drives every connection (non-blocking sockets and a selector, HTTP/1.1 written
+    and read by hand): on a 2-core machine the load generator shares the CPU with the server,
+    and a thread per connection with http.client cost it more than the requests it measured."""
     if seconds is None:
         pending: Iterator[Job] = iter(jobs)
         deadline = float("inf")
     else:
         pending = itertools.cycle(jobs)
         deadline = time.perf_counter() + seconds
+    common = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json", **(headers or {})}
+    selector = selectors.DefaultSelector()
+    latencies: list[float] = []
+    errors: list[tuple] = []
 
-    def connect():
-        return http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    def encode(step, answer):
+        method, path, body = step[:3]
+        path = path(json.loads(answer)) if callable(path) else path
+        if body is not None and not isinstance(body, str | bytes):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        lines = [f"{method} {path} HTTP/1.1"]
+        lines += [f"{k}: {v}" for k, v in {**common, **(step[3] if len(step) > 3 else {})}.items()]
+        lines.append(f"Content-Length: {len(body or b'')}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""), (method, path)
 
-    def worker():
-        conn, mine = connect(), []
-        while not errors and time.perf_counter() < deadline:
-            with lock:
-                job = next(pending, None)
-            if job is None:
-                break
-            payload = b""
-            for step in job:
-                method, path, body = step[:3]
-                path = path(json.loads(payload)) if callable(path) else path
-                if body is not None and not isinstance(body, str | bytes):
-                    body = json.dumps(body)
-                sent = {"Content-Type": "application/json", **(headers or {}), **(step[3] if len(step) > 3 else {})}
-                began = time.perf_counter()
-                conn.request(method, path, body=body, headers=sent)
-                response = conn.getresponse()
-                payload = response.read()
-                mine.append(time.perf_counter() - began)
-                if response.getheader("Connection", "").lower() == "close":
-                    conn.close()
-                    conn = connect()
-                if not expect(response.status):
-                    errors.append((method, path, response.status, payload[:300]))
-                    break
-        conn.close()
-        with lock:
-            latencies.extend(mine)
+    class Conn:
+        def __init__(self):
+            self.sock, self.job, self.step, self.answer = None, None, 0, b""
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+        def connect(self):
+            if self.sock is not None:
+                selector.unregister(self.sock)
+                self.sock.close()
+            self.sock = socket.create_connection(("127.0.0.1", port))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock.setblocking(False)
+            selector.register(self.sock, selectors.EVENT_READ, self)
+
+        def next_request(self):
+            """Send the next step (of this job or a new one); False when there is nothing left."""
+            if self.job is None or self.step >= len(self.job):
+                self.job = next(pending, None) if time.perf_counter() < deadline and not errors else None
+                self.step, self.answer = 0, b""
+                if self.job is None:
+                    return False
+            self.request, self.what = encode(self.job[self.step], self.answer)
+            self.buffer, self.began = b"", time.perf_counter()
+            self.sock.setblocking(True)
+            self.sock.sendall(self.request)
+            self.sock.setblocking(False)
+            return True
+
+        def readable(self):
+            """Read what arrived; on a whole answer, record it and send the next request.
+            Returns False when this connection is done."""
+            try:
+                data = self.sock.recv(1 << 20)
+            except ConnectionResetError:
+                data = b""
+            if not data:  # the server closed a kept-alive connection: send again on a new one
+                self.connect()
+                self.sock.setblocking(True)
+                self.sock.sendall(self.request)
+                self.sock.setblocking(False)
+                return True
+            self.buffer += data
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return True
+            head = self.buffer[:head_end].decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:])}
+            length = int(fields.get("content-length", 0))
+            if len(self.buffer) < head_end + 4 + length:
+                return True
+            latencies.append(time.perf_counter() - self.began)
+            status = int(head[0].split()[1])
+            self.answer = self.buffer[head_end + 4 : head_end + 4 + length]
+            if not expect(status):
+                errors.append((*self.what, status, self.answer[:300]))
+                return False
+            self.step += 1
+            if fields.get("connection", "").lower() == "close":
+                self.connect()
+            return self.next_request()
+
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    live = 0
+    for _ in range(connections):
+        conn = Conn()
+        conn.connect()
+        if conn.next_request():
+            live += 1
+        else:
+            selector.unregister(conn.sock)
+            conn.sock.close()
+    while live:
+        for key, _events in selector.select():
+            conn = key.data
+            if not conn.readable():
+                selector.unregister(conn.sock)
+                conn.sock.close()
+                live -= 1
     elapsed = time.perf_counter() - started
+    selector.close()
     if errors:
         raise SystemExit(f"unexpected answers: {errors[:3]}")
     return latencies, elapsed
