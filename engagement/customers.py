@@ -49,9 +49,11 @@ def get_customer(program, external_id, attr=None):
     """The program's customer with that external id (never another program's); else
     NotFound (an Http404 too), about field `attr` when the id came from a body."""
     try:
-        return Customer.objects.select_related("program").get(program=program, external_id=external_id)
+        customer = Customer.objects.get(program=program, external_id=external_id)
     except Customer.DoesNotExist:
         raise NotFound(f"No customer {external_id!r} in this program.", attr=attr) from None
+    customer.program = program  # the caller's instance: no join, and its cached settings come along
+    return customer
 
 
 def upsert_customer(program, external_id, data, source="api"):
