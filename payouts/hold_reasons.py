@@ -14,7 +14,7 @@ from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from payouts.models import Hold
+from payouts.models import Hold, Payout
 
 # The velocity hold has two checks behind it; params["check"] says which.
 COUNT, SHARED_DESTINATION = "count", "shared_destination"
@@ -38,7 +38,7 @@ class HoldReason:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, hold, check="", **values):
+    def of(cls, hold: str, check: str = "", **values: object) -> "HoldReason":
         """The reason with money values as strings and the check named when there is one."""
         params = {key: str(value) if isinstance(value, Decimal) else value for key, value in values.items()}
         return cls(hold, {"check": check, **params} if check else params)
@@ -49,7 +49,7 @@ class HoldReason:
         return _template(self.hold, self.params) % self.params
 
 
-def describe(payout) -> str:
+def describe(payout: Payout) -> str:
     """Why `payout` waits, in the active language; the stored hold_detail when its params are
     missing (an older row) or do not fit the template."""
     if not payout.hold_params:
