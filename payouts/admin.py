@@ -185,7 +185,7 @@ class PayoutAdmin(ApprovalAdminMixin, ProgramScopedAdmin):
             None,
             {"fields": ["reference", "program", "customer", "amount", "currency", "method", "status", "status_reason"]},
         ),
-        (_("Approval"), {"fields": ["hold", "hold_detail", "approvals_required", "requested_by"]}),
+        (_("Approval"), {"fields": ["hold", "hold_reason", "approvals_required", "requested_by"]}),
         (_("Destination"), {"fields": ["destination", "destination_fingerprint"]}),
         (
             _("Provider"),
@@ -208,7 +208,8 @@ class PayoutAdmin(ApprovalAdminMixin, ProgramScopedAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields if f.name not in self.exclude]
+        # hold_reason: hold_detail worded in the staff user's language (payouts.hold_reasons).
+        return [*(f.name for f in self.model._meta.fields if f.name not in self.exclude), "hold_reason"]
 
 
 @admin.register(PayoutReview)

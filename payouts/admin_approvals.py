@@ -22,7 +22,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from payouts import services
+from payouts import hold_reasons, services
 from payouts.models import Hold, PayoutApproval, Status
 
 APPROVE = PayoutApproval.Decision.APPROVE
@@ -58,10 +58,9 @@ def approvals_progress(count, required):
 
 
 def hold_label(payout):
-    """Why the payout waits, in words, unless its detail already starts with them
-    ("Above the approval threshold of 100.00 MYR." says it all)."""
-    label = str(payout.get_hold_display())
-    return "" if payout.hold_detail.startswith(label) else label
+    """The kind of hold in words, shown above its reason; none for an approval hold, whose
+    reason says it all ("Above the approval threshold of 100.00 MYR.")."""
+    return "" if payout.hold == Hold.APPROVAL else str(payout.get_hold_display())
 
 
 def about(payout, text):
@@ -121,14 +120,16 @@ class ApprovalAdminMixin:
 
     @admin.display(description=_("Why it waits"), ordering="hold")
     def why_held(self, obj):
+        reason = hold_reasons.describe(obj)
         link = format_html(
-            '<a href="{}" title="{}">{}</a>',
-            self._url(obj, "change"),
-            obj.hold_detail,
-            Truncator(obj.hold_detail).chars(48),
+            '<a href="{}" title="{}">{}</a>', self._url(obj, "change"), reason, Truncator(reason).chars(48)
         )
         label = hold_label(obj)
         return format_html("<strong>{}</strong><br>{}", label, link) if label else link
+
+    @admin.display(description=_("Why it waits"))
+    def hold_reason(self, obj):
+        return hold_reasons.describe(obj)
 
     # --- the change page ------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class ApprovalAdminMixin:
         return {
             "payout": payout,
             "hold_label": hold_label(payout),
+            "hold_reason": hold_reasons.describe(payout),
             "approved": approved,
             "progress": progress,
             "why_not": why_not,

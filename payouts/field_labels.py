@@ -47,6 +47,7 @@ LABELS = [
     _("funding source id"),
     _("hold"),
     _("hold detail"),
+    _("hold params"),
     _("idempotency key"),
     _("image url"),
     _("kind"),

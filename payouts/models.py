@@ -217,7 +217,10 @@ class Payout(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_APPROVAL)
     hold = models.CharField(max_length=12, choices=Hold.choices, blank=True, default="")
+    # The reason in English (partner API, audit); the admin words it from hold_params in the
+    # staff user's language (payouts.hold_reasons). Rows from before hold_params have {}.
     hold_detail = models.CharField(max_length=300, blank=True)
+    hold_params = models.JSONField(default=dict, blank=True)
     approvals_required = models.PositiveSmallIntegerField(default=0)
     status_reason = models.CharField(max_length=300, blank=True)
     # Processing bookkeeping (payouts.processing).

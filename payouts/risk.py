@@ -11,13 +11,15 @@ from datetime import datetime, time, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from payouts.hold_reasons import COUNT, SHARED_DESTINATION, HoldReason
 from payouts.models import Hold, Payout, Status
 
 NOT_COUNTED = [Status.FAILED, Status.CANCELLED]
 
 
 def assess(payout, payout_settings, now=None):
-    """Return (hold, detail, approvals_required) for a just-created payout."""
+    """Return (reason, approvals_required) for a just-created payout; reason.hold is
+    Hold.NONE (and approvals 0) when nothing holds it."""
     now = now or timezone.now()
     others = Payout.objects.filter(program_id=payout.program_id).exclude(pk=payout.pk)
     mine = others.filter(customer_id=payout.customer_id).exclude(status__in=NOT_COUNTED)
@@ -26,11 +28,14 @@ def assess(payout, payout_settings, now=None):
     window = timedelta(minutes=payout_settings.velocity_window_minutes)
     recent = mine.filter(created_at__gte=now - window).count()
     if recent >= payout_settings.velocity_max_count:
-        detail = (
-            f"{recent + 1} payouts in the last {payout_settings.velocity_window_minutes} minutes "
-            f"(limit {payout_settings.velocity_max_count})."
+        reason = HoldReason.of(
+            Hold.VELOCITY,
+            check=COUNT,
+            count=recent + 1,
+            minutes=payout_settings.velocity_window_minutes,
+            limit=payout_settings.velocity_max_count,
         )
-        return Hold.VELOCITY, detail, approvals
+        return reason, approvals
     shared = (
         others.filter(destination_fingerprint=payout.destination_fingerprint)
         .exclude(customer_id=payout.customer_id)
@@ -38,7 +43,7 @@ def assess(payout, payout_settings, now=None):
         .first()
     )
     if shared is not None:
-        return Hold.VELOCITY, f"Destination already used by another customer ({shared}).", approvals
+        return HoldReason.of(Hold.VELOCITY, check=SHARED_DESTINATION, customer=shared), approvals
 
     limit = payout_settings.customer_daily_limit
     if limit is not None:
@@ -49,13 +54,13 @@ def assess(payout, payout_settings, now=None):
             or 0
         )
         if today + payout.amount > limit:
-            detail = f"{today + payout.amount} {payout.currency} today for this customer (daily limit {limit})."
-            return Hold.DAILY_LIMIT, detail, approvals
+            total = today + payout.amount
+            return HoldReason.of(Hold.DAILY_LIMIT, total=total, currency=payout.currency, daily_limit=limit), approvals
 
     threshold = payout_settings.approval_threshold
     if threshold is not None and payout.amount > threshold:
-        return Hold.APPROVAL, f"Above the approval threshold of {threshold} {payout.currency}.", approvals
-    return Hold.NONE, "", 0
+        return HoldReason.of(Hold.APPROVAL, threshold=threshold, currency=payout.currency), approvals
+    return HoldReason(Hold.NONE), 0
 
 
 def _day_start(program, now):

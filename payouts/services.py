@@ -19,6 +19,7 @@ from engagement.models import Customer, Program
 from engagement.tenancy import allowed_programs
 from payouts import funding, risk, states
 from payouts.destinations import DestinationError, clean_destination
+from payouts.hold_reasons import HoldReason
 from payouts.models import (
     FundingEntry,
     Hold,
@@ -158,17 +159,22 @@ def request_payout(
             existing = Payout.objects.get(program=program, idempotency_key=idempotency_key)
             return _check_existing(existing, customer, amount, currency, method)
         PayoutStatusChange.objects.create(payout=payout, to_status=Status.PENDING_APPROVAL, actor=requested_by)
-        hold, detail, approvals = risk.assess(payout, payout_settings)
-        if hold:
-            _set_hold(payout, hold, detail, approvals_required=approvals)
+        reason, approvals = risk.assess(payout, payout_settings)
+        if reason.hold:
+            _set_hold(payout, reason, approvals_required=approvals)
         else:
             _queue_or_hold_for_funds(payout, enqueue=enqueue)
     return payout
 
 
-def _set_hold(payout, hold, detail, approvals_required=None):
-    payout.hold, payout.hold_detail = hold, detail[:300]
-    fields = {"hold": payout.hold, "hold_detail": payout.hold_detail, "updated_at": timezone.now()}
+def _set_hold(payout, reason, approvals_required=None):
+    payout.hold, payout.hold_detail, payout.hold_params = reason.hold, reason.detail[:300], reason.params
+    fields = {
+        "hold": payout.hold,
+        "hold_detail": payout.hold_detail,
+        "hold_params": payout.hold_params,
+        "updated_at": timezone.now(),
+    }
     if approvals_required is not None:
         payout.approvals_required = fields["approvals_required"] = approvals_required
     Payout.objects.filter(pk=payout.pk).update(**fields)
@@ -178,13 +184,14 @@ def _queue_or_hold_for_funds(payout, actor=None, enqueue=True):
     """Reserve funds and queue; without enough funds hold (auto-released by a top-up)."""
     if not funding.reserve(payout):
         available = funding.get_account(payout.program, payout.currency).balance
-        _set_hold(payout, Hold.FUNDS, f"Needs {payout.amount} {payout.currency}; {available} available.")
+        reason = HoldReason.of(Hold.FUNDS, amount=payout.amount, currency=payout.currency, available=available)
+        _set_hold(payout, reason)
         return False
     moved = states.transition(
         payout,
         Status.QUEUED,
         actor=actor,
-        updates={"hold": "", "hold_detail": "", "next_attempt_at": timezone.now()},
+        updates={"hold": "", "hold_detail": "", "hold_params": {}, "next_attempt_at": timezone.now()},
     )
     if moved and enqueue:
         enqueue_processing([payout.pk])
