@@ -3,33 +3,52 @@ earned in a window. Nothing here writes."""
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from rewards.checkout.evaluation import get_held_points
+from rewards.checkout.models import Reservation
 from rewards.models import EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
 
 def get_balance_summary(customer, now=None):
-    """Balance, pending and the soonest expiry (date and amount) within the program setting."""
+    """Balance, pending, held and the soonest expiry (date and amount) within the program
+    setting, in one query (the portal home and the balance endpoint read it per request)."""
     now = now or timezone.now()
-    account = PointsAccount.objects.filter(customer=customer).first()
     soon = RewardsSettings.get_for(customer.program).expiring_soon_days
-    lots = PointsLot.objects.filter(
-        account__customer=customer, status=PointsLot.Status.AVAILABLE, remaining__gt=0,
-        expires_at__isnull=False, expires_at__lte=now + timedelta(days=soon),
-    )  # fmt: skip
-    first = lots.order_by("expires_at").first()
-    expiring = None
-    if first is not None:
-        amount = lots.filter(expires_at=first.expires_at).aggregate(s=Sum("remaining"))["s"]
-        expiring = {"at": first.expires_at, "points": amount}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH soon AS (
+                SELECT lot.expires_at, lot.remaining
+                  FROM {PointsLot._meta.db_table} lot
+                  JOIN {PointsAccount._meta.db_table} account ON account.id = lot.account_id
+                 WHERE account.customer_id = %(customer)s AND lot.status = %(available)s
+                   AND lot.remaining > 0 AND lot.expires_at IS NOT NULL AND lot.expires_at <= %(until)s
+            ), first AS (SELECT min(expires_at) AS at FROM soon)
+            SELECT account.balance, account.pending,
+                   (SELECT sum(points) FROM {Reservation._meta.db_table}
+                     WHERE customer_id = %(customer)s AND status = %(held)s),
+                   (SELECT at FROM first),
+                   (SELECT sum(remaining) FROM soon WHERE expires_at = (SELECT at FROM first)),
+                   (SELECT sum(remaining) FROM soon)
+              FROM (SELECT 1) AS one
+              LEFT JOIN {PointsAccount._meta.db_table} account ON account.customer_id = %(customer)s
+            """,
+            {
+                "customer": customer.pk,
+                "available": PointsLot.Status.AVAILABLE,
+                "held": Reservation.Status.HELD,
+                "until": now + timedelta(days=soon),
+            },
+        )
+        balance, pending, held, first_at, first_points, total = cursor.fetchone()
     return {
-        "balance": account.balance if account else 0,
-        "pending": account.pending if account else 0,
-        "held": get_held_points(customer),
-        "expiring_soon": expiring,
-        "expiring_soon_total": lots.aggregate(s=Sum("remaining"))["s"] or 0,
+        "balance": balance or 0,
+        "pending": pending or 0,
+        "held": int(held or 0),
+        "expiring_soon": {"at": first_at, "points": int(first_points)} if first_at is not None else None,
+        "expiring_soon_total": int(total or 0),
     }
 
 
