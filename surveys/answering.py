@@ -73,6 +73,8 @@ def open_invitation(invitation: Invitation, now: datetime | None = None) -> None
     if invitation.is_expired(now):
         expire_due_invitations(now, Invitation.objects.filter(pk=invitation.pk))
         raise LinkProblem("expired")
+    if invitation.status == Invitation.Status.OPENED and invitation.opened_at is not None:
+        return  # a later view: the first one recorded everything (no lock, no write)
     # On the row's current status (locked): a concurrent answer or callback is never overwritten.
     opened = Invitation.objects.filter(pk=invitation.pk)
     states.move_many(opened, OPENABLE, Invitation.Status.OPENED, reason="link opened", updates={"opened_at": now})

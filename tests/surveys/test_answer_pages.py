@@ -54,6 +54,28 @@ def test_answer_page_in_english(client, nps, alice, invited):
     assert invitation.status == "opened"
 
 
+def test_a_second_view_records_nothing_and_writes_nothing(client, nps, alice, invited):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from surveys.models import InvitationStatusChange as StatusChange
+
+    invitation, path = invited(nps, alice)
+    assert client.get(path).status_code == 200
+    invitation.refresh_from_db()
+    opened_at, changes = invitation.opened_at, StatusChange.objects.count()
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(path)
+
+    invitation.refresh_from_db()
+    assert again.status_code == 200
+    assert (invitation.status, invitation.opened_at) == ("opened", opened_at)
+    assert StatusChange.objects.count() == changes
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [q for q in sql if q.startswith(("UPDATE", "INSERT")) or "FOR UPDATE" in q]
+
+
 def test_answer_page_in_arabic_is_rtl_and_the_scale_still_starts_at_zero(client, nps, acme, invited):
     layla = CustomerFactory(program=acme, external_id="layla", locale="ar")
     _, path = invited(nps, layla)
