@@ -172,6 +172,8 @@ class Grant:
     kind: str = EntryKind.EARN
     # When the points were earned (the purchase time); default now. Expiry counts from it.
     earned_at: datetime | None = None
+    # Webhook reward.granted for the new entry even when bulk_grant's `notify` is off.
+    notify: bool = False
 
 
 def bulk_grant(
@@ -181,6 +183,7 @@ def bulk_grant(
     already used). Set-based: one lock query, one insert of entries, one of lots, one
     UPDATE per account. Expiry: given -> rounded; absent -> the program's default.
     Pending grants (pending_until in the future) go to `pending`, not the balance.
+    Webhook reward.granted for each new entry when `notify` or its grant's `notify` is set.
     """
     now = now or timezone.now()
     for grant in grants:
@@ -238,8 +241,9 @@ def bulk_grant(
             )
         bulk_insert(lots)
         _flush_tracked(accounts.values())
-        if notify and new_entries:
-            _notify_granted(program, new_entries)
+        notified = [entry for entry, _account, _pending, _expires, grant in fresh if notify or grant.notify]
+        if notified:
+            _notify_granted(program, notified)
     return [found[g.idempotency_key] for g in grants]
 
 
