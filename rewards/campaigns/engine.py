@@ -304,8 +304,9 @@ def insert_effects(campaign, rows):
                 f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
                 " value, context, created_at)"
                 " SELECT %s, %s, u.customer_id, u.occurrence, u.status, u.occurred_at, u.value, u.context::jsonb, %s"
-                " FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::numeric[],"
-                " %s::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
+                # Binary arrays (no per-element quoting), the decimals in text (engagement.bulk).
+                " FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::timestamptz[], %t::numeric[],"
+                " %b::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
                 " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING RETURNING id, customer_id, occurrence",
                 [
                     campaign.program_id,
