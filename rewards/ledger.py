@@ -105,19 +105,30 @@ def get_account(customer: Customer) -> PointsAccount:
 def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
     """Create missing accounts, then lock them all in pk order; returns {customer_id: account}.
 
-    Must run inside a transaction.
+    Must run inside a transaction. Two statements whatever the number of customers.
     """
     ids = sorted({c.pk for c in customers})
-    existing = set(PointsAccount.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True))
-    # Inserted in customer-id order too: two batches creating accounts for overlapping
-    # customers in different orders deadlocked on the unique index.
-    missing = sorted((c for c in {c.pk: c for c in customers}.values() if c.pk not in existing), key=lambda c: c.pk)
-    if missing:
-        PointsAccount.objects.bulk_create(
-            [PointsAccount(program_id=c.program_id, customer_id=c.pk) for c in missing], ignore_conflicts=True
+    table, fields = PointsAccount._meta.db_table, PointsAccount._meta.concrete_fields
+    with connection.cursor() as cursor:
+        # Missing accounts inserted in customer-id order: two batches creating accounts for
+        # overlapping customers in different orders deadlocked on the unique index. NOT EXISTS
+        # first: ON CONFLICT alone would draw a sequence value for every existing account.
+        cursor.execute(
+            f"INSERT INTO {table} (program_id, customer_id, balance, pending, updated_at)"
+            f" SELECT c.program_id, c.id, 0, 0, %s FROM {Customer._meta.db_table} AS c"
+            f" WHERE c.id = ANY(%s) AND NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.customer_id = c.id)"
+            " ORDER BY c.id ON CONFLICT (customer_id) DO NOTHING",
+            [timezone.now(), ids],
         )
-    locked = PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("pk")
-    return {account.customer_id: account for account in locked}
+        cursor.execute(
+            f"SELECT {', '.join(f.column for f in fields)} FROM {table}"
+            " WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    accounts = (PointsAccount.from_db(connection.alias, names, row) for row in rows)
+    return {account.customer_id: account for account in accounts}
 
 
 def _move(account, points=0, pending=0):
