@@ -1,9 +1,10 @@
 """The points ledger: the ONLY module that writes LedgerEntry rows, PointsAccount balances
 and PointsLot remainders (STYLE.md).
 
-Concurrency: every write first locks the affected PointsAccount rows with
-`select_for_update()` ordered by pk (a fixed order, so two batches never deadlock), then
-reads the balance, then changes it with `F()` under that lock. Lots of an account are only
+Concurrency: every write first locks the affected PointsAccount rows (`lock_accounts`:
+`SELECT … ORDER BY id FOR UPDATE`, a fixed order, so two batches never deadlock), then
+reads the balance, then changes it by adding in the database (`F()`, `balance + delta`)
+under that lock. Lots of an account are only
 touched while its account row is locked. A CHECK constraint keeps balances >= 0 even if a
 bug slipped through. Idempotency keys are UNIQUE per program in the database.
 """
