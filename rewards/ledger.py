@@ -122,7 +122,7 @@ def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
             [timezone.now(), ids],
         )
         cursor.execute(
-            f"SELECT {', '.join(f.column for f in fields)} FROM {table}"
+            f"SELECT {', '.join(str(f.column) for f in fields)} FROM {table}"
             " WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE",
             [ids],
         )
