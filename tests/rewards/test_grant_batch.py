@@ -204,3 +204,69 @@ def test_outside_a_processing_batch_handlers_write_at_once(acme, alice):
     assert PointsAccount.objects.get(customer=alice).balance == 12
     assert Event.objects.filter(pk__in=ids, processed_at__isnull=True).count() == 1
     assert Decimal(LedgerEntry.objects.get().points) == 12
+
+
+# --- bulk_grant itself: one statement for entries and lots, two for the account locks -------
+
+
+def test_bulk_grant_writes_every_column_of_entries_and_lots(acme, alice, bob):
+    from datetime import UTC, datetime, timedelta
+
+    from django.contrib.auth import get_user_model
+
+    from rewards import activity, ledger
+    from rewards.models import PointsLot
+
+    RewardsSettings.objects.create(program=acme, points_validity_days=0)
+    staff = get_user_model().objects.create_user("ops", password="x")
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    later = now + timedelta(days=14)
+    grants = [
+        ledger.Grant(alice, 30, activity.referral("zed"), "k-1", actor=staff, source=("order", 7), pending_until=later),
+        ledger.Grant(bob, 5, "Goodwill", "k-2", actor="support", expires_at=now + timedelta(days=40)),
+        ledger.Grant(alice, 9, "Twice", "k-1"),  # the same key again in the call: one entry
+    ]
+
+    entries = ledger.bulk_grant(acme, grants, now=now)
+
+    assert [e.pk for e in entries] == [entries[0].pk, entries[1].pk, entries[0].pk]
+    stored = list(LedgerEntry.objects.order_by("id"))
+    assert [(e.pk, e.idempotency_key) for e in stored] == [(entries[0].pk, "k-1"), (entries[1].pk, "k-2")]
+    columns = [f.attname for f in LedgerEntry._meta.concrete_fields]
+    for returned, row in zip(entries[:2], stored, strict=True):
+        assert [getattr(returned, c) for c in columns] == [getattr(row, c) for c in columns]
+    first, second = stored
+    assert (first.kind, first.points, first.pending_points, first.balance_after) == ("earn", 0, 30, 0)
+    assert (first.reason, first.message_code, first.message_params) == ("Referral: zed", "referral", {})
+    assert (first.actor_id, first.actor_label, first.source_type, first.source_id) == (staff.pk, "ops", "order", "7")
+    assert (first.expires_at, first.pending_until, first.created_at) == (None, later, now)
+    assert (second.points, second.pending_points, second.balance_after, second.actor_id) == (5, 0, 5, None)
+    # expiry rounded up to the end of its month in the program's time zone (UTC+8)
+    assert (second.actor_label, second.message_code) == ("support", "")
+    assert second.expires_at == datetime(2026, 4, 30, 15, 59, 59, tzinfo=UTC)
+    lots = [
+        (lot.entry_id, lot.status, lot.points, lot.remaining, lot.available_at)
+        for lot in PointsLot.objects.order_by("id")
+    ]
+    assert lots == [(first.pk, "pending", 30, 30, later), (second.pk, "available", 5, 5, now)]
+    assert dict(PointsAccount.objects.values_list("customer__external_id", "pending")) == {"alice": 30, "bob": 0}
+
+
+def test_lock_accounts_creates_only_the_missing_accounts_without_burning_ids(acme, alice, bob):
+    from rewards import ledger
+
+    carol = CustomerFactory(program=acme, external_id="carol")
+    first = ledger.get_account(bob)
+
+    with CaptureQueriesContext(connection) as queries:
+        accounts = ledger.lock_accounts([carol, alice, bob, alice])
+
+    assert len(queries) == 2
+    assert {c: a.pk for c, a in accounts.items()} == {alice.pk: first.pk + 1, bob.pk: first.pk, carol.pk: first.pk + 2}
+    assert sorted(PointsAccount.objects.values_list("customer_id", "balance", "pending")) == sorted(
+        [(alice.pk, 0, 0), (bob.pk, 0, 0), (carol.pk, 0, 0)]
+    )
+    again = ledger.lock_accounts([alice, bob, carol])  # nothing missing: no sequence value drawn
+    assert {a.pk for a in again.values()} == {first.pk, first.pk + 1, first.pk + 2}
+    dave = CustomerFactory(program=acme, external_id="dave")
+    assert ledger.lock_accounts([dave])[dave.pk].pk == first.pk + 3
