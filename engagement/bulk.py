@@ -2,9 +2,9 @@
 
 `bulk_insert(objs)` is `Model.objects.bulk_create(objs)` for the hot paths of event
 processing (ledger entries and lots, campaign action runs, webhook events): one
-`INSERT … SELECT FROM unnest(array, array, …) RETURNING id`, each column sent as ONE binary
-array. Django's bulk_create compiles a placeholder per value and psycopg's client-side
-binding quotes every value in Python: in a profile of a 1,000-event batch with 20 campaigns
+`INSERT … SELECT FROM unnest(array, array, …) RETURNING id`, each column sent as ONE array,
+in binary format (decimals in text: see _placeholder). Django's bulk_create compiles a
+placeholder per value and psycopg's client-side binding quotes every value in Python: in a profile of a 1,000-event batch with 20 campaigns
 (bench/pipeline.py), that Python work was about 40 % of the batch's time.
 
 Same contract as bulk_create without options: `pre_save` runs (auto_now_add, defaults), the
@@ -59,6 +59,13 @@ def _array_type(field):
     return field.db_type(connection)
 
 
+def _placeholder(field):
+    # Binary arrays: psycopg packs ints, strings and datetimes without quoting or escaping
+    # each element (text arrays of 7,700 datetimes took ~36 ms to dump, binary ~1 ms).
+    # Decimals are the exception: psycopg's binary numeric dumper is slower than its text one.
+    return "%t" if isinstance(field, models.DecimalField) else "%b"
+
+
 def bulk_insert(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     """Insert `objs` (one model) in one statement; sets their primary keys; returns them."""
     if not objs:
@@ -79,7 +86,7 @@ def bulk_insert(objs: Sequence[models.Model]) -> Sequence[models.Model]:
             else:
                 column.append(field.get_db_prep_save(value, connection))
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    unnest = ", ".join(f"%s::{_array_type(f)}[]" for f in fields)
+    unnest = ", ".join(f"{_placeholder(f)}::{_array_type(f)}[]" for f in fields)
     selected = ", ".join(
         f"u.c{i}::{_JSON}" if isinstance(f, models.JSONField) else f"u.c{i}" for i, f in enumerate(fields)
     )

@@ -6,6 +6,9 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   set-based, and must defer anything that leaves the database with transaction.on_commit.
   If one raises, the transaction rolls back and the events are retried later. They run in
   the order of EVENT_HANDLER_ORDER below, whatever the order of INSTALLED_APPS.
+- Batch scopes (`fn() -> context manager`) wrap all the event handlers of one processing
+  batch, inside its transaction: rewards collects the batch's ledger grants in one and
+  writes them with one bulk write when it closes (rewards.grant_batch).
 - Transition handlers are called the same way with (program_id, transition_ids) when the
   scoring pass records score/segment/tier transitions (one today: campaigns).
 - Metric providers let higher apps contribute metrics computed from their own tables
@@ -19,7 +22,8 @@ engagement can hand work upward without importing them (DESIGN.md: no web of sig
   `status` and `reason`, or None when the code is unknown (the caller then refuses).
 """
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 
 EventHandler = Callable[[int, Iterable[int]], None]
 
@@ -40,6 +44,7 @@ EVENT_HANDLER_ORDER = (
 
 _event_handlers: dict[str, EventHandler] = {}
 _transition_handlers = []
+_batch_scopes: list[Callable[[], contextlib.AbstractContextManager]] = []
 _demo_steps = []
 _demo_sign_ins = []
 _metric_providers = {}
@@ -57,6 +62,20 @@ def register_event_handler(name: str, handler: EventHandler) -> EventHandler:
 def event_handlers() -> list[tuple[str, EventHandler]]:
     """The registered event handlers, in the order they run."""
     return [(name, _event_handlers[name]) for name in EVENT_HANDLER_ORDER if name in _event_handlers]
+
+
+def register_batch_scope(scope: Callable[[], contextlib.AbstractContextManager]) -> None:
+    if scope not in _batch_scopes:
+        _batch_scopes.append(scope)
+
+
+@contextlib.contextmanager
+def batch_scope() -> Iterator[None]:
+    """Enter every registered batch scope (in registration order) around a batch's handlers."""
+    with contextlib.ExitStack() as stack:
+        for scope in list(_batch_scopes):
+            stack.enter_context(scope())
+        yield
 
 
 def register_transition_handler(handler):

@@ -111,9 +111,11 @@ def process_events(event_ids, *, run_handlers=True):
         by_program = {}
         for event_id, program_id in claimed:
             by_program.setdefault(program_id, []).append(event_id)
-        for program_id, program_event_ids in by_program.items():
-            if run_handlers:
-                hooks.run_event_handlers(program_id, sorted(program_event_ids))
+        if run_handlers:
+            # One scope for the batch: rewards writes the grants of all handlers at its end.
+            with hooks.batch_scope():
+                for program_id, program_event_ids in by_program.items():
+                    hooks.run_event_handlers(program_id, sorted(program_event_ids))
     return len(ids)
 
 

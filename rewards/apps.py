@@ -8,6 +8,7 @@ class RewardsConfig(AppConfig):
 
     At start-up it registers: the base earn rule / refund clawback / referral handler
     (engagement.hooks event handler "earning": after "scores", before "campaigns"), the
+    batch scope that writes a processing batch's grants in one bulk write (grant_batch), the
     referral-code handler of customer upserts, loyalty metric providers, the payout final-status
     handler (refunds failed cash redemptions), the survey thank-you next step (a promoter's
     referral link), the demo step (order 20) and its sections and actions of the customer's
@@ -24,7 +25,17 @@ class RewardsConfig(AppConfig):
         from engagement import hooks
         from engagement.partner_api import keycache
         from payouts.hooks import register_payout_credentials_handler, register_payout_final_handler
-        from rewards import credentials, customer_page, demo, earning, metrics, personal_data, redemptions, referrals
+        from rewards import (
+            credentials,
+            customer_page,
+            demo,
+            earning,
+            grant_batch,
+            metrics,
+            personal_data,
+            redemptions,
+            referrals,
+        )
         from rewards.models import RewardsSettings
         from surveys.next_steps import register_next_step
 
@@ -33,6 +44,7 @@ class RewardsConfig(AppConfig):
         post_delete.connect(keycache.changed, sender=RewardsSettings, dispatch_uid="keycache-RewardsSettings-del")
 
         hooks.register_event_handler("earning", earning.handle_events)
+        hooks.register_batch_scope(grant_batch.collecting)
         register_next_step(referrals.survey_next_step)
         hooks.register_referral_handler(referrals.attach_referral_hook)
         hooks.register_demo_step(20, "rewards", demo.load_demo)

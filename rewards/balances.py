@@ -73,8 +73,9 @@ def list_upcoming_lots(customer, now=None, limit=5):
     return {"pending": list(pending[:limit]), "expiring": list(expiring[:limit])}
 
 
-def earned_since(customers_q, since):
-    """Points earned (earn + positive adjust, not reversed) per customer id since `since`."""
+def earned_since(customers_q, since, extra=None):
+    """Points earned (earn + positive adjust, not reversed) per customer id since `since`;
+    `extra` ({customer id: points}) adds grants not written yet (rewards.grant_batch)."""
     rows = (
         LedgerEntry.objects.filter(customers_q, created_at__gte=since)
         .filter(
@@ -83,4 +84,7 @@ def earned_since(customers_q, since):
         .values("customer_id")
         .annotate(total=Sum("points"))
     )
-    return {row["customer_id"]: max(0, row["total"] or 0) for row in rows}
+    totals = dict(extra or {})
+    for row in rows:
+        totals[row["customer_id"]] = totals.get(row["customer_id"], 0) + (row["total"] or 0)
+    return {customer_id: max(0, total) for customer_id, total in totals.items()}

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from engagement.models import Event, Program
-from rewards import activity, ledger, referrals, tiers
+from rewards import activity, grant_batch, ledger, referrals, tiers
 from rewards.checkout import refunds as checkout_refunds
 from rewards.checkout import rules as earning_rules
 from rewards.models import EntryKind, LedgerEntry, RewardsSettings
@@ -38,7 +38,10 @@ def handle_events(program_id, event_ids):
     program = Program.objects.get(pk=program_id)
     purchases = [e for e in events if e.type == "purchase"]
     earned = earn_for_purchases(program, purchases)
-    for refund in (e for e in events if e.type == "refund"):
+    refunds = [e for e in events if e.type == "refund"]
+    if refunds:
+        grant_batch.flush()  # a clawback reads the order's entries and lots: write them first
+    for refund in refunds:
         claw_back_refund(program, refund)
         checkout_refunds.return_spent_points(program, refund)
     referrals.record_referral_events(program, [e for e in events if e.type.startswith("referral_")])
@@ -48,7 +51,8 @@ def handle_events(program_id, event_ids):
 
 
 def earn_for_purchases(program, purchases):
-    """Grant base points for purchase events (one bulk ledger write); returns the grants."""
+    """Grant base points for purchase events (queued for the batch's bulk ledger write,
+    rewards.grant_batch); returns the grants."""
     settings = RewardsSettings.get_for(program)
     multipliers = tiers.get_multipliers({e.customer_id for e in purchases})
     window = timedelta(days=settings.return_window_days)
@@ -79,8 +83,7 @@ def earn_for_purchases(program, purchases):
                 earned_at=event.occurred_at,
             )
         )
-    if grants:
-        ledger.bulk_grant(program, grants)
+    grant_batch.add(program, grants)
     return grants
 
 

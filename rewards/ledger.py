@@ -1,14 +1,16 @@
 """The points ledger: the ONLY module that writes LedgerEntry rows, PointsAccount balances
 and PointsLot remainders (STYLE.md).
 
-Concurrency: every write first locks the affected PointsAccount rows with
-`select_for_update()` ordered by pk (a fixed order, so two batches never deadlock), then
-reads the balance, then changes it with `F()` under that lock. Lots of an account are only
+Concurrency: every write first locks the affected PointsAccount rows (`lock_accounts`:
+`SELECT … ORDER BY id FOR UPDATE`, a fixed order, so two batches never deadlock), then
+reads the balance, then changes it by adding in the database (`F()`, `balance + delta`)
+under that lock. Lots of an account are only
 touched while its account row is locked. A CHECK constraint keeps balances >= 0 even if a
 bug slipped through. Idempotency keys are UNIQUE per program in the database.
 """
 
 import calendar
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from engagement.bulk import bulk_insert
+from engagement.bulk import server_side_cursor
 from engagement.models import Customer, Program
 from engagement.webhooks.events import record_webhook_events
 from rewards import activity
@@ -104,7 +106,8 @@ def get_account(customer: Customer) -> PointsAccount:
 def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
     """Create missing accounts, then lock them all in pk order; returns {customer_id: account}.
 
-    Must run inside a transaction.
+    Must run inside a transaction. Two statements whatever the number of customers (one for a
+    single customer whose account exists).
     """
     ids = sorted({c.pk for c in customers})
     if len(ids) == 1:
@@ -113,16 +116,27 @@ def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
         account = PointsAccount.objects.select_for_update().filter(customer_id=ids[0]).first()
         if account is not None:
             return {ids[0]: account}
-    existing = set(PointsAccount.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True))
-    # Inserted in customer-id order too: two batches creating accounts for overlapping
-    # customers in different orders deadlocked on the unique index.
-    missing = sorted((c for c in {c.pk: c for c in customers}.values() if c.pk not in existing), key=lambda c: c.pk)
-    if missing:
-        PointsAccount.objects.bulk_create(
-            [PointsAccount(program_id=c.program_id, customer_id=c.pk) for c in missing], ignore_conflicts=True
+    table, fields = PointsAccount._meta.db_table, PointsAccount._meta.concrete_fields
+    with connection.cursor() as cursor:
+        # Missing accounts inserted in customer-id order: two batches creating accounts for
+        # overlapping customers in different orders deadlocked on the unique index. NOT EXISTS
+        # first: ON CONFLICT alone would draw a sequence value for every existing account.
+        cursor.execute(
+            f"INSERT INTO {table} (program_id, customer_id, balance, pending, updated_at)"
+            f" SELECT c.program_id, c.id, 0, 0, %s FROM {Customer._meta.db_table} AS c"
+            f" WHERE c.id = ANY(%s) AND NOT EXISTS (SELECT 1 FROM {table} AS a WHERE a.customer_id = c.id)"
+            " ORDER BY c.id ON CONFLICT (customer_id) DO NOTHING",
+            [timezone.now(), ids],
         )
-    locked = PointsAccount.objects.select_for_update().filter(customer_id__in=ids).order_by("pk")
-    return {account.customer_id: account for account in locked}
+        cursor.execute(
+            f"SELECT {', '.join(str(f.column) for f in fields)} FROM {table}"
+            " WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    accounts = (PointsAccount.from_db(connection.alias, names, row) for row in rows)
+    return {account.customer_id: account for account in accounts}
 
 
 def _move(account, points=0, pending=0):
@@ -178,15 +192,18 @@ class Grant:
     kind: str = EntryKind.EARN
     # When the points were earned (the purchase time); default now. Expiry counts from it.
     earned_at: datetime | None = None
+    # Webhook reward.granted for the new entry even when bulk_grant's `notify` is off.
+    notify: bool = False
 
 
 def bulk_grant(
     program: Program, grants: Sequence[Grant], *, now: datetime | None = None, notify: bool = False
 ) -> list[LedgerEntry]:
     """Credit many grants in one transaction; returns the entries (existing ones for keys
-    already used). Set-based: one lock query, one insert of entries, one of lots, one
-    UPDATE per account. Expiry: given -> rounded; absent -> the program's default.
+    already used). Set-based: one lock query, one statement inserting the entries and their
+    lots, one UPDATE of the balances. Expiry: given -> rounded; absent -> the program's default.
     Pending grants (pending_until in the future) go to `pending`, not the balance.
+    Webhook reward.granted for each new entry when `notify` or its grant's `notify` is set.
     """
     now = now or timezone.now()
     for grant in grants:
@@ -196,57 +213,94 @@ def bulk_grant(
         accounts = lock_accounts([g.customer for g in grants])
         keys = [g.idempotency_key for g in grants]
         found = {e.idempotency_key: e for e in LedgerEntry.objects.filter(program=program, idempotency_key__in=keys)}
-        new_entries, lots, fresh = [], [], []
+        rows, fresh = [], []
         for grant in grants:
             if grant.idempotency_key in found:
                 continue
-            account = accounts[grant.customer.pk]
-            earned_at = grant.earned_at or now
-            pending = grant.pending_until is not None and grant.pending_until > now
-            expires = (
-                round_expiry(program, grant.expires_at) if grant.expires_at else default_expiry(program, earned_at)
-            )
-            points = 0 if pending else grant.points
-            entry = _entry(
-                account,
-                grant.customer.pk,
-                grant.kind,
-                points,
-                grant.reason,
-                grant.idempotency_key,
-                pending=grant.points if pending else 0,
-                actor=grant.actor,
-                source=grant.source,
-                expires_at=expires,
-                pending_until=grant.pending_until if pending else None,
-                created_at=earned_at,
-            )
-            if isinstance(grant.customer, Customer):
-                entry.customer = grant.customer  # the payload's external_id without a query
-            _track(account, points, grant.points if pending else 0)
+            row = _entry_row(program, accounts[grant.customer.pk], grant, now)
+            found[grant.idempotency_key] = row  # a key repeated within the call: one entry
+            rows.append(row)
+            fresh.append(grant)
+        entries = _insert_entries_and_lots(program, rows, fresh, accounts, now)
+        for grant, entry in zip(fresh, entries, strict=True):
             found[grant.idempotency_key] = entry
-            new_entries.append(entry)
-            fresh.append((entry, account, pending, expires, grant))
-        bulk_insert(new_entries)
-        for entry, account, pending, expires, grant in fresh:
-            lots.append(
-                PointsLot(
-                    program_id=program.pk,
-                    account=account,
-                    entry=entry,
-                    status=PointsLot.Status.PENDING if pending else PointsLot.Status.AVAILABLE,
-                    points=grant.points,
-                    remaining=grant.points,
-                    expires_at=expires,
-                    available_at=grant.pending_until if pending else now,
-                    created_at=now,
-                )
-            )
-        bulk_insert(lots)
         _flush_tracked(accounts.values())
-        if notify and new_entries:
-            _notify_granted(program, new_entries)
+        notified = [entry for grant, entry in zip(fresh, entries, strict=True) if notify or grant.notify]
+        if notified:
+            _notify_granted(program, notified)
     return [found[g.idempotency_key] for g in grants]
+
+
+# The columns bulk_grant writes, in LedgerEntry's field order (`id` and `redemption` left out).
+_ENTRY_COLUMNS = (
+    "account_id", "customer_id", "kind", "points", "pending_points", "balance_after", "reason", "message_code",
+    "message_params", "actor_id", "actor_label", "source_type", "source_id", "idempotency_key", "expires_at",
+    "pending_until", "created_at",
+)  # fmt: skip
+
+
+def _entry_row(program, account, grant, now):
+    """One new entry's column values (_ENTRY_COLUMNS); moves the account's in-memory balance."""
+    earned_at = grant.earned_at or now
+    pending = grant.pending_until is not None and grant.pending_until > now
+    expires = round_expiry(program, grant.expires_at) if grant.expires_at else default_expiry(program, earned_at)
+    points, held = (0, grant.points) if pending else (grant.points, 0)
+    user, label = actor_parts(grant.actor)
+    source_type, source_id = source_parts(grant.source)
+    reason = grant.reason
+    row = (
+        account.pk, grant.customer.pk, grant.kind, points, held, account.balance + points, str(reason)[:255],
+        # A rewards.activity.Reason carries what the customer reads; plain text has no code.
+        getattr(reason, "code", ""), getattr(reason, "params", {}), user.pk if user else None, label,
+        source_type, source_id, grant.idempotency_key[:255], expires, grant.pending_until if pending else None,
+        earned_at,
+    )  # fmt: skip
+    _track(account, points, held)
+    return row
+
+
+def _insert_entries_and_lots(program, rows, grants, accounts, now):
+    """INSERT the entries and, from what that returns, their lots, in ONE statement: each
+    column one binary array (engagement.bulk), no model instance before the insert.
+    Returns the new LedgerEntry objects in the order of `rows`."""
+    if not rows:
+        return []
+    fields = [LedgerEntry._meta.get_field(name) for name in _ENTRY_COLUMNS]  # by name or attname
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    params = columns[_ENTRY_COLUMNS.index("message_params")]
+    columns[_ENTRY_COLUMNS.index("message_params")] = [json.dumps(value) for value in params]  # cast per row
+    casts = ", ".join(
+        f"%b::{'text' if name == 'message_params' else field.db_type(connection)}[]"
+        for name, field in zip(_ENTRY_COLUMNS, fields, strict=True)
+    )
+    selected = ", ".join(f"u.{name}::jsonb" if name == "message_params" else f"u.{name}" for name in _ENTRY_COLUMNS)
+    entries_table, lots_table = LedgerEntry._meta.db_table, PointsLot._meta.db_table
+    sql = (
+        f"WITH e AS (INSERT INTO {entries_table} (program_id, {', '.join(_ENTRY_COLUMNS)})"
+        f" SELECT %s, {selected} FROM unnest({casts}) AS u({', '.join(_ENTRY_COLUMNS)})"
+        " RETURNING id, idempotency_key, program_id, account_id, points, pending_points, expires_at, pending_until),"
+        f" l AS (INSERT INTO {lots_table}"
+        " (program_id, account_id, entry_id, status, points, remaining, expires_at, available_at, created_at)"
+        " SELECT program_id, account_id, id,"
+        " CASE WHEN pending_until IS NULL THEN %s ELSE %s END, points + pending_points, points + pending_points,"
+        " expires_at, COALESCE(pending_until, %s), %s FROM e)"
+        " SELECT idempotency_key, id FROM e"
+    )
+    values = [program.pk, *columns, PointsLot.Status.AVAILABLE.value, PointsLot.Status.PENDING.value, now, now]
+    # wrap_database_errors: IntegrityError / DataError / OperationalError as Django's.
+    with connection.wrap_database_errors, server_side_cursor() as cursor:
+        cursor.execute(sql, values)
+        ids = dict(cursor.fetchall())
+    entries = []
+    for row, grant in zip(rows, grants, strict=True):
+        # Positional arguments: Django's fast path of Model.__init__ (field order).
+        entry = LedgerEntry(ids[row[13]], program.pk, *row[:13], row[13], None, *row[14:])
+        entry._state.adding, entry._state.db = False, connection.alias
+        entry._state.fields_cache["account"] = accounts[grant.customer.pk]
+        if isinstance(grant.customer, Customer):
+            entry._state.fields_cache["customer"] = grant.customer  # the payload's external_id without a query
+        entries.append(entry)
+    return entries
 
 
 def _notify_granted(program, entries):
@@ -280,11 +334,12 @@ def _flush_tracked(accounts):
     if len(changed) > 1:
         ids, points, pending = (list(column) for column in zip(*changed, strict=True))
         table = PointsAccount._meta.db_table
-        with connection.cursor() as cursor:
+        # Binary arrays bound server-side (engagement.bulk): no per-element quoting in Python.
+        with connection.wrap_database_errors, server_side_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS a SET balance = a.balance + d.points, pending = a.pending + d.pending,"
                 " updated_at = %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS d(id, points, pending)"
+                " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS d(id, points, pending)"
                 " WHERE a.id = d.id",
                 [now, ids, points, pending],
             )

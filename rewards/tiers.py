@@ -17,6 +17,7 @@ from engagement.event_schema import CleanEvent
 from engagement.ingest import record_events
 from engagement.models import Customer
 from engagement.webhooks.events import record_webhook_events
+from rewards import grant_batch
 from rewards.balances import earned_since
 from rewards.models import CustomerTier, RewardsSettings, Tier
 
@@ -75,7 +76,10 @@ def recompute_tiers(program, customer_ids=None, now=None):
     from django.db.models import Q
 
     scope = Q(program=program) if customer_ids is None else Q(customer_id__in=list(customer_ids))
-    points = earned_since(scope, now - timedelta(days=window))
+    since = now - timedelta(days=window)
+    # Inside event processing, the batch's grants are still queued (rewards.grant_batch).
+    pending = grant_batch.earned_points(program, since)
+    points = earned_since(scope, since, pending)
     states = {s.customer_id: s for s in CustomerTier.objects.filter(customer__in=customers).select_related("tier")}
     rank = {tier.pk: index for index, tier in enumerate(tiers)}
     moves, touched = [], []

@@ -15,10 +15,11 @@ or a concurrent worker therefore finds the effect already there and grants nothi
 
 Set-based actions: a pass (one event batch, one transition batch, one beat release, one
 qualify call) collects its immediate grant_points and emit_webhook actions and its ActionRun
-rows in an `ActionBatch` and writes them at the end: one `rewards.ledger.bulk_grant` (one
+rows in an `ActionBatch` and writes them at the end: its grants join the processing batch's
+one `rewards.ledger.bulk_grant` (rewards.grant_batch: with the earn rule's and referrals'; one
 account-lock pass in id order, one insert of entries, one of lots, one UPDATE of the
-balances, one bulk `reward.granted` webhook write), one `record_webhook_events` per webhook
-type and one insert of the runs, instead of a ledger transaction per grant. Each action keeps
+balances, one bulk `reward.granted` webhook write), then one `record_webhook_events` per
+webhook type and one insert of the runs, instead of a ledger transaction per grant. Each action keeps
 its own idempotency key (`campaign-effect:<effect>:<action>`), so exactly-once is unchanged.
 The other action kinds (surveys, messages, payouts, rewards, team notes) run one by one
 through their services' contracts.
@@ -39,11 +40,12 @@ from django.utils import timezone
 from engagement.bulk import bulk_insert, server_side_cursor
 from engagement.models import Customer, Event, ScoreTransition
 from engagement.webhooks.events import record_webhook_events
+from rewards import grant_batch
 from rewards.campaigns import actions as action_kinds
 from rewards.campaigns import lifecycle, triggers
 from rewards.campaigns.limits import Budget, apply_customer_limits
 from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
-from rewards.ledger import Grant, bulk_grant
+from rewards.ledger import Grant
 from rewards.tiers import get_multipliers
 
 log = logging.getLogger(__name__)
@@ -302,8 +304,9 @@ def insert_effects(campaign, rows):
                 f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
                 " value, context, created_at)"
                 " SELECT %s, %s, u.customer_id, u.occurrence, u.status, u.occurred_at, u.value, u.context::jsonb, %s"
-                " FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::numeric[],"
-                " %s::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
+                # Binary arrays (no per-element quoting), the decimals in text (engagement.bulk).
+                " FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::timestamptz[], %t::numeric[],"
+                " %b::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
                 " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING RETURNING id, customer_id, occurrence",
                 [
                     campaign.program_id,
@@ -414,8 +417,8 @@ class ActionBatch:
 
     Costs were charged to the budgets when the actions were queued. Should a bulk write
     raise anything but a database OperationalError, each of its actions is retried alone in
-    its own savepoint (`perform`): a failing one is recorded on its run and its cost
-    refunded, and the budgets concerned are written again.
+    its own savepoint (grants: rewards.grant_batch; webhooks: `perform`): a failing one is
+    recorded on its run and its cost refunded, and the budgets concerned are written again.
     """
 
     def __init__(self):
@@ -485,13 +488,39 @@ class ActionBatch:
         self.webhooks.append(_Pending(run, action, campaign, effect, customer, points, money, budget))
 
     def flush(self, now):
-        if self.grants:
-            self._grant_all(now)
-        if self.webhooks:
-            self._emit_all(now)
-        if self.runs:
-            bulk_insert(self.runs)
+        """Queue the grants for the processing batch's one bulk ledger write (rewards.grant_batch;
+        written at once outside a batch), then, once they are written, record the webhooks and
+        insert the runs (in that order, as when each was written here)."""
+        grants, webhooks, runs = self.grants, self.webhooks, self.runs
         self.grants, self.webhooks, self.runs = [], [], []
+
+        def finish():
+            if webhooks:
+                self._emit_all(webhooks, now)
+            if runs:
+                bulk_insert(runs)
+
+        if not grants:
+            finish()
+            return
+        by_program = defaultdict(list)
+        for p in grants:
+            by_program[p.campaign.program_id].append(p)
+        waiting = set(by_program)
+
+        def written(program_id, pending, results):
+            self._record_grants(pending, results, now)
+            waiting.discard(program_id)
+            if not waiting:
+                finish()
+
+        for program_id, pending in by_program.items():
+            grant_batch.add(
+                pending[0].campaign.program,
+                [self._grant_of(p) for p in pending],
+                notify=True,
+                then=lambda results, program_id=program_id, pending=pending: written(program_id, pending, results),
+            )
 
     def _one_by_one(self, pending, now, exc):
         log.warning("bulk write of %s campaign actions failed (%s); running them one by one", len(pending), exc)
@@ -506,9 +535,9 @@ class ActionBatch:
         run.status, run.detail, run.result, run.executed_at = RUN.DONE, detail, result, now
         run.points, run.money = p.points, p.money
 
-    def _emit_all(self, now):
+    def _emit_all(self, webhooks, now):
         groups = defaultdict(list)
-        for p in self.webhooks:
+        for p in webhooks:
             groups[(p.campaign.program_id, p.action.config["type"])].append(p)
         for (_program_id, type_), pending in groups.items():
             payloads = [action_kinds.webhook_payload(p.campaign, p.effect, p.customer) for p in pending]
@@ -524,34 +553,36 @@ class ActionBatch:
             for p, event in zip(pending, events, strict=True):
                 self._done(p, now, type_, {"webhook_event": event.pk})
 
-    def _grant_all(self, now):
-        by_program = defaultdict(list)
-        for p in self.grants:
-            by_program[p.campaign.program_id].append(p)
-        for pending in by_program.values():
-            self._grant_program(pending, now)
+    @staticmethod
+    def _grant_of(p):
+        return Grant(
+            customer=p.customer,
+            points=p.points,
+            reason=action_kinds.campaign_reason(p.campaign, p.action),
+            idempotency_key=action_kinds.idempotency_key(p.effect, p.action),
+            source=("campaign", p.campaign.pk),
+        )
 
-    def _grant_program(self, pending, now):
-        grants = [
-            Grant(
-                customer=p.customer,
-                points=p.points,
-                reason=action_kinds.campaign_reason(p.campaign, p.action),
-                idempotency_key=action_kinds.idempotency_key(p.effect, p.action),
-                source=("campaign", p.campaign.pk),
+    def _record_grants(self, pending, results, now):
+        """Each grant's run: done with its entry, or failed (the grant failed alone after a
+        failed bulk write) with its cost refunded and the budgets concerned written again."""
+        refunded = {}
+        for p, result in zip(pending, results, strict=True):
+            if not isinstance(result, Exception):
+                self._done(p, now, f"{p.points} points", {"ledger_entry": result.pk})
+                continue
+            log.warning("campaign %s grant failed for customer %s: %s", p.campaign.pk, p.customer.pk, result)
+            run = p.run
+            run.status, run.detail, run.result, run.executed_at = (
+                RUN.FAILED,
+                f"{type(result).__name__}: {result}"[:200],
+                {},
+                now,
             )
-            for p in pending
-        ]
-        try:
-            with transaction.atomic():
-                entries = bulk_grant(pending[0].campaign.program, grants, notify=True)
-        except OperationalError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one by one, each failure recorded
-            self._one_by_one(pending, now, exc)
-            return
-        for p, entry in zip(pending, entries, strict=True):
-            self._done(p, now, f"{p.points} points", {"ledger_entry": entry.pk})
+            p.budget.refund(p.points, p.money)
+            refunded[id(p.budget)] = p.budget
+        for budget in refunded.values():
+            budget.close(now)  # refunds happened after the pass closed it
 
 
 def perform(run, action, campaign, effect, customer, points, money, budget, now):
