@@ -106,16 +106,9 @@ def get_account(customer: Customer) -> PointsAccount:
 def lock_accounts(customers: Iterable[Customer]) -> dict[int, PointsAccount]:
     """Create missing accounts, then lock them all in pk order; returns {customer_id: account}.
 
-    Must run inside a transaction. Two statements whatever the number of customers (one for a
-    single customer whose account exists).
+    Must run inside a transaction. Two statements whatever the number of customers.
     """
     ids = sorted({c.pk for c in customers})
-    if len(ids) == 1:
-        # One customer (a debit, a reservation): lock the account straight away when it exists,
-        # one query instead of two; no lock order to keep with a single row.
-        account = PointsAccount.objects.select_for_update().filter(customer_id=ids[0]).first()
-        if account is not None:
-            return {ids[0]: account}
     table, fields = PointsAccount._meta.db_table, PointsAccount._meta.concrete_fields
     with connection.cursor() as cursor:
         # Missing accounts inserted in customer-id order: two batches creating accounts for
@@ -442,11 +435,13 @@ def debit_points(
     if not isinstance(points, int) or points <= 0:
         raise InvalidPoints()
     with transaction.atomic():
-        account = lock_accounts([customer])[customer.pk]
+        # One locking read: a customer without an account has nothing to debit (no account is
+        # created for a debit, unlike lock_accounts).
+        account = PointsAccount.objects.select_for_update().filter(customer_id=customer.pk).first()
         existing = _existing(customer.program_id, idempotency_key)
         if existing is not None:
             return existing
-        if account.balance < points:
+        if account is None or account.balance < points:
             raise InsufficientPoints()
         latest = _consume(account, points)
         entry = _entry(
