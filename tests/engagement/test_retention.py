@@ -20,8 +20,8 @@ from engagement.metrics.customers import activity_from_aggregates, activity_from
 from engagement.models import Customer, CustomerEventRollup, CustomerScore, Event, EventKey, EventRetention
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
-MONTHS = 27
-CUTOFF = datetime(2023, 3, 1, tzinfo=UTC)  # June 2025 − 27 months
+MONTHS = 28
+CUTOFF = datetime(2023, 2, 1, tzinfo=UTC)  # June 2025 − 28 months
 HISTORY_START = datetime(2022, 1, 1, tzinfo=UTC)
 TYPES = ["page_view", "session", "social_share", "email_sent", "email_opened", "survey_answered", "purchase"]
 _ids = itertools.count()
@@ -157,18 +157,18 @@ def test_scores_models_and_metrics_are_the_same_after_the_drop(acme):
     # Given three and a half years of history in monthly partitions, and every figure of it
     build_history(acme)
     before_scores, before_models, before_metrics = scores(acme), model_inputs(acme), all_metrics(acme)
-    old_months = [n for n in partition_names() if "_y2022" in n or n.endswith(("y2023m01", "y2023m02"))]
-    assert len(old_months) == 14  # January 2022 – February 2023
+    old_months = [n for n in partition_names() if "_y2022" in n or n.endswith("y2023m01")]
+    assert len(old_months) == 13  # January 2022 – January 2023
 
-    # When retention keeps 27 months before June 2025
+    # When retention keeps 28 months before June 2025
     result = retention.apply_retention(now=NOW, months=MONTHS)
 
-    # Then the months before March 2023 are gone, their events rolled up, and nothing else
+    # Then the months before February 2023 are gone, their events rolled up, and nothing else
     assert result["cutoff"] == CUTOFF and result["failed"] == []
     # (July 2022 holds an event not processed yet: it stays, and so does its partition)
     assert result["dropped"] == [n for n in old_months if n != "engagement_event_y2022m07"]
     assert set(partition_names()) & set(old_months) == {"engagement_event_y2022m07"}
-    assert {"engagement_event_default", "engagement_event_y2023m03", "engagement_event_y2025m06"} <= set(
+    assert {"engagement_event_default", "engagement_event_y2023m02", "engagement_event_y2025m06"} <= set(
         partition_names()
     )
     assert list(
@@ -278,7 +278,7 @@ def test_a_period_before_the_cutoff_is_refused(acme, acme_api):
 
     # A period starting before the cutoff; churn whose 90-day lookback reaches before it
     with pytest.raises(retention.EventsNotRetained) as early:
-        compute_metrics(acme, ["nps"], datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC))
+        compute_metrics(acme, ["nps"], datetime(2023, 1, 15, tzinfo=UTC), datetime(2023, 4, 1, tzinfo=UTC))
     with pytest.raises(retention.EventsNotRetained) as lookback:
         compute_metrics(
             acme, ["page_views", "churn_rate"], datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 6, 1, tzinfo=UTC)
@@ -288,10 +288,10 @@ def test_a_period_before_the_cutoff_is_refused(acme, acme_api):
     )
 
     assert str(early.value.message) == (
-        "Events before 2023-03-01T00:00:00+00:00 are no longer kept (EVENTS_RETENTION_MONTHS): a period must start "
-        "on or after 2023-03-01T00:00:00+00:00 for these metrics."
+        "Events before 2023-02-01T00:00:00+00:00 are no longer kept (EVENTS_RETENTION_MONTHS): a period must start "
+        "on or after 2023-02-01T00:00:00+00:00 for these metrics."
     )
-    assert "start on or after 2023-05-30T00:00:00+00:00" in str(lookback.value.message)
+    assert "start on or after 2023-05-02T00:00:00+00:00" in str(lookback.value.message)
     assert response.status_code == 400
     assert response.json() == {
         "type": "client_error",
@@ -317,13 +317,13 @@ def test_erasure_keeps_the_rollup_like_the_events_type_time_and_value(acme):
 
 def test_the_command_the_task_and_the_setting(acme, settings):
     build_history(acme)
-    with pytest.raises(CommandError, match="at least 27"):
-        call_command("apply_retention", "--months", "26")
+    with pytest.raises(CommandError, match="at least 28"):
+        call_command("apply_retention", "--months", "27")
     settings.EVENTS_RETENTION_MONTHS = None
     with pytest.raises(CommandError, match="not set"):
         call_command("apply_retention")
     assert SCHEDULE["engagement-apply-event-retention"]["task"] == "engagement.tasks.apply_event_retention_task"
     # The command applies "now": an instant that drops nothing of this 2022–2025 history yet
-    # only if its months are recent; the history's old months are before any 27-month cutoff.
-    call_command("apply_retention", "--months", "27")
+    # only if its months are recent; the history's old months are before any 28-month cutoff.
+    call_command("apply_retention", "--months", "28")
     assert not Event.objects.filter(program=acme, occurred_at__lt=CUTOFF, processed_at__isnull=False).exists()
