@@ -350,8 +350,10 @@ class CustomerEventRollup(models.Model):
     types = ArrayField(models.CharField(max_length=64))
     times = ArrayField(models.DateTimeField())
     amounts = ArrayField(models.DecimalField(max_digits=14, decimal_places=2, null=True))
-    referred_customers = ArrayField(models.CharField(max_length=128), default=list)
-    clicked_messages = ArrayField(models.CharField(max_length=256), default=list)
+    # Text, not a bounded varchar: they come from free JSON properties, and a value too long
+    # for a column would make the whole program's retention fail.
+    referred_customers = ArrayField(models.TextField(), default=list)
+    clicked_messages = ArrayField(models.TextField(), default=list)
     updated_at = models.DateTimeField(default=utc_now)
 
     def __str__(self):

@@ -158,9 +158,14 @@ def roll_up_program(program_id: int, cutoff: datetime, now: datetime | None = No
 
 def drop_empty_partitions(cutoff: datetime) -> list[str]:
     """Drop the monthly partitions that end at or before `cutoff` and hold no row; return
-    their names. Each is locked, checked empty and dropped in its own transaction (a late
-    event cannot slip in between); never the default partition, never a month at or after
-    the cutoff."""
+    their names. Each is checked empty and dropped in its own transaction under the events
+    table's lock (a late event cannot slip in between); never the default partition, never a
+    month at or after the cutoff.
+
+    Dropping a partition needs an ACCESS EXCLUSIVE lock on the events table, so ingestion
+    waits for it: the check of an emptied table is instant, and the lock is waited for at
+    most LOCK_TIMEOUT (behind a long read); then the next run tries again. The parent is
+    locked first, as ingestion does, so the two cannot deadlock."""
     with connection.cursor() as cursor:
         present = partitions.existing_partitions(cursor)
     dropped = []
@@ -171,11 +176,10 @@ def drop_empty_partitions(cutoff: datetime) -> list[str]:
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'")
-                cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+                cursor.execute(f"LOCK TABLE {partitions.PARENT} IN ACCESS EXCLUSIVE MODE")
                 cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name})")
                 if cursor.fetchone()[0]:
                     continue
-                cursor.execute(f"ALTER TABLE {partitions.PARENT} DETACH PARTITION {name}")
                 cursor.execute(f"DROP TABLE {name}")
         except OperationalError as exc:  # e.g. a lock not granted within LOCK_TIMEOUT: the next run drops it
             logger.warning("event partition %s not dropped: %s", name, exc)

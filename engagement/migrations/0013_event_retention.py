@@ -59,15 +59,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "referred_customers",
-                    django.contrib.postgres.fields.ArrayField(
-                        base_field=models.CharField(max_length=128), default=list, size=None
-                    ),
+                    django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), default=list, size=None),
                 ),
                 (
                     "clicked_messages",
-                    django.contrib.postgres.fields.ArrayField(
-                        base_field=models.CharField(max_length=256), default=list, size=None
-                    ),
+                    django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), default=list, size=None),
                 ),
                 ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
                 (

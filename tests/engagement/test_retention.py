@@ -327,3 +327,41 @@ def test_the_command_the_task_and_the_setting(acme, settings):
     # only if its months are recent; the history's old months are before any 28-month cutoff.
     call_command("apply_retention", "--months", "28")
     assert not Event.objects.filter(program=acme, occurred_at__lt=CUTOFF, processed_at__isnull=False).exists()
+
+
+def test_one_programs_failure_leaves_the_others_done(acme, globex):
+    # Given both programs with events in 2022, and globex's rollup refused by the database
+    # (a trigger stands in for any failure of that program's transaction)
+    build_history(acme)
+    Event.objects.filter(program=acme, processed_at__isnull=True).update(processed_at=NOW)
+    gx = Customer.objects.create(program=globex, external_id="gx")
+    old = event(gx, "page_view", datetime(2022, 2, 2, tzinfo=UTC))
+    old.processed_at = NOW
+    old.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""CREATE FUNCTION refuse_globex() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused'; END $$;
+            CREATE TRIGGER refuse_globex BEFORE INSERT ON engagement_customereventrollup
+                FOR EACH ROW WHEN (NEW.program_id = {globex.pk}) EXECUTE FUNCTION refuse_globex();
+            SET CONSTRAINTS ALL IMMEDIATE"""
+        )
+
+    # When retention runs
+    result = retention.apply_retention(now=NOW, months=MONTHS)
+
+    # Then acme's old events are rolled up and gone, globex's are all still there, and only
+    # February 2022 (globex's row) keeps its partition
+    assert result["failed"] == [globex.pk]
+    assert not Event.objects.filter(program=acme, occurred_at__lt=CUTOFF).exists()
+    assert list(Event.objects.filter(occurred_at__lt=CUTOFF).values_list("pk", flat=True)) == [old.pk]
+    assert not CustomerEventRollup.objects.filter(program=globex).exists()
+    assert not EventRetention.objects.filter(program=globex).exists()
+    assert "engagement_event_y2022m02" not in result["dropped"] and len(result["dropped"]) == 12
+
+    # And once the failure is gone, the next run completes globex and drops the last month
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_globex ON engagement_customereventrollup; SET CONSTRAINTS ALL IMMEDIATE")
+    again = retention.apply_retention(now=NOW, months=MONTHS)
+    assert (again["failed"], again["dropped"], again["customers"]) == ([], ["engagement_event_y2022m02"], 1)
+    assert CustomerEventRollup.objects.get(customer=gx).times == [datetime(2022, 2, 2, tzinfo=UTC)]
