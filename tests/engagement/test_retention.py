@@ -365,3 +365,25 @@ def test_one_programs_failure_leaves_the_others_done(acme, globex):
     again = retention.apply_retention(now=NOW, months=MONTHS)
     assert (again["failed"], again["dropped"], again["customers"]) == ([], ["engagement_event_y2022m02"], 1)
     assert CustomerEventRollup.objects.get(customer=gx).times == [datetime(2022, 2, 2, tzinfo=UTC)]
+
+
+def test_a_goal_older_than_the_kept_events_has_no_baseline(acme):
+    # Given a goal created in 2022, whose baseline month was dropped by retention
+    from engagement.goals import get_goal_progress
+    from engagement.models import Goal
+
+    build_history(acme)
+    goal = Goal.objects.create(
+        program=acme,
+        metric="page_views",
+        target=Decimal("1000"),
+        deadline=date(2026, 1, 1),
+        created=datetime(2022, 6, 1, tzinfo=UTC),
+    )
+    retention.apply_retention(now=NOW, months=MONTHS)
+
+    # When the dashboard reads its progress, then it is measured from 0, like a goal without one
+    progress = get_goal_progress(goal, now=NOW)
+
+    assert (progress.baseline, progress.start) == (None, Decimal(0))
+    assert progress.current == compute_metrics(acme, ["page_views"], NOW - timedelta(days=30), NOW)["page_views"].value
