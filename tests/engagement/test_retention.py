@@ -387,3 +387,28 @@ def test_a_goal_older_than_the_kept_events_has_no_baseline(acme):
 
     assert (progress.baseline, progress.start) == (None, Decimal(0))
     assert progress.current == compute_metrics(acme, ["page_views"], NOW - timedelta(days=30), NOW)["page_views"].value
+
+
+def test_an_nth_event_campaign_still_counts_the_dropped_events(acme):
+    # Given a "3rd purchase" campaign and alice's first two purchases, in 2022, then dropped
+    from engagement.ingest import record_events
+    from rewards.campaigns.models import CampaignEffect
+    from tests.campaigns.conftest import ev, make_campaign
+    from tests.factories import CustomerFactory
+
+    campaign = make_campaign(acme, "nth_event", {"event_type": "purchase", "n": 3})
+    alice = CustomerFactory(program=acme, external_id="alice")
+    old = [ev(alice, "purchase", at=datetime(2022, 5, d, tzinfo=UTC), value=10, order_id=f"o{d}") for d in (1, 2)]
+    processing.process_events(record_events(acme, old, enqueue=False).event_ids)
+    retention.apply_retention(now=NOW, months=MONTHS)
+    assert not Event.objects.filter(customer=alice).exists()
+
+    # When she buys a third time
+    processing.process_events(
+        record_events(acme, [ev(alice, "purchase", value=10, order_id="o3")], enqueue=False).event_ids
+    )
+
+    # Then it is her third purchase for the campaign too
+    assert list(CampaignEffect.objects.filter(campaign=campaign).values_list("customer_id", "occurrence")) == [
+        (alice.pk, "nth:3")
+    ]
