@@ -341,7 +341,8 @@ class CustomerEventRollup(models.Model):
     """
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="event_rollup")
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: event_rollup_program_last leads with it.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Every processed event of the customer before this instant is here, none in engagement_event.
     retained_from = models.DateTimeField()
     event_count = models.PositiveIntegerField()
@@ -355,6 +356,10 @@ class CustomerEventRollup(models.Model):
     referred_customers = ArrayField(models.TextField(), default=list)
     clicked_messages = ArrayField(models.TextField(), default=list)
     updated_at = models.DateTimeField(default=utc_now)
+
+    class Meta:
+        # The scores' RFM inputs skip the rollups whose last event is before the lookback.
+        indexes = [models.Index(fields=["program", "last_event_at"], name="event_rollup_program_last")]
 
     def __str__(self):
         return f"{self.event_count} events before {self.retained_from:%Y-%m-%d}"

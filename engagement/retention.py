@@ -38,13 +38,22 @@ EVENTS = Event._meta.db_table
 ROLLUPS = CustomerEventRollup._meta.db_table
 RETENTIONS = EventRetention._meta.db_table
 
+
 # The events as the scores and purchase models read them: the table plus each rollup's
 # events unnested. Conditions on program_id, customer_id, type and occurred_at written
 # against it reach both branches (PostgreSQL pushes them into a UNION ALL), so the events
 # branch keeps its indexes.
-HISTORY = f"""(SELECT ev.program_id, ev.customer_id, ev.type, ev.occurred_at, ev.value FROM {EVENTS} ev
+def history_sql(since=None):
+    """HISTORY; with `since` (an SQL expression), for a read of the events from that instant
+    on: the rollups whose last event is before it are skipped by the index on (program,
+    last_event_at) without being unnested (the RFM lookback is usually after the cutoff)."""
+    recent = f"WHERE r.last_event_at >= {since}" if since else ""
+    return f"""(SELECT ev.program_id, ev.customer_id, ev.type, ev.occurred_at, ev.value FROM {EVENTS} ev
     UNION ALL SELECT r.program_id, r.customer_id, u.type, u.occurred_at, u.value
-    FROM {ROLLUPS} r CROSS JOIN LATERAL unnest(r.types, r.times, r.amounts) AS u(type, occurred_at, value))"""
+    FROM {ROLLUPS} r CROSS JOIN LATERAL unnest(r.types, r.times, r.amounts) AS u(type, occurred_at, value) {recent})"""
+
+
+HISTORY = history_sql()
 
 # Metrics that read the churn lookback before their period's start (customer activity).
 LOOKBACK_METRICS = frozenset({"churn_rate", "retention_rate", "acl", "clv"})

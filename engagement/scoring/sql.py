@@ -9,7 +9,7 @@ from engagement.models import (
     Event,
     ScoreTransition,
 )
-from engagement.retention import HISTORY
+from engagement.retention import HISTORY, history_sql
 
 # The scores read every event a customer ever had (the decayed sum, the count, the median
 # gap; RFM over its lookback): HISTORY is the events table plus the events that retention
@@ -90,7 +90,7 @@ def _purchases_sql():
     (the covering index event_purchases: no visit to the table)."""
     return f"""SELECT e.customer_id, MAX(e.occurred_at) AS last_purchase_at, COUNT(*) AS frequency,
             SUM(COALESCE(e.value, 0)) AS monetary
-        FROM {HISTORY} e WHERE e.program_id = %(program)s AND e.type = 'purchase'
+        FROM {history_sql(ts("lookback_start"))} e WHERE e.program_id = %(program)s AND e.type = 'purchase'
             AND e.occurred_at >= {ts("lookback_start")} AND e.occurred_at < {ts("as_of")}
         GROUP BY e.customer_id"""
 
