@@ -43,14 +43,22 @@ RETENTIONS = EventRetention._meta.db_table
 # events unnested. Conditions on program_id, customer_id, type and occurred_at written
 # against it reach both branches (PostgreSQL pushes them into a UNION ALL), so the events
 # branch keeps its indexes.
-def history_sql(since=None):
-    """HISTORY; with `since` (an SQL expression), for a read of the events from that instant
-    on: the rollups whose last event is before it are skipped by the index on (program,
-    last_event_at) without being unnested (the RFM lookback is usually after the cutoff)."""
-    recent = f"WHERE r.last_event_at >= {since}" if since else ""
-    return f"""(SELECT ev.program_id, ev.customer_id, ev.type, ev.occurred_at, ev.value FROM {EVENTS} ev
+def history_sql(since=None, customers=None):
+    """HISTORY, narrowed in each branch. `since` (an SQL expression), for a read of the events
+    from that instant on: the rollups whose last event is before it are skipped by the index
+    on (program, last_event_at) without being unnested (the RFM lookback is usually after the
+    cutoff). `customers` (a subquery of customer ids): a semi-join in each branch. Written
+    outside, as a join to HISTORY, the planner may probe it once per customer, and the
+    rollup branch (a lateral unnest) cannot take a per-customer probe: it would unnest every
+    rollup for each customer."""
+    ev_where = f"WHERE ev.customer_id IN ({customers})" if customers else ""
+    r_where = [f"r.last_event_at >= {since}"] if since else []
+    r_where += [f"r.customer_id IN ({customers})"] if customers else []
+    r_where_sql = f"WHERE {' AND '.join(r_where)}" if r_where else ""
+    return f"""(SELECT ev.program_id, ev.customer_id, ev.type, ev.occurred_at, ev.value FROM {EVENTS} ev {ev_where}
     UNION ALL SELECT r.program_id, r.customer_id, u.type, u.occurred_at, u.value
-    FROM {ROLLUPS} r CROSS JOIN LATERAL unnest(r.types, r.times, r.amounts) AS u(type, occurred_at, value) {recent})"""
+    FROM {ROLLUPS} r CROSS JOIN LATERAL unnest(r.types, r.times, r.amounts) AS u(type, occurred_at, value)
+    {r_where_sql})"""
 
 
 HISTORY = history_sql()

@@ -99,8 +99,8 @@ def _gaps_sql(customers):
     """Each event of `customers` (a subquery of customer ids) with the days since the
     customer's previous event (NULL for the first)."""
     gap = _days("e.occurred_at", "LAG(e.occurred_at) OVER (PARTITION BY e.customer_id ORDER BY e.occurred_at)")
-    return f"""SELECT e.customer_id, {gap} AS gap FROM {HISTORY} e
-        WHERE e.customer_id IN ({customers}) AND e.occurred_at < {ts("as_of")}"""
+    return f"""SELECT e.customer_id, {gap} AS gap FROM {history_sql(customers=customers)} e
+        WHERE e.occurred_at < {ts("as_of")}"""
 
 
 def _medians_sql(customers):
