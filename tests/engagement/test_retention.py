@@ -412,3 +412,17 @@ def test_an_nth_event_campaign_still_counts_the_dropped_events(acme):
     assert list(CampaignEffect.objects.filter(campaign=campaign).values_list("customer_id", "occurrence")) == [
         (alice.pk, "nth:3")
     ]
+
+
+def test_rebuilding_metric_snapshots_before_the_cutoff_is_refused_up_front(acme):
+    from engagement.models import CustomerScoreSnapshot, MetricSnapshot
+
+    build_history(acme)
+    retention.apply_retention(now=NOW, months=MONTHS)
+    acme.slug = "acme"
+    acme.save()
+
+    with pytest.raises(CommandError, match="Rebuild those days with --no-metrics"):
+        call_command("rescore", "--program", "acme", "--start", "2023-02-10", "--end", "2023-02-11")
+
+    assert (MetricSnapshot.objects.count(), CustomerScoreSnapshot.objects.count()) == (0, 0)
