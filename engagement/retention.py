@@ -7,7 +7,8 @@ the current one (UTC) are removed, and every figure that still needs them keeps 
   CustomerEventRollup row per customer (each event's type, instant and value; the referred
   customers and clicked messages that later periods' metrics read) and deletes them, in ONE
   transaction: a reader sees either the events or their rollup, never both or neither.
-  Each program has its own transaction, so one program's failure leaves the others done.
+  Each program has its own transactions (one per month when years are rolled up at
+  once), so one program's failure leaves the others done.
 - `drop_empty_partitions` then drops the monthly partitions wholly before the cutoff that
   no longer hold a row (a program that failed, or an event not yet processed, keeps its
   month's partition until a later run).
@@ -84,10 +85,11 @@ def get_retained_from(program: Program) -> datetime | None:
 
 
 def check_period(program: Program, names, start: datetime) -> None:
-    """Raise EventsNotRetained if a metric of `names` over a period from `start` would read
-    events before the program's retention cutoff (its churn lookback included)."""
+    """Raise EventsNotRetained if a metric of `names` (those computed from the events) over
+    a period from `start` would read events before the program's retention cutoff (its
+    churn lookback included)."""
     retained_from = get_retained_from(program)
-    if retained_from is None:
+    if retained_from is None or not names:
         return
     earliest = start
     if LOOKBACK_METRICS.intersection(names):
@@ -213,21 +215,43 @@ def _partition_month(name: str):
     return datetime(int(year), int(month), 1, tzinfo=UTC).date()
 
 
+def _steps(program_id: int, cutoff: datetime) -> list[datetime]:
+    """The month starts after the program's oldest processed event before `cutoff`, up to
+    `cutoff`: one transaction per month, so the first run on years of history never holds
+    them all in one (each step only adds a month to the rollups). Just [cutoff] when nothing
+    is older than the previous cutoff, the steady state."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(occurred_at) FROM {EVENTS} WHERE program_id = %s AND occurred_at < %s AND processed_at IS NOT NULL",
+            [program_id, cutoff],
+        )
+        oldest = cursor.fetchone()[0]
+    if oldest is None:
+        return [cutoff]
+    steps, month = [], partitions.add_months(partitions.month_start(oldest), 1)
+    while month < cutoff.date():
+        steps.append(datetime(month.year, month.month, 1, tzinfo=UTC))
+        month = partitions.add_months(month, 1)
+    return [*steps, cutoff]
+
+
 def apply_retention(now: datetime | None = None, months: int | None = None) -> dict:
     """Roll up and delete every program's events before the cutoff, then drop the emptied
     monthly partitions. `months`: EVENTS_RETENTION_MONTHS (None: keep for ever, do nothing).
     One program's failure is logged and reported; the others go on. Idempotent.
-    Returns {"cutoff", "customers" (rollups changed), "failed" (program ids), "dropped"}."""
+    Returns {"cutoff", "rollups_written" (a customer once per month step), "failed"
+    (program ids), "dropped"}."""
     months = settings.EVENTS_RETENTION_MONTHS if months is None else months
     if months is None:
-        return {"cutoff": None, "customers": 0, "failed": [], "dropped": []}
+        return {"cutoff": None, "rollups_written": 0, "failed": [], "dropped": []}
     cutoff = cutoff_for(now or timezone.now(), months)
     changed, failed = 0, []
     for program_id in Program.objects.order_by("pk").values_list("pk", flat=True):
         try:
-            changed += roll_up_program(program_id, cutoff, now)
+            for step in _steps(program_id, cutoff):
+                changed += roll_up_program(program_id, step, now)
         except Exception:  # one program must not block the others; the next run retries it
             logger.exception("event retention failed for program %s", program_id)
             failed.append(program_id)
     dropped = drop_empty_partitions(cutoff)
-    return {"cutoff": cutoff, "customers": changed, "failed": failed, "dropped": dropped}
+    return {"cutoff": cutoff, "rollups_written": changed, "failed": failed, "dropped": dropped}

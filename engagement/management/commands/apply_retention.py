@@ -23,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError("EVENTS_RETENTION_MONTHS is not set (events are kept for ever); pass --months.")
         result = retention.apply_retention(months=months)
         self.stdout.write(
-            f"cutoff {result['cutoff']:%Y-%m-%d}: {result['customers']} customer rollups changed, "
+            f"cutoff {result['cutoff']:%Y-%m-%d}: {result['rollups_written']} customer rollups written, "
             f"partitions dropped: {', '.join(result['dropped']) or 'none'}, "
             f"programs failed: {', '.join(map(str, result['failed'])) or 'none'}"
         )
