@@ -431,3 +431,30 @@ def test_rebuilding_metric_snapshots_before_the_cutoff_is_refused_up_front(acme)
         call_command("rescore", "--program", "acme", "--start", "2023-02-10", "--end", "2023-02-11")
 
     assert (MetricSnapshot.objects.count(), CustomerScoreSnapshot.objects.count()) == (0, 0)
+
+
+def test_a_retention_below_the_minimum_stops_start_up():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "EVENTS_RETENTION_MONTHS": "12",
+        "SECRET_KEY": "x",
+        "DATABASE_URL": "postgres://u@127.0.0.1:1/u",
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; django.setup()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode == 1
+    assert "ImproperlyConfigured: EVENTS_RETENTION_MONTHS must be at least 28 (got 12)." in run.stderr
