@@ -458,3 +458,24 @@ def test_a_retention_below_the_minimum_stops_start_up():
 
     assert run.returncode == 1
     assert "ImproperlyConfigured: EVENTS_RETENTION_MONTHS must be at least 28 (got 12)." in run.stderr
+
+
+def test_the_export_shows_what_retention_kept(acme, acme_api):
+    # Given c10, whose two events (2022) were dropped, and c11, who has no dropped event
+    build_history(acme)
+    retention.apply_retention(now=NOW, months=MONTHS)
+
+    dropped = acme_api.get("/api/v1/customers/c10/export").json()
+    kept = acme_api.get("/api/v1/customers/c11/export").json()
+
+    assert dropped["events"] == []
+    assert dropped["events_rolled_up"] == {
+        "before": "2023-02-01T00:00:00Z",
+        "events": [
+            {"type": "page_view", "occurred_at": "2022-05-03T00:00:00Z", "value": None},
+            {"type": "purchase", "occurred_at": "2022-06-03T00:00:00Z", "value": "40.00"},
+        ],
+        "referred_customers": [],
+        "clicked_messages": [],
+    }
+    assert kept["events_rolled_up"] is None and len(kept["events"]) == 2
