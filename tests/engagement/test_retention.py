@@ -479,3 +479,24 @@ def test_the_export_shows_what_retention_kept(acme, acme_api):
         "clicked_messages": [],
     }
     assert kept["events_rolled_up"] is None and len(kept["events"]) == 2
+
+
+def test_a_dashboard_period_before_the_kept_events_shows_the_last_30_days(acme, admin_client):
+    import time_machine
+
+    # Given a 400-day churn lookback: a year compared with the year before reaches before the cutoff
+    acme.churn_lookback_days = 400
+    acme.save()
+    build_history(acme)
+    retention.apply_retention(now=NOW, months=MONTHS)
+
+    with time_machine.travel(NOW, tick=False):
+        response = admin_client.get("/admin/dashboard/", {"program": acme.pk, "days": 365})
+
+    assert response.status_code == 200
+    assert [str(e) for e in response.context["errors"]] == [
+        "Events before 2023-02-01T00:00:00+00:00 are no longer kept (EVENTS_RETENTION_MONTHS): a period must start "
+        "on or after 2024-03-07T00:00:00+00:00 for these metrics."
+    ]
+    chosen = response.context["period"]
+    assert (chosen.first, chosen.last, chosen.preset) == (date(2025, 5, 17), date(2025, 6, 15), 30)
