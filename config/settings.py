@@ -273,6 +273,19 @@ LOGGING = {
 # and are moved into their month's partition by the same task).
 EVENT_PARTITION_MONTHS_AHEAD = env.int("EVENT_PARTITION_MONTHS_AHEAD", default=3)
 
+# Months of raw events kept before the current one (engagement.retention; docs/architecture.md
+# "Events storage"). Unset: kept for ever. Older monthly partitions are rolled up per customer
+# (scores and purchase models stay exact) and dropped daily by beat. At least
+# EVENTS_RETENTION_MIN_MONTHS, so that every window the dashboard offers (a year, compared
+# with the year before, plus the default 90-day churn lookback: 821 days) stays in the kept
+# events: 28 months before the current one are at least 847 days (27 could be 819).
+EVENTS_RETENTION_MIN_MONTHS = 28
+EVENTS_RETENTION_MONTHS = env.int("EVENTS_RETENTION_MONTHS", default=None)
+if EVENTS_RETENTION_MONTHS is not None and EVENTS_RETENTION_MONTHS < EVENTS_RETENTION_MIN_MONTHS:
+    raise ImproperlyConfigured(
+        f"EVENTS_RETENTION_MONTHS must be at least {EVENTS_RETENTION_MIN_MONTHS} (got {EVENTS_RETENTION_MONTHS})."
+    )
+
 # --- Outbound webhooks (engagement.webhooks; docs/webhooks.md) ------------------------------
 # Loopback targets (127.0.0.1, ::1, localhost; http:// or https://) are allowed only when this
 # is on (development, tests); everything else must be https:// to a public address (SSRF).

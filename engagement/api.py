@@ -137,7 +137,13 @@ class CustomerExportOutputSerializer(serializers.Serializer):
     program = serializers.CharField()
     customer = serializers.DictField(help_text="Profile: external_id, name, email, phone, consents, tier, ...")
     engagement = serializers.DictField(help_text="Activity counts, revenue, engagement score and segment.")
-    events = serializers.ListField(child=serializers.DictField(), help_text="Every event, oldest first.")
+    events = serializers.ListField(child=serializers.DictField(), help_text="Every event kept, oldest first.")
+    events_rolled_up = serializers.DictField(
+        allow_null=True,
+        help_text="Events older than the retention (EVENTS_RETENTION_MONTHS), dropped: `before` (the cutoff), "
+        "`events` (type, occurred_at, value, oldest first), `referred_customers`, `clicked_messages`; "
+        "null when none were dropped.",
+    )
     messages = serializers.ListField(child=serializers.DictField(), help_text="Messages sent or queued.")
     push_subscriptions = serializers.ListField(child=serializers.DictField())
     surveys = serializers.DictField(help_text="Invitations, and responses with every answer.")

@@ -13,6 +13,12 @@ SCHEDULE = {
         "task": "engagement.tasks.ensure_event_partitions_task",
         "schedule": crontab(minute=41),
     },
+    # Retention of raw events (engagement.retention): nothing while EVENTS_RETENTION_MONTHS
+    # is unset. Before the nightly re-score, after the hourly partition task's minute.
+    "engagement-apply-event-retention": {
+        "task": "engagement.tasks.apply_event_retention_task",
+        "schedule": crontab(hour=0, minute=50),
+    },
 }
 
 # Scoring and metric snapshots: a nightly full re-score (which also writes the day's score

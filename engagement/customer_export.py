@@ -1,7 +1,8 @@
 """Right of access and portability (GDPR Art. 15/20): everything held about a customer, as
 one JSON document (`GET /customers/{external_id}/export`).
 
-Engagement's own parts (profile, scores, events, messages, push subscriptions) are read here;
+Engagement's own parts (profile, scores, events and what retention rolled up of the dropped
+ones, messages, push subscriptions) are read here;
 higher apps add theirs through engagement.hooks.register_export_section.
 """
 
@@ -10,7 +11,8 @@ from decimal import Decimal
 from engagement import hooks
 from engagement.channels.models import Message, PushSubscription
 from engagement.customers import PROFILE_FIELDS
-from engagement.models import Customer, CustomerScore, Event
+from engagement.models import Customer, CustomerEventRollup, CustomerScore, Event
+from engagement.retention import get_retained_from
 
 EXPORTED_FIELDS = ("external_id", *PROFILE_FIELDS, "tier", "created_at", "updated_at", "erased_at")
 
@@ -36,6 +38,7 @@ def export_customer(customer: Customer) -> dict:
             .order_by("occurred_at", "id")
             .values("event_id", "type", "occurred_at", "value", "currency", "properties")
         ),
+        "events_rolled_up": _rolled_up(customer),
         "messages": list(
             Message.objects.filter(customer=customer)
             .order_by("id")
@@ -48,6 +51,23 @@ def export_customer(customer: Customer) -> dict:
     for name, section in sorted(hooks.export_sections().items()):
         document[name] = section(customer)
     return _money_as_strings(document)
+
+
+def _rolled_up(customer):
+    """What retention kept of the customer's dropped events (engagement.retention), or None."""
+    rollup = CustomerEventRollup.objects.filter(customer=customer).first()
+    if rollup is None:
+        return None
+    return {
+        # The program's cutoff: the rollup row's own instant is that of the run that last added to it.
+        "before": get_retained_from(customer.program) or rollup.retained_from,
+        "events": [
+            {"type": type_, "occurred_at": at, "value": value}
+            for type_, at, value in zip(rollup.types, rollup.times, rollup.amounts, strict=True)
+        ],
+        "referred_customers": rollup.referred_customers,
+        "clicked_messages": rollup.clicked_messages,
+    }
 
 
 def _money_as_strings(value):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from engagement.metrics import compute_metrics
 from engagement.models import Goal
+from engagement.retention import EventsNotRetained
 from engagement.scoring import local_date, local_day_end
 
 GOAL_WINDOW_DAYS = 30
@@ -54,7 +55,13 @@ def _whole_percent(part, whole):
 
 def get_goal_progress(goal, now=None):
     now = now or timezone.now()
-    current, baseline = _value(goal, now), _value(goal, goal.created)
+    current = _value(goal, now)
+    try:
+        baseline = _value(goal, goal.created)
+    except EventsNotRetained:
+        # The goal is older than the events kept (EVENTS_RETENTION_MONTHS): its baseline can
+        # no longer be computed, so progress is measured from 0, as without a baseline.
+        baseline = None
     baseline = None if baseline is None else Decimal(baseline)
     start = baseline if baseline is not None else Decimal(0)
     deadline_end = local_day_end(goal.program, goal.deadline)

@@ -6,6 +6,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -329,6 +330,57 @@ class EventKey(models.Model):
 
     def __str__(self):
         return self.event_id
+
+
+class CustomerEventRollup(models.Model):
+    """What a customer's events dropped by retention (engagement.retention) still owe the
+    scores, the purchase models and the metrics of later periods, kept exact.
+
+    Each dropped event's type, instant and value (`amounts`), in three parallel arrays sorted by time:
+    the engagement score's decayed sum depends on the program's weights and half-life, the
+    median gap on every gap, the purchase models on local calendar days (the program's time
+    zone): all of them settings that may change after the drop, so no pre-computed figure
+    would stay exact. What no event property is kept for, except the two a later period's
+    metric reads: the customers named by dropped `referral_converted` events (advocacy revenue)
+    and the messages of dropped `email_clicked` events (email conversions after a click).
+    Written only by engagement.retention, in the transaction that deletes those events.
+    """
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="event_rollup")
+    # No index of its own: event_rollup_program_last leads with it.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Every processed event of the customer before this instant is here, none in engagement_event.
+    retained_from = models.DateTimeField()
+    event_count = models.PositiveIntegerField()
+    first_event_at = models.DateTimeField()
+    last_event_at = models.DateTimeField()
+    types = ArrayField(models.CharField(max_length=64))
+    times = ArrayField(models.DateTimeField())
+    amounts = ArrayField(models.DecimalField(max_digits=14, decimal_places=2, null=True))
+    # Text, not a bounded varchar: they come from free JSON properties, and a value too long
+    # for a column would make the whole program's retention fail.
+    referred_customers = ArrayField(models.TextField(), default=list)
+    clicked_messages = ArrayField(models.TextField(), default=list)
+    updated_at = models.DateTimeField(default=utc_now)
+
+    class Meta:
+        # The scores' RFM inputs skip the rollups whose last event is before the lookback.
+        indexes = [models.Index(fields=["program", "last_event_at"], name="event_rollup_program_last")]
+
+    def __str__(self):
+        return f"{self.event_count} events before {self.retained_from:%Y-%m-%d}"
+
+
+class EventRetention(models.Model):
+    """Per program, the instant before which its events were rolled up and deleted (the
+    latest retention cutoff applied): metrics of periods reaching before it are refused."""
+
+    program = models.OneToOneField(Program, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    retained_from = models.DateTimeField()
+    updated_at = models.DateTimeField(default=utc_now)
+
+    def __str__(self):
+        return f"events from {self.retained_from:%Y-%m-%d}"
 
 
 class IdempotencyRecord(models.Model):

@@ -32,13 +32,14 @@ from engagement.models import (
     Customer,
     CustomerModelValue,
     CustomerScore,
-    Event,
     Program,
     PurchaseModelFit,
     ScoreTransition,
 )
+from engagement.retention import HISTORY
 
-EVENTS = Event._meta.db_table
+# The purchases are read from HISTORY, not the events table: the events plus those that
+# retention rolled up (engagement.retention), so a fit gives the same values after a drop.
 VALUES = CustomerModelValue._meta.db_table
 TRANSITIONS = ScoreTransition._meta.db_table
 SCORES = CustomerScore._meta.db_table
@@ -77,7 +78,7 @@ def _days_sql(since=False):
     start = "AND e.occurred_at >= %(start)s" if since else ""
     return f"""SELECT e.customer_id, CAST(timezone(%(tz)s, e.occurred_at) AS date) AS day,
             SUM(CAST(COALESCE(e.value, 0) * 100 AS BIGINT)) AS cents
-        FROM {EVENTS} e WHERE e.program_id = %(program)s AND e.type = 'purchase' AND e.occurred_at < %(end)s {start}
+        FROM {HISTORY} e WHERE e.program_id = %(program)s AND e.type = 'purchase' AND e.occurred_at < %(end)s {start}
         GROUP BY 1, 2"""
 
 
@@ -115,7 +116,7 @@ def holdout_transactions(program: Program, cut: date, as_of: date) -> dict[int, 
         cursor.execute(
             f"""SELECT (d.day - CAST(%(cut)s AS date)) / 7 AS week, COUNT(*)
             FROM ({_days_sql(since=True)}) d
-            WHERE d.customer_id IN (SELECT e.customer_id FROM {EVENTS} e
+            WHERE d.customer_id IN (SELECT e.customer_id FROM {HISTORY} e
                                     WHERE e.program_id = %(program)s AND e.type = 'purchase' AND e.occurred_at < %(start)s)
             GROUP BY 1""",
             {**params, "cut": cut},

@@ -124,3 +124,14 @@ def ensure_event_partitions_task():
     from engagement import partitions
 
     return partitions.ensure_event_partitions()
+
+
+@shared_task(queue="scoring")
+def apply_event_retention_task():
+    """Beat (daily): roll up and delete the events before the EVENTS_RETENTION_MONTHS cutoff,
+    program by program, and drop the emptied monthly partitions (idempotent; nothing when
+    the setting is unset). Returns the numbers, without the cutoff instant (JSON)."""
+    from engagement import retention
+
+    result = retention.apply_retention()
+    return {**result, "cutoff": result["cutoff"].isoformat() if result["cutoff"] else None}

@@ -14,6 +14,7 @@ from engagement.dashboard import cache as figures
 from engagement.dashboard import cards, distribution, period
 from engagement.dashboard.charts import bar_chart
 from engagement.dashboard.goal_rows import goal_rows
+from engagement.retention import EventsNotRetained
 from engagement.tenancy import allowed_programs
 
 
@@ -74,7 +75,13 @@ def dashboard(request):
     programs, program = _program(request)
     chosen, errors = period.parse_period(program, request.GET)
     fmt = cards.Formatter(program)
-    series = cards.compute_series(program, cards.CARD_METRICS + cards.CLV_PARTS, chosen)
+    try:
+        series = cards.compute_series(program, cards.CARD_METRICS + cards.CLV_PARTS, chosen)
+    except EventsNotRetained as exc:
+        # The period, the previous one or the churn lookback reach before the events kept
+        # (EVENTS_RETENTION_MONTHS, with a long churn lookback): said like an invalid choice.
+        chosen, errors = period.last_days(program, period.DEFAULT_DAYS), [exc.message]
+        series = cards.compute_series(program, cards.CARD_METRICS + cards.CLV_PARTS, chosen)
     panel = model_pages.model_panel(program)
     context = {
         **admin.site.each_context(request),

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.db_router import reading_from_replica
-from engagement import hooks
+from engagement import hooks, retention
 from engagement.metrics import activity as _activity  # noqa: F401 - registers metrics
 from engagement.metrics import value as _value  # noqa: F401 - registers metrics
 from engagement.metrics.base import BUILTIN, Ctx
@@ -81,8 +81,10 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
     """{name: MetricValue} for `names` over [start, end). Read-only.
 
     Raises UnknownMetric (listing the valid names) for a name that is neither built in nor
-    provided, and ValueError for an unknown segment. `page`, `network` and `message_id`
-    narrow the per-page exit rate / page views, the social counts and the email metrics.
+    provided, ValueError for an unknown segment, and retention.EventsNotRetained when a
+    metric computed from the events has a period (or churn lookback) before the retention
+    cutoff (provided metrics read their own data). `page`, `network` and `message_id` narrow
+    the per-page exit rate / page views, the social counts and the email metrics.
     """
     valid = metric_names()
     unknown = [name for name in names if name not in valid]
@@ -90,10 +92,13 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
         raise UnknownMetric(unknown, valid)
     if segment and segment not in SEGMENTS:
         raise ValueError(f"Unknown segment {segment!r}. Valid: {', '.join(SEGMENTS)}.")
+    # A period whose events (or churn lookback) reach before the retention cutoff: refused
+    # (400 period_before_retention), never answered from what is left (engagement.retention).
+    providers = hooks.metric_providers()
+    retention.check_period(program, [n for n in names if n in BUILTIN and n not in providers], start)
     ctx = Ctx(
         program, start, end, segment or None, page or None, network or None, message_id or None, names=frozenset(names)
     )
-    providers = hooks.metric_providers()
     out = {}
     # Metrics tolerate a replica's lag: with DATABASE_REPLICA_URL set their reads go there.
     with reading_from_replica():

@@ -19,7 +19,7 @@ from engagement.metrics.base import (
     type_count,
 )
 from engagement.metrics.types import MetricValue, rate
-from engagement.models import Event
+from engagement.models import CustomerEventRollup, Event
 
 # --- 1. Website ---
 
@@ -157,7 +157,12 @@ def email_conversion_rate(ctx):
         .annotate(clicked_message=KT("properties__message_id"))
         .filter(clicked_message=OuterRef("message"))
     )
-    converted = _email(ctx, "email_converted").filter(Exists(clicked_before))
+    # A click on an event dropped by retention is before every period metrics answer for
+    # (engagement.retention): its message id is kept in the customer's rollup.
+    clicked_rolled_up = CustomerEventRollup.objects.filter(
+        customer_id=OuterRef("customer_id"), clicked_messages__contains=[OuterRef("message")]
+    )
+    converted = _email(ctx, "email_converted").filter(Exists(clicked_before) | Exists(clicked_rolled_up))
     return rate(_pairs(converted), _delivered(ctx))
 
 

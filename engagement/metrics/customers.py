@@ -20,9 +20,12 @@ from django.db.models import Max, Min
 
 from config.db_router import read_connection
 from engagement.metrics.base import events, lookback, sql_row
-from engagement.models import Customer, CustomerScore, Event
+from engagement.models import Customer, CustomerEventRollup, CustomerScore, Event
 
 EVENTS = Event._meta.db_table
+# "New in the period" means no event ever before start: a customer with a rollup had events
+# before the retention cutoff, which metrics never reach behind (engagement.retention).
+ROLLUPS = CustomerEventRollup._meta.db_table
 CUSTOMERS = Customer._meta.db_table
 SCORES = CustomerScore._meta.db_table
 # More exceptions than this (customers seen at or after `end`, unprocessed events): the
@@ -69,7 +72,8 @@ def activity_from_events(ctx):
                    COUNT(CASE WHEN x.last_at >= %s THEN 1 END), COUNT(CASE WHEN x.last_at >= %s THEN 1 END),
                    COUNT(CASE WHEN x.first_at >= %s AND NOT EXISTS (
                        SELECT 1 FROM {EVENTS} e
-                       WHERE e.customer_id = x.customer_id AND e.occurred_at < %s) THEN 1 END)
+                       WHERE e.customer_id = x.customer_id AND e.occurred_at < %s)
+                       AND NOT EXISTS (SELECT 1 FROM {ROLLUPS} r WHERE r.customer_id = x.customer_id) THEN 1 END)
             FROM ({{inner}}) x""",
         params_before=[_dt(p) for p in (ctx.start, ctx.start, end_lookback, ctx.start, ctx.start, before)],
     )
@@ -125,6 +129,7 @@ WITH unprocessed AS MATERIALIZED (
     SELECT x.first_at < %(start)s, x.last_at >= %(end_lookback)s, x.last_at >= %(start)s,
            x.first_at >= %(start)s AND (SELECT e.occurred_at FROM {EVENTS} e WHERE e.customer_id = x.customer_id
                                         ORDER BY e.occurred_at LIMIT 1) >= %(before)s
+                                   AND NOT EXISTS (SELECT 1 FROM {ROLLUPS} r WHERE r.customer_id = x.customer_id)
     FROM (SELECT e.customer_id, MIN(e.occurred_at) AS first_at, MAX(e.occurred_at) AS last_at
           FROM {EVENTS} e {{event_segment}}
           WHERE e.customer_id IN (SELECT id FROM exceptions) AND e.program_id = %(program)s

@@ -7,7 +7,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    F,
     FloatField,
+    Func,
     Q,
     Sum,
     Value,
@@ -27,7 +29,7 @@ from engagement.metrics.base import (
 )
 from engagement.metrics.customers import activity
 from engagement.metrics.types import MetricValue, rate
-from engagement.models import Event
+from engagement.models import CustomerEventRollup, Event
 
 # --- 6. Retention and value ---
 
@@ -196,9 +198,18 @@ def _advocacy_revenue_now(ctx):
         .annotate(referred=KT("properties__referred_customer"))
         .values("referred")
     )
-    purchases = events(ctx, "purchase")
+    # Referrals dropped by retention are before every period metrics answer for
+    # (engagement.retention): the customers they named are kept in the referrers' rollups.
+    rolled_up = (
+        CustomerEventRollup.objects.filter(program=ctx.program)
+        .annotate(referred=Func(F("referred_customers"), function="unnest"))
+        .values("referred")
+    )
+    purchases = events(ctx, "purchase").filter(
+        Q(customer__external_id__in=referred) | Q(customer__external_id__in=rolled_up)
+    )
     return (
-        money(purchases.filter(customer__external_id__in=referred).aggregate(total=Sum("value"))["total"]),
+        money(purchases.aggregate(total=Sum("value"))["total"]),
         money(_purchases(ctx).revenue),
     )
 

@@ -9,6 +9,12 @@ from engagement.models import (
     Event,
     ScoreTransition,
 )
+from engagement.retention import HISTORY, history_sql
+
+# The scores read every event a customer ever had (the decayed sum, the count, the median
+# gap; RFM over its lookback): HISTORY is the events table plus the events that retention
+# rolled up (engagement.retention), so a pass gives the same figures before and after a
+# drop. The only reads of EVENTS left below are of unprocessed events, never rolled up.
 
 EVENTS = Event._meta.db_table
 CUSTOMERS = Customer._meta.db_table
@@ -75,7 +81,7 @@ def _aggregates_sql(program, params, only):
         MAX(CASE WHEN {is_purchase} THEN e.occurred_at END) AS last_purchase_at,
         COUNT(CASE WHEN {is_purchase} THEN 1 END) AS frequency,
         COALESCE(SUM(CASE WHEN {is_purchase} THEN COALESCE(e.value, 0) END), 0) AS monetary
-        FROM {EVENTS} e WHERE e.program_id = %(program)s AND e.occurred_at < {as_of} {where}
+        FROM {HISTORY} e WHERE e.program_id = %(program)s AND e.occurred_at < {as_of} {where}
         GROUP BY e.customer_id"""
 
 
@@ -84,7 +90,7 @@ def _purchases_sql():
     (the covering index event_purchases: no visit to the table)."""
     return f"""SELECT e.customer_id, MAX(e.occurred_at) AS last_purchase_at, COUNT(*) AS frequency,
             SUM(COALESCE(e.value, 0)) AS monetary
-        FROM {EVENTS} e WHERE e.program_id = %(program)s AND e.type = 'purchase'
+        FROM {history_sql(ts("lookback_start"))} e WHERE e.program_id = %(program)s AND e.type = 'purchase'
             AND e.occurred_at >= {ts("lookback_start")} AND e.occurred_at < {ts("as_of")}
         GROUP BY e.customer_id"""
 
@@ -93,8 +99,8 @@ def _gaps_sql(customers):
     """Each event of `customers` (a subquery of customer ids) with the days since the
     customer's previous event (NULL for the first)."""
     gap = _days("e.occurred_at", "LAG(e.occurred_at) OVER (PARTITION BY e.customer_id ORDER BY e.occurred_at)")
-    return f"""SELECT e.customer_id, {gap} AS gap FROM {EVENTS} e
-        WHERE e.customer_id IN ({customers}) AND e.occurred_at < {ts("as_of")}"""
+    return f"""SELECT e.customer_id, {gap} AS gap FROM {history_sql(customers=customers)} e
+        WHERE e.occurred_at < {ts("as_of")}"""
 
 
 def _medians_sql(customers):

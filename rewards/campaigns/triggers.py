@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, Value, Window
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf, RowNumber
+from django.db import connection
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Mod, NullIf
 from django.utils.translation import gettext_lazy as _
 
 from engagement import purchase_models
 from engagement.event_schema import is_known_type
-from engagement.models import Customer, Event
+from engagement.models import Customer, CustomerEventRollup, Event
 from rewards.campaigns.conditions import (
     MAX_COUNT,
     MAX_MONEY,
@@ -263,23 +264,36 @@ def candidates_from_rows(campaign, rows):
 def _nth_candidates(campaign, rows):
     """The nth (or every nth, with repeat) event of the type per customer, ranked by time.
 
-    The rank counts every stored event of the type (occurred_at, id order), so the result
-    does not depend on how events were batched; `nth:<k>` makes each milestone once-only.
+    The rank counts every stored event of the type (occurred_at, id order), and those that
+    retention rolled up, so the result depends neither on how events were batched nor on
+    old months being dropped; `nth:<k>` makes each milestone once-only.
     """
     if not rows:
         return []
     n, repeat = campaign.trigger_config["n"], bool(campaign.trigger_config.get("repeat"))
     wanted = {row["id"] for row in rows}
-    ranked = (
-        Event.objects.filter(
-            customer_id__in={row["customer_id"] for row in rows},
-            type=campaign.trigger_config["event_type"],
-            occurred_at__lte=max(row["occurred_at"] for row in rows),
+    customers = sorted({row["customer_id"] for row in rows})
+    # The events dropped by retention (engagement.retention) still count: each customer's
+    # rolled-up events of the type join the ranking (no id: first among equal times).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT x.id, x.rank FROM (
+                SELECT e.id, ROW_NUMBER() OVER (PARTITION BY e.customer_id ORDER BY e.occurred_at, e.id NULLS FIRST) AS rank
+                FROM (SELECT id, customer_id, occurred_at FROM {Event._meta.db_table}
+                      WHERE customer_id = ANY(%(customers)s) AND type = %(type)s AND occurred_at <= %(until)s
+                      UNION ALL
+                      SELECT NULL, r.customer_id, u.at FROM {CustomerEventRollup._meta.db_table} r
+                      CROSS JOIN LATERAL unnest(r.types, r.times) AS u(type, at)
+                      WHERE r.customer_id = ANY(%(customers)s) AND u.type = %(type)s) e) x
+            WHERE x.id = ANY(%(wanted)s)""",
+            {
+                "customers": customers,
+                "type": campaign.trigger_config["event_type"],
+                "until": max(row["occurred_at"] for row in rows),
+                "wanted": sorted(wanted),
+            },
         )
-        .annotate(rank=Window(RowNumber(), partition_by=[F("customer_id")], order_by=[F("occurred_at"), F("id")]))
-        .values_list("id", "rank")
-    )
-    ranks = {event_id: rank for event_id, rank in ranked if event_id in wanted}
+        ranks = dict(cursor.fetchall())
     out = []
     for row in rows:
         rank = ranks.get(row["id"])

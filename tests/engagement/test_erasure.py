@@ -236,6 +236,7 @@ def test_export_is_in_the_openapi_schema(acme_api):
             "customer",
             "engagement",
             "events",
+            "events_rolled_up",
             "messages",
             "push_subscriptions",
             "surveys",

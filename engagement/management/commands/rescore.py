@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from engagement import metrics, scoring
+from engagement import metrics, retention, scoring
 from engagement.models import Program
 
 
@@ -31,10 +31,22 @@ class Command(BaseCommand):
             if end < options["start"]:
                 raise CommandError("--end is before --start.")
             days = [options["start"] + timedelta(days=n) for n in range((end - options["start"]).days + 1)]
+            if not options["no_metrics"]:
+                _check_retention(program, options["start"])
             for day in tqdm(days, desc="snapshots", unit="day", file=self.stderr._out, dynamic_ncols=True):
                 rebuild_day(program, day, scores=not options["no_scores"], metric_values=not options["no_metrics"])
         result = scoring.rescore_program(program)
         self.stdout.write(f"Scored {result.customers} customers, {result.transitions} transitions.")
+
+
+def _check_retention(program, first_day):
+    """Refuse up front (nothing rebuilt) metric snapshots whose window reaches before the
+    events kept (engagement.retention); the score snapshots of those days stay exact."""
+    window_start = scoring.local_day_end(program, first_day) - timedelta(days=metrics.SNAPSHOT_WINDOW_DAYS)
+    try:
+        retention.check_period(program, metrics.SNAPSHOT_METRICS, window_start)
+    except retention.EventsNotRetained as exc:
+        raise CommandError(f"{exc.message} Rebuild those days with --no-metrics.") from None
 
 
 def rebuild_day(program, day, *, scores=True, metric_values=True):
