@@ -16,7 +16,9 @@ Contract:
   before, weighted by how much of it still overlaps): atomic across processes (INCR), O(1) in
   memory, unlike DRF's SimpleRateThrottle, which keeps every timestamp of the window in one
   cache value and loses counts between two processes' read and write.
-Without Redis (the embedded single-process setup) both live in this process.
+Without Redis (the embedded setup) both live in this process, and a cached key is read again
+after LOCAL_TTL seconds: a change made by another process (a manage.py command) has no epoch
+to move there.
 """
 
 import secrets
@@ -31,9 +33,10 @@ from django.db import transaction
 EPOCH_KEY = "ganjaran:api:epoch"
 COUNTER_KEY = "ganjaran:api:rate:{ident}:{window}"
 MAX_ENTRIES = 10_000  # distinct keys cached per process; beyond, the cache starts afresh
+LOCAL_TTL = 5.0  # seconds, without Redis only
 
 _lock = threading.Lock()
-_entries: dict[str, tuple[str, Any]] = {}  # hashed key -> (epoch, PartnerKey with program)
+_entries: dict[str, tuple[str, Any, float]] = {}  # hashed key -> (epoch, PartnerKey with program, stored at)
 _local_epoch = secrets.token_hex(8)  # without Redis
 _local_counts: dict[str, int] = {}
 _client = None
@@ -119,14 +122,17 @@ def uncount(ident: int, duration: int, now: float) -> None:
 
 def get(hashed_key: str) -> tuple[str, Any] | None:
     """(epoch, key) cached for this hashed key, or None."""
-    return _entries.get(hashed_key)
+    entry = _entries.get(hashed_key)
+    if entry is None or (not settings.REDIS_URL and time.monotonic() - entry[2] > LOCAL_TTL):
+        return None
+    return entry[0], entry[1]
 
 
 def put(hashed_key: str, epoch: str, key: Any) -> None:
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
             _entries.clear()
-        _entries[hashed_key] = (epoch, key)
+        _entries[hashed_key] = (epoch, key, time.monotonic())
 
 
 def clear_local() -> None:

@@ -101,7 +101,7 @@ def test_a_lost_epoch_is_replaced_and_nothing_cached_before_counts(alice, key_an
 
     new_epoch = keycache.read_epoch()
     assert new_epoch != cached_epoch
-    assert [epoch for epoch, _key in keycache._entries.values()] == [new_epoch]
+    assert [epoch for epoch, _key, _at in keycache._entries.values()] == [new_epoch]
 
 
 def test_last_used_at_is_written_once_a_minute_not_per_request(alice, key_and_client):
@@ -237,3 +237,17 @@ def test_the_customer_answer_is_the_same_with_fields_built_once(acme, alice):
     assert first.fields["name"] is not second.fields["name"]  # copies, never shared between requests
     bob.referral = None  # what the upsert view sets
     assert set(CustomerUpsertOutputSerializer(bob).data) - set(second.data) == {"referral"}
+
+
+def test_without_redis_a_change_by_another_process_is_seen_after_the_local_ttl(alice, key_and_client, settings):
+    key, client = key_and_client
+    settings.REDIS_URL = ""
+    assert client.get(URL).status_code == 200
+    PartnerKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # another process: no signal here
+    assert client.get(URL).status_code == 200  # within LOCAL_TTL
+
+    hashed = next(iter(keycache._entries))
+    epoch, cached, stored_at = keycache._entries[hashed]
+    keycache._entries[hashed] = (epoch, cached, stored_at - keycache.LOCAL_TTL - 1)
+
+    assert client.get(URL).status_code == 401
