@@ -114,8 +114,8 @@ def uncount(ident: int, duration: int, now: float) -> None:
     current_key, _previous, _start = _keys(ident, duration, now)
     client = _redis()
     if client is None:
-        with _lock:
-            _local_counts[current_key] -= 1
+        with _lock:  # the counts may have been cleared in between (MAX_ENTRIES)
+            _local_counts[current_key] = max(_local_counts.get(current_key, 0) - 1, 0)
         return
     client.decr(current_key)
 

@@ -14,7 +14,6 @@ from decimal import ROUND_DOWN, Decimal
 
 from babel.numbers import get_currency_precision
 from django.db import connection
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -30,12 +29,6 @@ def currency_places(currency: str) -> int:
 
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-currency_places(currency))
-
-
-def get_held_points(customer) -> int:
-    """Points held by the customer's open reservations (shown apart from the balance)."""
-    held = Reservation.objects.filter(customer=customer, status=Reservation.Status.HELD).aggregate(s=Sum("points"))
-    return held["s"] or 0
 
 
 def points_state(customer) -> tuple[int, int, Decimal]:
