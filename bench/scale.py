@@ -34,7 +34,8 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 os.environ.setdefault("API_RATE_LIMIT", "100000000/min")
 
-import ingest as ingest_bench  # noqa: E402  (bench/ingest.py: Django set up, gunicorn, POSTs)
+import common  # noqa: E402  (bench/common.py: free ports, gunicorn)
+import ingest as ingest_bench  # noqa: E402  (bench/ingest.py: Django set up, event mix, POSTs)
 import scoring as scoring_bench  # noqa: E402  (bench/scoring.py: COPY loader, paired rounds)
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -171,8 +172,8 @@ def main():
     call_command("migrate", verbosity=0)
     program = Program.objects.create(name="Bench scale", slug=f"bench-scale-{secrets.token_hex(3)}", currency="MYR")
     _, key = PartnerKey.issue(program, "bench")
-    port = ingest_bench.free_port()
-    server = ingest_bench.start_gunicorn(port, args.workers)
+    port = common.free_port()
+    server = common.start_gunicorn(port, args.workers)
     workers = None
     try:
         # 1. Customers with COPY, then the empty-table baseline: the slice's first --probe
@@ -257,8 +258,7 @@ def main():
     finally:
         if workers:
             workers.terminate()
-        server.terminate()
-        server.wait()
+        common.stop(server)
 
 
 if __name__ == "__main__":

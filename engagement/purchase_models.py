@@ -157,7 +157,8 @@ def backtest(
 ) -> dict:
     """Fit on the purchases before as_of − `calibration_weeks` weeks; predict those customers'
     cumulative repeat transactions at the end of each holdout week; compare with the actual
-    ones. Returns the dict stored on the fit (empty "weeks" if nothing to calibrate on).
+    ones. Returns the dict stored on the fit: empty "weeks" if nothing to calibrate on, or with
+    "converged": False if the calibration fit failed or its forecast is not finite.
     `start`: the full fit's parameters, a close starting point for the search."""
     cut = as_of - timedelta(weeks=calibration_weeks)
     summary = purchase_summary(program, cut)
@@ -166,11 +167,20 @@ def backtest(
         return result
     fit = fit_bgnbd(summary, start)
     (x, t_x, T), _, counts = _grouped(summary)
+    forecast = [
+        float((counts * bgnbd.conditional_expected_purchases(fit.params, week + 1, x, t_x, T)).sum())
+        for week in range(calibration_weeks)
+    ]
+    if not fit.converged or not np.all(np.isfinite(forecast)):
+        # A calibration fit that failed (or whose forecast overflowed, NaN) predicts nothing
+        # worth showing, and NaN is not JSON: no weeks, said so.
+        result.update(converged=False, customers=len(summary.x))
+        return result
     actual_by_week = holdout_transactions(program, cut, as_of)
     actual = predicted = 0.0
     errors = []
     for week in range(calibration_weeks):
-        predicted = float((counts * bgnbd.conditional_expected_purchases(fit.params, week + 1, x, t_x, T)).sum())
+        predicted = forecast[week]
         actual += actual_by_week.get(week, 0)
         if actual > 0:
             errors.append(abs(predicted - actual) / actual)

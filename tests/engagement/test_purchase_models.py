@@ -439,3 +439,38 @@ def test_weekly_task_and_command_errors(acme, alice):
     with pytest.raises(CommandError, match="--calibration-weeks must be at least 1"):
         call_command("fit_models", "--program", "acme", "--calibration-weeks", "0")
     assert PurchaseModelFit.objects.filter(program=acme).count() == 2
+
+
+def regular_buyers(program, n, weeks=78):
+    """`n` customers, each buying every 7 days from a first week spread over the first 52 of
+    `weeks` until AS_OF: no one ever drops out, so BG/NBD's dropout parameters run to their
+    bounds and the fit does not converge."""
+    end = purchase_models.day_start(program, AS_OF)
+    start = end - timedelta(weeks=weeks)
+    customers = Customer.objects.bulk_create(Customer(program=program, external_id=f"reg-{i}") for i in range(n))
+    Event.objects.bulk_create(
+        purchase(customer, start + timedelta(weeks=week, hours=1))
+        for i, customer in enumerate(customers)
+        for week in range(i % 52, weeks)
+    )
+
+
+def test_a_backtest_whose_calibration_fit_fails_is_stored_and_shown_as_such(acme, admin_client):
+    # Given customers who buy every week and never stop (the dropout estimate runs to its bound)
+    regular_buyers(acme, 60)
+
+    fits = purchase_models.fit_models(acme, AS_OF)
+
+    # Then the fit is stored (no NaN in its JSON), its backtest says the calibration fit did not
+    # converge and predicts nothing, and the model page says so instead of drawing a chart.
+    test = PurchaseModelFit.objects.get(pk=fits[Kind.BGNBD].pk).backtest
+    assert test == {
+        "calibration_end": "2024-12-31",
+        "holdout_weeks": 26,
+        "weeks": [],
+        "converged": False,
+        "customers": 60,
+    }
+    page = admin_client.get(f"/admin/dashboard/models/?program={acme.pk}").content.decode()
+    assert "did not converge: no backtest." in page
+    assert "eng-predicted" not in page
