@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from engagement.bulk import server_side_cursor
 from engagement.models import Customer, Program
-from engagement.webhooks.events import record_webhook_events
+from engagement.webhooks.events import record_webhook_events_from_query
 from rewards import activity
 from rewards.errors import InsufficientPoints, InvalidPoints
 from rewards.models import (
@@ -297,10 +297,21 @@ def _insert_entries_and_lots(program, rows, grants, accounts, now):
 
 
 def _notify_granted(program, entries):
-    """Webhook reward.granted for each new entry, in one bulk write."""
-    payloads = [_grant_payload(entry) for entry in entries]
-    keys = [f"reward.granted:ledger:{entry.pk}" for entry in entries]
-    record_webhook_events(program, "reward.granted", payloads, idempotency_keys=keys)
+    """Webhook reward.granted for each new entry, in one statement: the payloads are built by
+    PostgreSQL from the entries just inserted (docs/webhooks.md's reward.granted: customer,
+    kind, points with the pending ones, pending, reason, ledger_entry, balance), in entry order."""
+    customers, ledger = Customer._meta.db_table, LedgerEntry._meta.db_table
+    record_webhook_events_from_query(
+        program,
+        "reward.granted",
+        f"""SELECT jsonb_build_object('customer', c.external_id, 'kind', 'points',
+                       'points', e.points + e.pending_points, 'pending', e.pending_points <> 0,
+                       'reason', e.reason, 'ledger_entry', e.id, 'balance', e.balance_after) AS payload,
+                   'reward.granted:ledger:' || e.id AS idempotency_key
+            FROM {ledger} e JOIN {customers} c ON c.id = e.customer_id
+            WHERE e.id = ANY(%b::bigint[]) ORDER BY e.id""",
+        [[entry.pk for entry in entries]],
+    )
 
 
 def _track(account, points, pending):
@@ -341,18 +352,6 @@ def _flush_tracked(accounts):
         PointsAccount.objects.filter(pk=pk).update(
             balance=F("balance") + points, pending=F("pending") + pending, updated_at=now
         )
-
-
-def _grant_payload(entry):
-    return {
-        "customer": entry.customer.external_id,
-        "kind": "points",
-        "points": entry.points + entry.pending_points,
-        "pending": bool(entry.pending_points),
-        "reason": entry.reason,
-        "ledger_entry": entry.pk,
-        "balance": entry.balance_after,
-    }
 
 
 def grant_points(

@@ -3,6 +3,7 @@ engagement.webhooks.models.EventType, payloads in docs/webhooks.md).
 
 record_webhook_event(program, type, payload, *, idempotency_key=None) -> WebhookEvent
 record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> list[WebhookEvent]
+record_webhook_events_from_query(program, type, rows_sql, params) -> int
 """
 
 import json
@@ -10,10 +11,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from engagement.bulk import bulk_insert
+from engagement.bulk import bulk_insert, server_side_cursor
 from engagement.webhooks.models import EventType, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 
@@ -105,6 +106,67 @@ def record_webhook_events(program, type, payloads, *, idempotency_keys=None) -> 
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: enqueue_deliveries(ids))
     return out
+
+
+def record_webhook_events_from_query(program, type, rows_sql: str, params: list) -> int:
+    """Record one event of `type` per row of `rows_sql`, a SELECT of two columns, `payload`
+    (jsonb, exactly what every delivery will send) and `idempotency_key` (text or NULL), whose
+    row order is the events' id order; `params` are its parameters (server-side binding: %s,
+    or %b for a binary array). The set-based door for a hot path whose payloads are columns
+    the database already holds (reward.granted for a processing batch's ledger entries):
+    one statement inserts the events and their deliveries, with no Python object per event.
+
+    Same contract as record_webhook_events otherwise: the caller's transaction, deliveries
+    (one per matching active subscription) enqueued on commit, ValueError for an unknown
+    type; a key already recorded, or repeated in the rows, records nothing more for it.
+    Returns the number of events inserted."""
+    if type not in EventType.values:
+        raise ValueError(f"Unknown webhook event type {type!r}; expected one of {', '.join(EventType.values)}.")
+    subscriptions = [
+        subscription.pk
+        for subscription in WebhookSubscription.objects.filter(
+            program_id=program.pk, status=WebhookSubscription.Status.ACTIVE
+        )
+        if subscription.wants(type)
+    ]
+    now = timezone.now()
+    events, deliveries = WebhookEvent._meta.db_table, WebhookDelivery._meta.db_table
+    # event_id as new_event_id makes it: "evt_" and a random UUID's 32 hex digits.
+    insert_events = f"""INSERT INTO {events} (event_id, program_id, type, payload, idempotency_key, created_at)
+        SELECT 'evt_' || replace(CAST(gen_random_uuid() AS text), '-', ''), %s, %s, r.payload, r.idempotency_key, %s
+        FROM ({rows_sql}) AS r
+        ON CONFLICT (program_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id"""
+    head = [program.pk, type, now, *params]
+    with connection.wrap_database_errors, server_side_cursor() as cursor:
+        if not subscriptions:
+            cursor.execute(insert_events, head)
+            return cursor.rowcount
+        retry_until = now + timedelta(hours=settings.WEBHOOKS_RETRY_HOURS)
+        cursor.execute(
+            f"""WITH new AS ({insert_events})
+                INSERT INTO {deliveries} (program_id, event_id, subscription_id, status, attempt_count,
+                    next_attempt_at, retry_until, queued_at, last_error, created_at, updated_at)
+                SELECT %s, new.id, s.id, %s, 0, %s, %s, %s, '', %s, %s
+                FROM new CROSS JOIN unnest(%b::bigint[]) WITH ORDINALITY AS s(id, n)
+                ORDER BY new.id, s.n
+                RETURNING id, event_id""",
+            [
+                *head,
+                program.pk,
+                WebhookDelivery.Status.PENDING,
+                now,
+                retry_until,
+                now,
+                now,
+                now,
+                subscriptions,
+            ],  # fmt: skip
+        )
+        rows = cursor.fetchall()
+    ids = [row[0] for row in rows]
+    transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return len({row[1] for row in rows})
 
 
 def _create_deliveries(event):

@@ -1,7 +1,7 @@
 import pytest
 from django.db import transaction
 
-from engagement.webhooks.events import record_webhook_event
+from engagement.webhooks.events import record_webhook_event, record_webhook_events_from_query
 from engagement.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from tests.webhooks.factories import SubscriptionFactory
 
@@ -84,3 +84,51 @@ def test_a_rolled_back_transaction_records_no_event_and_sends_nothing(receiver):
     assert WebhookEvent.objects.count() == 0
     assert WebhookDelivery.objects.count() == 0
     assert receiver.received == []
+
+
+# --- record_webhook_events_from_query: payloads built by the database -------------------------
+
+ROWS = """SELECT jsonb_build_object('n', n) AS payload, k AS idempotency_key
+          FROM unnest(%b::bigint[], %b::text[]) WITH ORDINALITY AS u(n, k, i) ORDER BY i"""
+
+
+def test_events_from_a_query_get_deliveries_in_one_statement(acme, globex, django_capture_on_commit_callbacks):
+    # Given subscriptions: all types, only payouts, paused, and one of another program, and a
+    # key already recorded
+    everything = SubscriptionFactory(program=acme)
+    SubscriptionFactory(program=acme, event_types=["payout.failed"])
+    SubscriptionFactory(program=acme, status=WebhookSubscription.Status.PAUSED)
+    SubscriptionFactory(program=globex)
+    old = record_webhook_event(acme, "reward.granted", {"n": 0}, idempotency_key="k-0")
+
+    # When four rows are recorded: one with that key, one key twice, one without a key
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        inserted = record_webhook_events_from_query(
+            acme, "reward.granted", ROWS, [[10, 11, 12, 13, 14], ["k-0", "k-1", "k-2", "k-1", None]]
+        )
+
+    # Then three events are new, in row order, each with one delivery to the subscription that
+    # wants reward.granted, enqueued on commit; the recorded key kept its first event
+    new = list(WebhookEvent.objects.exclude(pk=old.pk).order_by("id"))
+    assert inserted == 3
+    assert [(e.payload, e.idempotency_key, e.type) for e in new] == [
+        ({"n": 11}, "k-1", "reward.granted"),
+        ({"n": 12}, "k-2", "reward.granted"),
+        ({"n": 14}, None, "reward.granted"),
+    ]
+    assert all(e.event_id.startswith("evt_") and len(e.event_id) == 36 for e in new)
+    assert len({e.event_id for e in new}) == 3
+    deliveries = WebhookDelivery.objects.exclude(event=old).order_by("id")
+    assert [(d.event_id, d.subscription_id, d.status) for d in deliveries] == [
+        (e.pk, everything.pk, "pending") for e in new
+    ]
+    assert WebhookEvent.objects.get(pk=old.pk).payload == {"n": 0}
+    assert len(callbacks) == 1
+
+
+def test_events_from_a_query_without_subscriptions_and_with_an_unknown_type(acme):
+    assert record_webhook_events_from_query(acme, "reward.granted", ROWS, [[1], [None]]) == 1
+    assert WebhookDelivery.objects.count() == 0
+    with pytest.raises(ValueError, match="Unknown webhook event type 'reward.given'"):
+        record_webhook_events_from_query(acme, "reward.given", ROWS, [[2], [None]])
+    assert WebhookEvent.objects.count() == 1
