@@ -69,7 +69,9 @@ def check_json(value: Any) -> None:
         if isinstance(item, dict):
             for key, child in item.items():
                 if code := text_problem(key):
-                    raise ValidationFailed(TEXT_MESSAGES[code], code=code, attr=_path((*parts, key[:64])))
+                    # A lone surrogate cannot be written in the JSON answer (it was a 500): escaped.
+                    shown = key[:64].encode("utf-8", "backslashreplace").decode()
+                    raise ValidationFailed(TEXT_MESSAGES[code], code=code, attr=_path((*parts, shown)))
                 stack.append((child, depth + 1, (*parts, key)))
         elif isinstance(item, list):
             stack.extend((child, depth + 1, (*parts, index)) for index, child in enumerate(item))
