@@ -5,6 +5,8 @@ Every JSON body is checked once here, whatever the endpoint: size (413), well-fo
 without NaN/Infinity (nor numbers that overflow to it), nesting depth, and strings (keys and values) free of NUL characters and
 lone surrogates, which PostgreSQL cannot store (400). Views and serializers therefore never
 see input that would raise deep inside the database driver or the recursion limit.
+Bodies are parsed by orjson, and again by json.loads when orjson refuses them (or could read
+them differently), so the errors are json.loads' (see _fast_loads).
 """
 
 import json
