@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+import orjson
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,6 +30,22 @@ NUMBER = (int, float)
 # json.dumps with separators builds a new JSONEncoder on every call: a third of the time of
 # validating an event went there. Same output as json.dumps(x, separators=(",", ":")).
 encode_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode_properties(props: dict) -> str:
+    """Properties as JSON text to store and to measure: the size limit and the NUL check are
+    those of `encode_json` (ASCII-escaped). orjson (UTF-8, ~10x faster) answers when its text
+    is under a sixth of the limit: encode_json's text is at most 6 times longer (a 1-byte
+    DEL becomes \\u007f; other characters and numbers grow less), so it is under the limit
+    too; and both escape NUL, quote and backslash alike. Otherwise, or for an integer beyond
+    64 bits (orjson refuses it), encode_json's own text. Props come from a parsed JSON body:
+    no NaN (which orjson would write as null)."""
+    try:
+        fast = orjson.dumps(props)
+    except TypeError:
+        return encode_json(props)
+    return fast.decode() if len(fast) * 6 <= MAX_PROPERTIES_BYTES else encode_json(props)
+
 
 # type -> {required property: accepted python types}
 CATALOGUE = {
@@ -186,7 +203,7 @@ def _check_properties(item, raw, event_type):
             item.fail(f"properties.{name}", "invalid_type", f"properties.{name} must be {describe(types)}.")
         elif isinstance(value, str) and len(value) > MAX_PROPERTY_STRING:
             item.fail(f"properties.{name}", "max_length", f"properties.{name} is longer than {MAX_PROPERTY_STRING}.")
-    encoded = encode_json(props)
+    encoded = encode_properties(props)
     if "\\u0000" in encoded:
         item.fail("properties", "null_characters_not_allowed", "properties must not contain NUL characters.")
     elif len(encoded) > MAX_PROPERTIES_BYTES:

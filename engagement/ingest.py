@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -99,13 +100,12 @@ def _insert_events(
     """Insert the events not stored yet; returns (event id, customer id) of each inserted."""
     # Times and amounts travel as text and are cast by the server: adapting thousands of
     # datetime/Decimal objects client-side cost more than the insert itself.
-    fields = json.dumps(
+    fields = orjson.dumps(
         [
             (e.event_id, customers[e.customer], e.type, e.occurred_at.isoformat(), _text(e.value), e.currency)
             for e in events
-        ],
-        separators=(",", ":"),
-    )
+        ]
+    ).decode()
     properties = (
         "[" + ",".join(e.properties_json or json.dumps(e.properties, separators=(",", ":")) for e in events) + "]"
     )
