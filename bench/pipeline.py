@@ -219,6 +219,7 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     """Post for `seconds` (args.seconds), sample the backlog, wait for it to drain; returns
     the figures."""
     backlog_counter.reconcile()  # as beat does every minute
+    at_start = backlog(program.pk)  # a previous phase's events still waiting (it drains --drain s at most)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE bench_commit_probe")
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS}")
@@ -236,7 +237,7 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
         raise SystemExit(f"API errors: {poster.errors[:3]}")
     posted_s = poster.elapsed
     at_end = backlog(program.pk)
-    processed_while_posting = poster.accepted - at_end
+    processed_while_posting = at_start + poster.accepted - at_end
     drain_deadline = time.perf_counter() + args.drain
     left = at_end
     while left and time.perf_counter() < drain_deadline:
@@ -258,7 +259,8 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
         "posted_s": posted_s,
         "ingest_rate": poster.accepted / posted_s,
         "processed_while_posting": processed_while_posting / posted_s,
-        "processed_overall": (poster.accepted - left) / total_s,
+        "processed_overall": (at_start + poster.accepted - left) / total_s,
+        "backlog_at_start": at_start,
         "backlog_end_of_posting": at_end,
         "backlog_max": max([at_end] + [sample[2] for sample in samples]),
         "refused": poster.refused,
@@ -283,7 +285,7 @@ def print_phase(r):
     print(
         f"  ingest {r['ingest_rate']:,.0f} events/s ({r['accepted']:,} in {r['posted_s']:.1f} s); "
         f"refused {r['refused']:,} requests (429), {r['waited']:.0f} s waited on Retry-After over all connections; "
-        f"backlog max {r['backlog_max']:,}; "
+        f"backlog {r['backlog_at_start']:,} at the start, max {r['backlog_max']:,}; "
         f"processed {r['processed_while_posting']:,.0f} events/s while posting, "
         f"{r['processed_overall']:,.0f} events/s overall; backlog {r['backlog_end_of_posting']:,} when posting "
         f"ended, drained in {r['drain_s']:.1f} s (left {r['backlog_left']:,})"
