@@ -3,6 +3,7 @@ partner posting as fast as the API accepts, with no campaign and with 20 active 
 
 Run on throwaway servers (ports 8170-8179 unless --port is given):
     scripts/services.sh run .venv/bin/python bench/pipeline.py [--seconds 30] [--celery 2] [--shards N]
+        [--max-backlog N]   # EVENTS_MAX_BACKLOG of the web processes (0: no admission control)
 
 After a short warm-up (--warmup seconds of posting, not reported), phases, one after the
 other on the same database (the campaigns bench's event mix, customers
@@ -11,9 +12,13 @@ and 20 campaigns, bench/campaigns.py):
   2. campaigns: the 20 campaigns active, posting for --seconds at full speed;
   3. paced: the 20 campaigns, posting at 80 % of the smaller of phase 2's ingest and
      processed rates (unless --no-paced).
+The client honours backpressure: a 429 (`ingest_backlog`, or the rate limit) makes that
+connection sleep Retry-After seconds and send the same batch again (the same event_ids).
 Each phase ends when its backlog is empty (or after --drain seconds). Reported per phase:
-the ingest rate (accepted events / posting time), the processed rate while posting and
-overall (until the backlog emptied), the backlog every --sample seconds, and the
+the ingest rate (accepted events / posting time), the refused requests and the time spent
+waiting on Retry-After, the processed rate while posting and overall (until the backlog
+emptied), the backlog every --sample seconds (the database's count, and engagement.backlog's
+Redis counter that admission control reads) and its maximum, and the
 ingest->grant latency p50/p99: from an event's received_at (set by ingestion) to the COMMIT
 of the processing transaction that claimed it, which is the transaction that writes its
 grants. The commit time is taken by a deferred constraint trigger (it fires at COMMIT) on
@@ -48,6 +53,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from engagement import backlog as backlog_counter  # noqa: E402
 from engagement.models import Customer, Event, PartnerKey, Program  # noqa: E402
 from rewards.campaigns.lifecycle import create_campaign  # noqa: E402
 from rewards.campaigns.models import Campaign  # noqa: E402
@@ -139,6 +145,8 @@ class Poster:
         self.lock = threading.Lock()
         self.accepted = 0
         self.batches = 0
+        self.refused = 0  # 429 answers (each one's batch was sent again after Retry-After)
+        self.waited = 0.0  # seconds slept on Retry-After, all connections
         self.errors = []
 
     def next_body(self):
@@ -162,9 +170,22 @@ class Poster:
                         time.sleep(delay)
                     if time.perf_counter() >= deadline:
                         break
-                conn.request("POST", "/api/v1/events", body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
+                while True:  # until accepted, or the posting time is over
+                    conn.request("POST", "/api/v1/events", body=body, headers=headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                    if response.status != 429:
+                        break
+                    # Backpressure: wait as told, then the same batch again (dedup makes it safe).
+                    pause = min(float(response.getheader("Retry-After", "1")), deadline - time.perf_counter())
+                    with self.lock:
+                        self.refused += 1
+                        self.waited += max(pause, 0.0)
+                    if pause <= 0:
+                        break
+                    time.sleep(pause)
+                if response.status == 429:
+                    break
                 if response.status != 202:
                     self.errors.append((response.status, payload[:300]))
                     break
@@ -189,9 +210,16 @@ def backlog(program_id):
         return cursor.fetchone()[0]
 
 
+def counted_backlog():
+    """engagement.backlog's Redis counter: what admission control reads."""
+    return backlog_counter.read()
+
+
 def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     """Post for `seconds` (args.seconds), sample the backlog, wait for it to drain; returns
     the figures."""
+    backlog_counter.reconcile()  # as beat does every minute
+    at_start = backlog(program.pk)  # a previous phase's events still waiting (it drains --drain s at most)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE bench_commit_probe")
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {EVENTS}")
@@ -203,19 +231,19 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     thread.start()
     while thread.is_alive():
         time.sleep(args.sample)
-        samples.append((time.perf_counter() - t0, poster.accepted, backlog(program.pk)))
+        samples.append((time.perf_counter() - t0, poster.accepted, backlog(program.pk), counted_backlog()))
     thread.join()
     if poster.errors:
         raise SystemExit(f"API errors: {poster.errors[:3]}")
     posted_s = poster.elapsed
     at_end = backlog(program.pk)
-    processed_while_posting = poster.accepted - at_end
+    processed_while_posting = at_start + poster.accepted - at_end
     drain_deadline = time.perf_counter() + args.drain
     left = at_end
     while left and time.perf_counter() < drain_deadline:
         time.sleep(args.sample)
         left = backlog(program.pk)
-        samples.append((time.perf_counter() - t0, poster.accepted, left))
+        samples.append((time.perf_counter() - t0, poster.accepted, left, counted_backlog()))
     total_s = time.perf_counter() - t0
     with connection.cursor() as cursor:
         cursor.execute(
@@ -231,8 +259,12 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
         "posted_s": posted_s,
         "ingest_rate": poster.accepted / posted_s,
         "processed_while_posting": processed_while_posting / posted_s,
-        "processed_overall": (poster.accepted - left) / total_s,
+        "processed_overall": (at_start + poster.accepted - left) / total_s,
+        "backlog_at_start": at_start,
         "backlog_end_of_posting": at_end,
+        "backlog_max": max([at_end] + [sample[2] for sample in samples]),
+        "refused": poster.refused,
+        "waited": poster.waited,
         "backlog_left": left,
         "drain_s": total_s - posted_s,
         "p50": quantiles(latencies, n=100)[49] if len(latencies) > 1 else float("nan"),
@@ -247,11 +279,13 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
 def print_phase(r):
     target = f" (paced at {r['rate_target']:,.0f} events/s)" if r["rate_target"] else " (full speed)"
     print(f"\n== {r['name']}{target}")
-    print("  t(s)   accepted   backlog")
-    for t, accepted, left in r["samples"]:
-        print(f"  {t:5.0f} {accepted:10,} {left:9,}")
+    print("  t(s)   accepted   backlog   counted")
+    for t, accepted, left, counted in r["samples"]:
+        print(f"  {t:5.0f} {accepted:10,} {left:9,} {counted:9,}")
     print(
         f"  ingest {r['ingest_rate']:,.0f} events/s ({r['accepted']:,} in {r['posted_s']:.1f} s); "
+        f"refused {r['refused']:,} requests (429), {r['waited']:.0f} s waited on Retry-After over all connections; "
+        f"backlog {r['backlog_at_start']:,} at the start, max {r['backlog_max']:,}; "
         f"processed {r['processed_while_posting']:,.0f} events/s while posting, "
         f"{r['processed_overall']:,.0f} events/s overall; backlog {r['backlog_end_of_posting']:,} when posting "
         f"ended, drained in {r['drain_s']:.1f} s (left {r['backlog_left']:,})"
@@ -281,6 +315,12 @@ def main():
     parser.add_argument("--port", type=int, default=8170)
     parser.add_argument("--sample", type=float, default=2.0, help="backlog sampling interval, seconds")
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
+    parser.add_argument(
+        "--max-backlog",
+        type=int,
+        default=None,
+        help="EVENTS_MAX_BACKLOG for the web processes (default: the setting's; 0: no admission control)",
+    )
     args = parser.parse_args()
     if settings.EMBEDDED or not settings.REDIS_URL:
         raise SystemExit("Run on throwaway services: scripts/services.sh run .venv/bin/python bench/pipeline.py")
@@ -313,6 +353,9 @@ def main():
     install_commit_probe()
 
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "INGEST_SHARDS": str(args.shards)}
+    if args.max_backlog is not None:
+        env["EVENTS_MAX_BACKLOG"] = str(args.max_backlog)
+    max_backlog = args.max_backlog if args.max_backlog is not None else settings.EVENTS_MAX_BACKLOG
     python = sys.executable
     web = start(
         [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.web)]
@@ -348,7 +391,8 @@ def main():
                 if args.shards > 1
                 else f"{args.celery} Celery processes (ingest queue)"
             )
-            + f", {args.seconds:.0f} s per phase"
+            + f", {args.seconds:.0f} s per phase, EVENTS_MAX_BACKLOG={max_backlog:,}"
+            + (" (no admission control)" if not max_backlog else "")
         )
         # Warm-up, not reported: each gunicorn worker's first requests load the URLconf and
         # the API's modules (seconds on a loaded machine), each Celery process its handlers.
@@ -371,15 +415,18 @@ def main():
         app.control.purge()
 
     print("\nsummary")
+    print(f"EVENTS_MAX_BACKLOG={max_backlog:,}")
     print(
-        "| phase | ingest events/s | processed events/s (while posting / overall) | backlog at end of posting | p50 | p99 |"
+        "| phase | accepted events/s | refused (429) | processed events/s (while posting / overall) "
+        "| backlog max / at end of posting | p50 | p99 |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
         paced = f" @ {r['rate_target']:,.0f}/s" if r["rate_target"] else ""
         print(
-            f"| {r['name']}{paced} | {r['ingest_rate']:,.0f} | "
-            f"{r['processed_while_posting']:,.0f} / {r['processed_overall']:,.0f} | {r['backlog_end_of_posting']:,} | "
+            f"| {r['name']}{paced} | {r['ingest_rate']:,.0f} | {r['refused']:,} | "
+            f"{r['processed_while_posting']:,.0f} / {r['processed_overall']:,.0f} | "
+            f"{r['backlog_max']:,} / {r['backlog_end_of_posting']:,} | "
             f"{r['p50'] * 1000:,.0f} ms | {r['p99'] * 1000:,.0f} ms |"
         )
     camp = results[1]

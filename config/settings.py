@@ -242,6 +242,15 @@ INGEST_SHARDS = env.int("INGEST_SHARDS", default=1)
 if INGEST_SHARDS < 1:
     raise ImproperlyConfigured("INGEST_SHARDS must be at least 1.")
 INGEST_SHARD_QUEUES = [f"ingest-{k}" for k in range(INGEST_SHARDS)] if INGEST_SHARDS > 1 else []
+# Ingest backpressure (engagement.backlog; docs/operations.md "Ingest backpressure"): while more
+# than this many accepted events wait for processing (the whole installation's backlog, one
+# Redis counter reconciled with the database every minute), POST /api/v1/events answers 429
+# with Retry-After and stores nothing. 60,000 = 30 s of waiting at 2,000 events/s processed
+# (a 2-core machine with 20 campaigns, bench/README.md "Pipeline"); size it to the workers'
+# rate times the delay you accept. 0 disables it; without Redis (embedded) it is off.
+EVENTS_MAX_BACKLOG = env.int("EVENTS_MAX_BACKLOG", default=60_000)
+if EVENTS_MAX_BACKLOG < 0:
+    raise ImproperlyConfigured("EVENTS_MAX_BACKLOG must be 0 (off) or more.")
 CELERY_TASK_QUEUES_ALL = [
     "default",
     "ingest",

@@ -1,18 +1,20 @@
 """Partner API: customers and events. Views parse and delegate (STYLE.md)."""
 
+import time
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from engagement import backlog, hooks
 from engagement import customers as customer_services
-from engagement import hooks
 from engagement.customer_export import export_customer
 from engagement.event_schema import MAX_BATCH, validate_events
 from engagement.ingest import record_events
 from engagement.models import Customer
-from engagement.partner_api.errors import ApiError
+from engagement.partner_api.errors import ApiError, IngestBacklogged
 from engagement.partner_api.idempotency import IDEMPOTENCY_HEADER, idempotent
 from engagement.partner_api.pagination import PageNumberPagination, paginated
 from engagement.partner_api.params import TIME_SCHEMA, parse_time_param
@@ -27,13 +29,25 @@ from engagement.serializers import (
 
 
 class EventIngestApi(APIView):
+    def initial(self, request, *args, **kwargs):
+        """After authentication and the rate limit, admission: over the ingest backlog, 429
+        before the body is even parsed, so nothing is stored (engagement.backlog)."""
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            counted = getattr(getattr(request, "rate_counts", None), "backlog", None)
+            if (wait := backlog.refusal(counted, time.time())) is not None:
+                raise IngestBacklogged(wait=wait)
+
     @extend_schema(
         request=EventBatchInputSerializer,
         responses={202: IngestOutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         summary="Send one event or a batch of up to 1,000",
         description='Body: one event object, or {"events": [...]}. The whole batch is validated first; '
-        "any invalid item -> 400 listing every bad item by index, nothing stored. Duplicates are counted.",
+        "any invalid item -> 400 listing every bad item by index, nothing stored. Duplicates are counted. "
+        "While too many accepted events wait for processing (EVENTS_MAX_BACKLOG), 429 with code "
+        "`ingest_backlog` and Retry-After, nothing stored: send the same batch again after Retry-After "
+        "seconds (the same event_ids are stored once).",
     )
     @idempotent
     def post(self, request):

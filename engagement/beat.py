@@ -4,6 +4,11 @@ from celery.schedules import crontab
 
 SCHEDULE = {
     "engagement-sweep-unprocessed-events": {"task": "engagement.tasks.sweep_unprocessed_events_task", "schedule": 60.0},
+    # The ingest backlog counter (engagement.backlog) set from the database's count.
+    "engagement-reconcile-ingest-backlog": {
+        "task": "engagement.tasks.reconcile_ingest_backlog_task",
+        "schedule": 60.0,
+    },
     "engagement-purge-idempotency-keys": {
         "task": "engagement.tasks.purge_idempotency_keys_task",
         "schedule": crontab(minute=17),

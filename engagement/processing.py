@@ -8,6 +8,7 @@ the transaction rolls back and the beat sweep picks the events up again
 """
 
 import logging
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from engagement import hooks
+from engagement import backlog, hooks
 from engagement.models import Customer, CustomerEventCount, Event
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,11 @@ def shard_queue(customer_id):
 def enqueue_processing(rows):
     """Enqueue process_events_task for `rows` of (event id, customer id): one task, or with
     INGEST_SHARDS > 1 one task per shard holding that shard's customers' events (in id
-    order). Called on the commit of the events' insert."""
+    order). Called on the commit of the events' insert; counts them in the ingest backlog
+    first (engagement.backlog), so a worker's decrement never precedes it."""
     from engagement.tasks import process_events_task
 
+    backlog.add(len(rows))
     by_queue = defaultdict(list)
     for event_id, customer_id in rows:
         by_queue[shard_queue(customer_id)].append(event_id)
@@ -107,6 +110,9 @@ def process_events(event_ids, *, run_handlers=True):
         if not claimed:
             return 0
         ids = [row[0] for row in claimed]
+        # Out of the ingest backlog once this commits (robust: a Redis error is logged, and
+        # the beat's reconcile corrects the counter).
+        transaction.on_commit(lambda: backlog.processed(len(ids), time.time()), robust=True)
         update_aggregates(ids)
         by_program = {}
         for event_id, program_id in claimed:

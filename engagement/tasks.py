@@ -28,6 +28,16 @@ def sweep_unprocessed_events_task():
     return processing.process_stranded_events()
 
 
+# On `default`, not `ingest`: it must run while the ingest queues are backlogged.
+@shared_task
+def reconcile_ingest_backlog_task():
+    """Beat (every minute): reset the ingest backlog counter (admission control of POST /events)
+    from the database's count of unprocessed events, so a lost decrement heals in a minute."""
+    from engagement import backlog
+
+    return backlog.reconcile()
+
+
 @shared_task
 def purge_idempotency_keys_task():
     return idempotency.purge_expired_keys()

@@ -40,6 +40,18 @@ class Conflict(ApiError, errors.Conflict):
         super().__init__(detail, code=code, status_code=status.HTTP_409_CONFLICT)
 
 
+class IngestBacklogged(exceptions.Throttled):
+    """POST /events refused while the ingest backlog is over EVENTS_MAX_BACKLOG
+    (engagement.backlog): a 429 in the one shape, code `ingest_backlog`, with Retry-After
+    (DRF's handler sets it from `wait`). A rate-limit 429 is `throttled`."""
+
+    default_detail = (
+        "Too many events are waiting to be processed; nothing was stored. "
+        "Send the same batch again (same event_ids) after Retry-After seconds."
+    )
+    default_code = "ingest_backlog"
+
+
 def flatten_errors(detail: Any, attr: str | None = None) -> list[dict[str, Any]]:
     """Turn DRF's nested error detail into a flat list of {code, detail, attr}."""
     if isinstance(detail, dict):

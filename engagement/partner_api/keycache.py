@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import transaction
 
 EPOCH_KEY = "ganjaran:api:epoch"
+# engagement.backlog's counter: read here, in the same round trip, for POST /events's admission.
+BACKLOG_KEY = "ganjaran:ingest:backlog"
 COUNTER_KEY = "ganjaran:api:rate:{ident}:{window}"
 MAX_ENTRIES = 10_000  # distinct keys cached per process; beyond, the cache starts afresh
 LOCAL_TTL = 5.0  # seconds, without Redis only
@@ -62,6 +64,7 @@ class Counts:
     previous: int
     window_start: float
     duration: int
+    backlog: int | None = None  # the ingest backlog (engagement.backlog), read in the same round trip
 
     def estimate(self, now: float) -> float:
         overlap = 1 - (now - self.window_start) / self.duration
@@ -91,7 +94,7 @@ def read_epoch() -> str:
 
 def epoch_and_count(ident: int, duration: int, now: float) -> tuple[str | None, Counts]:
     """The current epoch (None when Redis has none: then nothing cached is current), and the
-    identity's counter after counting this request."""
+    identity's counter after counting this request (with the ingest backlog, for POST /events)."""
     current_key, previous_key, start = _keys(ident, duration, now)
     client = _redis()
     if client is None:
@@ -105,8 +108,10 @@ def epoch_and_count(ident: int, duration: int, now: float) -> tuple[str | None, 
     pipe.incr(current_key)
     pipe.expire(current_key, 2 * duration)
     pipe.get(previous_key)
-    epoch, current, _ok, previous = pipe.execute()
-    return (epoch.decode() if epoch is not None else None), Counts(int(current), int(previous or 0), start, duration)
+    pipe.get(BACKLOG_KEY)
+    epoch, current, _ok, previous, backlog = pipe.execute()
+    counts = Counts(int(current), int(previous or 0), start, duration, max(int(backlog or 0), 0))
+    return (epoch.decode() if epoch is not None else None), counts
 
 
 def uncount(ident: int, duration: int, now: float) -> None:

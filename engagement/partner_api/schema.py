@@ -50,6 +50,14 @@ WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
 # required): the webhook secret is only in the create and rotate-secret answers.
 OPTIONAL_IN_RESPONSES = {"SubscriptionOutput": {"secret"}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+# Answers that one operation adds to (or words differently from) the common ones above.
+OPERATION_ERRORS = {
+    ("/api/v1/events", "post"): {
+        "429": "Rate limit of the key exceeded (`throttled`), or too many accepted events are waiting "
+        "to be processed (`ingest_backlog`, EVENTS_MAX_BACKLOG): nothing was stored; send the same batch "
+        "again (same event_ids: they are stored once) after Retry-After seconds.",
+    },
+}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -65,9 +73,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             codes = READ_ERRORS if method in ("get", "head") else WRITE_ERRORS
             responses = operation.setdefault("responses", {})
+            described = OPERATION_ERRORS.get((path, method), {})
             for code in codes:
                 response = {
-                    "description": ERROR_DESCRIPTIONS[code],
+                    "description": described.get(code, ERROR_DESCRIPTIONS[code]),
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
                 if code == "429":
