@@ -7,14 +7,13 @@ register with engagement.hooks.register_metric; while none is registered their v
 None ("no data"), like any rate with a zero denominator.
 """
 
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from config.db_router import read_alias, read_connection, reading_from_replica
+from config.db_router import reading_from_replica
 from engagement import hooks, retention
 from engagement.metrics import activity as _activity  # noqa: F401 - registers metrics
 from engagement.metrics import value as _value  # noqa: F401 - registers metrics
@@ -53,10 +52,6 @@ KPI_METRICS = [
 SNAPSHOT_METRICS = KPI_METRICS + ["active_customers", "aov", "page_views"]
 SNAPSHOT_WINDOW_DAYS = 30
 SEGMENTS = [choice.value for choice in Segment]
-# The call's hash aggregates and sorts (distinct email pairs, purchases per customer, the
-# CAI's latest answers) must not spill to disk: the server default is 4 MB, and a year of a
-# large program needs hundreds of MB (bench/README.md, "Metrics endpoint at scale").
-METRICS_WORK_MEM = "256MB"
 
 
 class UnknownMetric(ValueError):
@@ -106,7 +101,7 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
     )
     out = {}
     # Metrics tolerate a replica's lag: with DATABASE_REPLICA_URL set their reads go there.
-    with reading_from_replica(), _read_transaction():
+    with reading_from_replica():
         for name in names:
             if name in providers:
                 out[name] = providers[name](program, start, end, segment=segment or None)
@@ -115,18 +110,6 @@ def compute_metrics(program, names, start, end, segment=None, *, page=None, netw
             else:
                 out[name] = MetricValue(None, None, None, metric_unit(name))
     return out
-
-
-@contextmanager
-def _read_transaction():
-    """The call's reads in one transaction with work_mem raised to METRICS_WORK_MEM, set
-    back to what it was at the end (when called inside a caller's transaction, the rest of
-    it keeps its own setting)."""
-    with transaction.atomic(using=read_alias()), read_connection().cursor() as cursor:
-        cursor.execute("SELECT current_setting('work_mem'), set_config('work_mem', %s, true)", [METRICS_WORK_MEM])
-        previous = cursor.fetchone()[0]
-        yield
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [previous])
 
 
 def _two_places(value):

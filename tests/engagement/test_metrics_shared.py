@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
 
 from engagement import hooks, metrics
 from engagement.demo_scores import load_scores
@@ -80,34 +79,6 @@ def test_all_metrics_at_once_equal_each_metric_alone(acme, processed):
             n: metrics.format_metric(n, v) for n, v in alone.items()
         }
     assert metrics.format_metric("churn_rate", together["churn_rate"])["denominator"] == 1  # only a is Champion
-
-
-def test_the_metrics_read_with_more_work_mem_and_give_it_back(acme):
-    """The hash aggregates and sorts of a large program's year stay in memory (work_mem of
-    METRICS_WORK_MEM for the call's statements); the caller's transaction keeps its own."""
-    mixed_history(acme)
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW work_mem")
-        before = cursor.fetchone()[0]
-    seen, started = [], []
-
-    def record(execute, sql, params, many, context):
-        # From the metrics' own statements on (the retention check before them reads too).
-        started.extend(["set"] if "set_config" in sql else [])
-        if started and "engagement_event" in sql:
-            raw = context["cursor"].cursor
-            raw.execute("SHOW work_mem")
-            seen.append(raw.fetchone()[0])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        values = metrics.compute_metrics(acme, ["page_views", "aov", "cai"], START, END)
-
-    assert (values["page_views"].value, values["aov"].value) == (Decimal(0), Decimal("105.50") / 4)
-    assert seen and set(seen) == {metrics.METRICS_WORK_MEM} != {before}
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW work_mem")
-        assert cursor.fetchone()[0] == before
 
 
 def test_the_demo_scores_and_fits_the_purchase_models_once_and_builds_no_metric_snapshots(acme):
