@@ -141,9 +141,16 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     scored = scores_sql(program, params, incremental, scan_all)
     ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
     transitions = "NULL"
+    first_of_day, all_rows = snapshots
     if write_current:
-        moved, insert_transitions = transitions_sql("n", targets)
-        update, insert_scores = score_writes_sql("n", targets)
+        # The rows any write reads: new ones and changed ones (a moved band, segment or state
+        # is a changed shown value). Filtered once: in the steady state few rows, so the writes
+        # do not each scan all the scored rows again.
+        ctes.append(
+            f"w AS MATERIALIZED (SELECT * FROM n WHERE {targets} AND (n.old_customer_id IS NULL OR n.score_changed))"
+        )
+        moved, insert_transitions = transitions_sql("w", "TRUE")
+        update, insert_scores = score_writes_sql("w", "TRUE")
         ctes += [
             f"moved AS MATERIALIZED ({moved})",
             f"recorded AS ({insert_transitions})",
@@ -151,8 +158,9 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
             f"inserted AS ({insert_scores})",
         ]
         transitions = "(SELECT array_agg(id) FROM recorded)"
-    first_of_day, all_rows = snapshots
-    snapshot_rows = snapshots_sql("n", targets, first_of_day=first_of_day, everyone=all_rows or not write_current)
+    every_snapshot = all_rows or not write_current
+    source, where = ("n", targets) if every_snapshot else ("w", "TRUE")
+    snapshot_rows = snapshots_sql(source, where, first_of_day=first_of_day, everyone=every_snapshot)
     ctes.append(f"snapshots AS ({snapshot_rows})")
     cursor.execute(
         f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
