@@ -238,7 +238,8 @@ def bench_paired(program, rounds):
         snapshots = CustomerScoreSnapshot.objects.filter(program=program, date=day).count()
         print(
             f"round {n + 1}: plain {plain:.3f} s, nightly re-score {nightly:.3f} s ({nightly / plain:.2f}x; "
-            f"{results[0].transitions:,} transitions, {snapshots:,} snapshot rows), "
+            f"{results[0].transitions:,} transitions, {results[0].scores_written:,} score rows written, "
+            f"{snapshots:,} snapshot rows), "
             f"steady re-score {again:.3f} s ({again / plain:.2f}x), endpoint {took:.3f} s"
         )
     print(

@@ -53,6 +53,7 @@ from engagement.scoring.sql import (
     CUSTOMERS,
     SCORES,
     SHOWN,
+    WRITTEN_COLUMNS,
     flags_sql,
     score_writes_sql,
     scores_sql,
@@ -90,6 +91,8 @@ SCAN_ALL_SHARE = 0.2
 class ScoringResult:
     customers: int
     transitions: int
+    # CustomerScore rows inserted or updated: only those whose shown values changed.
+    scores_written: int = 0
 
 
 def _dt(value):
@@ -133,21 +136,22 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     CTEs (transitions, scores, snapshots) read, so nothing is written to a temporary table,
     analysed and read back. A full pass scores only targets, so its statements carry no
     target filter (whose selectivity the planner could only guess).
-    Returns (customers scored, transition ids)."""
+    Returns (customers scored, transition ids, score rows written)."""
     targets = "n.is_target = 1" if incremental else "TRUE"
     scan_all = False
     if not incremental:
         params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
     scored = scores_sql(program, params, incremental, scan_all)
     ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
-    transitions = "NULL"
+    transitions, written = "NULL", "0"
     first_of_day, all_rows = snapshots
     if write_current:
         # The rows any write reads: new ones and changed ones (a moved band, segment or state
-        # is a changed shown value). Filtered once: in the steady state few rows, so the writes
-        # do not each scan all the scored rows again.
+        # is a changed shown value), with the columns the writes read. Filtered once: in the
+        # steady state few rows, so the writes do not each scan all the scored rows again.
         ctes.append(
-            f"w AS MATERIALIZED (SELECT * FROM n WHERE {targets} AND (n.old_customer_id IS NULL OR n.score_changed))"
+            f"""w AS MATERIALIZED (SELECT {", ".join(f"n.{c}" for c in WRITTEN_COLUMNS)} FROM n
+                WHERE {targets} AND (n.old_customer_id IS NULL OR n.score_changed))"""
         )
         moved, insert_transitions = transitions_sql("w", "TRUE")
         update, insert_scores = score_writes_sql("w", "TRUE")
@@ -158,16 +162,17 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
             f"inserted AS ({insert_scores})",
         ]
         transitions = "(SELECT array_agg(id) FROM recorded)"
+        written = "(SELECT COUNT(*) FROM updated) + (SELECT COUNT(*) FROM inserted)"
     every_snapshot = all_rows or not write_current
     source, where = ("n", targets) if every_snapshot else ("w", "TRUE")
     snapshot_rows = snapshots_sql(source, where, first_of_day=first_of_day, everyone=every_snapshot)
     ctes.append(f"snapshots AS ({snapshot_rows})")
     cursor.execute(
-        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
+        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}, {written}",
         params,
     )
-    scored, transition_ids = cursor.fetchone()
-    return scored, sorted(transition_ids or [])
+    scored, transition_ids, written = cursor.fetchone()
+    return scored, sorted(transition_ids or []), written
 
 
 def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
@@ -196,11 +201,13 @@ def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None
         if not write_current:
             history.carry_to_next_day(cursor, params)
         # A historic snapshot reads every event as of that day's end: stored rows are as of now.
-        scored, transition_ids = _write_in_one_statement(cursor, program, params, everyone=not write_current, **options)
+        scored, transition_ids, written = _write_in_one_statement(
+            cursor, program, params, everyone=not write_current, **options
+        )
         history.record_day(cursor, params, live=write_current)
         if transition_ids:
             hooks.run_transition_handlers(program.id, transition_ids)
-    return ScoringResult(customers=scored, transitions=len(transition_ids))
+    return ScoringResult(customers=scored, transitions=len(transition_ids), scores_written=written)
 
 
 def rescore_program(program, *, now=None):

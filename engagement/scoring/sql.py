@@ -352,7 +352,8 @@ def _differs(old, new):
 
 
 def score_writes_sql(source, targets):
-    """(UPDATE of the changed stored rows, INSERT of the new ones) from `source`: an INSERT …
+    """(UPDATE of the changed stored rows, INSERT of the new ones; each RETURNING 1 a row
+    written) from `source`: an INSERT …
     ON CONFLICT DO UPDATE first tries to insert every row (an index probe and a speculative
     insert each); on the nightly re-score, 72,000 changed rows of 100,000 took 1.7 s that way,
     1.4 s this way. A row whose raw score was computed with other weights is rewritten even if
@@ -367,10 +368,10 @@ def score_writes_sql(source, targets):
     return (
         f"""UPDATE {SCORES} SET {", ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))}
             FROM {source} n WHERE {SCORES}.customer_id = n.customer_id AND {targets}
-            AND n.old_customer_id IS NOT NULL AND n.score_changed""",
+            AND n.old_customer_id IS NOT NULL AND n.score_changed RETURNING 1""",
         f"""INSERT INTO {SCORES} (customer_id, program_id, {", ".join(columns)})
             SELECT n.customer_id, %(program)s, {", ".join(values)}
-            FROM {source} n WHERE {targets} AND n.old_customer_id IS NULL""",
+            FROM {source} n WHERE {targets} AND n.old_customer_id IS NULL RETURNING 1""",
     )
 
 
@@ -386,6 +387,19 @@ def flags_sql(source):
     state = " OR ".join(_differs(f"{source}.old_{c}", f"{source}.{SCORED_COLUMN.get(c, c)}") for c in SNAPSHOT_STATE)
     return f"COALESCE({score}, FALSE) AS score_changed, ({source}.old_customer_id IS NULL OR {state}) AS state_changed"
 
+
+# The columns of the scored rows that the writes (transitions, scores, snapshots) read.
+WRITTEN_COLUMNS = [
+    "customer_id",
+    "old_customer_id",
+    "score_changed",
+    "state_changed",
+    "raw_score",
+    *(SCORED_COLUMN.get(c, c) for c in SHOWN),
+    "old_engagement_score",
+    "old_churn_risk",
+    "old_segment",
+]
 
 # The snapshot columns; all but the churn risk are a customer's state, whose change is what
 # makes a new snapshot row (the churn risk follows from last_event_at and churn_divisor).

@@ -425,7 +425,7 @@ def test_a_nightly_pass_writes_only_the_score_rows_whose_values_changed(acme):
 
     nothing = scoring.rescore_program(acme, now=later)  # raw scores decay, nothing shown moves
 
-    assert (nothing.customers, nothing.transitions) == (3, 0)
+    assert (nothing.customers, nothing.transitions, nothing.scores_written) == (3, 0, 0)
     assert _score_row_versions() == before
     assert CustomerScoreSnapshot.objects.filter(date=later.date()).count() == 0
 
@@ -439,7 +439,7 @@ def test_a_nightly_pass_writes_only_the_score_rows_whose_values_changed(acme):
     assert (score.event_count, score.last_event_at, score.median_gap_days) == (2, NOW, pytest.approx(250.0))
     assert (score.churn_divisor, score.scored_at) == (pytest.approx(500.0), later)
     assert [score_of(c).engagement_score for c in (older, old)] == [Decimal("0.00"), Decimal("50.00")]
-    assert changed.transitions == 1
+    assert (changed.transitions, changed.scores_written) == (1, 1)
     assert list(
         ScoreTransition.objects.filter(occurred_at__gte=later).values_list("customer", "kind", "from_value", "to_value")
     ) == [(recent.pk, "churn_risk", "1.0", "0.0")]
