@@ -195,6 +195,13 @@ def main():
     parser.add_argument(
         "--paired", type=int, default=0, help="then N interleaved rounds (baseline, re-score, endpoint): median ratios"
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="DAYS",
+        help="with --reuse: one nightly and one steady pass as of DAYS days from now, rolled back, "
+        "against the plain aggregate (wall and backend CPU time); to alternate two code versions on one database",
+    )
     args = parser.parse_args()
     if settings.EMBEDDED:  # not on the demo's database
         sys.exit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/scoring.py")
@@ -209,6 +216,9 @@ def main():
         print(f"loaded {args.customers:,} customers and {args.events:,} events with COPY in {elapsed:.1f} s")
     elif args.fresh_scores:
         forget_scores(program)
+    if args.sample is not None:
+        bench_sample(program, args.sample)
+        return
     if args.only != "metrics":
         bench_scoring(program, args.customers, fresh)
     if args.only != "scoring":
@@ -238,12 +248,59 @@ def bench_paired(program, rounds):
         snapshots = CustomerScoreSnapshot.objects.filter(program=program, date=day).count()
         print(
             f"round {n + 1}: plain {plain:.3f} s, nightly re-score {nightly:.3f} s ({nightly / plain:.2f}x; "
-            f"{results[0].transitions:,} transitions, {snapshots:,} snapshot rows), "
+            f"{results[0].transitions:,} transitions, {results[0].scores_written:,} score rows written, "
+            f"{snapshots:,} snapshot rows), "
             f"steady re-score {again:.3f} s ({again / plain:.2f}x), endpoint {took:.3f} s"
         )
     print(
         f"paired, median of {rounds}: steady re-score / plain aggregate {statistics.median(ratios):.2f}x, "
         f"nightly {statistics.median(nightly_ratios):.2f}x, endpoint {statistics.median(endpoint):.3f} s"
+    )
+
+
+class _Undo(Exception):
+    pass
+
+
+def bench_sample(program, days):
+    """A nightly pass as of `days` days from now and a steady pass at that instant, both rolled
+    back (so two code versions can be timed alternately on the same stored state; commit a pass
+    as of `days` - 1 first for a one-day nightly), against the plain aggregate (min of 3). Also
+    the CPU time of this connection's PostgreSQL backend, which a loaded machine moves far less
+    than wall time (a local server only: read from /proc)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+
+    def cpu():
+        if not stat.exists():
+            return float("nan")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def timed(fn):
+        cpu0, started = cpu(), time.perf_counter()
+        out = fn()
+        return time.perf_counter() - started, cpu() - cpu0, out
+
+    at = timezone.now() + timedelta(days=days)
+    plains = [timed(lambda: plain_aggregate(program)) for _ in range(2)]
+    try:
+        with transaction.atomic():
+            nightly = timed(lambda: scoring.rescore_program(program, now=at))
+            steady = timed(lambda: scoring.rescore_program(program, now=at))
+            raise _Undo
+    except _Undo:
+        pass
+    plains.append(timed(lambda: plain_aggregate(program)))
+    wall, cpu_time = min(p[0] for p in plains), min(p[1] for p in plains)
+    result = nightly[2]
+    written = getattr(result, "scores_written", None)  # None: code from before it was counted
+    print(
+        f"sample +{days}d: plain {wall:.3f} s (CPU {cpu_time:.2f} s); nightly {nightly[0]:.3f} s "
+        f"({nightly[0] / wall:.2f}x, CPU {nightly[1] / cpu_time:.2f}x; {result.transitions:,} transitions, "
+        f"{'?' if written is None else f'{written:,}'} score rows); steady {steady[0]:.3f} s ({steady[0] / wall:.2f}x, "
+        f"CPU {steady[1] / cpu_time:.2f}x)"
     )
 
 

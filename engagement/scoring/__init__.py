@@ -6,8 +6,9 @@ engagement.scoring.sql):
    inputs over the lookback, last event and the median gap between consecutive events, then
    the ranks (percentile rank for the engagement score, tie-aware quintiles for R, F and M),
    the named segment, the churn risk, and the stored values (old_*), as a CTE;
-2. data-modifying CTEs reading it: ScoreTransition rows (INSERT … SELECT … RETURNING id),
-   the CustomerScore UPDATE of the changed rows and INSERT of the new ones, and the day's
+2. data-modifying CTEs reading its new and changed rows (filtered once, in the CTE `w`; a
+   nightly pass: the ~70 % whose churn risk drifted; a steady one: few): ScoreTransition
+   rows (INSERT … SELECT … RETURNING id), the CustomerScore UPDATE of the changed rows and INSERT of the new ones, and the day's
    CustomerScoreSnapshot rows of the customers whose state changed (engagement.scoring.history:
    the history is kept on change; a churn risk that only drifts with time needs no row).
 Then engagement.hooks.run_transition_handlers, all in one transaction.
@@ -53,6 +54,7 @@ from engagement.scoring.sql import (
     CUSTOMERS,
     SCORES,
     SHOWN,
+    WRITTEN_COLUMNS,
     flags_sql,
     score_writes_sql,
     scores_sql,
@@ -90,6 +92,8 @@ SCAN_ALL_SHARE = 0.2
 class ScoringResult:
     customers: int
     transitions: int
+    # CustomerScore rows inserted or updated: only those whose shown values changed.
+    scores_written: int = 0
 
 
 def _dt(value):
@@ -133,17 +137,25 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     CTEs (transitions, scores, snapshots) read, so nothing is written to a temporary table,
     analysed and read back. A full pass scores only targets, so its statements carry no
     target filter (whose selectivity the planner could only guess).
-    Returns (customers scored, transition ids)."""
+    Returns (customers scored, transition ids, score rows written)."""
     targets = "n.is_target = 1" if incremental else "TRUE"
     scan_all = False
     if not incremental:
         params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
     scored = scores_sql(program, params, incremental, scan_all)
     ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
-    transitions = "NULL"
+    transitions, written = "NULL", "0"
+    first_of_day, all_rows = snapshots
     if write_current:
-        moved, insert_transitions = transitions_sql("n", targets)
-        update, insert_scores = score_writes_sql("n", targets)
+        # The rows any write reads: new ones and changed ones (a moved band, segment or state
+        # is a changed shown value), with the columns the writes read. Filtered once: in the
+        # steady state few rows, so the writes do not each scan all the scored rows again.
+        ctes.append(
+            f"""w AS MATERIALIZED (SELECT {", ".join(f"n.{c}" for c in WRITTEN_COLUMNS)} FROM n
+                WHERE {targets} AND (n.old_customer_id IS NULL OR n.score_changed))"""
+        )
+        moved, insert_transitions = transitions_sql("w", "TRUE")
+        update, insert_scores = score_writes_sql("w", "TRUE")
         ctes += [
             f"moved AS MATERIALIZED ({moved})",
             f"recorded AS ({insert_transitions})",
@@ -151,15 +163,17 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
             f"inserted AS ({insert_scores})",
         ]
         transitions = "(SELECT array_agg(id) FROM recorded)"
-    first_of_day, all_rows = snapshots
-    snapshot_rows = snapshots_sql("n", targets, first_of_day=first_of_day, everyone=all_rows or not write_current)
+        written = "(SELECT COUNT(*) FROM updated) + (SELECT COUNT(*) FROM inserted)"
+    every_snapshot = all_rows or not write_current
+    source, where = ("n", targets) if every_snapshot else ("w", "TRUE")
+    snapshot_rows = snapshots_sql(source, where, first_of_day=first_of_day, everyone=every_snapshot)
     ctes.append(f"snapshots AS ({snapshot_rows})")
     cursor.execute(
-        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}",
+        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}, {written}",
         params,
     )
-    scored, transition_ids = cursor.fetchone()
-    return scored, sorted(transition_ids or [])
+    scored, transition_ids, written = cursor.fetchone()
+    return scored, sorted(transition_ids or []), written
 
 
 def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
@@ -188,11 +202,13 @@ def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None
         if not write_current:
             history.carry_to_next_day(cursor, params)
         # A historic snapshot reads every event as of that day's end: stored rows are as of now.
-        scored, transition_ids = _write_in_one_statement(cursor, program, params, everyone=not write_current, **options)
+        scored, transition_ids, written = _write_in_one_statement(
+            cursor, program, params, everyone=not write_current, **options
+        )
         history.record_day(cursor, params, live=write_current)
         if transition_ids:
             hooks.run_transition_handlers(program.id, transition_ids)
-    return ScoringResult(customers=scored, transitions=len(transition_ids))
+    return ScoringResult(customers=scored, transitions=len(transition_ids), scores_written=written)
 
 
 def rescore_program(program, *, now=None):

@@ -405,3 +405,57 @@ def test_incremental_passes_during_an_import_give_what_a_full_pass_gives(acme):
         c: [getattr(s, f) for f in shown] for c, s in stored.items()
     }
     assert len(after) == 40 and ScoreTransition.objects.count() == transitions
+
+
+def _score_row_versions():
+    """customer id -> the xmin of its score row: changes exactly when the row is written."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT customer_id, xmin::text FROM {CustomerScore._meta.db_table}")
+        return dict(cursor.fetchall())
+
+
+def test_a_nightly_pass_writes_only_the_score_rows_whose_values_changed(acme):
+    old, older, recent = person(acme, "old"), person(acme, "older"), person(acme, "recent")
+    ev(older, "page_view", 300, url="/")
+    ev(old, "page_view", 280, url="/")
+    ev(recent, "page_view", 250, url="/")  # ranks 0, 50, 100; one event each: risk 1 (clipped)
+    scoring.rescore_program(acme, now=NOW)
+    before = _score_row_versions()
+    later = NOW + timedelta(days=1)
+
+    nothing = scoring.rescore_program(acme, now=later)  # raw scores decay, nothing shown moves
+
+    assert (nothing.customers, nothing.transitions, nothing.scores_written) == (3, 0, 0)
+    assert _score_row_versions() == before
+    assert CustomerScoreSnapshot.objects.filter(date=later.date()).count() == 0
+
+    ev(recent, "page_view", 0, url="/")  # gap 250 days: risk 1 / 500 a day later
+    changed = scoring.rescore_program(acme, now=later)
+
+    after = _score_row_versions()
+    assert {c for c in after if after[c] != before[c]} == {recent.pk}
+    score = score_of(recent)
+    assert (score.engagement_score, score.segment, score.churn_risk) == (Decimal("100.00"), "Others", Decimal("0.002"))
+    assert (score.event_count, score.last_event_at, score.median_gap_days) == (2, NOW, pytest.approx(250.0))
+    assert (score.churn_divisor, score.scored_at) == (pytest.approx(500.0), later)
+    assert [score_of(c).engagement_score for c in (older, old)] == [Decimal("0.00"), Decimal("50.00")]
+    assert (changed.transitions, changed.scores_written) == (1, 1)
+    assert list(
+        ScoreTransition.objects.filter(occurred_at__gte=later).values_list("customer", "kind", "from_value", "to_value")
+    ) == [(recent.pk, "churn_risk", "1.0", "0.0")]
+
+
+def test_churn_bands_move_at_their_edges_only(acme):
+    """The transitions compare bands by truncating the exact values: 0.300 is in band 0.3,
+    0.299 in band 0.2, 1.000 in band 1.0."""
+    edge = person(acme, "edge")
+    for days in (100, 50):  # one gap of 50 days: divisor 100, risk = days since / 100
+        ev(edge, "page_view", days, url="/")
+    risks = []
+    for after_last in (29.9, 30, 39.9, 40, 100):
+        scoring.rescore_program(acme, now=NOW - timedelta(days=50) + timedelta(days=after_last))
+        risks.append(str(score_of(edge).churn_risk))
+    moves = ScoreTransition.objects.filter(kind="churn_risk").order_by("id").values_list("from_value", "to_value")
+
+    assert risks == ["0.299", "0.300", "0.399", "0.400", "1.000"]
+    assert list(moves) == [("", "0.2"), ("0.2", "0.3"), ("0.3", "0.4"), ("0.4", "1.0")]
