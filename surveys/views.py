@@ -302,7 +302,9 @@ def _question_context(survey, question, locale, stored, errors, band):
     if question.type == Question.Type.RATING:
         context["low_label"] = question.localized("low_label", locale)
         context["high_label"] = question.localized("high_label", locale)
-        context["scale"] = [str(n) for n in range(question.scale_min, question.scale_max + 1)]
+        context["scale_options"] = _scale_options(
+            question, context["value"], context["low_label"], context["high_label"]
+        )
         context["scale_min"], context["scale_max"] = question.scale_min, question.scale_max
         context["wide"] = question.scale_max - question.scale_min >= 7
     elif question.type in (Question.Type.SINGLE, Question.Type.MULTIPLE):
@@ -311,6 +313,22 @@ def _question_context(survey, question, locale, stored, errors, band):
             for choice in question.choices or []
         ]
     return context
+
+
+def _scale_options(question, value, low_label, high_label):
+    """The scale's radio buttons, decided here rather than per option in the template (the
+    page's hottest loop): the value, checked or not, and the accessible name (the end
+    labels on the first and last)."""
+    numbers = [str(n) for n in range(question.scale_min, question.scale_max + 1)]
+    last = len(numbers) - 1
+    return [
+        {
+            "n": n,
+            "checked": n == value,
+            "label": f"{n} ({low_label})" if i == 0 else f"{n} ({high_label})" if i == last else n,
+        }
+        for i, n in enumerate(numbers)
+    ]
 
 
 @require_http_methods(["GET"])
