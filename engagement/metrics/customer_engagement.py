@@ -81,7 +81,12 @@ class CustomerEngagement:
 def get_customer_engagement(program_id: int, external_id: str, as_of: date | None) -> CustomerEngagement | None:
     """The customer's engagement under the latest usable fit (or the one of `as_of`); None
     when the program has no customer with that external id. Reads only."""
-    params = {"program": program_id, "external_id": external_id, "as_of": as_of, "kind": PurchaseModelFit.Kind.BGNBD}
+    params: dict[str, int | str | date | None] = {
+        "program": program_id,
+        "external_id": external_id,
+        "as_of": as_of,
+        "kind": str(PurchaseModelFit.Kind.BGNBD),
+    }
     with connection.cursor() as cursor:
         cursor.execute(SQL, params)
         row = cursor.fetchone()
