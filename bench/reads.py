@@ -86,6 +86,9 @@ def prepare(customers, events, sample):
     return program, key, rows
 
 
+TARGETS = ("baseline (brand css)", "portal home", "catalogue", "balance API", "engagement API", "survey page")
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -101,7 +104,15 @@ def main():
     parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free one)")
+    parser.add_argument(
+        "--targets",
+        default="",
+        help='comma-separated target names as printed, e.g. "baseline (brand css),survey page"; default: all',
+    )
     args = parser.parse_args()
+    wanted = [name.strip() for name in args.targets.split(",") if name.strip()]
+    if unknown := [name for name in wanted if name not in TARGETS]:
+        raise SystemExit(f"unknown targets {unknown}; choose from {list(TARGETS)}")
     if settings.EMBEDDED:
         raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/reads.py")
     call_command("migrate", verbosity=0)
@@ -116,6 +127,8 @@ def main():
         "engagement API": [(f"/api/v1/customers/{ext}/engagement", api) for ext, _, _ in rows],
         "survey page": [(path, {}) for _, _, path in rows],
     }
+    if wanted:
+        targets = {name: targets[name] for name in wanted}
     port = args.port or free_port()
     with gunicorn(port, args.workers, args.threads, env={"CONN_MAX_AGE": "600"}):
         # One pass over every request first: the first survey view writes "opened", and the

@@ -11,12 +11,12 @@ of the form), which is validated and stored the same way.
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.models import Program
-from surveys import flow
+from surveys import flow, page_reads
 from surveys.answering import (
     AnswerErrors,
     LinkProblem,
@@ -35,6 +35,8 @@ PROBLEM_STATUS = {"invalid": 404, "expired": 410, "answered": 200}
 
 
 def _page(request, template, locale, context, status=200, program=None):
+    """`program`: a Program, its (id, name), or None."""
+    program_id, program_name = (program.pk, program.name) if isinstance(program, Program) else program or (None, "")
     with translation.override(locale):
         response = render(
             request,
@@ -43,8 +45,8 @@ def _page(request, template, locale, context, status=200, program=None):
                 **context,
                 "locale": locale,
                 "direction": "rtl" if locale in RTL_LOCALES else "ltr",
-                "program_name": program.name if program is not None else "",
-                "program_id": program.pk if program is not None else None,
+                "program_name": program_name,
+                "program_id": program_id,
             },
             status=status,
         )
@@ -88,22 +90,38 @@ def _problem(request, kind, invitation=None, status=None, token=None, context=No
 
 @require_http_methods(["GET", "POST"])
 def answer_page(request, token):
-    try:
-        invitation = resolve_invitation(token)
-    except LinkProblem as problem:
-        return _problem(request, problem.kind, token=token)
     if request.method == "GET":
+        later = page_reads.read_later_view(token, timezone.now())
+        if later is not None:  # the common case: a later view, one query, nothing written
+            return _form_page(
+                request,
+                later.survey,
+                later.survey.questions,
+                later.locale,
+                (later.program_id, later.program_name),
+                stored=later.stored,
+                saved="saved" in request.GET,
+                step=_step(request.GET),
+            )
+        try:
+            invitation = resolve_invitation(token)
+        except LinkProblem as problem:
+            return _problem(request, problem.kind, token=token)
         try:
             open_invitation(invitation)
         except LinkProblem as problem:
             return _problem(request, problem.kind, invitation, token=token)
-        return _form_page(
+        return _invitation_form_page(
             request,
             invitation,
             stored=_stored_answers(invitation),
             saved="saved" in request.GET,
             step=_step(request.GET),
         )
+    try:
+        invitation = resolve_invitation(token)
+    except LinkProblem as problem:
+        return _problem(request, problem.kind, token=token)
     return _submit(request, token, invitation)
 
 
@@ -139,7 +157,7 @@ def _submit(request, token, invitation):
     if errors:
         # Show what the customer typed, with the errors; nothing was stored.
         stored = {**_stored_answers(invitation), **submitted}
-        return _form_page(request, invitation, stored=stored, errors=errors, status=400, step=step)
+        return _invitation_form_page(request, invitation, stored=stored, errors=errors, status=400, step=step)
     if request.headers.get("X-Requested-With") == "fetch":
         return HttpResponse(status=204)  # background autosave from answer.js
     if action == "submit":
@@ -238,11 +256,16 @@ def _values(questions, stored):
     return values
 
 
-def _form_page(request, invitation, stored, errors=None, saved=False, status=200, step=1):
-    locale = invitation.locale
-    survey = invitation.survey
-    errors = errors or {}
+def _invitation_form_page(request, invitation, **kwargs):
+    survey, program = invitation.survey, invitation.program
     questions = list(survey.questions.all())
+    return _form_page(request, survey, questions, invitation.locale, (program.pk, program.name), **kwargs)
+
+
+def _form_page(request, survey, questions, locale, program, stored, errors=None, saved=False, status=200, step=1):
+    """One question's screen. `survey` and `questions` are model instances or their cached
+    definitions (surveys.page_reads: same attributes); `program` is (id, name)."""
+    errors = errors or {}
     values = _values(questions, stored)
     asked = flow.visible_questions(questions, values) or questions[:1]
     names = [f"q{q.pk}" for q in asked]
@@ -261,7 +284,7 @@ def _form_page(request, invitation, stored, errors=None, saved=False, status=200
         "has_errors": bool(errors),
         "saved": saved,
     }
-    return _page(request, "surveys/answer.html", locale, context, status=status, program=invitation.program)
+    return _page(request, "surveys/answer.html", locale, context, status=status, program=program)
 
 
 def _question_context(survey, question, locale, stored, errors, band):
@@ -279,7 +302,9 @@ def _question_context(survey, question, locale, stored, errors, band):
     if question.type == Question.Type.RATING:
         context["low_label"] = question.localized("low_label", locale)
         context["high_label"] = question.localized("high_label", locale)
-        context["scale"] = [str(n) for n in range(question.scale_min, question.scale_max + 1)]
+        context["scale_options"] = _scale_options(
+            question, context["value"], context["low_label"], context["high_label"]
+        )
         context["scale_min"], context["scale_max"] = question.scale_min, question.scale_max
         context["wide"] = question.scale_max - question.scale_min >= 7
     elif question.type in (Question.Type.SINGLE, Question.Type.MULTIPLE):
@@ -288,6 +313,22 @@ def _question_context(survey, question, locale, stored, errors, band):
             for choice in question.choices or []
         ]
     return context
+
+
+def _scale_options(question, value, low_label, high_label):
+    """The scale's radio buttons, decided here rather than per option in the template (the
+    page's hottest loop): the value, checked or not, and the accessible name (the end
+    labels on the first and last)."""
+    numbers = [str(n) for n in range(question.scale_min, question.scale_max + 1)]
+    last = len(numbers) - 1
+    return [
+        {
+            "n": n,
+            "checked": n == value,
+            "label": f"{n} ({low_label})" if i == 0 else f"{n} ({high_label})" if i == last else n,
+        }
+        for i, n in enumerate(numbers)
+    ]
 
 
 @require_http_methods(["GET"])

@@ -16,9 +16,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from engagement import customers as customer_services
 from engagement import metrics, purchase_models
-from engagement.models import CustomerScore
+from engagement.errors import NotFound
+from engagement.metrics.customer_engagement import get_customer_engagement
 from engagement.partner_api.errors import ApiError
 from engagement.partner_api.params import DATE_SCHEMA, TIME_RANGE_MESSAGE, TIME_SCHEMA, in_time_range
 
@@ -146,7 +146,7 @@ def _fixed(value, places):
     return None if value is None else f"{value:.{places}f}"
 
 
-def _model_fields(value, fit, score):
+def _model_fields(value, fit_as_of, score):
     """The model's values (the customer's row under the fit) or, without one, the rule's churn risk."""
     if value is None:
         return {
@@ -163,7 +163,7 @@ def _model_fields(value, fit, score):
         "expected_purchases_365d": _fixed(value.expected_purchases_365d, 3),
         "expected_spend": None if value.expected_spend is None else str(value.expected_spend),
         "predicted_clv": None if value.predicted_clv is None else str(value.predicted_clv),
-        "as_of": fit.as_of.isoformat(),
+        "as_of": fit_as_of.isoformat(),
     }
 
 
@@ -225,29 +225,36 @@ class CustomerEngagementApi(APIView):
         responses={200: OutputSerializer},
     )
     def get(self, request, external_id):
-        customer = customer_services.get_customer(request.program, external_id)
-        as_of = parse_day(request, "as_of")
-        fit, value = purchase_models.get_customer_value(customer, as_of)
-        if as_of is not None and fit is None:
+        # One statement (engagement.metrics.customer_engagement). A bad as_of is reported
+        # after an unknown customer, as before: the customer's 404 comes first.
+        try:
+            as_of, bad_as_of = parse_day(request, "as_of"), None
+        except ApiError as exc:
+            as_of, bad_as_of = None, exc
+        found = get_customer_engagement(request.program.pk, external_id, as_of)
+        if found is None:
+            raise NotFound(f"No customer {external_id!r} in this program.")
+        if bad_as_of is not None:
+            raise bad_as_of
+        if as_of is not None and found.fit_as_of is None:
             raise ApiError(f"No usable model fit as of {as_of}.", code="unknown_fit", attr="as_of", status_code=404)
-        score = CustomerScore.objects.filter(customer=customer).first()
-        counts = customer.event_counts.order_by("type")
+        score = found.score
         return Response(
             {
-                **_model_fields(value, fit, score),
+                **_model_fields(found.value, found.fit_as_of, score),
                 "currency": request.program.currency,
-                "customer": customer.external_id,
+                "customer": found.external_id,
                 "engagement_score": str(score.engagement_score) if score else None,
                 "r_score": score.r_score if score else None,
                 "f_score": score.f_score if score else None,
                 "m_score": score.m_score if score else None,
                 "segment": score.segment if score else None,
                 "scored_at": score.scored_at.isoformat() if score else None,
-                "last_activity_at": customer.last_seen_at.isoformat() if customer.last_seen_at else None,
-                "event_count": customer.event_count,
-                "purchase_count": customer.purchase_count,
-                "revenue": str(customer.revenue),
-                "channels": {c.type: {"count": c.count, "last_at": c.last_at.isoformat()} for c in counts},
+                "last_activity_at": found.last_seen_at.isoformat() if found.last_seen_at else None,
+                "event_count": found.event_count,
+                "purchase_count": found.purchase_count,
+                "revenue": str(found.revenue),
+                "channels": {kind: {"count": count, "last_at": at.isoformat()} for kind, count, at in found.channels},
             }
         )
 
