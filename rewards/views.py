@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
 from engagement.models import Program
+from engagement.partner_api import keycache
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.checkout.evaluation import list_held_reservations
 from rewards.errors import RewardsError
@@ -41,6 +42,7 @@ def portal_login_required(view):
         if customer is None:
             return redirect("rewards_portal:login")
         request.customer = customer
+        request.portal_epoch = _prime_program(customer.program)
         # Dates and times read in the customer's own time zone (engagement.formatting).
         with timezone.override(customer.get_timezone()):
             response = view(request, *args, **kwargs)
@@ -48,6 +50,19 @@ def portal_login_required(view):
         return response
 
     return wrapper
+
+
+def _prime_program(program):
+    """The cache epoch of this request (engagement.partner_api.keycache), read once; the
+    program's rewards settings come from the per-process cache under it (RewardsSettings.
+    get_for reads them from the program object, fresh per request here)."""
+    epoch = keycache.read_epoch()
+    program._rewards_settings_cache = keycache.program_value(program, "rewards_settings", epoch, _load_settings)
+    return epoch
+
+
+def _load_settings(program):
+    return RewardsSettings.objects.get_or_create(program=program)[0]
 
 
 def _set_language(response, language):
@@ -126,14 +141,16 @@ def logout_view(request):
 @portal_login_required
 def dashboard_view(request):
     customer = request.customer
-    summary = balances.get_balance_summary(customer)
+    now = timezone.now()
+    # Balance, tier state and window points in one query; tiers and settings cached.
+    summary = balances.get_balance_summary(customer, now, with_tier=True)
     return render(
         request,
         "rewards/portal/dashboard.html",
         _ctx(
             request,
             summary=summary,
-            progress=tiers.get_tier_progress(customer),
+            progress=tiers.get_tier_progress(customer, now, summary=summary, epoch=request.portal_epoch),
             recent=activity.describe_entries(activity.list_activity(customer)[:5]),
         ),
     )
@@ -149,8 +166,10 @@ def history_view(request):
 
 @portal_login_required
 def catalogue_view(request):
-    items = catalogue.list_catalogue(request.customer.program, request.customer)
     summary = balances.get_balance_summary(request.customer)
+    items = catalogue.list_catalogue(
+        request.customer.program, request.customer, balance=summary["balance"], epoch=request.portal_epoch
+    )
     for item in items:
         item.points_to_go = max(0, item.points_cost - summary["balance"])
     return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, summary=summary))
