@@ -16,6 +16,7 @@ through the sample customers:
     engagement   GET /api/v1/customers/{id}/engagement   (partner key)
     survey page  GET /s/<token>/                        (an opened invitation)
 
+With --targets only those (by name prefix: --targets baseline,portal,catalogue).
 Prints requests/s, p50 and p99 per target (goal: p99 < 50 ms and >= 500 requests/s on each).
 Every response must be 200: any other status stops the run. Loopback only, bounded by
 --seconds; never part of the test suite.
@@ -101,6 +102,11 @@ def main():
     parser.add_argument("--workers", type=int, default=3, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free one)")
+    parser.add_argument(
+        "--targets",
+        default="",
+        help="comma-separated name prefixes of the targets to run, e.g. baseline,portal,catalogue (default: all)",
+    )
     args = parser.parse_args()
     if settings.EMBEDDED:
         raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/reads.py")
@@ -116,6 +122,11 @@ def main():
         "engagement API": [(f"/api/v1/customers/{ext}/engagement", api) for ext, _, _ in rows],
         "survey page": [(path, {}) for _, _, path in rows],
     }
+    if args.targets:
+        wanted = [prefix.strip() for prefix in args.targets.split(",") if prefix.strip()]
+        targets = {name: requests for name, requests in targets.items() if any(name.startswith(w) for w in wanted)}
+        if not targets:
+            raise SystemExit(f"--targets {args.targets!r} selects none of the targets")
     port = args.port or free_port()
     with gunicorn(port, args.workers, args.threads, env={"CONN_MAX_AGE": "600"}):
         # One pass over every request first: the first survey view writes "opened", and the

@@ -103,6 +103,14 @@ def _cached_items(program, epoch):
     return keycache.program_value(program, "reward_items", epoch, load)
 
 
+def _no_products():
+    """An evaluated empty result, as prefetch_related stores one (an unevaluated none()
+    would compile its SQL on every use)."""
+    empty = ProviderProduct.objects.none()
+    empty._result_cache, empty._prefetch_done = [], True
+    return empty
+
+
 def _live_items(program, now, epoch):
     """Per-request copies of the cached items that are active and in window now, in catalogue
     order, with stock, `available_codes` and provider products read live."""
@@ -136,7 +144,7 @@ def _live_items(program, now, epoch):
         if has_products:
             linked.append(item)
         else:
-            item._prefetched_objects_cache = {"provider_products": ProviderProduct.objects.none()}
+            item._prefetched_objects_cache = {"provider_products": _no_products()}
         items.append(item)
     prefetch_related_objects(linked, "provider_products")
     return items

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -89,10 +89,16 @@ def _tabs(request):
     """The tabs with `current`: "page" on the tab's own page, "true" on a page under it."""
     here = request.resolver_match.url_name if request.resolver_match else ""
     tabs = []
-    for name, label, children in TABS:
+    for (name, label, children), url in zip(TABS, _tab_urls(get_script_prefix()), strict=True):
         current = "page" if here == name else ("true" if here in children else "")
-        tabs.append({"url": reverse(f"rewards_portal:{name}"), "label": label, "current": current})
+        tabs.append({"url": url, "label": label, "current": current})
     return tabs
+
+
+@functools.cache
+def _tab_urls(script_prefix):
+    # The URLs depend on nothing but the prefix (no language in the path): reversed once.
+    return [reverse(f"rewards_portal:{name}") for name, _label, _children in TABS]
 
 
 def _ctx(request, **extra):
