@@ -157,7 +157,7 @@ def dashboard_view(request):
             request,
             summary=summary,
             progress=tiers.get_tier_progress(customer, now, summary=summary, epoch=request.portal_epoch),
-            recent=activity.describe_entries(activity.list_activity(customer)[:5]),
+            recent=activity.describe_entries(activity.list_recent_activity(customer, 5)),
         ),
     )
 

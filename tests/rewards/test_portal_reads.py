@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from engagement.partner_api import keycache
-from rewards import balances, ledger, tiers
+from rewards import activity, balances, ledger, tiers
 from rewards.models import RewardItem, RewardsSettings
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
 from tests.rewards.test_portal import signed_in_client
@@ -142,3 +142,16 @@ def test_a_signed_out_session_sees_no_cached_page(silver_alice):
     response = silver_alice.get("/portal/")
     assert response.status_code == 302 and response["Location"] == "/portal/login/"
     assert Client().get("/portal/rewards/").status_code == 302
+
+
+def test_recent_activity_is_the_start_of_the_full_list(acme, alice):
+    for n in range(7):
+        ledger.grant_points(customer=alice, points=10 + n, reason=f"Grant {n}", idempotency_key=f"g{n}")
+    earlier = timezone.now() - timedelta(days=3)
+    ledger.bulk_grant(acme, [ledger.Grant(alice, 99, "Earlier", "e", earned_at=earlier)])
+
+    recent = activity.list_recent_activity(alice, 5)
+
+    assert [entry.pk for entry in recent] == [entry.pk for entry in activity.list_activity(alice)[:5]]
+    assert [entry.points for entry in recent] == [16, 15, 14, 13, 12]
+    assert recent[0].message_params == {} and recent[0].created_at.tzinfo is not None
