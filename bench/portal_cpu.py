@@ -3,9 +3,10 @@
     scripts/services.sh run .venv/bin/python bench/portal_cpu.py [--requests 500] [--profile]
 
 A small program (the demo tiers and catalogue, one customer with eight grants, signed in)
-served by Django's test client with DEBUG off, no HTTP server: prints each page's statements
-(CaptureQueriesContext, once warm) and the median wall and CPU time per request over five
-rounds (CPU: this process only, not PostgreSQL's). --profile adds a cProfile of each page.
+served by Django's test client with DEBUG off, no HTTP server: prints each page's median wall
+and CPU time per request over five rounds, once warm (CPU: this process only, not
+PostgreSQL's; the statements per page are pinned by tests/rewards/test_portal_reads.py).
+--profile adds a cProfile of each page.
 Throwaway databases only; never part of the test suite.
 """
 
