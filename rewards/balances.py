@@ -8,14 +8,27 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from rewards.checkout.models import Reservation
-from rewards.models import EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
+from rewards.models import CustomerTier, EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
 
-def get_balance_summary(customer, now=None):
+def get_balance_summary(customer, now=None, *, with_tier=False):
     """Balance, pending, held and the soonest expiry (date and amount) within the program
-    setting, in one query (the portal home and the balance endpoint read it per request)."""
+    setting, in one query (the portal home and the balance endpoint read it per request).
+    `with_tier` adds, in the same query, the customer's tier state ("tier_id", "review_at":
+    None without a CustomerTier row) and "window_points", the points earned in the tier
+    window before `now` (as earned_since), for rewards.tiers.get_tier_progress."""
     now = now or timezone.now()
-    soon = RewardsSettings.get_for(customer.program).expiring_soon_days
+    rewards_settings = RewardsSettings.get_for(customer.program)
+    soon = rewards_settings.expiring_soon_days
+    tier_columns, tier_join = ", NULL, NULL, NULL", ""
+    if with_tier:
+        # earned_since's filter, written for the ledger_customer_timeline index.
+        tier_columns = f"""
+                   , state.tier_id, state.review_at,
+                   (SELECT sum(points) FROM {LedgerEntry._meta.db_table}
+                     WHERE customer_id = %(customer)s AND created_at >= %(since)s
+                       AND ((kind IN (%(earn)s, %(adjust)s) AND points > 0) OR kind = %(reverse)s))"""
+        tier_join = f"LEFT JOIN {CustomerTier._meta.db_table} state ON state.customer_id = %(customer)s"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -31,25 +44,33 @@ def get_balance_summary(customer, now=None):
                      WHERE customer_id = %(customer)s AND status = %(held)s),
                    (SELECT at FROM first),
                    (SELECT sum(remaining) FROM soon WHERE expires_at = (SELECT at FROM first)),
-                   (SELECT sum(remaining) FROM soon)
+                   (SELECT sum(remaining) FROM soon){tier_columns}
               FROM (SELECT 1) AS one
               LEFT JOIN {PointsAccount._meta.db_table} account ON account.customer_id = %(customer)s
+              {tier_join}
             """,
             {
                 "customer": customer.pk,
                 "available": PointsLot.Status.AVAILABLE,
                 "held": Reservation.Status.HELD,
                 "until": now + timedelta(days=soon),
+                "since": now - timedelta(days=rewards_settings.tier_window_days),
+                "earn": EntryKind.EARN,
+                "adjust": EntryKind.ADJUST,
+                "reverse": EntryKind.REVERSE,
             },
         )
-        balance, pending, held, first_at, first_points, total = cursor.fetchone()
-    return {
+        balance, pending, held, first_at, first_points, total, tier_id, review_at, earned = cursor.fetchone()
+    summary = {
         "balance": balance or 0,
         "pending": pending or 0,
         "held": int(held or 0),
         "expiring_soon": {"at": first_at, "points": int(first_points)} if first_at is not None else None,
         "expiring_soon_total": int(total or 0),
     }
+    if with_tier:
+        summary.update(tier_id=tier_id, review_at=review_at, window_points=max(0, int(earned or 0)))
+    return summary
 
 
 def list_upcoming_lots(customer, now=None, limit=5):

@@ -6,10 +6,15 @@ The segment comes from `customer.score.segment` (engagement scoring); a customer
 score has no segment.
 """
 
+import copy
+
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, Q, prefetch_related_objects
 from django.utils import timezone
 
+from engagement.partner_api import keycache
+from payouts.models import ProviderProduct
 from rewards.errors import ItemUnavailable, NotEligible, OutOfStock
 from rewards.models import RewardItem, RewardKind, VoucherCode
 from rewards.provider_rewards import is_withdrawn
@@ -54,31 +59,95 @@ def available_stock(item):
     return item.stock
 
 
-def list_catalogue(program, customer=None, now=None, *, include_ineligible=True):
+def list_catalogue(program, customer=None, now=None, *, include_ineligible=True, balance=None, epoch=None):
     """Active items of the program in window, each annotated with `available_codes` and,
-    with a customer, `eligibility` (None or the error) and `affordable`."""
+    with a customer, `eligibility` (None or the error) and `affordable` (against `balance`
+    when the caller has read it, else the customer's account).
+
+    With `epoch` (engagement.partner_api.keycache, read at the start of the request) the
+    items' descriptive rows come from the per-process cache, and only what changes without
+    a signal is read live, in one statement (_live_items): which items are active and in
+    window, stock, unused codes, and the provider products of the items linked to some."""
     now = now or timezone.now()
-    items = (
-        RewardItem.objects.filter(program=program, active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .annotate(available_codes=Count("codes", filter=Q(codes__status=VoucherCode.Status.AVAILABLE)))
-        .select_related("program")
-        .prefetch_related("provider_products")
-    )
+    if epoch is None:
+        items = list(
+            RewardItem.objects.filter(program=program, active=True)
+            .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .annotate(available_codes=Count("codes", filter=Q(codes__status=VoucherCode.Status.AVAILABLE)))
+            .select_related("program")
+            .prefetch_related("provider_products")
+        )
+    else:
+        items = _live_items(program, now, epoch)
     result = []
-    balance = None
-    if customer is not None:
+    if customer is not None and balance is None:
         from rewards.models import PointsAccount
 
         account = PointsAccount.objects.filter(customer=customer).first()
         balance = account.balance if account else 0
     for item in items:
         item.eligibility = eligibility_error(item, customer, now) if customer is not None else None
-        item.affordable = balance is None or balance >= item.points_cost
+        item.affordable = customer is None or balance >= item.points_cost
         if include_ineligible or item.eligibility is None:
             result.append(item)
     return result
+
+
+def _cached_items(program, epoch):
+    """{id: item} of all the program's items (no provider products), shared and read-only."""
+
+    def load(program):
+        return {item.pk: item for item in RewardItem.objects.filter(program=program)}
+
+    return keycache.program_value(program, "reward_items", epoch, load)
+
+
+def _no_products():
+    """An evaluated empty result, as prefetch_related stores one (an unevaluated none()
+    would compile its SQL on every use)."""
+    empty = ProviderProduct.objects.none()
+    empty._result_cache, empty._prefetch_done = [], True
+    return empty
+
+
+def _live_items(program, now, epoch):
+    """Per-request copies of the cached items that are active and in window now, in catalogue
+    order, with stock, `available_codes` and provider products read live."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock,
+                   (SELECT count(*) FROM {VoucherCode._meta.db_table} code
+                     WHERE code.item_id = item.id AND code.status = %(available)s),
+                   EXISTS (SELECT 1 FROM {RewardItem.provider_products.through._meta.db_table} link
+                            WHERE link.rewarditem_id = item.id)
+              FROM {RewardItem._meta.db_table} item
+             WHERE item.program_id = %(program)s AND item.active
+               AND (item.valid_from IS NULL OR item.valid_from <= %(now)s)
+               AND (item.valid_until IS NULL OR item.valid_until > %(now)s)
+             ORDER BY item.position, item.points_cost, item.id
+            """,
+            {"program": program.pk, "available": VoucherCode.Status.AVAILABLE, "now": now},
+        )
+        rows = cursor.fetchall()
+    cached = _cached_items(program, epoch)
+    if any(row[0] not in cached for row in rows):  # created after this epoch was read: load again
+        keycache.clear_local()
+        cached = _cached_items(program, epoch)
+    items, linked = [], []
+    for item_id, active, valid_from, valid_until, stock, codes, has_products in rows:
+        item = copy.copy(cached[item_id])  # own attributes per request; the shared row stays as is
+        item.active, item.valid_from, item.valid_until, item.stock = active, valid_from, valid_until, stock
+        item.available_codes = codes
+        item.program = program
+        if has_products:
+            linked.append(item)
+        else:
+            item._prefetched_objects_cache = {"provider_products": _no_products()}
+        items.append(item)
+    prefetch_related_objects(linked, "provider_products")
+    return items
 
 
 def get_item(program, item_id):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from engagement.event_schema import CleanEvent
 from engagement.ingest import record_events
 from engagement.models import Customer
+from engagement.partner_api import keycache
 from engagement.webhooks.events import record_webhook_events
 from rewards import grant_batch
 from rewards.balances import earned_since
@@ -164,20 +165,41 @@ def _record_changes(program, moves, now):
     record_webhook_events(program, "tier.changed", payloads, idempotency_keys=keys)
 
 
-def get_tier_progress(customer, now=None):
+def list_program_tiers(program, epoch=None):
+    """The program's tiers by min_points; with `epoch` (engagement.partner_api.keycache, read
+    at the start of the request) from the per-process cache: shared, read-only."""
+
+    def load(program):
+        return list(Tier.objects.filter(program=program).order_by("min_points"))
+
+    return load(program) if epoch is None else keycache.program_value(program, "tiers", epoch, load)
+
+
+def get_tier_progress(customer, now=None, *, summary=None, epoch=None):
     """For the portal: tier, next tier and points to it, and the downgrade notice if any.
 
     The notice counts the points that will still be in the window on the review date.
+    `summary` is the customer's get_balance_summary(with_tier=True) at the same `now` (the
+    tier state and window points come from it instead of two more queries); `epoch` reads
+    the tiers from the per-process cache (list_program_tiers).
     """
     now = now or timezone.now()
     program = customer.program
-    tiers = list(Tier.objects.filter(program=program).order_by("min_points"))
-    state = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
-    current = state.tier if state else None
+    tiers = list_program_tiers(program, epoch)
     window = RewardsSettings.get_for(program).tier_window_days
     from django.db.models import Q
 
-    earned = earned_since(Q(customer=customer), now - timedelta(days=window)).get(customer.pk, 0)
+    if summary is None:
+        state = CustomerTier.objects.filter(customer=customer).select_related("tier").first()
+        current = state.tier if state else None
+        review_at = state.review_at if state else None
+        earned = earned_since(Q(customer=customer), now - timedelta(days=window)).get(customer.pk, 0)
+    else:
+        by_id = {tier.pk: tier for tier in tiers}
+        tier_id, review_at, earned = summary["tier_id"], summary["review_at"], summary["window_points"]
+        current = by_id.get(tier_id) if tier_id is not None else None
+        if tier_id is not None and current is None:  # not among the cached tiers: read it
+            current = Tier.objects.filter(pk=tier_id).first()
     higher = [t for t in tiers if current is None or t.min_points > current.min_points]
     nxt = higher[0] if higher else None
     progress = {
@@ -189,16 +211,16 @@ def get_tier_progress(customer, now=None):
         "downgrade": None,
     }
     today = timezone.localdate(now, program_timezone(program))
-    if current is not None and state.review_at and (state.review_at - today).days <= DOWNGRADE_NOTICE_DAYS:
+    if current is not None and review_at and (review_at - today).days <= DOWNGRADE_NOTICE_DAYS:
         review_start = timezone.make_aware(
-            timezone.datetime.combine(state.review_at, timezone.datetime.min.time()), program_timezone(program)
+            timezone.datetime.combine(review_at, timezone.datetime.min.time()), program_timezone(program)
         ) - timedelta(days=window)
         kept = earned_since(Q(customer=customer), max(review_start, now - timedelta(days=window))).get(customer.pk, 0)
         if kept < current.min_points:
             lower = [t for t in tiers if t.min_points < current.min_points]
             progress["downgrade"] = {
                 "to": lower[-1] if lower else None,
-                "on": state.review_at,
+                "on": review_at,
                 "points_needed": current.min_points - kept,
             }
     return progress

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from engagement.customers import update_customer
 from engagement.models import Program
+from engagement.partner_api import keycache
 from rewards import activity, balances, catalogue, portal_auth, redemptions, referrals, scannable, tiers
 from rewards.checkout.evaluation import list_held_reservations
 from rewards.errors import RewardsError
@@ -41,6 +42,7 @@ def portal_login_required(view):
         if customer is None:
             return redirect("rewards_portal:login")
         request.customer = customer
+        request.portal_epoch = _prime_program(customer.program)
         # Dates and times read in the customer's own time zone (engagement.formatting).
         with timezone.override(customer.get_timezone()):
             response = view(request, *args, **kwargs)
@@ -48,6 +50,19 @@ def portal_login_required(view):
         return response
 
     return wrapper
+
+
+def _prime_program(program):
+    """The cache epoch of this request (engagement.partner_api.keycache), read once; the
+    program's rewards settings come from the per-process cache under it (RewardsSettings.
+    get_for reads them from the program object, fresh per request here)."""
+    epoch = keycache.read_epoch()
+    program._rewards_settings_cache = keycache.program_value(program, "rewards_settings", epoch, _load_settings)
+    return epoch
+
+
+def _load_settings(program):
+    return RewardsSettings.objects.get_or_create(program=program)[0]
 
 
 def _set_language(response, language):
@@ -74,10 +89,16 @@ def _tabs(request):
     """The tabs with `current`: "page" on the tab's own page, "true" on a page under it."""
     here = request.resolver_match.url_name if request.resolver_match else ""
     tabs = []
-    for name, label, children in TABS:
+    for (name, label, children), url in zip(TABS, _tab_urls(get_script_prefix()), strict=True):
         current = "page" if here == name else ("true" if here in children else "")
-        tabs.append({"url": reverse(f"rewards_portal:{name}"), "label": label, "current": current})
+        tabs.append({"url": url, "label": label, "current": current})
     return tabs
+
+
+@functools.cache
+def _tab_urls(script_prefix):
+    # The URLs depend on nothing but the prefix (no language in the path): reversed once.
+    return [reverse(f"rewards_portal:{name}") for name, _label, _children in TABS]
 
 
 def _ctx(request, **extra):
@@ -126,15 +147,17 @@ def logout_view(request):
 @portal_login_required
 def dashboard_view(request):
     customer = request.customer
-    summary = balances.get_balance_summary(customer)
+    now = timezone.now()
+    # Balance, tier state and window points in one query; tiers and settings cached.
+    summary = balances.get_balance_summary(customer, now, with_tier=True)
     return render(
         request,
         "rewards/portal/dashboard.html",
         _ctx(
             request,
             summary=summary,
-            progress=tiers.get_tier_progress(customer),
-            recent=activity.describe_entries(activity.list_activity(customer)[:5]),
+            progress=tiers.get_tier_progress(customer, now, summary=summary, epoch=request.portal_epoch),
+            recent=activity.describe_entries(activity.list_recent_activity(customer, 5)),
         ),
     )
 
@@ -149,8 +172,10 @@ def history_view(request):
 
 @portal_login_required
 def catalogue_view(request):
-    items = catalogue.list_catalogue(request.customer.program, request.customer)
     summary = balances.get_balance_summary(request.customer)
+    items = catalogue.list_catalogue(
+        request.customer.program, request.customer, balance=summary["balance"], epoch=request.portal_epoch
+    )
     for item in items:
         item.points_to_go = max(0, item.points_cost - summary["balance"])
     return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, summary=summary))

@@ -143,6 +143,7 @@ def put(hashed_key: str, epoch: str, key: Any) -> None:
 def clear_local() -> None:
     with _lock:
         _entries.clear()
+        _programs.clear()
 
 
 def bump() -> None:
@@ -166,3 +167,41 @@ def changed(sender: Any = None, **kwargs: Any) -> None:
 
 def now() -> float:
     return time.time()
+
+
+# --- Program-level rows of the customer portal, under the same epoch -----------------------
+# Rows that change only through save()/delete() (admin, services), whose signals below bump
+# the epoch: a program's rewards settings, tiers and catalogue items. Never per-customer
+# state, and never a column written by a queryset update(): an item's stock, voucher codes
+# and provider products (payouts.catalogue) are read live by rewards.catalogue.
+
+_programs: dict[tuple[str, int], tuple[str, Any, float]] = {}  # (name, program id) -> (epoch, value, stored at)
+
+
+def program_value(program: Any, name: str, epoch: str, load: Any) -> Any:
+    """`load(program)` cached per process under `epoch`, which the caller read (once per
+    request) before reading the database, as for keys. The value is shared by threads and
+    requests: read-only."""
+    entry = _programs.get((name, program.pk))
+    if entry is not None and entry[0] == epoch:
+        if settings.REDIS_URL or time.monotonic() - entry[2] <= LOCAL_TTL:
+            return entry[1]
+    value = load(program)
+    with _lock:
+        if len(_programs) >= MAX_ENTRIES:
+            _programs.clear()
+        _programs[(name, program.pk)] = (epoch, value, time.monotonic())
+    return value
+
+
+def _connect_program_rows() -> None:
+    """Tiers and catalogue items bump the epoch on every committed change (lazy senders: the
+    apps may load after this module)."""
+    from django.db.models.signals import post_delete, post_save
+
+    for label in ("rewards.Tier", "rewards.RewardItem"):
+        post_save.connect(changed, sender=label, dispatch_uid=f"keycache-{label}", weak=False)
+        post_delete.connect(changed, sender=label, dispatch_uid=f"keycache-{label}-del", weak=False)
+
+
+_connect_program_rows()

@@ -1,0 +1,86 @@
+"""Portal home and catalogue in-process: Python CPU per request.
+
+    scripts/services.sh run .venv/bin/python bench/portal_cpu.py [--requests 500] [--profile]
+
+A small program (the demo tiers and catalogue, one customer with eight grants, signed in)
+served by Django's test client with DEBUG off, no HTTP server: prints each page's median wall
+and CPU time per request over five rounds, once warm (CPU: this process only, not
+PostgreSQL's; the statements per page are pinned by tests/rewards/test_portal_reads.py).
+--profile adds a cProfile of each page.
+Throwaway databases only; never part of the test suite.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+from common import django_setup  # noqa: E402
+
+django_setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from engagement.models import Customer, Program  # noqa: E402
+from rewards import demo as rewards_demo  # noqa: E402
+from rewards import ledger  # noqa: E402
+from rewards.portal_auth import SESSION_KEY  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if settings.EMBEDDED:
+        raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/portal_cpu.py")
+    call_command("migrate", verbosity=0)
+    program = Program.objects.create(name="Bench portal", slug="bench-portal", currency="MYR")
+    rewards_demo.ensure_tiers(program)
+    rewards_demo.ensure_catalogue(program)
+    customer = Customer.objects.create(program=program, external_id="c1", email="c1@example.com", locale="en")
+    for n in range(8):
+        ledger.grant_points(customer=customer, points=100 + n, reason="bench", idempotency_key=f"bench-{n}")
+    session = SessionStore()
+    session[SESSION_KEY] = customer.pk
+    session.create()
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    rounds = 5
+    for path in ("/portal/", "/portal/rewards/"):
+        if client.get(path).status_code != 200:
+            raise SystemExit(f"{path}: not 200")
+        if client.get(path).status_code != 200:  # warm
+            raise SystemExit(f"{path}: not 200 once warm")
+        walls, cpus = [], []
+        for _ in range(rounds):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(args.requests // rounds):
+                client.get(path)
+            walls.append((time.perf_counter() - wall) / (args.requests // rounds) * 1000)
+            cpus.append((time.process_time() - cpu) / (args.requests // rounds) * 1000)
+        print(
+            f"{path:<18}median wall {statistics.median(walls):.2f} ms, "
+            f"median CPU {statistics.median(cpus):.2f} ms per request"
+        )
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(args.requests // rounds):
+                client.get(path)
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Portal home and catalogue under load: what each request reads (pinned query counts), and
+that program-level rows served from the per-process cache (rewards settings, tiers, catalogue
+items; engagement.partner_api.keycache) never hide a change from the next request."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from engagement.partner_api import keycache
+from rewards import activity, balances, ledger, tiers
+from rewards.models import RewardItem, RewardsSettings
+from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
+from tests.rewards.test_portal import signed_in_client
+
+pytestmark = pytest.mark.django_db
+
+
+def another_process_changes_something():
+    """What `bump()` in another web process looks like from here: Redis's epoch moves, this
+    process's own entries stay."""
+    keycache._redis().set(keycache.EPOCH_KEY, "from-another-process")
+
+
+@pytest.fixture
+def silver_alice(acme, alice):
+    """Alice with 1,234 points, Silver (Gold at 2,000), signed in."""
+    make_tiers(acme)
+    ledger.grant_points(customer=alice, points=1234, reason="Welcome", idempotency_key="w")
+    tiers.recompute_tiers(acme)
+    return signed_in_client(alice)
+
+
+def test_portal_home_reads_four_statements_once_warm(silver_alice, django_assert_num_queries):
+    silver_alice.get("/portal/")  # loads the program's settings and tiers into the cache
+    # Session, customer with program, balance with tier state and window points, activity.
+    with django_assert_num_queries(4):
+        html = silver_alice.get("/portal/").content.decode()
+    assert 'data-testid="balance">1,234<' in html
+    assert 'data-testid="tier">Silver<' in html
+    assert "Earn 766 more points to reach Gold." in html
+    assert 'value="61"' in html  # 1,234 of 2,000
+
+
+def test_catalogue_reads_four_statements_once_warm(acme, alice, django_assert_num_queries):
+    ledger.grant_points(customer=alice, points=150, reason="Welcome", idempotency_key="w")
+    RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120, stock=3)
+    RewardItemFactory(program=acme, title_en="Umbrella", points_cost=400)
+    voucher = VoucherItemFactory(program=acme, title_en="Free kopi", points_cost=50)
+    VoucherCodeFactory(item=voucher)
+    client = signed_in_client(alice)
+    client.get("/portal/rewards/")
+    # Session, customer with program, balance summary, the items' live columns.
+    with django_assert_num_queries(4):
+        html = client.get("/portal/rewards/").content.decode()
+    order = ["Free kopi", "Tote bag", "Umbrella"]  # by cost
+    assert sorted(order, key=html.index) == order
+    assert html.count('class="button primary"') == 2  # two Redeem buttons
+    assert "250 points to go" in html
+
+
+def test_catalogue_changes_are_visible_on_the_next_request(acme, alice):
+    ledger.grant_points(customer=alice, points=500, reason="Welcome", idempotency_key="w")
+    bag = RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120, stock=1)
+    umbrella = RewardItemFactory(program=acme, title_en="Umbrella", points_cost=400)
+    client = signed_in_client(alice)
+    assert "120 points" in client.get("/portal/rewards/").content.decode()
+
+    # A price change (save: the epoch moves) and the last unit taken (a queryset update, as
+    # a redemption does: read live).
+    bag.points_cost = 130
+    bag.save()
+    RewardItem.objects.filter(pk=bag.pk).update(stock=0)
+    html = client.get("/portal/rewards/").content.decode()
+    assert "130 points" in html and "120 points" not in html
+    assert "This reward is out of stock." in html
+
+    # Withdrawn by staff, and a new reward added.
+    umbrella.active = False
+    umbrella.save()
+    RewardItemFactory(program=acme, title_en="Flask", points_cost=90)
+    html = client.get("/portal/rewards/").content.decode()
+    assert "Umbrella" not in html
+    assert "Flask" in html
+
+
+def test_an_item_changed_by_another_process_reaches_this_one_through_the_epoch(acme, alice):
+    bag = RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120)
+    client = signed_in_client(alice)
+    assert "120 points" in client.get("/portal/rewards/").content.decode()
+    # Another process's save: the row (no signal here) and, once committed, the epoch.
+    RewardItem.objects.filter(pk=bag.pk).update(points_cost=140)
+    another_process_changes_something()
+    assert "140 points" in client.get("/portal/rewards/").content.decode()
+
+
+def test_settings_and_tier_changes_are_visible_on_the_next_request(acme, alice):
+    make_tiers(acme)
+    # 300 points earned 10 days ago, 100 today.
+    ledger.bulk_grant(acme, [ledger.Grant(alice, 300, "old", "old", earned_at=timezone.now() - timedelta(days=10))])
+    ledger.grant_points(customer=alice, points=100, reason="Welcome", idempotency_key="w")
+    tiers.recompute_tiers(acme)  # Bronze
+    client = signed_in_client(alice)
+    assert "Earn 100 more points to reach Silver." in client.get("/portal/").content.decode()
+
+    settings = RewardsSettings.get_for(acme)
+    settings.tier_window_days = 5
+    settings.save()
+    assert "Earn 400 more points to reach Silver." in client.get("/portal/").content.decode()
+
+    silver = acme.tiers.get(name="Silver")
+    silver.min_points = 450
+    silver.save()
+    assert "Earn 350 more points to reach Silver." in client.get("/portal/").content.decode()
+
+
+def test_tier_progress_from_the_summary_is_the_same_as_read_alone(acme, alice):
+    # Given a Gold customer whose review is near and who will not keep enough points
+    make_tiers(acme)
+    now = timezone.now()
+    ledger.bulk_grant(acme, [ledger.Grant(alice, 2500, "old", "old", earned_at=now - timedelta(days=350))])
+    ledger.grant_points(customer=alice, points=700, reason="Recent", idempotency_key="r")
+    tiers.recompute_tiers(acme)
+    alice.tier_status.review_at = (now + timedelta(days=30)).date()
+    alice.tier_status.save()
+
+    alone = tiers.get_tier_progress(alice, now)
+    summary = balances.get_balance_summary(alice, now, with_tier=True)
+    combined = tiers.get_tier_progress(alice, now, summary=summary, epoch=keycache.read_epoch())
+
+    assert combined == alone
+    assert alone["tier"].name == "Gold"
+    assert alone["window_points"] == 3200
+    assert alone["downgrade"]["to"].name == "Silver"
+    assert alone["downgrade"]["points_needed"] == alone["tier"].min_points - 700
+
+
+def test_a_signed_out_session_sees_no_cached_page(silver_alice):
+    assert silver_alice.get("/portal/").status_code == 200
+    silver_alice.post("/portal/logout/")
+    response = silver_alice.get("/portal/")
+    assert response.status_code == 302 and response["Location"] == "/portal/login/"
+    assert Client().get("/portal/rewards/").status_code == 302
+
+
+def test_recent_activity_is_the_start_of_the_full_list(acme, alice):
+    for n in range(7):
+        ledger.grant_points(customer=alice, points=10 + n, reason=f"Grant {n}", idempotency_key=f"g{n}")
+    earlier = timezone.now() - timedelta(days=3)
+    ledger.bulk_grant(acme, [ledger.Grant(alice, 99, "Earlier", "e", earned_at=earlier)])
+
+    recent = activity.list_recent_activity(alice, 5)
+
+    assert [entry.pk for entry in recent] == [entry.pk for entry in activity.list_activity(alice)[:5]]
+    assert [entry.points for entry in recent] == [16, 15, 14, 13, 12]
+    assert recent[0].message_params == {} and recent[0].created_at.tzinfo is not None
