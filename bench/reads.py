@@ -87,8 +87,6 @@ def prepare(customers, events, sample):
     return program, key, rows
 
 
-
-
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
