@@ -9,6 +9,7 @@ every language (Babel's default numbering system), as the programs' receipts pri
 """
 
 import datetime
+import functools
 import zoneinfo
 from decimal import Decimal
 
@@ -27,8 +28,15 @@ def babel_locale(language: str | None = None, tz_name: str | None = None) -> Loc
     """The CLDR locale for `language` (default: the active one) in the territory of `tz_name`
     (default: the active time zone; Malaysia when it has no territory, e.g. UTC)."""
     language = (language or get_language() or "en").split("-")[0].split("_")[0]
+    return _locale(language, _zone_name(tz_name))
+
+
+@functools.lru_cache(maxsize=256)
+def _locale(language: str, zone: str) -> Locale:
+    # Cached: a pair CLDR does not know (ar_MY) raised and caught UnknownLocaleError on every
+    # call, ~75 µs each, several per catalogue item on an Arabic page. Locales are read-only.
     territories = get_global("zone_territories")
-    territory = territories.get(_zone_name(tz_name)) or territories.get(DEFAULT_TIMEZONE)
+    territory = territories.get(zone) or territories.get(DEFAULT_TIMEZONE)
     if territory and territory.isalpha():
         try:
             return Locale(language, territory)
