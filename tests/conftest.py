@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from tests.factories import CustomerFactory, ProgramFactory
@@ -38,6 +39,10 @@ def _clear_cache():
     cache.clear()  # Redis: also the API's epoch and rate counters
     keycache.clear_local()
     yield
+    # A request through the test client leaves its language (and a view its time zone) active
+    # in this thread: the next test must start from the defaults, whatever ran before it.
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture
