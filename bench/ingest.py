@@ -10,6 +10,7 @@ Prints events/s for both and the ratio. No Celery worker runs, so only ingestion
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
@@ -20,6 +21,10 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import django_setup, free_port, gunicorn, load  # noqa: E402
 
+# Ingestion alone, with no worker processing: the backlog would grow past EVENTS_MAX_BACKLOG
+# and POST /events answer 429 (engagement.backlog). bench/scale.py, which imports this, posts
+# at full speed too; bench/pipeline.py has its own --max-backlog.
+os.environ.setdefault("EVENTS_MAX_BACKLOG", "0")
 django_setup(api_rate_limit="1000000/min")
 
 from django.conf import settings  # noqa: E402
