@@ -124,18 +124,19 @@ def clear_definitions() -> None:
         _definitions.clear()
 
 
+def form_values(value_int, value_text, value_choices) -> list[str]:
+    """A saved answer as the form's values: the number, else the choices, else the text."""
+    if value_int is not None:
+        return [str(value_int)]
+    if value_choices:
+        return list(value_choices)
+    return [value_text]
+
+
 def _stored(answers_json: str | None) -> dict[str, list[str]]:
-    """As surveys.views._stored_answers: an int, else the choices, else the text."""
-    stored = {}
-    for question_id, value_int, value_text, value_choices in json.loads(answers_json) if answers_json else ():
-        if value_int is not None:
-            values = [str(value_int)]
-        elif value_choices:
-            values = list(value_choices)
-        else:
-            values = [value_text]
-        stored[f"q{question_id}"] = values
-    return stored
+    """Saved answers as form values: {"q12": ["7"], ...} (as surveys.views._stored_answers)."""
+    rows = json.loads(answers_json) if answers_json else ()
+    return {f"q{question_id}": form_values(*values) for question_id, *values in rows}
 
 
 def read_later_view(signed_token: str, now: datetime) -> LaterView | None:

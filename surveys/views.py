@@ -103,26 +103,23 @@ def answer_page(request, token):
                 saved="saved" in request.GET,
                 step=_step(request.GET),
             )
-        try:
-            invitation = resolve_invitation(token)
-        except LinkProblem as problem:
-            return _problem(request, problem.kind, token=token)
-        try:
-            open_invitation(invitation)
-        except LinkProblem as problem:
-            return _problem(request, problem.kind, invitation, token=token)
-        return _invitation_form_page(
-            request,
-            invitation,
-            stored=_stored_answers(invitation),
-            saved="saved" in request.GET,
-            step=_step(request.GET),
-        )
     try:
         invitation = resolve_invitation(token)
     except LinkProblem as problem:
         return _problem(request, problem.kind, token=token)
-    return _submit(request, token, invitation)
+    if request.method == "POST":
+        return _submit(request, token, invitation)
+    try:
+        open_invitation(invitation)
+    except LinkProblem as problem:
+        return _problem(request, problem.kind, invitation, token=token)
+    return _invitation_form_page(
+        request,
+        invitation,
+        stored=_stored_answers(invitation),
+        saved="saved" in request.GET,
+        step=_step(request.GET),
+    )
 
 
 def _step(data):
@@ -228,16 +225,10 @@ def _stored_answers(invitation):
     response = getattr(invitation, "response", None)
     if response is None:
         return {}
-    stored = {}
-    for answer in response.answers.all():
-        if answer.value_int is not None:
-            values = [str(answer.value_int)]
-        elif answer.value_choices:
-            values = list(answer.value_choices)
-        else:
-            values = [answer.value_text]
-        stored[f"q{answer.question_id}"] = values
-    return stored
+    return {
+        f"q{a.question_id}": page_reads.form_values(a.value_int, a.value_text, a.value_choices)
+        for a in response.answers.all()
+    }
 
 
 def _values(questions, stored):
