@@ -94,13 +94,14 @@ def list_catalogue(program, customer=None, now=None, *, include_ineligible=True,
     return result
 
 
+def _load_items(program):
+    """{id: item} of all the program's items (no provider products)."""
+    return {item.pk: item for item in RewardItem.objects.filter(program=program)}
+
+
 def _cached_items(program, epoch):
-    """{id: item} of all the program's items (no provider products), shared and read-only."""
-
-    def load(program):
-        return {item.pk: item for item in RewardItem.objects.filter(program=program)}
-
-    return keycache.program_value(program, "reward_items", epoch, load)
+    """_load_items from the per-process cache under `epoch`: shared and read-only."""
+    return keycache.program_value(program, "reward_items", epoch, _load_items)
 
 
 def _no_products():
@@ -132,9 +133,10 @@ def _live_items(program, now, epoch):
         )
         rows = cursor.fetchall()
     cached = _cached_items(program, epoch)
-    if any(row[0] not in cached for row in rows):  # created after this epoch was read: load again
-        keycache.clear_local()
-        cached = _cached_items(program, epoch)
+    if any(row[0] not in cached for row in rows):
+        # An item created after this request read its epoch: read them all, this once (the
+        # creation moved the epoch, so the next request reloads the cache itself).
+        cached = _load_items(program)
     items, linked = [], []
     for item_id, active, valid_from, valid_until, stock, codes, has_products in rows:
         item = copy.copy(cached[item_id])  # own attributes per request; the shared row stays as is

@@ -156,3 +156,17 @@ def test_recent_activity_is_the_start_of_the_full_list(acme, alice):
     assert [entry.pk for entry in recent] == [entry.pk for entry in activity.list_activity(alice)[:5]]
     assert [entry.points for entry in recent] == [16, 15, 14, 13, 12]
     assert recent[0].message_params == {} and recent[0].created_at.tzinfo is not None
+
+
+def test_an_item_created_without_a_signal_is_listed_by_the_next_request(acme, alice):
+    # Given a warm catalogue cache, then an item created by bulk_create (no signal: the epoch
+    # does not move, the cached rows do not know it)
+    RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120)
+    client = signed_in_client(alice)
+    client.get("/portal/rewards/")
+    RewardItem.objects.bulk_create([RewardItem(program=acme, kind="merchandise", title_en="Umbrella", points_cost=80)])
+
+    html = client.get("/portal/rewards/").content.decode()
+
+    # Then the live statement finds it and the page lists it with the others, by cost
+    assert sorted(["Umbrella", "Tote bag"], key=html.index) == ["Umbrella", "Tote bag"]
