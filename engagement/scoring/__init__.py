@@ -80,6 +80,7 @@ __all__ = [
 
 EVENTS = Event._meta.db_table
 QUEUE = ScoringQueueEntry._meta.db_table
+CUSTOMER_COUNT = f"(SELECT COUNT(*) FROM {CUSTOMERS} WHERE program_id = %(program)s)"
 ADVISORY_LOCK_BASE = 7_310_000_000  # + program id: one scoring pass per program at a time
 QUEUE_BATCH = 5000
 SCORING_WORK_MEM = "256MB"
@@ -143,7 +144,9 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     if not incremental:
         params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
     scored = scores_sql(program, params, incremental, scan_all)
-    ctes = [f"n AS MATERIALIZED (SELECT n.*, {flags_sql('n')} FROM ({scored}) n)"]
+    # Not MATERIALIZED: a live pass reads it once (into `w`), so it is not stored whole
+    # (100,000 rows of ~430 bytes); OFFSET 0 keeps each flag computed once per row.
+    ctes = [f"n AS (SELECT n.*, {flags_sql('n')} FROM ({scored}) n OFFSET 0)"]
     transitions, written = "NULL", "0"
     first_of_day, all_rows = snapshots
     if write_current:
@@ -164,12 +167,15 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
         ]
         transitions = "(SELECT array_agg(id) FROM recorded)"
         written = "(SELECT COUNT(*) FROM updated) + (SELECT COUNT(*) FROM inserted)"
+    # A full pass scores each of the program's customers: counted from the customers in this
+    # same statement (one snapshot), so that `n` is not read a second time.
+    scored_count = f"(SELECT COUNT(*) FROM n WHERE {targets})" if incremental else CUSTOMER_COUNT
     every_snapshot = all_rows or not write_current
     source, where = ("n", targets) if every_snapshot else ("w", "TRUE")
     snapshot_rows = snapshots_sql(source, where, first_of_day=first_of_day, everyone=every_snapshot)
     ctes.append(f"snapshots AS ({snapshot_rows})")
     cursor.execute(
-        f"WITH {', '.join(ctes)} SELECT (SELECT COUNT(*) FROM n WHERE {targets}), {transitions}, {written}",
+        f"WITH {', '.join(ctes)} SELECT {scored_count}, {transitions}, {written}",
         params,
     )
     scored, transition_ids, written = cursor.fetchone()
