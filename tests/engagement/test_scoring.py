@@ -459,3 +459,23 @@ def test_churn_bands_move_at_their_edges_only(acme):
 
     assert risks == ["0.299", "0.300", "0.399", "0.400", "1.000"]
     assert list(moves) == [("", "0.2"), ("0.2", "0.3"), ("0.3", "0.4"), ("0.4", "1.0")]
+
+
+def test_a_pass_counts_and_writes_only_its_own_programs_customers(acme, globex):
+    # Given two customers of acme, one with an event, and one scored customer of globex
+    alice, bob = person(acme, "alice"), person(acme, "bob")
+    ev(alice, "page_view", 1, url="/")
+    carol = person(globex, "carol")
+    scoring.rescore_program(globex, now=NOW)
+    carol_before = score_of(carol)
+
+    # When acme is scored, then again as of a day later (only alice's churn risk drifts)
+    first = scoring.rescore_program(acme, now=NOW)
+    nightly = scoring.rescore_program(acme, now=NOW + timedelta(days=1))
+
+    # Then each pass counts acme's two customers, and globex's row is untouched
+    assert (first.customers, first.scores_written) == (2, 2)
+    assert (nightly.customers, nightly.scores_written) == (2, 1)
+    assert (score_of(alice).churn_risk, score_of(bob).churn_risk) == (Decimal("0.022"), Decimal("1.000"))
+    assert score_of(carol).updated_at == carol_before.updated_at
+    assert CustomerScore.objects.filter(program=globex).count() == 1
