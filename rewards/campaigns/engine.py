@@ -183,7 +183,8 @@ def lock_customers(customer_ids):
         with connection.cursor() as cursor:
             # One array parameter, not an IN list of hundreds built and quoted by Django.
             cursor.execute(
-                f"SELECT id FROM {Customer._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
+                " ORDER BY id FOR NO KEY UPDATE",
                 [sorted(customer_ids)],
             )
 
@@ -351,11 +352,10 @@ def insert_effects(campaign, rows):
 
 
 def load_customers(campaign, customer_ids):
-    table = Customer._meta.db_table
-    # id = ANY(array): one parameter, not an IN list of hundreds (in_bulk's).
-    rows = Customer.objects.filter(
-        RawSQL(f'"{table}"."id" = ANY(%s)', [sorted(customer_ids)], output_field=BooleanField())
-    )
+    # One array parameter, not in_bulk's IN list of hundreds; as a semi-join on it, so the
+    # planner probes the primary key instead of filtering every customer through the array.
+    ids = RawSQL("SELECT unnest(%s::bigint[])", [sorted(customer_ids)])
+    rows = Customer.objects.filter(id__in=ids)
     customers = {customer.pk: customer for customer in rows}
     for customer in customers.values():
         customer.program = campaign.program  # saves one query per service call

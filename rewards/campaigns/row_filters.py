@@ -44,15 +44,18 @@ VALUE_OPS = {
 def read_batch_rows(program_id, event_ids):
     """The program's events among `event_ids` as selection rows (triggers.ROW_FIELDS), each
     with `_exact` (properties with exact decimals) and `_live` (its customer not erased)."""
+    customers = Customer._meta.db_table
     with connection.cursor() as cursor:
+        # `id = ANY` alone, like every read of the batch: a join or a program_id condition
+        # here made the planner scan the program's events (or all customers) with the array
+        # as a filter, 25 ms instead of 2; the erasure is one index probe per event.
         cursor.execute(
-            "SELECT e.id, e.event_id, e.type, e.customer_id, e.occurred_at, e.value, e.properties::text,"
-            " c.erased_at IS NULL"
-            f" FROM {Event._meta.db_table} e JOIN {Customer._meta.db_table} c ON c.id = e.customer_id"
-            " WHERE e.id = ANY(%s) AND e.program_id = %s",
-            [list(event_ids), program_id],
+            "SELECT e.id, e.event_id, e.type, e.customer_id, e.occurred_at, e.value, e.properties::text, e.program_id,"
+            f" NOT EXISTS (SELECT 1 FROM {customers} c WHERE c.id = e.customer_id AND c.erased_at IS NOT NULL)"
+            f" FROM {Event._meta.db_table} e WHERE e.id = ANY(%s)",
+            [list(event_ids)],
         )
-        fetched = cursor.fetchall()
+        fetched = [row for row in cursor.fetchall() if row[7] == program_id]
     return [
         {
             "id": pk,
@@ -65,7 +68,7 @@ def read_batch_rows(program_id, event_ids):
             "_exact": json.loads(text, parse_float=Decimal),
             "_live": live,
         }
-        for pk, event_id, type_, customer_id, occurred_at, value, text, live in fetched
+        for pk, event_id, type_, customer_id, occurred_at, value, text, _program, live in fetched
     ]
 
 
