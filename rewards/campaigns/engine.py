@@ -92,11 +92,33 @@ def handle_events(program_id, event_ids):
         batch.flush(now)
         return
     batch.prepare(campaigns, selected)
-    for campaign, _events in selections:
-        candidates = selected[campaign.pk]
-        if candidates:  # no candidate: nothing to write, no savepoint
-            evaluate_isolated(campaign, batch, _use_candidates, campaign, candidates, now, batch)
+    # No candidate: nothing to write, nothing to run.
+    work = [(campaign, selected[campaign.pk]) for campaign, _ in selections if selected[campaign.pk]]
+    evaluate_together(work, now, batch)
     batch.flush(now)
+
+
+def evaluate_together(work, now, batch):
+    """Qualify (or defer) each campaign's candidates, [(campaign, candidates)], all in ONE
+    savepoint (a savepoint per campaign cost two statements each). If any of them raises
+    anything but a transient database error, the savepoint is rolled back with everything
+    queued in it, and each campaign is evaluated again in its own (evaluate_isolated): the
+    faulty one alone moves to error. Nothing read before is changed by a rollback: the
+    customers' rows, locks and recorded effects come from `batch.prepare`, budgets are
+    re-read under their row lock by Budget.open."""
+    mark = batch.mark()
+    try:
+        with transaction.atomic():
+            for campaign, candidates in work:
+                _use_candidates(campaign, candidates, now, batch)
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - retried campaign by campaign, see the docstring
+        log.warning("evaluating the batch's campaigns together failed; one campaign at a time", exc_info=True)
+    batch.rewind(mark)
+    for campaign, candidates in work:
+        evaluate_isolated(campaign, batch, _use_candidates, campaign, candidates, now, batch)
 
 
 def select_candidates(selections, rows=None):
