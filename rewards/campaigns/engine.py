@@ -1,13 +1,14 @@
 """Evaluation: from a batch of events (or transitions, or a beat pass) to effects and actions.
 
 `handle_events` / `handle_transitions` are registered with engagement.hooks and run INSIDE
-engagement's processing transaction. Each campaign is evaluated in its own savepoint
-(`evaluate_isolated`): a campaign that raises is rolled back alone and moved to `error`, and
-the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
+engagement's processing transaction. A campaign that raises is rolled back alone (its own
+savepoint, `evaluate_isolated`) and moved to `error`, and the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
 rolls the whole batch back to be retried, with nothing of it granted.
 
-Per campaign, one query selects the candidates of the whole batch (triggers.py); `qualify`
-then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
+The batch's events are read once; each campaign's candidates are selected from those rows in
+Python where its rule allows (row_filters.py), the others' in one statement (triggers.py);
+the campaigns then run together in one savepoint (`evaluate_together`, re-run one per
+savepoint only after a failure). Per campaign, `qualify` then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
 occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
