@@ -139,18 +139,36 @@ def make_events(rng, prefix, count, customers, start):
         )
 
 
+def backend_cpu():
+    """CPU seconds (user + system) this connection's PostgreSQL backend has used so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU = {}
+
+
 def run(program, prefix, count, customers):
-    """Ingest and process `count` events batch by batch; (processing seconds, latencies)."""
+    """Ingest and process `count` events batch by batch; (processing seconds, latencies).
+    CPU[prefix]: (this process's, the PostgreSQL backend's) CPU seconds of the processing."""
     rng = random.Random(prefix)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch, processing, latencies = [], 0.0, []
+    cpu = [0.0, 0.0]
     for event in make_events(rng, prefix, count, customers, start):
         batch.append(event)
         if len(batch) == BATCH:
             t0 = time.perf_counter()
             ids = record_events(program, batch, enqueue=False).event_ids
             t1 = time.perf_counter()
+            c1, b1 = time.process_time(), backend_cpu()
             process_events(ids)
+            cpu[0] += time.process_time() - c1
+            cpu[1] += backend_cpu() - b1
+            CPU[prefix] = tuple(cpu)
             t2 = time.perf_counter()
             processing += t2 - t1
             latencies.append(t2 - t0)
@@ -253,6 +271,12 @@ def main():
         f"20 active campaigns:           {half / camp_time:,.0f} events/s evaluated; "
         f"ingest->grant p50 {pct(camp_lat, 50):.0f} ms, p99 {pct(camp_lat, 99):.0f} ms"
     )
+    for label, prefix in (("baseline", "base"), ("campaigns", "camp")):
+        python, server = CPU[prefix]
+        print(
+            f"CPU per 1,000 events, {label}: {python * 1000 * BATCH / half:.0f} ms Python"
+            f" + {server * 1000 * BATCH / half:.0f} ms PostgreSQL backend"
+        )
     print(f"effects {effects:,}, actions done {runs:,}, deferred triggers waiting {waiting:,}")
     print(f"ratio (processing time with campaigns / without): {camp_time / base_time:.2f}x")
 

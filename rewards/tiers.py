@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from engagement.event_schema import CleanEvent
@@ -36,9 +38,10 @@ def get_earn_multiplier(customer):
 
 def get_multipliers(customer_ids):
     """{customer_id: multiplier} for customers with a tier (set-based, for the earn rule)."""
-    rows = CustomerTier.objects.filter(customer_id__in=customer_ids, tier__isnull=False).values_list(
-        "customer_id", "tier__earn_multiplier"
-    )
+    table = CustomerTier._meta.db_table
+    # customer_id = ANY(array): one parameter; an IN list of ~1,000 ids cost ~10 ms in Django.
+    batch = RawSQL(f'"{table}"."customer_id" = ANY(%s)', [sorted(customer_ids)], output_field=BooleanField())
+    rows = CustomerTier.objects.filter(batch, tier__isnull=False).values_list("customer_id", "tier__earn_multiplier")
     return dict(rows)
 
 

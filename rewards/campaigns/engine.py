@@ -1,13 +1,14 @@
 """Evaluation: from a batch of events (or transitions, or a beat pass) to effects and actions.
 
 `handle_events` / `handle_transitions` are registered with engagement.hooks and run INSIDE
-engagement's processing transaction. Each campaign is evaluated in its own savepoint
-(`evaluate_isolated`): a campaign that raises is rolled back alone and moved to `error`, and
-the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
+engagement's processing transaction. A campaign that raises is rolled back alone (its own
+savepoint, `evaluate_isolated`) and moved to `error`, and the batch goes on; only a transient database error (deadlock, lock timeout, lost connection)
 rolls the whole batch back to be retried, with nothing of it granted.
 
-Per campaign, one query selects the candidates of the whole batch (triggers.py); `qualify`
-then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
+The batch's events are read once; each campaign's candidates are selected from those rows in
+Python where its rule allows (row_filters.py), the others' in one statement (triggers.py);
+the campaigns then run together in one savepoint (`evaluate_together`, re-run one per
+savepoint only after a failure). Per campaign, `qualify` then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
 occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
@@ -42,8 +43,8 @@ from engagement.models import Customer, Event, ScoreTransition
 from engagement.webhooks.events import record_webhook_events
 from rewards import grant_batch
 from rewards.campaigns import actions as action_kinds
-from rewards.campaigns import lifecycle, triggers
-from rewards.campaigns.limits import Budget, apply_customer_limits
+from rewards.campaigns import lifecycle, row_filters, triggers
+from rewards.campaigns.limits import Budget, apply_customer_limits, read_limit_usage
 from rewards.campaigns.models import ActionRun, Campaign, CampaignEffect, PendingTrigger
 from rewards.ledger import Grant
 from rewards.tiers import get_multipliers
@@ -73,38 +74,62 @@ def handle_events(program_id, event_ids):
     campaigns = active_campaigns(program_id, now, triggers.EVENT_KINDS)
     if not campaigns:
         return
+    # The batch's events read once for every campaign (row_filters); each campaign looks
+    # only at the rows of its own types (a purchase rule at the ~10 % of purchases).
     by_type = defaultdict(list)
-    for event_id, type_ in batch_events(event_ids).values_list("id", "type"):
-        by_type[type_].append(event_id)
-    # Each campaign looks only at the batch's events of its own types (a purchase rule at
-    # the ~10 % of purchases, not at all 1,000 ids).
-    selections = []
+    for row in row_filters.read_batch_rows(program_id, event_ids):
+        by_type[row["type"]].append(row)
+    selections, rows = [], {}
     for campaign in campaigns:
-        ids = sorted(i for type_ in triggers.event_types(campaign) for i in by_type.get(type_, ()))
-        if ids:
-            selections.append((campaign, batch_events(ids)))
+        mine = [row for type_ in triggers.event_types(campaign) for row in by_type.get(type_, ())]
+        if mine:
+            selections.append((campaign, batch_events(sorted(row["id"] for row in mine))))
+            rows[campaign.pk] = mine
     batch = ActionBatch()
-    selected = select_candidates(selections)
+    selected = select_candidates(selections, rows)
     if selected is None:  # the combined selection failed: each campaign alone, isolated
         for campaign, events in selections:
             evaluate_isolated(campaign, batch, evaluate_event_campaign, campaign, events, now, batch)
         batch.flush(now)
         return
-    batch.prepare(campaigns[0], selected)
-    for campaign, _events in selections:
-        candidates = selected[campaign.pk]
-        if candidates:  # no candidate: nothing to write, no savepoint
-            evaluate_isolated(campaign, batch, _use_candidates, campaign, candidates, now, batch)
+    batch.prepare(campaigns, selected)
+    # No candidate: nothing to write, nothing to run.
+    work = [(campaign, selected[campaign.pk]) for campaign, _ in selections if selected[campaign.pk]]
+    evaluate_together(work, now, batch)
     batch.flush(now)
 
 
-def select_candidates(selections):
-    """{campaign.pk: candidates} of every campaign in one statement, or None if it failed
+def evaluate_together(work, now, batch):
+    """Qualify (or defer) each campaign's candidates, [(campaign, candidates)], all in ONE
+    savepoint (a savepoint per campaign cost two statements each). If any of them raises
+    anything but a transient database error, the savepoint is rolled back with everything
+    queued in it, and each campaign is evaluated again in its own (evaluate_isolated): the
+    faulty one alone moves to error. Nothing read before is changed by a rollback: the
+    customers' rows, locks and recorded effects come from `batch.prepare`, budgets are
+    re-read under their row lock by Budget.open."""
+    mark = batch.mark()
+    try:
+        with transaction.atomic():
+            for campaign, candidates in work:
+                _use_candidates(campaign, candidates, now, batch)
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - retried campaign by campaign, see the docstring
+        log.warning("evaluating the batch's campaigns together failed; one campaign at a time", exc_info=True)
+    batch.rewind(mark)
+    for campaign, candidates in work:
+        evaluate_isolated(campaign, batch, _use_candidates, campaign, candidates, now, batch)
+
+
+def select_candidates(selections, rows=None):
+    """{campaign.pk: candidates} of every campaign, from the batch's `rows` read once where
+    its rule allows and in one statement for the others, or None if that failed
     (anything but a transient database error): then the caller selects per campaign, each
     in its savepoint, so that the faulty campaign alone moves to error."""
     try:
         with transaction.atomic():
-            return triggers.select_many_event_candidates(selections)
+            return triggers.select_many_event_candidates(selections, rows)
     except (OperationalError, InterfaceError):
         raise
     except Exception:  # noqa: BLE001 - retried campaign by campaign, see the docstring
@@ -178,12 +203,13 @@ def lock_customers(customer_ids):
     otherwise waited on this lock at their COMMIT while this pass waited on their rows: a
     deadlock, and a 500 to the partner (bench/pipeline.py)."""
     if customer_ids:
-        list(
-            Customer.objects.select_for_update(no_key=True)
-            .filter(id__in=sorted(customer_ids))
-            .order_by("id")
-            .values("id")
-        )
+        with connection.cursor() as cursor:
+            # One array parameter, not an IN list of hundreds built and quoted by Django.
+            cursor.execute(
+                f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
+                " ORDER BY id FOR NO KEY UPDATE",
+                [sorted(customer_ids)],
+            )
 
 
 def defer(campaign, candidates):
@@ -222,20 +248,26 @@ def recorded_occurrences(campaign_ids, candidates):
     `candidates` (one query for several campaigns)."""
     found = defaultdict(set)
     if candidates:
-        rows = CampaignEffect.objects.filter(
-            campaign_id__in=list(campaign_ids),
-            customer_id__in={c.customer_id for c in candidates},
-            occurrence__in={c.occurrence for c in candidates},
-        ).values_list("campaign_id", "customer_id", "occurrence")
-        for campaign_id, customer_id, occurrence in rows:
-            found[campaign_id].add((customer_id, occurrence))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT campaign_id, customer_id, occurrence FROM {EFFECTS}"
+                " WHERE campaign_id = ANY(%s) AND customer_id = ANY(%s) AND occurrence = ANY(%s)",
+                [
+                    sorted(campaign_ids),
+                    sorted({c.customer_id for c in candidates}),
+                    sorted({c.occurrence for c in candidates}),
+                ],
+            )
+            for campaign_id, customer_id, occurrence in cursor.fetchall():
+                found[campaign_id].add((customer_id, occurrence))
     return found
 
 
-def plan(campaign, candidates, existing=None):
+def plan(campaign, candidates, existing=None, used=None):
     """Drop occurrences already recorded (or repeated), then apply the per-customer limits.
-    `existing`: the recorded (customer id, occurrence) pairs when the caller read them
-    already (ActionBatch.prepare), else they are read here."""
+    `existing`: the recorded (customer id, occurrence) pairs, and `used`: the times of the
+    campaign's qualified effects per customer (limits.read_limit_usage), when the caller read
+    them already (ActionBatch.prepare), else they are read here."""
     if not candidates:
         return Plan(campaign)
     if existing is None:
@@ -246,11 +278,11 @@ def plan(campaign, candidates, existing=None):
         if key not in seen:
             seen.add(key)
             fresh.append(candidate)
-    return Plan(campaign, apply_customer_limits(campaign, fresh))
+    return Plan(campaign, apply_customer_limits(campaign, fresh, used))
 
 
 def multipliers(customer_ids):
-    return defaultdict(lambda: Decimal("1"), get_multipliers(list(customer_ids)))
+    return defaultdict(lambda: Decimal("1"), get_multipliers(sorted(customer_ids)))
 
 
 # --- doing ----------------------------------------------------------------------------------
@@ -276,7 +308,7 @@ def qualify(campaign, candidates, now, batch=None):
     budget = Budget.open(campaign)
     if not budget.active:
         return []
-    planned = plan(campaign, candidates, batch.recorded(campaign)).rows
+    planned = plan(campaign, candidates, batch.recorded(campaign), batch.limit_usage(campaign)).rows
     rows = []
     for candidate, status in planned:
         if status == CampaignEffect.Status.QUALIFIED and not budget.admit():
@@ -343,7 +375,11 @@ def insert_effects(campaign, rows):
 
 
 def load_customers(campaign, customer_ids):
-    customers = Customer.objects.in_bulk(sorted(customer_ids))
+    # One array parameter, not in_bulk's IN list of hundreds; as a semi-join on it, so the
+    # planner probes the primary key instead of filtering every customer through the array.
+    ids = RawSQL("SELECT unnest(%s::bigint[])", [sorted(customer_ids)])
+    rows = Customer.objects.filter(id__in=ids)
+    customers = {customer.pk: customer for customer in rows}
     for customer in customers.values():
         customer.program = campaign.program  # saves one query per service call
     return customers
@@ -429,26 +465,37 @@ class ActionBatch:
         self._multipliers = {}
         self._locked = set()
         self._recorded = None
+        self._usage = None
 
-    def prepare(self, campaign, selected):
+    def prepare(self, campaigns, selected):
         """Read once for all the campaigns of a pass what each would read alone: lock the
         candidates' customers (id order; already locked under engagement's processing),
-        load their rows and tier multipliers, and the effects already recorded among them.
-        `selected`: {campaign id: candidates}; `campaign`: any campaign of the pass."""
+        load their rows and tier multipliers, the effects already recorded among them and,
+        for the campaigns with a per-customer limit, their customers' qualified effects.
+        `selected`: {campaign id: candidates}; `campaigns`: the pass's campaigns."""
         every = [c for candidates in selected.values() for c in candidates]
         ids = {c.customer_id for c in every}
         if not ids:
             return
         self.lock_customers(ids)
-        self.customers(campaign, ids)
+        self.customers(campaigns[0], ids)
         self.multipliers(ids)
         self._recorded = recorded_occurrences([pk for pk, found in selected.items() if found], every)
+        limited = [(c, selected[c.pk]) for c in campaigns if c.per_customer_limit and selected.get(c.pk)]
+        self._usage = read_limit_usage(limited)
 
     def recorded(self, campaign):
         """The effects already recorded for `campaign` (prepare), or None: plan reads them."""
         if self._recorded is None:
             return None
         return self._recorded.get(campaign.pk, set())
+
+    def limit_usage(self, campaign):
+        """{customer id: [times]} of `campaign`'s qualified effects (prepare), or None: the
+        limits read them."""
+        if self._usage is None or not campaign.per_customer_limit:
+            return None
+        return self._usage.get(campaign.pk, {})
 
     def mark(self):
         """Where the pass stands: rewind(mark) forgets what was queued after it."""

@@ -17,6 +17,8 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import connection
+
 from rewards.campaigns import states
 from rewards.campaigns.models import Campaign, CampaignEffect
 
@@ -24,22 +26,48 @@ EFFECT = CampaignEffect.Status
 BUDGET_EXHAUSTED = "budget_exhausted"
 
 
-def apply_customer_limits(campaign, candidates):
+def _period(campaign):
+    return timedelta(days=campaign.per_customer_period_days) if campaign.per_customer_period_days else None
+
+
+def read_limit_usage(selections):
+    """{campaign id: {customer id: [occurred_at]}}: the qualified effects that count toward
+    the per-customer limits of [(campaign, candidates)], in ONE query for all the campaigns
+    (each from its own period start before its earliest candidate). The caller holds the
+    candidates' customer rows locked."""
+    usage = {campaign.pk: defaultdict(list) for campaign, _ in selections}
+    if not selections:
+        return usage
+    since = []
+    for campaign, candidates in selections:
+        period = _period(campaign)
+        since.append(min(c.occurred_at for c in candidates) - period if period is not None else None)
+    customers = sorted({c.customer_id for _, candidates in selections for c in candidates})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.campaign_id, e.customer_id, e.occurred_at FROM {CampaignEffect._meta.db_table} e"
+            " JOIN unnest(%s::bigint[], %s::timestamptz[]) AS l(campaign_id, since) ON l.campaign_id = e.campaign_id"
+            " WHERE e.customer_id = ANY(%s) AND e.status = %s AND (l.since IS NULL OR e.occurred_at > l.since)",
+            [[campaign.pk for campaign, _ in selections], since, customers, EFFECT.QUALIFIED.value],
+        )
+        for campaign_id, customer_id, occurred_at in cursor.fetchall():
+            usage[campaign_id][customer_id].append(occurred_at)
+    return usage
+
+
+def apply_customer_limits(campaign, candidates, used=None):
     """[(candidate, status)] in (customer, time) order: QUALIFIED or LIMITED per the campaign's
-    per-customer limit, counting existing qualified effects and earlier candidates."""
+    per-customer limit, counting existing qualified effects and earlier candidates. `used`:
+    {customer id: [times]} of those effects when the caller read them (read_limit_usage, from
+    before the earliest of `candidates`), else they are read here."""
     ordered = sorted(candidates, key=lambda c: (c.customer_id, c.occurred_at, c.occurrence))
     limit = campaign.per_customer_limit
     if not limit or not ordered:
         return [(c, EFFECT.QUALIFIED) for c in ordered]
-    period = timedelta(days=campaign.per_customer_period_days) if campaign.per_customer_period_days else None
-    existing = CampaignEffect.objects.filter(
-        campaign=campaign, customer_id__in={c.customer_id for c in ordered}, status=EFFECT.QUALIFIED
-    )
-    if period is not None:
-        existing = existing.filter(occurred_at__gt=min(c.occurred_at for c in ordered) - period)
-    times = defaultdict(list)
-    for customer_id, occurred_at in existing.values_list("customer_id", "occurred_at"):
-        times[customer_id].append(occurred_at)
+    period = _period(campaign)
+    if used is None:
+        used = read_limit_usage([(campaign, ordered)])[campaign.pk]
+    times = defaultdict(list, {customer_id: list(seen) for customer_id, seen in used.items()})
     out = []
     for candidate in ordered:
         seen = times[candidate.customer_id]

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from engagement import purchase_models
 from engagement.event_schema import is_known_type
 from engagement.models import Customer, CustomerEventRollup, Event
+from rewards.campaigns import row_filters
 from rewards.campaigns.conditions import (
     MAX_COUNT,
     MAX_MONEY,
@@ -219,22 +220,33 @@ def select_event_candidates(campaign, events):
     return candidates_from_rows(campaign, list(event_candidate_rows(campaign, events)))
 
 
-def select_many_event_candidates(selections):
+def select_many_event_candidates(selections, batch_rows=None):
     """{campaign.pk: candidates} for [(campaign, events queryset)], in ONE statement (a
     UNION ALL of each campaign's own selection, tagged with its id): the same rows as
     select_event_candidates per campaign, without a round trip and a plan per campaign.
-    A query error raises (the caller falls back to one selection per campaign)."""
-    if not selections:
-        return {}
-    parts = [
-        event_candidate_rows(campaign, events).annotate(_campaign=Value(campaign.pk)).values(*ROW_FIELDS, "_campaign")
-        for campaign, events in selections
-    ]
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    rows = {campaign.pk: [] for campaign, _ in selections}
-    for row in query:
-        rows[row.pop("_campaign")].append(row)
-    return {campaign.pk: candidates_from_rows(campaign, rows[campaign.pk]) for campaign, _ in selections}
+    `batch_rows`: {campaign.pk: the batch's rows of its event types} (row_filters.read_batch_rows):
+    a campaign whose rule row_filters.row_filter decides is selected from them in Python, and
+    only the others by the statement (none: no statement). A query error raises (the caller
+    falls back to one selection per campaign)."""
+    found, in_sql = {}, []
+    for campaign, events in selections:
+        test = row_filters.row_filter(campaign) if batch_rows is not None else None
+        if test is None:
+            in_sql.append((campaign, events))
+        else:
+            found[campaign.pk] = [row for row in batch_rows[campaign.pk] if test(row)]
+    if in_sql:
+        parts = [
+            event_candidate_rows(campaign, events)
+            .annotate(_campaign=Value(campaign.pk))
+            .values(*ROW_FIELDS, "_campaign")
+            for campaign, events in in_sql
+        ]
+        query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        found.update({campaign.pk: [] for campaign, _ in in_sql})
+        for row in query:
+            found[row.pop("_campaign")].append(row)
+    return {campaign.pk: candidates_from_rows(campaign, found[campaign.pk]) for campaign, _ in selections}
 
 
 def candidates_from_rows(campaign, rows):

@@ -158,3 +158,45 @@ def test_the_api_shows_the_error_and_a_campaign_in_error_can_be_ended(acme, alic
     assert (shown["status"], shown["last_error"]) == ("error", bad.last_error)
     assert [c["id"] for c in listed["results"]] == [bad.pk]
     assert (ended.status_code, ended.json()["status"]) == (200, "ended")
+
+
+def _savepoints(program, customer, campaigns):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(campaigns):
+        make_campaign(program, "event", {"event_type": "purchase"}, name=f"plain {n}")
+    with CaptureQueriesContext(connection) as queries:
+        ingest(program, [ev(customer, "purchase", value=50)])
+    return sum(1 for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT"))
+
+
+def test_the_campaigns_of_a_batch_share_one_savepoint(acme, alice, bob):
+    # given both customers' first purchases (their first batch creates their accounts)
+    ingest(acme, [ev(alice, "purchase", value=50), ev(bob, "purchase", value=50)])
+    # 3 campaigns, then 3 more: the batch with 6 takes no more savepoints than with 3
+    assert _savepoints(acme, alice, 3) == _savepoints(acme, bob, 3)
+    assert (balance(alice), balance(bob)) == (30, 60)
+
+
+def test_a_failure_after_a_budgeted_campaign_leaves_its_budget_counted_once(acme, alice, bob):
+    # Given a budgeted campaign evaluated first, and a poison one failing at its action
+    good = make_campaign(
+        acme,
+        "event",
+        {"event_type": "purchase"},
+        [("grant_points", {"points": 7})],
+        limits={"budget_points": 100},
+        priority=10,
+    )
+    bad = poison_campaign(acme, "percent 1e999999")
+
+    # When a batch is processed (evaluated together, rolled back, then one by one)
+    ingest(acme, [ev(alice, "purchase", value=50), ev(bob, "purchase", value=70)])
+
+    # Then the good campaign's budget holds its two grants once, and it is still active
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert (good.status, good.spent_points, good.grants_count) == ("active", 14, 2)
+    assert (balance(alice), balance(bob)) == (7, 7)
+    assert (bad.status, bad.effects.count()) == ("error", 0)

@@ -132,3 +132,30 @@ def test_delayed_action_charges_the_budget_when_it_runs(acme, alice, bob):
     campaign.refresh_from_db()
     assert (campaign.status, campaign.spent_points) == ("paused", 70)
     assert sorted(ActionRun.objects.values_list("status", flat=True)) == ["budget_exhausted", "done"]
+
+
+def test_the_limits_of_every_campaign_in_a_batch_are_read_by_one_statement(acme, alice, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    once = make_campaign(acme, "event", {"event_type": "purchase"}, limits={"per_customer": 1}, name="once")
+    weekly = make_campaign(
+        acme,
+        "event",
+        {"event_type": "purchase"},
+        limits={"per_customer": 2, "per_customer_period_days": 7},
+        name="weekly",
+    )
+    free = make_campaign(acme, "event", {"event_type": "purchase"}, name="free")
+    # given: alice already won both limited campaigns 10 days ago (outside weekly's week)
+    ingest(acme, [buy(alice, 0, at=ago(days=10))])
+
+    with CaptureQueriesContext(connection) as queries:
+        ingest(acme, [buy(alice, i, at=ago(hours=5 - i)) for i in range(1, 4)] + [buy(bob, 1, at=ago(hours=1))])
+
+    usage_reads = [q for q in queries.captured_queries if "AS l(campaign_id, since)" in q["sql"]]
+    assert len(usage_reads) == 1
+    assert statuses(once) == [("alice", "limited")] * 3 + [("alice", "qualified"), ("bob", "qualified")]
+    assert statuses(weekly) == [("alice", "limited")] + [("alice", "qualified")] * 3 + [("bob", "qualified")]
+    assert statuses(free) == [("alice", "qualified")] * 4 + [("bob", "qualified")]
+    assert (balance(alice), balance(bob)) == (10 + 30 + 40, 30)
