@@ -41,6 +41,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order: cumulative, tottime, ...")
     args = parser.parse_args()
     if settings.EMBEDDED:
         raise SystemExit("Run on a throwaway database: scripts/services.sh run .venv/bin/python bench/portal_cpu.py")
@@ -79,7 +80,7 @@ def main():
             for _ in range(args.requests // rounds):
                 client.get(path)
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(40)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,9 @@ def _tab_urls(script_prefix):
 
 def _ctx(request, **extra):
     customer = getattr(request, "customer", None)
-    return {"customer": customer, "tabs": _tabs(request) if customer else [], **extra}
+    # `tabs_here`: base.html renders the tab bar once per page name (and language) per process.
+    here = request.resolver_match.url_name if request.resolver_match else ""
+    return {"customer": customer, "tabs": _tabs(request) if customer else [], "tabs_here": here, **extra}
 
 
 @require_http_methods(["GET", "POST"])
