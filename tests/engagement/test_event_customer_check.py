@@ -3,8 +3,11 @@ statement instead of a foreign key checking once per row): an event naming a cus
 is not there is refused with nothing stored, and a customer still named by events cannot be
 deleted except through the ORM, which deletes the events first."""
 
+import threading
+import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -89,3 +92,49 @@ def test_the_orm_deletes_a_customer_with_its_events(acme, alice, bob):
     assert list(Event.objects.values_list("event_id", flat=True)) == ["e2"]
     # The key outlives the event: the id is still a duplicate.
     assert ingest.record_events(acme, [page_view("e1", "bob")], enqueue=False).duplicates == 1
+
+
+def test_a_deletion_racing_an_ingest_waits_for_it_then_is_refused(transactional_db, acme, alice):
+    # given an ingest transaction that has inserted alice's event, not committed yet
+    outcome = {}
+
+    def delete_alice():
+        # Another session deletes as the ORM would: her events first (none visible yet), then her.
+        with psycopg.connect(_dsn()) as other:
+            try:
+                with other.transaction():
+                    other.execute("DELETE FROM engagement_event WHERE customer_id = %s", [alice.pk])
+                    other.execute("DELETE FROM engagement_customer WHERE id = %s", [alice.pk])
+                outcome["result"] = "deleted"
+            except psycopg.errors.ForeignKeyViolation:
+                outcome["result"] = "refused"
+
+    with transaction.atomic():
+        ingest.record_events(acme, [page_view("e1", "alice")], enqueue=False)
+        deleter = threading.Thread(target=delete_alice)
+        deleter.start()
+        # when the deletion is waiting for the lock the insert took on alice's row
+        for _ in range(100):
+            with connection.cursor() as cursor:
+                # (pg_stat_activity is read once per transaction unless its snapshot is cleared)
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the deletion never waited for the lock the ingest took")
+    deleter.join(10)
+
+    # then, once the ingest commits, the deletion sees her event and is refused
+    assert outcome == {"result": "refused"}
+    assert Customer.objects.filter(pk=alice.pk).exists()
+    assert list(Event.objects.values_list("event_id", "customer_id")) == [("e1", alice.pk)]
+
+
+def _dsn():
+    settings = connection.settings_dict
+    return psycopg.conninfo.make_conninfo(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
+        host=settings["HOST"], port=settings["PORT"],
+    )  # fmt: skip
