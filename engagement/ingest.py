@@ -109,7 +109,9 @@ def _insert_events(
     properties = (
         "[" + ",".join(e.properties_json or json.dumps(e.properties, separators=(",", ":")) for e in events) + "]"
     )
-    with server_side_cursor() as cursor:
+    # A customer gone since the lookup fails the statement (migration 0014's trigger, which
+    # locks the batch's customers): raised as Django's IntegrityError, as the FK's was.
+    with connection.wrap_database_errors, server_side_cursor() as cursor:
         cursor.execute(PG_INSERT, [fields, properties, program.pk, program.pk, now])
         return cursor.fetchall()
 

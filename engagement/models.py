@@ -270,7 +270,11 @@ class Event(models.Model):
     program = models.ForeignKey(
         Program, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # Checked by triggers once per INSERT statement, not by a database FK (a check per row at
+    # COMMIT, a sixth of the ingest's database time): migration 0014, same guarantee.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
     event_id = models.CharField(max_length=128)
     type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
