@@ -68,15 +68,15 @@ def _figures():
     duration = Case(When(session, then=json_float("duration_seconds")), default=None, output_field=FloatField())
 
     def answers(kind_value, *conditions):
-        return Count("*", filter=Q(answer, Q(_kind=kind_value), *conditions))
+        return Count("id", filter=Q(answer, Q(_kind=kind_value), *conditions))
 
     figures = {
         "events": Count("*"),
         "value_sum": Sum("value"),
         "recurring_value_sum": Sum("value", filter=Q(properties__recurring=True)),
         "duration_sum": Sum(duration),
-        "bounces": Count("*", filter=session & Q(properties__page_views=1)),
-        "exits": Count("*", filter=session & Q(properties__has_key="exit_page")),
+        "bounces": Count("id", filter=session & Q(properties__page_views=1)),
+        "exits": Count("id", filter=session & Q(properties__has_key="exit_page")),
         "nps_n": answers("nps"),
         "promoters": answers("nps", Q(_score__gte=9)),
         "detractors": answers("nps", Q(_score__lte=6)),
