@@ -13,7 +13,8 @@ do not add across days (email pairs, buyers, CAI, advocacy, activity) stay on th
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
 engagement.erasure, engagement.retention), and why no change is lost between them:
-1. The builder creates the missing markers (dirty) in a transaction of its own, then waits
+1. The builder creates the missing markers (dirty; only those, as inserting over a marker a
+   writer holds would wait for it) in a transaction of its own, then waits
    until every transaction that was writing at that commit has ended (`_wait_for_writers`).
    A writer marks days after changing the events, in the same transaction: one that ran its
    marker UPDATE before the markers existed has changed events already, so holds an xid
@@ -261,10 +262,12 @@ def build_program(program_id, today=None, since=None, wait_seconds=120.0) -> int
         since = max(since, retained_from[0].astimezone(UTC).date())
     if since >= today:
         return 0
+    # Only the missing days: an insert conflicting with a marker a writer holds would wait for it.
+    known = set(MetricDay.objects.filter(program_id=program_id, day__gte=since).values_list("day", flat=True))
+    days = [since + timedelta(days=n) for n in range((today - since).days)]
     with transaction.atomic():
         MetricDay.objects.bulk_create(
-            [MetricDay(program_id=program_id, day=since + timedelta(days=n)) for n in range((today - since).days)],
-            ignore_conflicts=True,
+            [MetricDay(program_id=program_id, day=day) for day in days if day not in known], ignore_conflicts=True
         )
     if not _wait_for_writers(wait_seconds):
         return 0

@@ -3,11 +3,13 @@ those from the events, whatever the period's edges, and stay so after late event
 and retention change built days."""
 
 import itertools
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +267,44 @@ def test_a_segment_reads_the_events_only(acme):
     assert picked(acme, "page_views") == {"page_views": Decimal(99)}  # the totals are read...
     got = metrics.compute_metrics(acme, ["page_views"], *FEBRUARY, segment="Champions")
     assert got["page_views"].value == Decimal(0)  # ...never with a segment
+
+
+def in_thread(fn):
+    """fn() on another thread, hence another connection (its own transactions)."""
+    from django.db import connection
+
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        except Exception as error:  # raised again on the test's thread
+            out.append(error)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
+    if isinstance(out[0], Exception):
+        raise out[0]
+    return out[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_never_takes_a_day_an_open_late_ingest_is_writing():
+    program = ProgramFactory()
+    sessions_history(program)
+    build(program)
+    late = CleanEvent("late-2", "page_view", "alice", datetime(2025, 2, 10, 20, tzinfo=UTC), None, "", {"url": "/"})
+    with transaction.atomic():
+        # Given a late ingest, not committed yet, that marked 10 February dirty (and holds it)
+        record_events(program, [late], enqueue=False)
+        # When the builder runs meanwhile: it waits for the open writer, then gives up
+        assert in_thread(lambda: rollup.build_program(program.pk, today=TODAY, wait_seconds=0.5)) == 0
+        # and a month's build skips the locked day instead of waiting for it
+        assert in_thread(lambda: rollup._build_days(program.pk, date(2025, 2, 1), date(2025, 3, 1))) == 0
+    # Then after the commit the next build takes the late event in
+    assert in_thread(lambda: rollup.build_program(program.pk, today=TODAY, since=ORIGIN.date())) == 1
+    assert MetricDayTotal.objects.get(program=program, type="page_view").events == 2
+    assert picked(program, "page_views") == {"page_views": Decimal(2)}
