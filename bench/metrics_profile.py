@@ -80,10 +80,20 @@ def main():
         action="store_true",
         help="per-metric table in backend CPU seconds, parallel query off (a local server)",
     )
+    parser.add_argument(
+        "--rollups",
+        choices=["build", "dirty", "keep"],
+        default="keep",
+        help="build the daily metric totals first (as the beat would have), mark them all dirty "
+        "(every day from the events), or leave them as they are; main's code has none",
+    )
+    parser.add_argument("--endpoint-cpu", action="store_true", help="endpoint calls in backend CPU seconds too")
     args = parser.parse_args()
     program = reusable_program(args.customers, args.events)
     if program is None:
         sys.exit("no bench program of that size: load one with bench/scoring.py")
+    if args.rollups != "keep":
+        rollups(program, args.rollups)
     end = timezone.now()
     start = end - timedelta(days=365)
     names = list(BUILTIN)
@@ -101,6 +111,27 @@ def main():
             f"GET /api/v1/metrics, all metrics over a year: median of {args.endpoint} {statistics.median(times):.3f} s "
             f"({', '.join(f'{t:.3f}' for t in times)}); load average {os.getloadavg()[0]:.2f}"
         )
+        if args.endpoint_cpu:
+            cpu = [cpu_timed(call) for _ in range(args.endpoint)]
+            print(
+                f"  backend CPU per call: median {statistics.median(cpu):.3f} s ({', '.join(f'{t:.3f}' for t in cpu)})"
+            )
+
+
+def rollups(program, how):
+    """The daily metric totals (engagement.metrics.rollup) built, or all marked dirty."""
+    from engagement.metrics import rollup
+    from engagement.models import MetricDay
+
+    if how == "dirty":
+        MetricDay.objects.filter(program=program).update(dirty=True)
+        return
+    started, cpu_before = time.perf_counter(), backend_cpu()
+    days = rollup.build_program(program.pk)
+    print(
+        f"rollups: {days} days built in {time.perf_counter() - started:.1f} s "
+        f"(backend CPU {backend_cpu() - cpu_before:.1f} s)"
+    )
 
 
 def profile(program, names, start, end, args):

@@ -238,6 +238,10 @@ def main():
         workers.wait()
         workers = None
 
+        # The hourly beat would have built the daily metric totals by now (engagement.metrics.rollup).
+        built = timed(lambda: call_command("build_metric_rollups", program=program.slug, verbosity=0))
+        print(f"daily metric totals built in {built:.1f} s")
+
         # 4. Re-scores and the metrics endpoint against the plain aggregate, paired.
         scoring_bench.bench_paired(program, args.rounds)
 

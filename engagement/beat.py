@@ -51,3 +51,10 @@ SCHEDULE["engagement-fit-purchase-models"] = {
     "task": "engagement.tasks.fit_all_models_task",
     "schedule": crontab(hour=2, minute=15, day_of_week=1),
 }
+
+# Daily metric totals (engagement.metrics.rollup): hourly, so yesterday is built soon after
+# midnight UTC and days dirtied by late events, erasure or retention are rebuilt within the hour.
+SCHEDULE["engagement-build-metric-rollups"] = {
+    "task": "engagement.tasks.build_metric_rollups_task",
+    "schedule": crontab(minute=23),
+}

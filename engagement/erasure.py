@@ -139,6 +139,9 @@ def _erase_engagement(customer, scrubber):
     from engagement.webhooks.erasure import erase_customer_webhooks
 
     scrubber.scrub_rows(Event.objects.filter(customer=customer), "properties")
+    from engagement.metrics import rollup  # here: engagement.metrics imports this module
+
+    rollup.mark_customer_days_dirty(customer)  # properties the daily metric totals read may have changed
     # Stored API answers replayed for an Idempotency-Key (a created customer's profile...).
     scrubber.scrub_mentions(IdempotencyRecord.objects.filter(program=customer.program), "response_body")
     erase_customer_webhooks(customer, scrubber)

@@ -136,6 +136,11 @@ def record_events(program: Program, events: Sequence[CleanEvent], enqueue: bool 
     with transaction.atomic():
         customers = resolve_customers(program, [event.customer for event in unique])
         rows = _insert_events(program, unique, customers, now) if unique else []
+        if rows:
+            # After the insert, same transaction: engagement.metrics.rollup's protocol.
+            from engagement.metrics import rollup  # here: engagement.metrics imports this module
+
+            rollup.mark_days_dirty(program.pk, rollup.utc_days(e.occurred_at for e in unique))
         event_ids = [event_id for event_id, _ in rows]
         if enqueue and rows:
             from engagement.processing import enqueue_processing

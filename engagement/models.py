@@ -387,6 +387,57 @@ class EventRetention(models.Model):
         return f"events from {self.retained_from:%Y-%m-%d}"
 
 
+class MetricDay(models.Model):
+    """Marker of one program's UTC day in the metrics rollup (MetricDayTotal): `dirty` until
+    engagement.metrics.rollup has built that day's totals, and again as soon as anything
+    changes one of its events (ingest, erasure, retention mark it in their own transaction).
+    Metrics read a day's totals only while its marker is clean."""
+
+    # No index of its own: the unique (program, day) leads with it.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    dirty = models.BooleanField(default=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day"], name="metric_day_unique")]
+
+    def __str__(self):
+        return f"{self.day} {'dirty' if self.dirty else 'built'}"
+
+
+class MetricDayTotal(models.Model):
+    """The additive figures of one program's events of one type on one UTC day, as the
+    metrics sum them (engagement.metrics.rollup): the count, purchase revenue, session and
+    survey answer totals. Written only by engagement.metrics.rollup; valid only while the
+    day's MetricDay is clean."""
+
+    # No index of its own: the unique (program, day, type) leads with it.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    type = models.CharField(max_length=64)
+    events = models.BigIntegerField()
+    value_sum = models.DecimalField(max_digits=20, decimal_places=2, null=True)
+    recurring_value_sum = models.DecimalField(max_digits=20, decimal_places=2, null=True)
+    duration_sum = models.FloatField(null=True)
+    bounces = models.BigIntegerField(default=0)
+    exits = models.BigIntegerField(default=0)
+    nps_n = models.BigIntegerField(default=0)
+    promoters = models.BigIntegerField(default=0)
+    detractors = models.BigIntegerField(default=0)
+    csat_n = models.BigIntegerField(default=0)
+    satisfied = models.BigIntegerField(default=0)
+    ces_n = models.BigIntegerField(default=0)
+    ces_total = models.BigIntegerField(null=True)
+    easy = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day", "type"], name="metric_day_total_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.type}: {self.events}"
+
+
 class IdempotencyRecord(models.Model):
     """A claimed `Idempotency-Key` and, once finished, the response to replay (API.md)."""
 

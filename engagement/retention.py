@@ -166,6 +166,9 @@ def roll_up_program(program_id: int, cutoff: datetime, now: datetime | None = No
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program_id])
         cursor.execute(_ROLL_UP, params)
         changed = cursor.rowcount
+        from engagement.metrics import rollup  # here: engagement.metrics imports this module
+
+        rollup.forget_before(program_id, cutoff)  # the daily metric totals of the dropped days
         cursor.execute(
             f"""INSERT INTO {RETENTIONS} (program_id, retained_from, updated_at) VALUES (%(program)s, %(cutoff)s, %(now)s)
             ON CONFLICT (program_id) DO UPDATE SET retained_from = excluded.retained_from, updated_at = excluded.updated_at

@@ -145,3 +145,16 @@ def apply_event_retention_task():
 
     result = retention.apply_retention()
     return {**result, "cutoff": result["cutoff"].isoformat() if result["cutoff"] else None}
+
+
+# --- Metrics rollup (engagement.metrics.rollup) ---
+
+
+@shared_task(queue="scoring", acks_late=True)
+def build_metric_rollups_task():
+    """Beat (hourly): build the daily metric totals of every program's closed UTC days that
+    are missing or dirty (idempotent: a built day is skipped). Returns the days built."""
+    from engagement.metrics import rollup
+    from engagement.models import Program
+
+    return sum(rollup.build_program(program_id) for program_id in Program.objects.values_list("id", flat=True))

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, When
 from django.db.models.fields.json import KT
 
+from engagement.metrics import rollup
 from engagement.metrics.base import (
     count,
     events,
@@ -35,7 +36,11 @@ def page_views(ctx):
 
 
 def _sessions(ctx):
-    """Session totals shared by the website metrics, in one pass over the period's sessions."""
+    """Session totals shared by the website metrics, in one pass over the period's sessions
+    (without a segment: over what the daily totals leave, engagement.metrics.rollup)."""
+    if not ctx.segment:
+        names = {"n": "events", "total": "duration_sum", "bounced": "bounces", "exits": "exits"}
+        return {key: rollup.figure(ctx, "session", name) for key, name in names.items()}
     return ctx.once(
         "sessions",
         lambda: events(ctx, "session").aggregate(
@@ -188,6 +193,8 @@ def _answer_totals(ctx):
     figure: that took a third of the pass)."""
 
     def compute():
+        if not ctx.segment:
+            return {name: rollup.figure(ctx, "survey_answered", name) for name in ANSWER_TOTALS}
         known = Q(properties__kind__in=SURVEY_KINDS)
         per_answer = events(ctx, "survey_answered").values(
             kind=KT("properties__kind"),

@@ -105,7 +105,13 @@ def _counted_types():
 
 def type_count(ctx, type_):
     """Number of `type_` events in the period (segment applied). Shared by every plain count
-    of the call when two or more such metrics are asked for; identical either way."""
+    of the call when two or more such metrics are asked for; identical either way. Without a
+    segment, the clean full days come from the daily totals (engagement.metrics.rollup)."""
+    # Imported here: rollup builds on this module's expressions.
+    from engagement.metrics import rollup
+
+    if not ctx.segment:
+        return rollup.figure(ctx, type_, "events")
     if len(ctx.names & TYPE_COUNT_METRICS.keys()) < 2:
         return events(ctx, type_).count()
 

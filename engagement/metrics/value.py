@@ -17,6 +17,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 
+from engagement.metrics import rollup
 from engagement.metrics.base import (
     count,
     events,
@@ -66,6 +67,8 @@ def _purchases(ctx):
     def compute():
         purchases = events(ctx, "purchase")
         per_customer = purchases.values("customer_id").annotate(n=Count("*")).order_by()
+        if not ctx.segment:
+            return _purchases_with_totals(ctx, purchases, per_customer)
         flat = purchases.values("program").annotate(revenue=Sum("value")).values("revenue").order_by()
         flat_sql, flat_params = flat.query.sql_with_params()
         row = sql_row(
@@ -80,6 +83,19 @@ def _purchases(ctx):
         return Purchases(int(row[0]), int(row[1]), int(row[2]), row[3], recurring["paying"], recurring["revenue"])
 
     return ctx.once("purchases", compute)
+
+
+def _purchases_with_totals(ctx, purchases, per_customer):
+    """_purchases without a segment: the revenues from the daily totals and the rest of the
+    period (engagement.metrics.rollup); buyers and paying customers, which do not add across
+    days, from the events."""
+    buyers, repeat_buyers, n = sql_row(
+        per_customer, "SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0) FROM ({inner}) x"
+    )
+    paying = purchases.filter(properties__recurring=True).aggregate(paying=Count("customer_id", distinct=True))
+    revenue = rollup.figure(ctx, "purchase", "value_sum")
+    recurring = rollup.figure(ctx, "purchase", "recurring_value_sum")
+    return Purchases(int(buyers), int(repeat_buyers), int(n), revenue, paying["paying"], recurring)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,310 @@
+"""Daily metric totals (engagement.metrics.rollup): metrics with the totals built are exactly
+those from the events, whatever the period's edges, and stay so after late events, erasure
+and retention change built days."""
+
+import itertools
+import threading
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engagement import metrics
+from engagement.erasure import erase_customer
+from engagement.event_schema import CleanEvent
+from engagement.ingest import record_events
+from engagement.metrics import rollup
+from engagement.metrics.base import BUILTIN
+from engagement.models import Customer, Event, MetricDay, MetricDayTotal
+from engagement.retention import roll_up_program
+from tests.factories import ProgramFactory
+
+# Three monthly partitions: January to March 2025.
+ORIGIN = datetime(2025, 1, 20, tzinfo=UTC)
+SPAN_DAYS = 60
+TODAY = date(2025, 4, 10)
+NAMES = sorted(BUILTIN)
+_ids = itertools.count()
+
+
+def ev(customer, type_, at, value=None, **properties):
+    return Event(
+        program_id=customer.program_id,
+        customer=customer,
+        event_id=f"ru-{next(_ids)}",
+        type=type_,
+        occurred_at=at,
+        value=None if value is None else Decimal(value),
+        properties=properties,
+    )
+
+
+def values(program, start, end, **filters):
+    return {name: v.as_dict() for name, v in metrics.compute_metrics(program, NAMES, start, end, **filters).items()}
+
+
+def from_events(program, start, end, **filters):
+    """The metrics with every day read from the events (no clean marker)."""
+    clean = list(MetricDay.objects.filter(program=program, dirty=False).values_list("day", flat=True))
+    MetricDay.objects.filter(program=program).update(dirty=True)
+    try:
+        return values(program, start, end, **filters)
+    finally:
+        MetricDay.objects.filter(program=program, day__in=clean).update(dirty=False)
+
+
+def build(program):
+    return rollup.build_program(program.pk, today=TODAY, since=ORIGIN.date())
+
+
+# One event of each additive family, and of the others that read the same days.
+event_kinds = st.one_of(
+    st.builds(lambda: ("page_view", None, {"url": "/"})),
+    st.builds(
+        lambda d, pv, exit_: ("session", None, {"duration_seconds": d, "page_views": pv} | exit_),
+        st.integers(0, 900),
+        st.integers(1, 3),
+        st.sampled_from([{}, {"exit_page": "/"}]),
+    ),
+    st.builds(
+        lambda kind, score: ("survey_answered", None, {"kind": kind, "score": score}),
+        st.sampled_from(["nps", "csat", "ces", "custom"]),
+        st.integers(0, 10),
+    ),
+    st.builds(
+        lambda cents, recurring: ("purchase", f"{cents / 100:.2f}", {"recurring": recurring}),
+        st.integers(0, 99_999),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda type_: (type_, None, {}),
+        st.sampled_from(["social_like", "event_registered", "event_attended", "referral_sent", "social_share"]),
+    ),
+    st.builds(lambda: ("referral_converted", None, {"referred_customer": "c-1"})),
+    st.builds(lambda t: (t, None, {"message_id": "m1"}), st.sampled_from(["email_sent", "email_opened"])),
+)
+history = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(0, SPAN_DAYS * 86400 - 1), event_kinds), min_size=0, max_size=40
+)
+seconds = st.integers(0, SPAN_DAYS * 86400)
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=history,
+    window=st.tuples(seconds, st.integers(1, SPAN_DAYS * 86400)),
+    midnight_edges=st.tuples(st.booleans(), st.booleans()),
+    dirty=st.sets(st.integers(0, SPAN_DAYS), max_size=5),
+)
+def test_metrics_with_the_totals_are_those_from_the_events(rows, window, midnight_edges, dirty):
+    # Given random events over three months, built, and a few days dirty again
+    program = ProgramFactory()
+    people = Customer.objects.bulk_create([Customer(program=program, external_id=f"c-{i}") for i in range(4)])
+    Event.objects.bulk_create(
+        [ev(people[who], t, ORIGIN + timedelta(seconds=at), v, **props) for who, at, (t, v, props) in rows]
+    )
+    build(program)
+    rollup.mark_days_dirty(program.pk, [ORIGIN.date() + timedelta(days=n) for n in dirty])
+    # And a window with edges inside days or at midnight
+    start = ORIGIN + timedelta(seconds=window[0])
+    end = start + timedelta(seconds=window[1])
+    if midnight_edges[0]:
+        start = start.replace(hour=0, minute=0, second=0)
+    if midnight_edges[1] and end.replace(hour=0, minute=0, second=0) > start:
+        end = end.replace(hour=0, minute=0, second=0)
+    # Then every metric is the same as from the events alone
+    assert values(program, start, end) == from_events(program, start, end)
+
+
+def sessions_history(program):
+    alice, bob = Customer.objects.bulk_create(
+        [Customer(program=program, external_id="alice", name="Alice"), Customer(program=program, external_id="bob")]
+    )
+    day = datetime(2025, 2, 10, tzinfo=UTC)
+    Event.objects.bulk_create(
+        [
+            ev(alice, "session", day + timedelta(hours=9), duration_seconds=100, page_views=1),
+            ev(bob, "session", day + timedelta(hours=10), duration_seconds=300, page_views=2, exit_page="/"),
+            ev(alice, "page_view", day + timedelta(hours=9), url="/"),
+            ev(bob, "purchase", day + timedelta(hours=11), "12.50", recurring=True),
+            ev(alice, "survey_answered", day + timedelta(days=1), kind="nps", score=10),
+        ]
+    )
+    return alice, bob
+
+
+FEBRUARY = (datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 3, 1, tzinfo=UTC))
+
+
+def picked(program, *names):
+    got = metrics.compute_metrics(program, list(names), *FEBRUARY)
+    return {name: got[name].value for name in names}
+
+
+@pytest.mark.django_db
+def test_the_built_days_hold_the_additive_figures():
+    program = ProgramFactory()
+    sessions_history(program)
+    assert build(program) == (TODAY - ORIGIN.date()).days
+    session = MetricDayTotal.objects.get(program=program, type="session")
+    assert (session.day, session.events, session.duration_sum, session.bounces, session.exits) == (
+        date(2025, 2, 10),
+        2,
+        400.0,
+        1,
+        1,
+    )
+    purchase = MetricDayTotal.objects.get(program=program, type="purchase")
+    assert (purchase.events, purchase.value_sum, purchase.recurring_value_sum) == (
+        1,
+        Decimal("12.50"),
+        Decimal("12.50"),
+    )
+    answer = MetricDayTotal.objects.get(program=program, type="survey_answered")
+    assert (answer.day, answer.nps_n, answer.promoters, answer.detractors) == (date(2025, 2, 11), 1, 1, 0)
+    assert MetricDay.objects.filter(program=program, dirty=True).count() == 0
+    assert picked(program, "page_views", "bounce_rate", "avg_session_duration", "nps", "aov") == {
+        "page_views": Decimal(1),
+        "bounce_rate": Decimal(50),
+        "avg_session_duration": Decimal(200),
+        "nps": Decimal(100),
+        "aov": Decimal("12.50"),
+    }
+
+
+@pytest.mark.django_db
+def test_a_late_event_for_a_built_day_makes_it_dirty_and_counts_at_once():
+    program = ProgramFactory()
+    sessions_history(program)
+    build(program)
+    # When a page view arrives late for the built 10 February
+    late = CleanEvent("late-1", "page_view", "alice", datetime(2025, 2, 10, 20, tzinfo=UTC), None, "", {"url": "/"})
+    assert record_events(program, [late], enqueue=False).accepted == 1
+    # Then that day (only) is dirty and the metric counts it at once, from the events
+    assert list(MetricDay.objects.filter(program=program, dirty=True).values_list("day", flat=True)) == [
+        date(2025, 2, 10)
+    ]
+    assert picked(program, "page_views") == {"page_views": Decimal(2)}
+    # And the next build takes it into the day's totals
+    assert build(program) == 1
+    assert MetricDayTotal.objects.get(program=program, type="page_view").events == 2
+    assert picked(program, "page_views") == {"page_views": Decimal(2)}
+
+
+@pytest.mark.django_db
+def test_erasure_makes_the_customers_days_dirty_and_the_metrics_follow():
+    program = ProgramFactory(personal_event_properties=["page_views"])
+    alice, _ = sessions_history(program)
+    build(program)
+    assert picked(program, "bounce_rate") == {"bounce_rate": Decimal(50)}
+    # When Alice is erased, her session's page_views becomes "[erased]": no bounce any more
+    erase_customer(alice)
+    assert sorted(MetricDay.objects.filter(program=program, dirty=True).values_list("day", flat=True)) == [
+        date(2025, 2, 10),
+        date(2025, 2, 11),
+    ]
+    assert picked(program, "bounce_rate") == {"bounce_rate": Decimal(0)}
+    build(program)
+    assert MetricDayTotal.objects.get(program=program, type="session").bounces == 0
+    assert picked(program, "bounce_rate") == {"bounce_rate": Decimal(0)}
+
+
+@pytest.mark.django_db
+def test_retention_forgets_the_dropped_days_and_dirties_the_cutoffs():
+    program = ProgramFactory()
+    sessions_history(program)
+    Event.objects.filter(program=program).update(processed_at=datetime(2025, 3, 1, tzinfo=UTC))
+    build(program)
+    cutoff = datetime(2025, 2, 10, 12, tzinfo=UTC)
+    # When retention drops the events before noon on 10 February
+    roll_up_program(program.pk, cutoff)
+    # Then the days before are forgotten, the cutoff's day is dirty, the later ones stay built
+    assert MetricDay.objects.filter(program=program, day__lt=date(2025, 2, 10)).count() == 0
+    assert MetricDayTotal.objects.filter(program=program, day__lt=date(2025, 2, 10)).count() == 0
+    assert list(MetricDay.objects.filter(program=program, dirty=True).values_list("day", flat=True)) == [
+        date(2025, 2, 10)
+    ]
+    period = (cutoff, datetime(2025, 3, 1, tzinfo=UTC))
+    got = metrics.compute_metrics(program, ["page_views", "nps", "aov"], *period)
+    assert {name: v.value for name, v in got.items()} == {"page_views": Decimal(0), "nps": Decimal(100), "aov": None}
+    # And a rebuild starts at the cutoff's day
+    assert build(program) == 1
+    assert MetricDayTotal.objects.filter(program=program, day=date(2025, 2, 10)).count() == 0
+    got = metrics.compute_metrics(program, ["page_views", "nps", "aov"], *period)
+    assert {name: v.value for name, v in got.items()} == {"page_views": Decimal(0), "nps": Decimal(100), "aov": None}
+
+
+@pytest.mark.django_db
+def test_the_beat_task_builds_each_day_once(acme):
+    from engagement.tasks import build_metric_rollups_task
+
+    sessions_history(acme)
+    with time_machine.travel(datetime(2025, 3, 1, 0, 30, tzinfo=UTC), tick=False):
+        first = build_metric_rollups_task()
+        totals = list(MetricDayTotal.objects.filter(program=acme).order_by("day", "type").values())
+        again = build_metric_rollups_task()
+    assert (first, again) == (rollup.BUILD_DAYS, 0)
+    assert list(MetricDayTotal.objects.filter(program=acme).order_by("day", "type").values()) == totals
+    assert [(t["day"], t["type"]) for t in totals] == [
+        (date(2025, 2, 10), "page_view"),
+        (date(2025, 2, 10), "purchase"),
+        (date(2025, 2, 10), "session"),
+        (date(2025, 2, 11), "survey_answered"),
+    ]
+    assert MetricDay.objects.filter(program=acme).latest("day").day == date(2025, 2, 28)
+
+
+@pytest.mark.django_db
+def test_a_segment_reads_the_events_only(acme):
+    sessions_history(acme)
+    build(acme)
+    MetricDayTotal.objects.filter(program=acme, type="page_view").update(events=99)
+    assert picked(acme, "page_views") == {"page_views": Decimal(99)}  # the totals are read...
+    got = metrics.compute_metrics(acme, ["page_views"], *FEBRUARY, segment="Champions")
+    assert got["page_views"].value == Decimal(0)  # ...never with a segment
+
+
+def in_thread(fn):
+    """fn() on another thread, hence another connection (its own transactions)."""
+    from django.db import connection
+
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        except Exception as error:  # raised again on the test's thread
+            out.append(error)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(30)
+    if isinstance(out[0], Exception):
+        raise out[0]
+    return out[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_never_takes_a_day_an_open_late_ingest_is_writing():
+    program = ProgramFactory()
+    sessions_history(program)
+    build(program)
+    late = CleanEvent("late-2", "page_view", "alice", datetime(2025, 2, 10, 20, tzinfo=UTC), None, "", {"url": "/"})
+    with transaction.atomic():
+        # Given a late ingest, not committed yet, that marked 10 February dirty (and holds it)
+        record_events(program, [late], enqueue=False)
+        # When the builder runs meanwhile: it waits for the open writer, then gives up
+        assert in_thread(lambda: rollup.build_program(program.pk, today=TODAY, wait_seconds=0.5)) == 0
+        # and a month's build skips the locked day instead of waiting for it
+        assert in_thread(lambda: rollup._build_days(program.pk, date(2025, 2, 1), date(2025, 3, 1))) == 0
+    # Then after the commit the next build takes the late event in
+    assert in_thread(lambda: rollup.build_program(program.pk, today=TODAY, since=ORIGIN.date())) == 1
+    assert MetricDayTotal.objects.get(program=program, type="page_view").events == 2
+    assert picked(program, "page_views") == {"page_views": Decimal(2)}
