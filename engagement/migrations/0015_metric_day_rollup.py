@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("engagement", "0013_event_retention"),
+        ("engagement", "0014_event_customer_checked_per_statement"),
     ]
 
     operations = [
