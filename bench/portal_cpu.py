@@ -4,9 +4,10 @@
 
 A small program (the demo tiers and catalogue, one customer with eight grants, signed in)
 served by Django's test client with DEBUG off, no HTTP server: prints each page's median wall
-and CPU time per request over five rounds, once warm (CPU: this process only, not
-PostgreSQL's; the statements per page are pinned by tests/rewards/test_portal_reads.py).
---profile adds a cProfile of each page.
+and CPU time per request over five rounds, once warm (CPU: this process only), then the CPU
+the requests of all five rounds cost the PostgreSQL backend (/proc, in clock ticks: 10 ms
+each, so read it over many requests) and Redis (INFO cpu). The statements per page are
+pinned by tests/rewards/test_portal_reads.py. --profile adds a cProfile of each page.
 Throwaway databases only; never part of the test suite.
 """
 
@@ -28,13 +29,26 @@ django_setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from engagement.models import Customer, Program  # noqa: E402
 from rewards import demo as rewards_demo  # noqa: E402
 from rewards import ledger  # noqa: E402
 from rewards.portal_auth import SESSION_KEY  # noqa: E402
+
+
+def backend_cpu_ms(pid):
+    """CPU time (user + system) of the PostgreSQL backend `pid` so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_ms():
+    info = cache._cache.get_client().info("cpu")
+    return (info["used_cpu_user"] + info["used_cpu_sys"]) * 1000
 
 
 def main():
@@ -64,15 +78,22 @@ def main():
         if client.get(path).status_code != 200:  # warm
             raise SystemExit(f"{path}: not 200 once warm")
         walls, cpus = [], []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        backend_start, redis_start = backend_cpu_ms(backend), redis_cpu_ms()
         for _ in range(rounds):
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(args.requests // rounds):
                 client.get(path)
             walls.append((time.perf_counter() - wall) / (args.requests // rounds) * 1000)
             cpus.append((time.process_time() - cpu) / (args.requests // rounds) * 1000)
+        done = rounds * (args.requests // rounds)
         print(
             f"{path:<18}median wall {statistics.median(walls):.2f} ms, "
-            f"median CPU {statistics.median(cpus):.2f} ms per request"
+            f"median CPU {statistics.median(cpus):.2f} ms per request; "
+            f"PostgreSQL backend {(backend_cpu_ms(backend) - backend_start) / done:.2f} ms, "
+            f"Redis {(redis_cpu_ms() - redis_start) / done:.3f} ms per request"
         )
         if args.profile:
             profile = cProfile.Profile()
