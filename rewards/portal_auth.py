@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from engagement import plain_rows
 from engagement.models import Customer, Program
 from rewards.models import PortalLoginToken
 
@@ -179,15 +180,10 @@ def _load_customer(pk):
     """Customer.objects.select_related("program").filter(pk=pk, erased_at__isnull=True)
     .first(), in one plain statement: every signed-in page runs it, and the ORM's compiling
     of that query cost more than the query itself."""
-    customer_fields = [field.attname for field in Customer._meta.concrete_fields]
-    program_fields = [field.attname for field in Program._meta.concrete_fields]
-    columns = [f'customer."{field.column}"' for field in Customer._meta.concrete_fields] + [
-        f'program."{field.column}"' for field in Program._meta.concrete_fields
-    ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT {", ".join(columns)}
+            SELECT {", ".join(plain_rows.columns(Customer, "customer") + plain_rows.columns(Program, "program"))}
               FROM {Customer._meta.db_table} customer
               JOIN {Program._meta.db_table} program ON program.id = customer.program_id
              WHERE customer.id = %s AND customer.erased_at IS NULL
@@ -197,18 +193,10 @@ def _load_customer(pk):
         row = cursor.fetchone()
     if row is None:
         return None
-    fields = [*Customer._meta.concrete_fields, *Program._meta.concrete_fields]
-    values = [_from_db(field, value) for field, value in zip(fields, row, strict=True)]
-    customer = Customer.from_db(connection.alias, customer_fields, values[: len(customer_fields)])
-    customer.program = Program.from_db(connection.alias, program_fields, values[len(customer_fields) :])
+    split = len(Customer._meta.concrete_fields)
+    customer = plain_rows.from_row(Customer, row[:split])
+    customer.program = plain_rows.from_row(Program, row[split:])
     return customer
-
-
-def _from_db(field, value):
-    """The value as a queryset hands it over (JSON parsed, ...): the field's converters."""
-    for converter in field.get_db_converters(connection):
-        value = converter(value, field, connection)
-    return value
 
 
 def purge_login_tokens(now=None):
