@@ -193,17 +193,3 @@ def list_activity(customer):
     from rewards.models import LedgerEntry
 
     return LedgerEntry.objects.filter(customer=customer).order_by("-created_at", "-id")
-
-
-def list_recent_activity(customer, limit=5):
-    """The first `limit` entries of list_activity(customer), in a plain statement (the portal
-    home reads it per request; compiling the ORM's query cost more than running it)."""
-    from rewards.models import LedgerEntry
-
-    table = LedgerEntry._meta.db_table
-    return list(
-        LedgerEntry.objects.raw(
-            f"SELECT * FROM {table} WHERE customer_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
-            [customer.pk, limit],
-        )
-    )

@@ -7,16 +7,19 @@ from django.db import connection
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from engagement import plain_rows
 from rewards.checkout.models import Reservation
 from rewards.models import CustomerTier, EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
 
-def get_balance_summary(customer, now=None, *, with_tier=False):
+def get_balance_summary(customer, now=None, *, with_tier=False, recent=0):
     """Balance, pending, held and the soonest expiry (date and amount) within the program
     setting, in one query (the portal home and the balance endpoint read it per request).
     `with_tier` adds, in the same query, the customer's tier state ("tier_id", "review_at":
     None without a CustomerTier row) and "window_points", the points earned in the tier
-    window before `now` (as earned_since), for rewards.tiers.get_tier_progress."""
+    window before `now` (as earned_since), for rewards.tiers.get_tier_progress. `recent` > 0
+    adds "recent", the first `recent` entries of rewards.activity.list_activity(customer),
+    also in the same query (one row per entry, the figures repeated on each)."""
     now = now or timezone.now()
     rewards_settings = RewardsSettings.get_for(customer.program)
     soon = rewards_settings.expiring_soon_days
@@ -29,6 +32,15 @@ def get_balance_summary(customer, now=None, *, with_tier=False):
                      WHERE customer_id = %(customer)s AND created_at >= %(since)s
                        AND ((kind IN (%(earn)s, %(adjust)s) AND points > 0) OR kind = %(reverse)s))"""
         tier_join = f"LEFT JOIN {CustomerTier._meta.db_table} state ON state.customer_id = %(customer)s"
+    recent_columns, recent_join = "", ""
+    if recent:
+        # list_activity's order, on the ledger_customer_timeline index; no entry: one row of NULLs.
+        recent_columns = ", " + ", ".join(plain_rows.columns(LedgerEntry, "entry"))
+        recent_join = f"""
+              LEFT JOIN LATERAL (SELECT * FROM {LedgerEntry._meta.db_table}
+                                  WHERE customer_id = %(customer)s
+                                  ORDER BY created_at DESC, id DESC LIMIT %(recent)s) entry ON true
+             ORDER BY entry.created_at DESC, entry.id DESC"""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -44,10 +56,10 @@ def get_balance_summary(customer, now=None, *, with_tier=False):
                      WHERE customer_id = %(customer)s AND status = %(held)s),
                    (SELECT at FROM first),
                    (SELECT sum(remaining) FROM soon WHERE expires_at = (SELECT at FROM first)),
-                   (SELECT sum(remaining) FROM soon){tier_columns}
+                   (SELECT sum(remaining) FROM soon){tier_columns}{recent_columns}
               FROM (SELECT 1) AS one
               LEFT JOIN {PointsAccount._meta.db_table} account ON account.customer_id = %(customer)s
-              {tier_join}
+              {tier_join}{recent_join}
             """,
             {
                 "customer": customer.pk,
@@ -58,9 +70,11 @@ def get_balance_summary(customer, now=None, *, with_tier=False):
                 "earn": EntryKind.EARN,
                 "adjust": EntryKind.ADJUST,
                 "reverse": EntryKind.REVERSE,
+                "recent": recent,
             },
         )
-        balance, pending, held, first_at, first_points, total, tier_id, review_at, earned = cursor.fetchone()
+        rows = cursor.fetchall()
+    balance, pending, held, first_at, first_points, total, tier_id, review_at, earned = rows[0][:9]
     summary = {
         "balance": balance or 0,
         "pending": pending or 0,
@@ -70,6 +84,8 @@ def get_balance_summary(customer, now=None, *, with_tier=False):
     }
     if with_tier:
         summary.update(tier_id=tier_id, review_at=review_at, window_points=max(0, int(earned or 0)))
+    if recent:
+        summary["recent"] = [plain_rows.from_row(LedgerEntry, row[9:]) for row in rows if row[9] is not None]
     return summary
 
 

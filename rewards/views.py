@@ -150,8 +150,9 @@ def logout_view(request):
 def dashboard_view(request):
     customer = request.customer
     now = timezone.now()
-    # Balance, tier state and window points in one query; tiers and settings cached.
-    summary = balances.get_balance_summary(customer, now, with_tier=True)
+    # Balance, tier state, window points and the five newest entries in one query; tiers and
+    # settings cached.
+    summary = balances.get_balance_summary(customer, now, with_tier=True, recent=5)
     return render(
         request,
         "rewards/portal/dashboard.html",
@@ -159,7 +160,7 @@ def dashboard_view(request):
             request,
             summary=summary,
             progress=tiers.get_tier_progress(customer, now, summary=summary, epoch=request.portal_epoch),
-            recent=activity.describe_entries(activity.list_recent_activity(customer, 5)),
+            recent=activity.describe_entries(summary["recent"]),
         ),
     )
 
