@@ -16,7 +16,7 @@ from django.utils import timezone
 from engagement.partner_api import keycache
 from payouts.models import ProviderProduct
 from rewards.errors import ItemUnavailable, NotEligible, OutOfStock
-from rewards.models import RewardItem, RewardKind, VoucherCode
+from rewards.models import PointsAccount, RewardItem, RewardKind, VoucherCode
 from rewards.provider_rewards import is_withdrawn
 
 
@@ -59,33 +59,40 @@ def available_stock(item):
     return item.stock
 
 
-def list_catalogue(program, customer=None, now=None, *, include_ineligible=True, balance=None, epoch=None):
+def list_catalogue(program, customer=None, now=None, *, include_ineligible=True, balance=None):
     """Active items of the program in window, each annotated with `available_codes` and,
     with a customer, `eligibility` (None or the error) and `affordable` (against `balance`
-    when the caller has read it, else the customer's account).
-
-    With `epoch` (engagement.partner_api.keycache, read at the start of the request) the
-    items' descriptive rows come from the per-process cache, and only what changes without
-    a signal is read live, in one statement (_live_items): which items are active and in
-    window, stock, unused codes, and the provider products of the items linked to some."""
+    when the caller has read it, else the customer's account)."""
     now = now or timezone.now()
-    if epoch is None:
-        items = list(
-            RewardItem.objects.filter(program=program, active=True)
-            .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-            .annotate(available_codes=Count("codes", filter=Q(codes__status=VoucherCode.Status.AVAILABLE)))
-            .select_related("program")
-            .prefetch_related("provider_products")
-        )
-    else:
-        items = _live_items(program, now, epoch)
-    result = []
+    items = list(
+        RewardItem.objects.filter(program=program, active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .annotate(available_codes=Count("codes", filter=Q(codes__status=VoucherCode.Status.AVAILABLE)))
+        .select_related("program")
+        .prefetch_related("provider_products")
+    )
     if customer is not None and balance is None:
-        from rewards.models import PointsAccount
-
         account = PointsAccount.objects.filter(customer=customer).first()
         balance = account.balance if account else 0
+    return _with_eligibility(items, customer, balance, now, include_ineligible)
+
+
+def list_portal_catalogue(customer, epoch, now=None):
+    """The portal's catalogue page: (the customer's balance, 0 without an account, and the
+    items as list_catalogue(customer.program, customer, now) lists them), in one statement.
+
+    The items' descriptive rows come from the per-process cache under `epoch`
+    (engagement.partner_api.keycache, read at the start of the request); only what changes
+    without a signal is read live (_live_items): which items are active and in window,
+    stock, unused codes, and the provider products of the items linked to some."""
+    now = now or timezone.now()
+    items, balance = _live_items(customer, now, epoch)
+    return balance, _with_eligibility(items, customer, balance, now, include_ineligible=True)
+
+
+def _with_eligibility(items, customer, balance, now, include_ineligible):
+    result = []
     for item in items:
         item.eligibility = eligibility_error(item, customer, now) if customer is not None else None
         item.affordable = customer is None or balance >= item.points_cost
@@ -112,26 +119,38 @@ def _no_products():
     return empty
 
 
-def _live_items(program, now, epoch):
-    """Per-request copies of the cached items that are active and in window now, in catalogue
-    order, with stock, `available_codes` and provider products read live."""
+def _live_items(customer, now, epoch):
+    """(Per-request copies of the cached items that are active and in window now, in catalogue
+    order, with stock, `available_codes` and provider products read live; the customer's
+    balance), in one statement: one row per item, or one without an item when none is."""
+    program = customer.program
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock,
-                   (SELECT count(*) FROM {VoucherCode._meta.db_table} code
-                     WHERE code.item_id = item.id AND code.status = %(available)s),
-                   EXISTS (SELECT 1 FROM {RewardItem.provider_products.through._meta.db_table} link
-                            WHERE link.rewarditem_id = item.id)
-              FROM {RewardItem._meta.db_table} item
-             WHERE item.program_id = %(program)s AND item.active
-               AND (item.valid_from IS NULL OR item.valid_from <= %(now)s)
-               AND (item.valid_until IS NULL OR item.valid_until > %(now)s)
+            SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock, item.codes,
+                   item.has_products,
+                   COALESCE((SELECT balance FROM {PointsAccount._meta.db_table}
+                              WHERE customer_id = %(customer)s), 0)
+              FROM (SELECT 1) AS one
+              LEFT JOIN LATERAL (
+                   SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock,
+                          item.position, item.points_cost,
+                          (SELECT count(*) FROM {VoucherCode._meta.db_table} code
+                            WHERE code.item_id = item.id AND code.status = %(available)s) AS codes,
+                          EXISTS (SELECT 1 FROM {RewardItem.provider_products.through._meta.db_table} link
+                                   WHERE link.rewarditem_id = item.id) AS has_products
+                     FROM {RewardItem._meta.db_table} item
+                    WHERE item.program_id = %(program)s AND item.active
+                      AND (item.valid_from IS NULL OR item.valid_from <= %(now)s)
+                      AND (item.valid_until IS NULL OR item.valid_until > %(now)s)
+                   ) item ON true
              ORDER BY item.position, item.points_cost, item.id
             """,
-            {"program": program.pk, "available": VoucherCode.Status.AVAILABLE, "now": now},
+            {"program": program.pk, "customer": customer.pk, "available": VoucherCode.Status.AVAILABLE, "now": now},
         )
         rows = cursor.fetchall()
+    balance = rows[0][-1]
+    rows = [row[:-1] for row in rows if row[0] is not None]
     cached = _cached_items(program, epoch)
     if any(row[0] not in cached for row in rows):
         # An item created after this request read its epoch: read them all, this once (the
@@ -149,7 +168,7 @@ def _live_items(program, now, epoch):
             item._prefetched_objects_cache = {"provider_products": _no_products()}
         items.append(item)
     prefetch_related_objects(linked, "provider_products")
-    return items
+    return items, balance
 
 
 def get_item(program, item_id):
