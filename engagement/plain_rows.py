@@ -5,7 +5,9 @@ read in several statements (the portal's signed-in customer, its home page's sum
 values)` turns those values back into an instance exactly as a queryset would (each field's
 database converters: JSON parsed, ...), marked as loaded from the database."""
 
-from django.db import connection
+import functools
+
+from django.db import connection, connections
 
 
 def columns(model, alias):
@@ -13,12 +15,21 @@ def columns(model, alias):
 
 
 def from_row(model, values):
+    attnames, converted_fields = _conversions(model, connection.alias)
+    values = list(values)
+    for index, field, converters in converted_fields:
+        for converter in converters:
+            values[index] = converter(values[index], field, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
+@functools.cache
+def _conversions(model, alias):
+    """The model's attribute names, and (index, field, converters) of the fields that have
+    converters: worked out once per model (they depend on the field and the database
+    backend only; the portal home converts six rows per request)."""
     fields = model._meta.concrete_fields
-    converted = [_converted(field, value) for field, value in zip(fields, values, strict=True)]
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
-
-
-def _converted(field, value):
-    for converter in field.get_db_converters(connection):
-        value = converter(value, field, connection)
-    return value
+    with_converters = [
+        (index, field, field.get_db_converters(connections[alias])) for index, field in enumerate(fields)
+    ]
+    return [field.attname for field in fields], [entry for entry in with_converters if entry[2]]
