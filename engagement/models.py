@@ -438,6 +438,34 @@ class MetricDayTotal(models.Model):
         return f"{self.day} {self.type}: {self.events}"
 
 
+class MetricDayEmailPair(models.Model):
+    """One distinct (type, customer, message) of a program's email events on one UTC day
+    (engagement.metrics.rollup): the email metrics count distinct pairs over a period, which
+    do not add across days, so each day keeps its pairs (a few per email event at most) and
+    the period's DISTINCT runs over these narrow rows instead of the events' JSON. Written
+    only by engagement.metrics.rollup; valid only while the day's MetricDay is clean."""
+
+    # No unique key: a message id may be longer than an index entry allows; the builder
+    # inserts each day's pairs DISTINCT. Read and deleted by (program, day).
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    type = models.CharField(max_length=64)
+    # No database FK check (bulk inserts by the builder); the customer's events' days are
+    # dirty and its pairs deleted when its events change (erasure).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # The event's properties.message_id; NULL when absent (counted as one message, as the
+    # DISTINCT over the events does).
+    message = models.TextField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="metric_day_email_pair_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.type}: {self.customer_id} {self.message}"
+
+
 class IdempotencyRecord(models.Model):
     """A claimed `Idempotency-Key` and, once finished, the response to replay (API.md)."""
 

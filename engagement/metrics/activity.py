@@ -15,8 +15,8 @@ from engagement.metrics.base import (
     metric,
     not_merged,
     q_property,
+    segment_members,
     sql_row,
-    sql_rows,
     type_count,
 )
 from engagement.metrics.types import MetricValue, rate
@@ -106,13 +106,25 @@ def social_clicks(ctx):
 
 
 def _email(ctx, *types):
-    qs = events(ctx, *types).annotate(message=KT("properties__message_id"))
+    return _with_message(ctx, events(ctx, *types))
+
+
+def _with_message(ctx, qs):
+    qs = qs.annotate(message=KT("properties__message_id"))
     if ctx.message_id:
         qs = qs.filter(message=ctx.message_id)
     return qs
 
 
-EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
+def _email_in(ctx, ranges):
+    """The email events of `ranges` ([start, end) pairs), segment and message applied."""
+    qs = Event.objects.filter(rollup.in_ranges(ranges), program=ctx.program, type__in=EMAIL_TYPES)
+    if ctx.segment:
+        qs = qs.filter(customer_id__in=segment_members(ctx))
+    return _with_message(ctx, qs)
+
+
+EMAIL_TYPES = rollup.EMAIL_TYPES
 
 
 def _pairs(qs):
@@ -121,13 +133,9 @@ def _pairs(qs):
 
 def _email_pairs(ctx, type_):
     """Distinct (customer, message) pairs of an email event type. The five types are counted
-    in one pass over the period's email events, shared by the email metrics."""
-
-    def compute():
-        pairs = _email(ctx, *EMAIL_TYPES).values("type", "customer_id", "message").distinct().order_by()
-        return dict(sql_rows(pairs, "SELECT x.type, COUNT(*) FROM ({inner}) x GROUP BY x.type"))
-
-    return ctx.once("email_pairs", compute).get(type_, 0)
+    in one statement, shared by the email metrics: the clean days' pairs kept by the rollup
+    and the rest of the period's email events (engagement.metrics.rollup.email_pairs)."""
+    return ctx.once("email_pairs", lambda: rollup.email_pairs(ctx, lambda ranges: _email_in(ctx, ranges))).get(type_, 0)
 
 
 def _delivered(ctx):

@@ -7,8 +7,13 @@ day) MetricDay says whether those totals are current (`dirty` false).
 
 Reading (`day_figures`): for a period without a segment, its full UTC days whose marker is
 clean come from the totals and everything else (the partial days at its edges, dirty and
-unbuilt days) from the events, with the same expressions (FIGURES) in both. The figures that
-do not add across days (email pairs, buyers, CAI, advocacy, activity) stay on the events.
+unbuilt days) from the events, with the same expressions (FIGURES) in both.
+
+The email metrics' distinct (type, customer, message) pairs do not add across days: each
+day keeps its distinct pairs (MetricDayEmailPair, built and dirtied with the totals), and
+`email_pairs` counts the period's distinct pairs over the clean days' pairs UNION those of
+the rest from the events (segment and message filters apply to both sides). The other
+figures that do not add across days (buyers, CAI, advocacy, activity) stay on the events.
 
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
@@ -40,11 +45,12 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.db_router import read_connection
-from engagement.metrics.base import _counted_types, json_float, json_int
-from engagement.models import Event, EventRetention, MetricDay, MetricDayTotal
+from engagement.metrics.base import _counted_types, json_float, json_int, segment_members
+from engagement.models import Event, EventRetention, MetricDay, MetricDayEmailPair, MetricDayTotal
 
 DAYS = MetricDay._meta.db_table
 TOTALS = MetricDayTotal._meta.db_table
+PAIRS = MetricDayEmailPair._meta.db_table
 # Days the beat task keeps built back from today: a year's period and its edge, with room.
 BUILD_DAYS = 400
 SURVEY_KINDS = ("nps", "csat", "ces")
@@ -55,6 +61,8 @@ FIGURE_NAMES = INT_FIGURES + NULLABLE_FIGURES
 # The types whose figures the metrics read (`figure`): the rest of a period is read by type,
 # from the index on (program, type, occurred_at), not by a scan of every event of its months.
 READ_TYPES = sorted({*_counted_types(), "session", "survey_answered", "purchase"})
+# The email types whose distinct (customer, message) pairs the email metrics count.
+EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
 
 
 def _figures():
@@ -106,6 +114,7 @@ def _grouped(queryset, *by):
 class Split:
     figures: dict  # type -> {figure: value} over the clean days
     rest: tuple  # the [start, end) ranges read from the events
+    clean: tuple = ()  # the clean full days (their email pairs are read from MetricDayEmailPair)
 
 
 def split(ctx):
@@ -114,6 +123,12 @@ def split(ctx):
     segment (the totals are not per customer)."""
     if ctx.segment:
         return None
+    return days_split(ctx)
+
+
+def days_split(ctx):
+    """split(ctx) whatever the segment: the clean days and the rest (the per-customer email
+    pairs take a segment; the figures are then not read)."""
     return ctx.once("rollup_split", lambda: _split(ctx))
 
 
@@ -133,7 +148,8 @@ def _split(ctx):
         cursor.execute(sql, {"program": ctx.program.pk, "first": first, "end": end.date()})
         rows = cursor.fetchall()
     figures = {row[0]: _typed(dict(zip(FIGURE_NAMES, row[1:-1], strict=True))) for row in rows[:-1]}
-    return Split(figures, _rest(start, end, rows[-1][-1] or []))
+    clean = rows[-1][-1] or []
+    return Split(figures, _rest(start, end, clean), tuple(clean))
 
 
 def _typed(values):
@@ -169,16 +185,23 @@ def day_figures(ctx):
         parts = split(ctx)
         figures = {type_: dict(values) for type_, values in parts.figures.items()}
         if parts.rest:
-            in_rest = Q()
-            for start, end in parts.rest:
-                in_rest |= Q(occurred_at__gte=start, occurred_at__lt=end)
-            rows = _grouped(Event.objects.filter(in_rest, program=ctx.program, type__in=READ_TYPES), "type")
+            rows = _grouped(
+                Event.objects.filter(in_ranges(parts.rest), program=ctx.program, type__in=READ_TYPES), "type"
+            )
             for row in rows:
                 type_ = row.pop("type")
                 figures[type_] = _add(figures.get(type_), row)
         return figures
 
     return ctx.once("rollup_figures", compute)
+
+
+def in_ranges(ranges):
+    """Q: occurred_at in one of `ranges` ([start, end) pairs)."""
+    condition = Q()
+    for start, end in ranges:
+        condition |= Q(occurred_at__gte=start, occurred_at__lt=end)
+    return condition
 
 
 def _add(left, right):
@@ -200,6 +223,39 @@ def figure(ctx, type_, name):
     if values is None:
         return None if name in NULLABLE_FIGURES else 0
     return values[name]
+
+
+def email_pairs(ctx, events_of):
+    """{type: distinct (customer, message) pairs} of EMAIL_TYPES over the period: the clean
+    days' pairs UNION (which drops the pairs both sides hold) the pairs of the rest, where
+    `events_of(ranges)` is the email events of those [start, end) ranges with the period's
+    segment and message filters, annotated with `message`."""
+    parts = days_split(ctx)
+    queries, params = [], []
+    if parts.clean:
+        sql = f"SELECT p.type, p.customer_id, p.message FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
+        params += [ctx.program.pk, list(parts.clean)]
+        if ctx.message_id:
+            sql += " AND p.message = %s"
+            params.append(ctx.message_id)
+        if ctx.segment:
+            members, members_params = segment_members(ctx).query.sql_with_params()
+            sql += f" AND p.customer_id IN ({members})"
+            params += members_params
+        queries.append(sql)
+    if parts.rest:
+        rest, rest_params = (
+            events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
+        )
+        queries.append(rest)
+        params += rest_params
+    if not queries:
+        return {}
+    # UNION drops the pairs held twice (across days, or on both sides); one side alone needs DISTINCT.
+    distinct = " UNION ".join(queries) if len(queries) > 1 else f"SELECT DISTINCT * FROM ({queries[0]}) y"
+    with read_connection().cursor() as cursor:
+        cursor.execute(f"SELECT x.type, COUNT(*) FROM ({distinct}) x GROUP BY x.type", params)
+        return dict(cursor.fetchall())
 
 
 # --- Dirtying ---
@@ -226,14 +282,17 @@ def utc_days(instants):
 
 
 def mark_customer_days_dirty(customer):
-    """Mark dirty every day on which `customer` has events (their properties changed)."""
-    days = (
+    """Mark dirty every day on which `customer` has events (their properties changed), and
+    delete the customer's email pairs of those days at once (a message id may be what was
+    erased; the next build writes the pairs again from the events)."""
+    days = list(
         Event.objects.filter(customer=customer)
         .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
         .values_list("day", flat=True)
         .distinct()
     )
-    mark_days_dirty(customer.program_id, list(days))
+    mark_days_dirty(customer.program_id, days)
+    MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
 
 
 def forget_before(program_id, cutoff):
@@ -243,6 +302,7 @@ def forget_before(program_id, cutoff):
     cutoff_day = cutoff.astimezone(UTC).date()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TOTALS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+        cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
         cursor.execute(f"DELETE FROM {DAYS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     mark_days_dirty(program_id, [cutoff_day])
 
@@ -321,8 +381,26 @@ def _build_days(program_id, first: date, end: date) -> int:
                 FROM ({inner}) x WHERE x._day = ANY(%s)""",
             [program_id, *params, days],
         )
+        _build_pairs(cursor, program_id, days, end)
         cursor.execute(
             f"UPDATE {DAYS} SET dirty = false, built_at = %s WHERE program_id = %s AND day = ANY(%s)",
             [timezone.now(), program_id, days],
         )
     return len(days)
+
+
+def _build_pairs(cursor, program_id, days, end):
+    """The distinct email pairs of `days` (locked by the caller, in its transaction), by type
+    from the index on (program, type, occurred_at)."""
+    cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    in_days = Event.objects.filter(
+        program_id=program_id, type__in=EMAIL_TYPES, occurred_at__gte=_midnight(days[0]), occurred_at__lt=_midnight(end)
+    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC), _message=KT("properties__message_id"))
+    inner, params = (
+        in_days.values("_day", "type", "customer_id", "_message").distinct().order_by().query.sql_with_params()
+    )
+    cursor.execute(
+        f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
+            SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
+        [program_id, *params, days],
+    )
