@@ -9,13 +9,13 @@ from engagement.metrics import rollup
 from engagement.metrics.base import (
     count,
     events,
+    events_in,
     json_float,
     json_int,
     mean,
     metric,
     not_merged,
     q_property,
-    segment_members,
     sql_row,
     type_count,
 )
@@ -118,10 +118,7 @@ def _with_message(ctx, qs):
 
 def _email_in(ctx, ranges):
     """The email events of `ranges` ([start, end) pairs), segment and message applied."""
-    qs = Event.objects.filter(rollup.in_ranges(ranges), program=ctx.program, type__in=EMAIL_TYPES)
-    if ctx.segment:
-        qs = qs.filter(customer_id__in=segment_members(ctx))
-    return _with_message(ctx, qs)
+    return _with_message(ctx, events_in(ctx, ranges, *EMAIL_TYPES))
 
 
 EMAIL_TYPES = rollup.EMAIL_TYPES

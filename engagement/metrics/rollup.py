@@ -39,18 +39,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, FloatField, IntegerField, Q, Sum, When
+from django.db.models import Case, CharField, Count, FloatField, IntegerField, Q, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.db_router import read_connection
-from engagement.metrics.base import _counted_types, json_float, json_int, segment_members
-from engagement.models import Event, EventRetention, MetricDay, MetricDayEmailPair, MetricDayTotal
+from engagement.metrics.base import _counted_types, in_ranges, json_float, json_int, segment_members
+from engagement.models import (
+    Event,
+    EventRetention,
+    MetricDay,
+    MetricDayAdvocacy,
+    MetricDayEmailPair,
+    MetricDayTotal,
+)
 
 DAYS = MetricDay._meta.db_table
 TOTALS = MetricDayTotal._meta.db_table
 PAIRS = MetricDayEmailPair._meta.db_table
+ADVOCACY = MetricDayAdvocacy._meta.db_table
 # Days the beat task keeps built back from today: a year's period and its edge, with room.
 BUILD_DAYS = 400
 SURVEY_KINDS = ("nps", "csat", "ces")
@@ -63,6 +71,8 @@ FIGURE_NAMES = INT_FIGURES + NULLABLE_FIGURES
 READ_TYPES = sorted({*_counted_types(), "session", "survey_answered", "purchase"})
 # The email types whose distinct (customer, message) pairs the email metrics count.
 EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
+# The types the Customer Advocacy Index reads (MetricDayAdvocacy).
+CAI_TYPES = ["survey_answered", "referral_converted", "social_share"]
 
 
 def _figures():
@@ -196,14 +206,6 @@ def day_figures(ctx):
     return ctx.once("rollup_figures", compute)
 
 
-def in_ranges(ranges):
-    """Q: occurred_at in one of `ranges` ([start, end) pairs)."""
-    condition = Q()
-    for start, end in ranges:
-        condition |= Q(occurred_at__gte=start, occurred_at__lt=end)
-    return condition
-
-
 def _add(left, right):
     if left is None:
         return _typed(dict(right))
@@ -261,6 +263,65 @@ def email_pairs(ctx, events_of):
 # --- Dirtying ---
 
 
+def advocacy_rows(queryset, *extra):
+    """`queryset`'s CAI events as (*extra, customer_id, type, kind, score, occurred_at, id); kind
+    and score only for NPS and CSAT answers (a custom survey's score may be anything)."""
+    nps_or_csat = Q(type="survey_answered") & (Q(properties__kind="nps") | Q(properties__kind="csat"))
+    return (
+        queryset.filter(type__in=CAI_TYPES)
+        .annotate(
+            kind=Case(When(nps_or_csat, then=KT("properties__kind")), default=None, output_field=CharField()),
+            score=Case(When(nps_or_csat, then=json_float("score")), default=None, output_field=FloatField()),
+        )
+        .values(*extra, "customer_id", "type", "kind", "score", "occurred_at", "id")
+        .order_by()
+    )
+
+
+# An answer as an array whose greatest is the latest answer (by time, then event id: never a
+# tie) and whose third element is its score: MAX() then picks the latest in a hash aggregate.
+# Exact: microseconds since 1970 and event ids are integers below 2**53, exact as float8.
+_LATEST = "CASE WHEN {present} THEN ARRAY[extract(epoch FROM {at}) * 1000000, {id}, {score}]::float8[] END"
+
+
+def advocacy_inputs(ctx, events_of):
+    """SQL and params of rows (customer_id, nps, csat, refs, shares) whose per-customer MAX
+    (nps, csat: see _LATEST) and SUM are the CAI's inputs over the period: a row per customer
+    and clean day from MetricDayAdvocacy, and a row per event of the rest, where
+    `events_of(ranges)` is advocacy_rows of those ranges with the period's segment. None
+    when the period is empty."""
+    parts = days_split(ctx)
+    queries, params = [], []
+    if parts.clean:
+        nps = _LATEST.format(present="a.nps_event IS NOT NULL", at="a.nps_at", id="a.nps_event", score="a.nps_score")
+        csat = _LATEST.format(
+            present="a.csat_event IS NOT NULL", at="a.csat_at", id="a.csat_event", score="a.csat_score"
+        )
+        sql = f"""SELECT a.customer_id, {nps} AS nps, {csat} AS csat, a.referrals AS refs, a.shares
+                  FROM {ADVOCACY} a WHERE a.program_id = %s AND a.day = ANY(%s)"""
+        params += [ctx.program.pk, list(parts.clean)]
+        if ctx.segment:
+            members, members_params = segment_members(ctx).query.sql_with_params()
+            sql += f" AND a.customer_id IN ({members})"
+            params += members_params
+        queries.append(sql)
+    if parts.rest:
+        rest, rest_params = events_of(parts.rest).query.sql_with_params()
+        nps, csat = (
+            _LATEST.format(present=f"x.kind = '{kind}'", at="x.occurred_at", id="x.id", score="x.score")
+            for kind in ("nps", "csat")
+        )
+        queries.append(
+            f"""SELECT x.customer_id, {nps} AS nps, {csat} AS csat,
+                       CASE WHEN x.type = 'referral_converted' THEN 1 ELSE 0 END AS refs,
+                       CASE WHEN x.type = 'social_share' THEN 1 ELSE 0 END AS shares FROM ({rest}) x"""
+        )
+        params += rest_params
+    if not queries:
+        return None
+    return " UNION ALL ".join(queries), params
+
+
 def mark_days_dirty(program_id, days):
     """Mark the rollup markers of `days` (UTC dates) of the program dirty. Call it in the
     transaction that changed those days' events, after the change (see the module's
@@ -293,6 +354,7 @@ def mark_customer_days_dirty(customer):
     )
     mark_days_dirty(customer.program_id, days)
     MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+    MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
 
 
 def forget_before(program_id, cutoff):
@@ -303,6 +365,7 @@ def forget_before(program_id, cutoff):
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TOTALS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
         cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+        cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
         cursor.execute(f"DELETE FROM {DAYS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     mark_days_dirty(program_id, [cutoff_day])
 
@@ -382,6 +445,7 @@ def _build_days(program_id, first: date, end: date) -> int:
             [program_id, *params, days],
         )
         _build_pairs(cursor, program_id, days, end)
+        _build_advocacy(cursor, program_id, days, end)
         cursor.execute(
             f"UPDATE {DAYS} SET dirty = false, built_at = %s WHERE program_id = %s AND day = ANY(%s)",
             [timezone.now(), program_id, days],
@@ -403,4 +467,30 @@ def _build_pairs(cursor, program_id, days, end):
         f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
             SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
         [program_id, *params, days],
+    )
+
+
+def _build_advocacy(cursor, program_id, days, end):
+    """Per customer and day of `days` (locked by the caller, in its transaction): the latest
+    NPS and CSAT answers (time, event id, score) and the converted referrals and shares."""
+    cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    in_days = Event.objects.filter(
+        program_id=program_id, occurred_at__gte=_midnight(days[0]), occurred_at__lt=_midnight(end)
+    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC))
+    inner, params = advocacy_rows(in_days, "_day").query.sql_with_params()
+    cursor.execute(
+        f"""INSERT INTO {ADVOCACY} (program_id, day, customer_id, nps_at, nps_event, nps_score,
+                                    csat_at, csat_event, csat_score, referrals, shares)
+            WITH x AS MATERIALIZED ({inner}),
+            latest AS (
+                SELECT DISTINCT ON (x._day, x.customer_id, x.kind) x._day, x.customer_id, x.kind, x.occurred_at, x.id, x.score
+                FROM x WHERE x.kind IS NOT NULL ORDER BY x._day, x.customer_id, x.kind, x.occurred_at DESC, x.id DESC)
+            SELECT %s, c._day, c.customer_id, n.occurred_at, n.id, n.score, s.occurred_at, s.id, s.score, c.refs, c.shares
+            FROM (SELECT x._day, x.customer_id, COUNT(CASE WHEN x.type = 'referral_converted' THEN 1 END) AS refs,
+                         COUNT(CASE WHEN x.type = 'social_share' THEN 1 END) AS shares
+                  FROM x GROUP BY x._day, x.customer_id) c
+            LEFT JOIN latest n ON n._day = c._day AND n.customer_id = c.customer_id AND n.kind = 'nps'
+            LEFT JOIN latest s ON s._day = c._day AND s.customer_id = c.customer_id AND s.kind = 'csat'
+            WHERE c._day = ANY(%s)""",
+        [*params, program_id, days],
     )

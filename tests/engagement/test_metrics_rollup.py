@@ -19,7 +19,15 @@ from engagement.event_schema import CleanEvent
 from engagement.ingest import record_events
 from engagement.metrics import rollup
 from engagement.metrics.base import BUILTIN
-from engagement.models import Customer, CustomerScore, Event, MetricDay, MetricDayEmailPair, MetricDayTotal
+from engagement.models import (
+    Customer,
+    CustomerScore,
+    Event,
+    MetricDay,
+    MetricDayAdvocacy,
+    MetricDayEmailPair,
+    MetricDayTotal,
+)
 from engagement.retention import roll_up_program
 from tests.factories import ProgramFactory
 
@@ -414,3 +422,62 @@ def test_retention_forgets_the_email_pairs_of_the_dropped_days():
     assert list(MetricDay.objects.filter(program=program, dirty=True).values_list("day", flat=True)) == [
         date(2025, 2, 11)
     ]
+
+
+def advocacy_history(program):
+    alice, bob = Customer.objects.bulk_create(
+        [Customer(program=program, external_id="alice"), Customer(program=program, external_id="bob")]
+    )
+    day = datetime(2025, 2, 10, 9, tzinfo=UTC)
+    Event.objects.bulk_create(
+        [
+            ev(alice, "survey_answered", day, kind="nps", score=2),
+            # Two answers at the same instant: the later event id is the latest
+            ev(alice, "survey_answered", day + timedelta(hours=1), kind="nps", score=6),
+            ev(alice, "survey_answered", day + timedelta(hours=1), kind="nps", score=9),
+            ev(alice, "survey_answered", day + timedelta(hours=2), kind="csat", score=5),
+            ev(alice, "social_share", day + timedelta(hours=3)),
+            ev(bob, "referral_converted", day, referred_customer="c-9"),
+            # Bob's answer the next day is his latest; his custom survey is no CAI answer
+            ev(bob, "survey_answered", day, kind="nps", score=10),
+            ev(bob, "survey_answered", day + timedelta(days=1), kind="nps", score=0),
+            ev(bob, "survey_answered", day + timedelta(days=1), kind="custom", score=99),
+        ]
+    )
+    return alice, bob
+
+
+def advocacy(program):
+    return sorted(
+        MetricDayAdvocacy.objects.filter(program=program).values_list(
+            "day", "customer__external_id", "nps_score", "csat_score", "referrals", "shares"
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_the_built_days_hold_each_customers_latest_answers_and_the_cai_takes_the_latest_over_days():
+    program = ProgramFactory()
+    advocacy_history(program)
+    build(program)
+    assert advocacy(program) == [
+        (date(2025, 2, 10), "alice", 9.0, 5.0, 0, 1),
+        (date(2025, 2, 10), "bob", 10.0, None, 1, 0),
+        (date(2025, 2, 11), "bob", 0.0, None, 0, 0),
+    ]
+    # Alice: (90 × 0.5 + 100 × 0.3 + 5 × 0.2) / 1 = 76; Bob: (0 × 0.5 + 25 × 0.2) / 0.7 = 7.142857…
+    got = metrics.compute_metrics(program, ["cai"], *FEBRUARY)["cai"]
+    assert (got.numerator, got.denominator) == (Decimal("83.142857"), 2)
+    assert got.as_dict() == from_events(program, *FEBRUARY)["cai"]
+
+
+@pytest.mark.django_db
+def test_erasure_and_retention_drop_the_advocacy_rows():
+    program = ProgramFactory()
+    alice, _ = advocacy_history(program)
+    Event.objects.filter(program=program).update(processed_at=datetime(2025, 3, 1, tzinfo=UTC))
+    build(program)
+    erase_customer(alice)
+    assert [row[1] for row in advocacy(program)] == ["bob", "bob"]
+    roll_up_program(program.pk, datetime(2025, 2, 11, 12, tzinfo=UTC))
+    assert advocacy(program) == [(date(2025, 2, 11), "bob", 0.0, None, 0, 0)]
