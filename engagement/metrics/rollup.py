@@ -12,8 +12,10 @@ unbuilt days) from the events, with the same expressions (FIGURES) in both.
 The email metrics' distinct (type, customer, message) pairs do not add across days: each
 day keeps its distinct pairs (MetricDayEmailPair, built and dirtied with the totals), and
 `email_pairs` counts the period's distinct pairs over the clean days' pairs UNION those of
-the rest from the events (segment and message filters apply to both sides). The other
-figures that do not add across days (buyers, CAI, advocacy, activity) stay on the events.
+the rest from the events (segment and message filters apply to both sides). Likewise the
+CAI's inputs: per customer and day the latest NPS and CSAT answers, converted referrals and
+shares (MetricDayAdvocacy, `advocacy_inputs`). The other figures that do not add across days
+(buyers, advocacy conversion and revenue, activity) stay on the events.
 
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
