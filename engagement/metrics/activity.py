@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, When
 from django.db.models.fields.json import KT
 
-from engagement.metrics import rollup
+from engagement.metrics import customer_days, rollup
 from engagement.metrics.base import (
     count,
     events,
@@ -121,7 +121,7 @@ def _email_in(ctx, ranges):
     return _with_message(ctx, events_in(ctx, ranges, *EMAIL_TYPES))
 
 
-EMAIL_TYPES = rollup.EMAIL_TYPES
+EMAIL_TYPES = customer_days.EMAIL_TYPES
 
 
 def _pairs(qs):
@@ -131,8 +131,12 @@ def _pairs(qs):
 def _email_pairs(ctx, type_):
     """Distinct (customer, message) pairs of an email event type. The five types are counted
     in one statement, shared by the email metrics: the clean days' pairs kept by the rollup
-    and the rest of the period's email events (engagement.metrics.rollup.email_pairs)."""
-    return ctx.once("email_pairs", lambda: rollup.email_pairs(ctx, lambda ranges: _email_in(ctx, ranges))).get(type_, 0)
+    and the rest of the period's email events (engagement.metrics.customer_days)."""
+
+    def compute():
+        return customer_days.email_pairs(ctx, rollup.days_split(ctx), lambda ranges: _email_in(ctx, ranges))
+
+    return ctx.once("email_pairs", compute).get(type_, 0)
 
 
 def _delivered(ctx):

@@ -9,13 +9,11 @@ Reading (`day_figures`): for a period without a segment, its full UTC days whose
 clean come from the totals and everything else (the partial days at its edges, dirty and
 unbuilt days) from the events, with the same expressions (FIGURES) in both.
 
-The email metrics' distinct (type, customer, message) pairs do not add across days: each
-day keeps its distinct pairs (MetricDayEmailPair, built and dirtied with the totals), and
-`email_pairs` counts the period's distinct pairs over the clean days' pairs UNION those of
-the rest from the events (segment and message filters apply to both sides). Likewise the
-CAI's inputs: per customer and day the latest NPS and CSAT answers, converted referrals and
-shares (MetricDayAdvocacy, `advocacy_inputs`). The other figures that do not add across days
-(buyers, advocacy conversion and revenue, activity) stay on the events.
+The email metrics' distinct pairs and the CAI's latest answers do not add across days: each
+day keeps rows per customer for them (engagement.metrics.customer_days: MetricDayEmailPair,
+MetricDayAdvocacy), built, dirtied and forgotten here with the totals and read for the clean
+days of `days_split`, with or without a segment. The other figures that do not add across
+days (buyers, advocacy conversion and revenue, activity) stay on the events.
 
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
@@ -41,26 +39,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, FloatField, IntegerField, Q, Sum, When
+from django.db.models import Case, Count, FloatField, IntegerField, Q, Sum, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.db_router import read_connection
-from engagement.metrics.base import _counted_types, in_ranges, json_float, json_int, segment_members
-from engagement.models import (
-    Event,
-    EventRetention,
-    MetricDay,
-    MetricDayAdvocacy,
-    MetricDayEmailPair,
-    MetricDayTotal,
-)
+from engagement.metrics import customer_days
+from engagement.metrics.base import _counted_types, in_ranges, json_float, json_int
+from engagement.models import Event, EventRetention, MetricDay, MetricDayTotal
 
 DAYS = MetricDay._meta.db_table
 TOTALS = MetricDayTotal._meta.db_table
-PAIRS = MetricDayEmailPair._meta.db_table
-ADVOCACY = MetricDayAdvocacy._meta.db_table
 # Days the beat task keeps built back from today: a year's period and its edge, with room.
 BUILD_DAYS = 400
 SURVEY_KINDS = ("nps", "csat", "ces")
@@ -71,10 +61,6 @@ FIGURE_NAMES = INT_FIGURES + NULLABLE_FIGURES
 # The types whose figures the metrics read (`figure`): the rest of a period is read by type,
 # from the index on (program, type, occurred_at), not by a scan of every event of its months.
 READ_TYPES = sorted({*_counted_types(), "session", "survey_answered", "purchase"})
-# The email types whose distinct (customer, message) pairs the email metrics count.
-EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
-# The types the Customer Advocacy Index reads (MetricDayAdvocacy).
-CAI_TYPES = ["survey_answered", "referral_converted", "social_share"]
 
 
 def _figures():
@@ -126,7 +112,7 @@ def _grouped(queryset, *by):
 class Split:
     figures: dict  # type -> {figure: value} over the clean days
     rest: tuple  # the [start, end) ranges read from the events
-    clean: tuple = ()  # the clean full days (their email pairs are read from MetricDayEmailPair)
+    clean: tuple = ()  # the clean full days (engagement.metrics.customer_days reads their rows)
 
 
 def split(ctx):
@@ -229,99 +215,7 @@ def figure(ctx, type_, name):
     return values[name]
 
 
-def email_pairs(ctx, events_of):
-    """{type: distinct (customer, message) pairs} of EMAIL_TYPES over the period: the clean
-    days' pairs UNION (which drops the pairs both sides hold) the pairs of the rest, where
-    `events_of(ranges)` is the email events of those [start, end) ranges with the period's
-    segment and message filters, annotated with `message`."""
-    parts = days_split(ctx)
-    queries, params = [], []
-    if parts.clean:
-        sql = f"SELECT p.type, p.customer_id, p.message FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
-        params += [ctx.program.pk, list(parts.clean)]
-        if ctx.message_id:
-            sql += " AND p.message = %s"
-            params.append(ctx.message_id)
-        if ctx.segment:
-            members, members_params = segment_members(ctx).query.sql_with_params()
-            sql += f" AND p.customer_id IN ({members})"
-            params += members_params
-        queries.append(sql)
-    if parts.rest:
-        rest, rest_params = (
-            events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
-        )
-        queries.append(rest)
-        params += rest_params
-    if not queries:
-        return {}
-    # UNION drops the pairs held twice (across days, or on both sides); one side alone needs DISTINCT.
-    distinct = " UNION ".join(queries) if len(queries) > 1 else f"SELECT DISTINCT * FROM ({queries[0]}) y"
-    with read_connection().cursor() as cursor:
-        cursor.execute(f"SELECT x.type, COUNT(*) FROM ({distinct}) x GROUP BY x.type", params)
-        return dict(cursor.fetchall())
-
-
 # --- Dirtying ---
-
-
-def advocacy_rows(queryset, *extra):
-    """`queryset`'s CAI events as (*extra, customer_id, type, kind, score, occurred_at, id); kind
-    and score only for NPS and CSAT answers (a custom survey's score may be anything)."""
-    nps_or_csat = Q(type="survey_answered") & (Q(properties__kind="nps") | Q(properties__kind="csat"))
-    return (
-        queryset.filter(type__in=CAI_TYPES)
-        .annotate(
-            kind=Case(When(nps_or_csat, then=KT("properties__kind")), default=None, output_field=CharField()),
-            score=Case(When(nps_or_csat, then=json_float("score")), default=None, output_field=FloatField()),
-        )
-        .values(*extra, "customer_id", "type", "kind", "score", "occurred_at", "id")
-        .order_by()
-    )
-
-
-# An answer as an array whose greatest is the latest answer (by time, then event id: never a
-# tie) and whose third element is its score: MAX() then picks the latest in a hash aggregate.
-# Exact: microseconds since 1970 and event ids are integers below 2**53, exact as float8.
-_LATEST = "CASE WHEN {present} THEN ARRAY[extract(epoch FROM {at}) * 1000000, {id}, {score}]::float8[] END"
-
-
-def advocacy_inputs(ctx, events_of):
-    """SQL and params of rows (customer_id, nps, csat, refs, shares) whose per-customer MAX
-    (nps, csat: see _LATEST) and SUM are the CAI's inputs over the period: a row per customer
-    and clean day from MetricDayAdvocacy, and a row per event of the rest, where
-    `events_of(ranges)` is advocacy_rows of those ranges with the period's segment. None
-    when the period is empty."""
-    parts = days_split(ctx)
-    queries, params = [], []
-    if parts.clean:
-        nps = _LATEST.format(present="a.nps_event IS NOT NULL", at="a.nps_at", id="a.nps_event", score="a.nps_score")
-        csat = _LATEST.format(
-            present="a.csat_event IS NOT NULL", at="a.csat_at", id="a.csat_event", score="a.csat_score"
-        )
-        sql = f"""SELECT a.customer_id, {nps} AS nps, {csat} AS csat, a.referrals AS refs, a.shares
-                  FROM {ADVOCACY} a WHERE a.program_id = %s AND a.day = ANY(%s)"""
-        params += [ctx.program.pk, list(parts.clean)]
-        if ctx.segment:
-            members, members_params = segment_members(ctx).query.sql_with_params()
-            sql += f" AND a.customer_id IN ({members})"
-            params += members_params
-        queries.append(sql)
-    if parts.rest:
-        rest, rest_params = events_of(parts.rest).query.sql_with_params()
-        nps, csat = (
-            _LATEST.format(present=f"x.kind = '{kind}'", at="x.occurred_at", id="x.id", score="x.score")
-            for kind in ("nps", "csat")
-        )
-        queries.append(
-            f"""SELECT x.customer_id, {nps} AS nps, {csat} AS csat,
-                       CASE WHEN x.type = 'referral_converted' THEN 1 ELSE 0 END AS refs,
-                       CASE WHEN x.type = 'social_share' THEN 1 ELSE 0 END AS shares FROM ({rest}) x"""
-        )
-        params += rest_params
-    if not queries:
-        return None
-    return " UNION ALL ".join(queries), params
 
 
 def mark_days_dirty(program_id, days):
@@ -355,8 +249,7 @@ def mark_customer_days_dirty(customer):
         .distinct()
     )
     mark_days_dirty(customer.program_id, days)
-    MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
-    MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+    customer_days.forget_customer(customer, days)
 
 
 def forget_before(program_id, cutoff):
@@ -366,8 +259,7 @@ def forget_before(program_id, cutoff):
     cutoff_day = cutoff.astimezone(UTC).date()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TOTALS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
-        cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
-        cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+        customer_days.forget_before(cursor, program_id, cutoff_day)
         cursor.execute(f"DELETE FROM {DAYS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     mark_days_dirty(program_id, [cutoff_day])
 
@@ -446,53 +338,9 @@ def _build_days(program_id, first: date, end: date) -> int:
                 FROM ({inner}) x WHERE x._day = ANY(%s)""",
             [program_id, *params, days],
         )
-        _build_pairs(cursor, program_id, days, end)
-        _build_advocacy(cursor, program_id, days, end)
+        customer_days.build_days(cursor, program_id, days, _midnight(days[0]), _midnight(end))
         cursor.execute(
             f"UPDATE {DAYS} SET dirty = false, built_at = %s WHERE program_id = %s AND day = ANY(%s)",
             [timezone.now(), program_id, days],
         )
     return len(days)
-
-
-def _build_pairs(cursor, program_id, days, end):
-    """The distinct email pairs of `days` (locked by the caller, in its transaction), by type
-    from the index on (program, type, occurred_at)."""
-    cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
-    in_days = Event.objects.filter(
-        program_id=program_id, type__in=EMAIL_TYPES, occurred_at__gte=_midnight(days[0]), occurred_at__lt=_midnight(end)
-    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC), _message=KT("properties__message_id"))
-    inner, params = (
-        in_days.values("_day", "type", "customer_id", "_message").distinct().order_by().query.sql_with_params()
-    )
-    cursor.execute(
-        f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
-            SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
-        [program_id, *params, days],
-    )
-
-
-def _build_advocacy(cursor, program_id, days, end):
-    """Per customer and day of `days` (locked by the caller, in its transaction): the latest
-    NPS and CSAT answers (time, event id, score) and the converted referrals and shares."""
-    cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
-    in_days = Event.objects.filter(
-        program_id=program_id, occurred_at__gte=_midnight(days[0]), occurred_at__lt=_midnight(end)
-    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC))
-    inner, params = advocacy_rows(in_days, "_day").query.sql_with_params()
-    cursor.execute(
-        f"""INSERT INTO {ADVOCACY} (program_id, day, customer_id, nps_at, nps_event, nps_score,
-                                    csat_at, csat_event, csat_score, referrals, shares)
-            WITH x AS MATERIALIZED ({inner}),
-            latest AS (
-                SELECT DISTINCT ON (x._day, x.customer_id, x.kind) x._day, x.customer_id, x.kind, x.occurred_at, x.id, x.score
-                FROM x WHERE x.kind IS NOT NULL ORDER BY x._day, x.customer_id, x.kind, x.occurred_at DESC, x.id DESC)
-            SELECT %s, c._day, c.customer_id, n.occurred_at, n.id, n.score, s.occurred_at, s.id, s.score, c.refs, c.shares
-            FROM (SELECT x._day, x.customer_id, COUNT(CASE WHEN x.type = 'referral_converted' THEN 1 END) AS refs,
-                         COUNT(CASE WHEN x.type = 'social_share' THEN 1 END) AS shares
-                  FROM x GROUP BY x._day, x.customer_id) c
-            LEFT JOIN latest n ON n._day = c._day AND n.customer_id = c.customer_id AND n.kind = 'nps'
-            LEFT JOIN latest s ON s._day = c._day AND s.customer_id = c.customer_id AND s.kind = 'csat'
-            WHERE c._day = ANY(%s)""",
-        [*params, program_id, days],
-    )

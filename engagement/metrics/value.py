@@ -13,7 +13,7 @@ from django.db.models import (
 from django.db.models.fields.json import KT
 
 from config.db_router import read_connection
-from engagement.metrics import rollup
+from engagement.metrics import customer_days, rollup
 from engagement.metrics.base import (
     count,
     events,
@@ -242,7 +242,7 @@ def advocacy_revenue_share(ctx):
 def _cai_sql(inputs, weights):
     """Per responder (an NPS or CSAT answer in the period): latest NPS and CSAT answers
     (latest by time, then id), converted referrals and shares in the period — from `inputs`
-    (engagement.metrics.rollup.advocacy_inputs: the clean days' rows and the rest's events),
+    (engagement.metrics.customer_days.advocacy_inputs: the clean days' rows and the rest's events),
     in one hash aggregate per customer — then the advocacy score summed over responders in
     customer order (floating point: a fixed order keeps the sum's last bits). The arithmetic
     is the one METRICS.md gives, in floating point."""
@@ -266,7 +266,11 @@ def cai(ctx):
     """Mean advocacy score of customers who answered an NPS or CSAT survey in the period.
     A missing NPS or CSAT answer drops that part and its weight (the rest is re-weighted)."""
     weights = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
-    inputs = rollup.advocacy_inputs(ctx, lambda ranges: rollup.advocacy_rows(events_in(ctx, ranges, *rollup.CAI_TYPES)))
+
+    def rest(ranges):
+        return customer_days.advocacy_rows(events_in(ctx, ranges, *customer_days.CAI_TYPES))
+
+    inputs = customer_days.advocacy_inputs(ctx, rollup.days_split(ctx), rest)
     if inputs is None:
         return mean(round(Decimal(0), 6), 0, "score")
     with read_connection().cursor() as cursor:
