@@ -93,10 +93,9 @@ _LATEST = "CASE WHEN {present} THEN ARRAY[extract(epoch FROM {at}) * 1000000, {i
 def advocacy_inputs(ctx, parts, events_of):
     """SQL and params of rows (customer_id, nps, csat, refs, shares) whose per-customer MAX
     (nps, csat: see _LATEST) and SUM are the CAI's inputs over the period split as `parts`
-    (engagement.metrics.rollup.days_split): a row per customer
-    and clean day from MetricDayAdvocacy, and a row per event of the rest, where
-    `events_of(ranges)` is advocacy_rows of those ranges with the period's segment. None
-    when the period is empty."""
+    (engagement.metrics.rollup.days_split): a row per customer and clean day from
+    MetricDayAdvocacy, and a row per event of the rest, where `events_of(ranges)` is
+    advocacy_rows of those ranges with the period's segment. None when the period is empty."""
     queries, params = [], []
     if parts.clean:
         nps = _LATEST.format(present="a.nps_event IS NOT NULL", at="a.nps_at", id="a.nps_event", score="a.nps_score")
@@ -135,6 +134,7 @@ def forget_customer(customer, days):
 
 
 def forget_before(cursor, program_id, cutoff_day):
+    """Delete the rows of the days before `cutoff_day` (retention dropped their events)."""
     cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
 
