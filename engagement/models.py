@@ -438,6 +438,64 @@ class MetricDayTotal(models.Model):
         return f"{self.day} {self.type}: {self.events}"
 
 
+class MetricDayEmailPair(models.Model):
+    """One distinct (type, customer, message) of a program's email events on one UTC day
+    (engagement.metrics.rollup): the email metrics count distinct pairs over a period, which
+    do not add across days, so each day keeps its pairs (a few per email event at most) and
+    the period's DISTINCT runs over these narrow rows instead of the events' JSON. Written
+    only by engagement.metrics.rollup; valid only while the day's MetricDay is clean."""
+
+    # No unique key: a message id may be longer than an index entry allows; the builder
+    # inserts each day's pairs DISTINCT. Read and deleted by (program, day).
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    type = models.CharField(max_length=64)
+    # No database FK check (bulk inserts by the builder); the customer's events' days are
+    # dirty and its pairs deleted when its events change (erasure).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # The event's properties.message_id; NULL when absent (counted as one message, as the
+    # DISTINCT over the events does).
+    message = models.TextField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="metric_day_email_pair_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.type}: {self.customer_id} {self.message}"
+
+
+class MetricDayAdvocacy(models.Model):
+    """The Customer Advocacy Index's inputs of one customer on one UTC day (engagement.metrics
+    .rollup): the day's latest NPS and CSAT answers (time, event id, score) and its converted
+    referrals and shares. The CAI takes each customer's latest answers over the period, which
+    do not add across days; these rows let it skip the events' JSON. Written only by
+    engagement.metrics.rollup; valid only while the day's MetricDay is clean."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    # No database FK check (bulk inserts by the builder), as MetricDayEmailPair.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    nps_at = models.DateTimeField(null=True)
+    nps_event = models.BigIntegerField(null=True)
+    nps_score = models.FloatField(null=True)
+    csat_at = models.DateTimeField(null=True)
+    csat_event = models.BigIntegerField(null=True)
+    csat_score = models.FloatField(null=True)
+    referrals = models.BigIntegerField(default=0)
+    shares = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="metric_day_advocacy_day")]
+        verbose_name_plural = "metric day advocacy rows"
+
+    def __str__(self):
+        return f"{self.day} {self.customer_id}"
+
+
 class IdempotencyRecord(models.Model):
     """A claimed `Idempotency-Key` and, once finished, the response to replay (API.md)."""
 

@@ -5,10 +5,11 @@ from decimal import Decimal
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Sum, When
 from django.db.models.fields.json import KT
 
-from engagement.metrics import rollup
+from engagement.metrics import customer_days, rollup
 from engagement.metrics.base import (
     count,
     events,
+    events_in,
     json_float,
     json_int,
     mean,
@@ -16,7 +17,6 @@ from engagement.metrics.base import (
     not_merged,
     q_property,
     sql_row,
-    sql_rows,
     type_count,
 )
 from engagement.metrics.types import MetricValue, rate
@@ -106,13 +106,22 @@ def social_clicks(ctx):
 
 
 def _email(ctx, *types):
-    qs = events(ctx, *types).annotate(message=KT("properties__message_id"))
+    return _with_message(ctx, events(ctx, *types))
+
+
+def _with_message(ctx, qs):
+    qs = qs.annotate(message=KT("properties__message_id"))
     if ctx.message_id:
         qs = qs.filter(message=ctx.message_id)
     return qs
 
 
-EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
+def _email_in(ctx, ranges):
+    """The email events of `ranges` ([start, end) pairs), segment and message applied."""
+    return _with_message(ctx, events_in(ctx, ranges, *EMAIL_TYPES))
+
+
+EMAIL_TYPES = customer_days.EMAIL_TYPES
 
 
 def _pairs(qs):
@@ -121,11 +130,11 @@ def _pairs(qs):
 
 def _email_pairs(ctx, type_):
     """Distinct (customer, message) pairs of an email event type. The five types are counted
-    in one pass over the period's email events, shared by the email metrics."""
+    in one statement, shared by the email metrics: the clean days' pairs kept by the rollup
+    and the rest of the period's email events (engagement.metrics.customer_days)."""
 
     def compute():
-        pairs = _email(ctx, *EMAIL_TYPES).values("type", "customer_id", "message").distinct().order_by()
-        return dict(sql_rows(pairs, "SELECT x.type, COUNT(*) FROM ({inner}) x GROUP BY x.type"))
+        return customer_days.email_pairs(ctx, rollup.days_split(ctx), lambda ranges: _email_in(ctx, ranges))
 
     return ctx.once("email_pairs", compute).get(type_, 0)
 

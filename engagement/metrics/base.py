@@ -73,6 +73,23 @@ def events(ctx, *types, start=None, end=None):
     return qs
 
 
+def events_in(ctx, ranges, *types):
+    """The program's events of `types` in `ranges` ([start, end) pairs: the part of the period
+    the daily rollup does not answer), segment applied."""
+    qs = Event.objects.filter(in_ranges(ranges), program=ctx.program, type__in=types)
+    if ctx.segment:
+        qs = qs.filter(customer_id__in=segment_members(ctx))
+    return qs
+
+
+def in_ranges(ranges):
+    """Q: occurred_at in one of `ranges` ([start, end) pairs)."""
+    condition = Q()
+    for start, end in ranges:
+        condition |= Q(occurred_at__gte=start, occurred_at__lt=end)
+    return condition
+
+
 def segment_members(ctx):
     """Subquery: the ids of the customers in ctx.segment, from the scores' (program, segment)
     index. Events filter on it directly, with no join through the customers table."""

@@ -7,8 +7,13 @@ day) MetricDay says whether those totals are current (`dirty` false).
 
 Reading (`day_figures`): for a period without a segment, its full UTC days whose marker is
 clean come from the totals and everything else (the partial days at its edges, dirty and
-unbuilt days) from the events, with the same expressions (FIGURES) in both. The figures that
-do not add across days (email pairs, buyers, CAI, advocacy, activity) stay on the events.
+unbuilt days) from the events, with the same expressions (FIGURES) in both.
+
+The email metrics' distinct pairs and the CAI's latest answers do not add across days: each
+day keeps rows per customer for them (engagement.metrics.customer_days: MetricDayEmailPair,
+MetricDayAdvocacy), built, dirtied and forgotten here with the totals and read for the clean
+days of `days_split`, with or without a segment. The other figures that do not add across
+days (buyers, advocacy conversion and revenue, activity) stay on the events.
 
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
@@ -40,7 +45,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from config.db_router import read_connection
-from engagement.metrics.base import _counted_types, json_float, json_int
+from engagement.metrics import customer_days
+from engagement.metrics.base import _counted_types, in_ranges, json_float, json_int
 from engagement.models import Event, EventRetention, MetricDay, MetricDayTotal
 
 DAYS = MetricDay._meta.db_table
@@ -106,6 +112,7 @@ def _grouped(queryset, *by):
 class Split:
     figures: dict  # type -> {figure: value} over the clean days
     rest: tuple  # the [start, end) ranges read from the events
+    clean: tuple = ()  # the clean full days (engagement.metrics.customer_days reads their rows)
 
 
 def split(ctx):
@@ -114,6 +121,12 @@ def split(ctx):
     segment (the totals are not per customer)."""
     if ctx.segment:
         return None
+    return days_split(ctx)
+
+
+def days_split(ctx):
+    """split(ctx) whatever the segment: the clean days and the rest (the per-customer email
+    pairs take a segment; the figures are then not read)."""
     return ctx.once("rollup_split", lambda: _split(ctx))
 
 
@@ -133,7 +146,8 @@ def _split(ctx):
         cursor.execute(sql, {"program": ctx.program.pk, "first": first, "end": end.date()})
         rows = cursor.fetchall()
     figures = {row[0]: _typed(dict(zip(FIGURE_NAMES, row[1:-1], strict=True))) for row in rows[:-1]}
-    return Split(figures, _rest(start, end, rows[-1][-1] or []))
+    clean = rows[-1][-1] or []
+    return Split(figures, _rest(start, end, clean), tuple(clean))
 
 
 def _typed(values):
@@ -169,10 +183,9 @@ def day_figures(ctx):
         parts = split(ctx)
         figures = {type_: dict(values) for type_, values in parts.figures.items()}
         if parts.rest:
-            in_rest = Q()
-            for start, end in parts.rest:
-                in_rest |= Q(occurred_at__gte=start, occurred_at__lt=end)
-            rows = _grouped(Event.objects.filter(in_rest, program=ctx.program, type__in=READ_TYPES), "type")
+            rows = _grouped(
+                Event.objects.filter(in_ranges(parts.rest), program=ctx.program, type__in=READ_TYPES), "type"
+            )
             for row in rows:
                 type_ = row.pop("type")
                 figures[type_] = _add(figures.get(type_), row)
@@ -226,14 +239,17 @@ def utc_days(instants):
 
 
 def mark_customer_days_dirty(customer):
-    """Mark dirty every day on which `customer` has events (their properties changed)."""
-    days = (
+    """Mark dirty every day on which `customer` has events (their properties changed), and
+    delete the customer's email pairs of those days at once (a message id may be what was
+    erased; the next build writes the pairs again from the events)."""
+    days = list(
         Event.objects.filter(customer=customer)
         .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
         .values_list("day", flat=True)
         .distinct()
     )
-    mark_days_dirty(customer.program_id, list(days))
+    mark_days_dirty(customer.program_id, days)
+    customer_days.forget_customer(customer, days)
 
 
 def forget_before(program_id, cutoff):
@@ -243,6 +259,7 @@ def forget_before(program_id, cutoff):
     cutoff_day = cutoff.astimezone(UTC).date()
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TOTALS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+        customer_days.forget_before(cursor, program_id, cutoff_day)
         cursor.execute(f"DELETE FROM {DAYS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     mark_days_dirty(program_id, [cutoff_day])
 
@@ -321,6 +338,7 @@ def _build_days(program_id, first: date, end: date) -> int:
                 FROM ({inner}) x WHERE x._day = ANY(%s)""",
             [program_id, *params, days],
         )
+        customer_days.build_days(cursor, program_id, days, _midnight(days[0]), _midnight(end))
         cursor.execute(
             f"UPDATE {DAYS} SET dirty = false, built_at = %s WHERE program_id = %s AND day = ANY(%s)",
             [timezone.now(), program_id, days],

@@ -4,24 +4,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     F,
-    FloatField,
     Func,
     Q,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.fields.json import KT
 
-from engagement.metrics import rollup
+from config.db_router import read_connection
+from engagement.metrics import customer_days, rollup
 from engagement.metrics.base import (
     count,
     events,
-    json_float,
+    events_in,
     mean,
     metric,
     money,
@@ -243,11 +239,13 @@ def advocacy_revenue_share(ctx):
     return rate(referred, total)
 
 
-def _cai_sql(ctx, weights):
+def _cai_sql(inputs, weights):
     """Per responder (an NPS or CSAT answer in the period): latest NPS and CSAT answers
-    (latest by time, then id), converted referrals and shares in the period — in one pass
-    over those events (a window numbers each customer's answers) — then the advocacy score
-    summed over responders. The arithmetic is the one METRICS.md gives, in floating point."""
+    (latest by time, then id), converted referrals and shares in the period — from `inputs`
+    (engagement.metrics.customer_days.advocacy_inputs: the clean days' rows and the rest's events),
+    in one hash aggregate per customer — then the advocacy score summed over responders in
+    customer order (floating point: a fixed order keeps the sum's last bits). The arithmetic
+    is the one METRICS.md gives, in floating point."""
     w_nps, w_csat, w_ref = (float(weights[k]) for k in ("nps", "csat", "referrals"))
     nps_part = f"CASE WHEN nps IS NOT NULL THEN nps * 10 * {w_nps!r} ELSE 0.0 END"
     csat_part = f"CASE WHEN csat IS NOT NULL THEN (csat - 1) / 4 * 100 * {w_csat!r} ELSE 0.0 END"
@@ -256,17 +254,10 @@ def _cai_sql(ctx, weights):
         f"(CASE WHEN nps IS NOT NULL THEN {w_nps!r} ELSE 0.0 END"
         f" + CASE WHEN csat IS NOT NULL THEN {w_csat!r} ELSE 0.0 END + {w_ref!r})"
     )
-    latest = "y.type = 'survey_answered' AND y.rn = 1 AND y.kind = '{kind}'"
-    return f"""SELECT SUM(({nps_part} + {csat_part} + {ref_part}) / {weight}), COUNT(*) FROM (
-        SELECT y.customer_id,
-               MAX(CASE WHEN {latest.format(kind="nps")} THEN y.score END) AS nps,
-               MAX(CASE WHEN {latest.format(kind="csat")} THEN y.score END) AS csat,
-               SUM(CASE WHEN y.type = 'referral_converted' THEN 1 ELSE 0 END) AS refs,
-               SUM(CASE WHEN y.type = 'social_share' THEN 1 ELSE 0 END) AS shares
-        FROM (SELECT x.*, ROW_NUMBER() OVER (
-                  PARTITION BY x.customer_id, x.type, x.kind ORDER BY x.occurred_at DESC, x.id DESC) AS rn
-              FROM ({{inner}}) x) y
-        GROUP BY y.customer_id
+    return f"""SELECT SUM(({nps_part} + {csat_part} + {ref_part}) / {weight} ORDER BY r.customer_id), COUNT(*) FROM (
+        SELECT u.customer_id, (MAX(u.nps))[3] AS nps, (MAX(u.csat))[3] AS csat,
+               CAST(SUM(u.refs) AS bigint) AS refs, CAST(SUM(u.shares) AS bigint) AS shares
+        FROM ({inputs}) u GROUP BY u.customer_id
     ) r WHERE r.nps IS NOT NULL OR r.csat IS NOT NULL"""
 
 
@@ -275,15 +266,14 @@ def cai(ctx):
     """Mean advocacy score of customers who answered an NPS or CSAT survey in the period.
     A missing NPS or CSAT answer drops that part and its weight (the rest is re-weighted)."""
     weights = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
-    nps_or_csat = Q(type="survey_answered") & (Q(properties__kind="nps") | Q(properties__kind="csat"))
-    rows = (
-        events(ctx, "survey_answered", "referral_converted", "social_share")
-        .annotate(
-            kind=Case(When(nps_or_csat, then=KT("properties__kind")), default=Value(None), output_field=CharField()),
-            score=Case(When(nps_or_csat, then=json_float("score")), default=Value(None), output_field=FloatField()),
-        )
-        .values("customer_id", "type", "kind", "score", "occurred_at", "id")
-        .order_by()
-    )
-    total, n = sql_row(rows, _cai_sql(ctx, weights))
+
+    def rest(ranges):
+        return customer_days.advocacy_rows(events_in(ctx, ranges, *customer_days.CAI_TYPES))
+
+    inputs = customer_days.advocacy_inputs(ctx, rollup.days_split(ctx), rest)
+    if inputs is None:
+        return mean(round(Decimal(0), 6), 0, "score")
+    with read_connection().cursor() as cursor:
+        cursor.execute(_cai_sql(inputs[0], weights), inputs[1])
+        total, n = cursor.fetchone()
     return mean(round(Decimal(str(total or 0)), 6), n, "score")

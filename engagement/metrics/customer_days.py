@@ -1,0 +1,188 @@
+"""The per-customer day rows of the metrics rollup (engagement.metrics.rollup): figures that do
+not add across days, so each UTC day keeps rows per customer instead of totals.
+
+- MetricDayEmailPair: each day's distinct (email type, customer, message id); the email
+  metrics count the period's distinct pairs over the clean days' pairs UNION the rest's events.
+- MetricDayAdvocacy: per customer and day the latest NPS and CSAT answers (time, event id,
+  score), converted referrals and shares; the CAI takes each customer's latest answers.
+
+Built, dirtied and forgotten with the daily totals, by engagement.metrics.rollup (its
+docstring: why no change is lost); read for the clean days of rollup.days_split, with or
+without a segment.
+"""
+
+from datetime import UTC
+
+from django.db.models import Case, CharField, FloatField, Q, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncDate
+
+from config.db_router import read_connection
+from engagement.metrics.base import json_float, segment_members
+from engagement.models import Event, MetricDayAdvocacy, MetricDayEmailPair
+
+PAIRS = MetricDayEmailPair._meta.db_table
+ADVOCACY = MetricDayAdvocacy._meta.db_table
+# The email types whose distinct (customer, message) pairs the email metrics count.
+EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
+# The types the Customer Advocacy Index reads.
+CAI_TYPES = ["survey_answered", "referral_converted", "social_share"]
+
+# --- Reading ---
+
+
+def _in_segment(ctx, sql, params, column):
+    """`sql` (params `params`) restricted to the customers of ctx.segment, if any."""
+    if not ctx.segment:
+        return sql, params
+    members, members_params = segment_members(ctx).query.sql_with_params()
+    return f"{sql} AND {column} IN ({members})", [*params, *members_params]
+
+
+def email_pairs(ctx, parts, events_of):
+    """{type: distinct (customer, message) pairs} of EMAIL_TYPES over the period split as
+    `parts` (engagement.metrics.rollup.days_split): the clean days' pairs UNION (which drops
+    the pairs both sides hold) the pairs of the rest, where `events_of(ranges)` is the email
+    events of those [start, end) ranges with the period's segment and message filters,
+    annotated with `message`."""
+    queries, params = [], []
+    if parts.clean:
+        sql = f"SELECT p.type, p.customer_id, p.message FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
+        params += [ctx.program.pk, list(parts.clean)]
+        if ctx.message_id:
+            sql += " AND p.message = %s"
+            params.append(ctx.message_id)
+        sql, params = _in_segment(ctx, sql, params, "p.customer_id")
+        queries.append(sql)
+    if parts.rest:
+        rest, rest_params = (
+            events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
+        )
+        queries.append(rest)
+        params += rest_params
+    if not queries:
+        return {}
+    # UNION drops the pairs held twice (across days, or on both sides); one side alone needs DISTINCT.
+    distinct = " UNION ".join(queries) if len(queries) > 1 else f"SELECT DISTINCT * FROM ({queries[0]}) y"
+    with read_connection().cursor() as cursor:
+        cursor.execute(f"SELECT x.type, COUNT(*) FROM ({distinct}) x GROUP BY x.type", params)
+        return dict(cursor.fetchall())
+
+
+def advocacy_rows(queryset, *extra):
+    """`queryset`'s CAI events as (*extra, customer_id, type, kind, score, occurred_at, id); kind
+    and score only for NPS and CSAT answers (a custom survey's score may be anything)."""
+    nps_or_csat = Q(type="survey_answered") & (Q(properties__kind="nps") | Q(properties__kind="csat"))
+    return (
+        queryset.filter(type__in=CAI_TYPES)
+        .annotate(
+            kind=Case(When(nps_or_csat, then=KT("properties__kind")), default=None, output_field=CharField()),
+            score=Case(When(nps_or_csat, then=json_float("score")), default=None, output_field=FloatField()),
+        )
+        .values(*extra, "customer_id", "type", "kind", "score", "occurred_at", "id")
+        .order_by()
+    )
+
+
+# An answer as an array whose greatest is the latest answer (by time, then event id: never a
+# tie) and whose third element is its score: MAX() then picks the latest in a hash aggregate.
+# Exact: microseconds since 1970 and event ids are integers below 2**53, exact as float8.
+_LATEST = "CASE WHEN {present} THEN ARRAY[extract(epoch FROM {at}) * 1000000, {id}, {score}]::float8[] END"
+
+
+def advocacy_inputs(ctx, parts, events_of):
+    """SQL and params of rows (customer_id, nps, csat, refs, shares) whose per-customer MAX
+    (nps, csat: see _LATEST) and SUM are the CAI's inputs over the period split as `parts`
+    (engagement.metrics.rollup.days_split): a row per customer and clean day from
+    MetricDayAdvocacy, and a row per event of the rest, where `events_of(ranges)` is
+    advocacy_rows of those ranges with the period's segment. None when the period is empty."""
+    queries, params = [], []
+    if parts.clean:
+        nps = _LATEST.format(present="a.nps_event IS NOT NULL", at="a.nps_at", id="a.nps_event", score="a.nps_score")
+        csat = _LATEST.format(
+            present="a.csat_event IS NOT NULL", at="a.csat_at", id="a.csat_event", score="a.csat_score"
+        )
+        sql = f"""SELECT a.customer_id, {nps} AS nps, {csat} AS csat, a.referrals AS refs, a.shares
+                  FROM {ADVOCACY} a WHERE a.program_id = %s AND a.day = ANY(%s)"""
+        params += [ctx.program.pk, list(parts.clean)]
+        sql, params = _in_segment(ctx, sql, params, "a.customer_id")
+        queries.append(sql)
+    if parts.rest:
+        rest, rest_params = events_of(parts.rest).query.sql_with_params()
+        nps, csat = (
+            _LATEST.format(present=f"x.kind = '{kind}'", at="x.occurred_at", id="x.id", score="x.score")
+            for kind in ("nps", "csat")
+        )
+        queries.append(
+            f"""SELECT x.customer_id, {nps} AS nps, {csat} AS csat,
+                       CASE WHEN x.type = 'referral_converted' THEN 1 ELSE 0 END AS refs,
+                       CASE WHEN x.type = 'social_share' THEN 1 ELSE 0 END AS shares FROM ({rest}) x"""
+        )
+        params += rest_params
+    if not queries:
+        return None
+    return " UNION ALL ".join(queries), params
+
+
+# --- Dirtying and building (by engagement.metrics.rollup, in its transactions) ---
+
+
+def forget_customer(customer, days):
+    """Delete `customer`'s rows of `days` (erasure: its events changed; the days are dirty)."""
+    MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+    MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+
+
+def forget_before(cursor, program_id, cutoff_day):
+    """Delete the rows of the days before `cutoff_day` (retention dropped their events)."""
+    cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+    cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+
+
+def build_days(cursor, program_id, days, first_at, end_at):
+    """The rows of `days` (UTC dates, locked by the caller), from the events of [first_at, end_at)."""
+    _build_pairs(cursor, program_id, days, first_at, end_at)
+    _build_advocacy(cursor, program_id, days, first_at, end_at)
+
+
+def _build_pairs(cursor, program_id, days, first_at, end_at):
+    """The distinct email pairs of `days` (locked by the caller, in its transaction), by type
+    from the index on (program, type, occurred_at)."""
+    cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    in_days = Event.objects.filter(
+        program_id=program_id, type__in=EMAIL_TYPES, occurred_at__gte=first_at, occurred_at__lt=end_at
+    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC), _message=KT("properties__message_id"))
+    inner, params = (
+        in_days.values("_day", "type", "customer_id", "_message").distinct().order_by().query.sql_with_params()
+    )
+    cursor.execute(
+        f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
+            SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
+        [program_id, *params, days],
+    )
+
+
+def _build_advocacy(cursor, program_id, days, first_at, end_at):
+    """Per customer and day of `days` (locked by the caller, in its transaction): the latest
+    NPS and CSAT answers (time, event id, score) and the converted referrals and shares."""
+    cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    in_days = Event.objects.filter(program_id=program_id, occurred_at__gte=first_at, occurred_at__lt=end_at).annotate(
+        _day=TruncDate("occurred_at", tzinfo=UTC)
+    )
+    inner, params = advocacy_rows(in_days, "_day").query.sql_with_params()
+    cursor.execute(
+        f"""INSERT INTO {ADVOCACY} (program_id, day, customer_id, nps_at, nps_event, nps_score,
+                                    csat_at, csat_event, csat_score, referrals, shares)
+            WITH x AS MATERIALIZED ({inner}),
+            latest AS (
+                SELECT DISTINCT ON (x._day, x.customer_id, x.kind) x._day, x.customer_id, x.kind, x.occurred_at, x.id, x.score
+                FROM x WHERE x.kind IS NOT NULL ORDER BY x._day, x.customer_id, x.kind, x.occurred_at DESC, x.id DESC)
+            SELECT %s, c._day, c.customer_id, n.occurred_at, n.id, n.score, s.occurred_at, s.id, s.score, c.refs, c.shares
+            FROM (SELECT x._day, x.customer_id, COUNT(CASE WHEN x.type = 'referral_converted' THEN 1 END) AS refs,
+                         COUNT(CASE WHEN x.type = 'social_share' THEN 1 END) AS shares
+                  FROM x GROUP BY x._day, x.customer_id) c
+            LEFT JOIN latest n ON n._day = c._day AND n.customer_id = c.customer_id AND n.kind = 'nps'
+            LEFT JOIN latest s ON s._day = c._day AND s.customer_id = c.customer_id AND s.kind = 'csat'
+            WHERE c._day = ANY(%s)""",
+        [*params, program_id, days],
+    )
