@@ -458,9 +458,17 @@ class MetricDayEmailPair(models.Model):
     # The event's properties.message_id; NULL when absent (counted as one message, as the
     # DISTINCT over the events does).
     message = models.TextField(null=True)
+    # The latest earlier day holding the same (type, customer, message), NULL if none: a
+    # period's distinct pairs are then counted without hashing them (customer_days.email_pairs).
+    # No row of the same pair lies strictly between prev_day and day (kept by the builder).
+    prev_day = models.DateField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["program", "day"], name="metric_day_email_pair_day")]
+        indexes = [
+            models.Index(fields=["program", "day"], name="metric_day_email_pair_day"),
+            # A customer's pairs across days: the builder's prev_day upkeep, the reader's lookups.
+            models.Index(fields=["program", "customer", "day"], name="metric_day_email_pair_cust"),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.type}: {self.customer_id} {self.message}"

@@ -13,6 +13,7 @@ without a segment.
 
 from datetime import UTC
 
+from django.db import connection, transaction
 from django.db.models import Case, CharField, FloatField, Q, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
@@ -41,32 +42,48 @@ def _in_segment(ctx, sql, params, column):
 
 def email_pairs(ctx, parts, events_of):
     """{type: distinct (customer, message) pairs} of EMAIL_TYPES over the period split as
-    `parts` (engagement.metrics.rollup.days_split): the clean days' pairs UNION (which drops
-    the pairs both sides hold) the pairs of the rest, where `events_of(ranges)` is the email
+    `parts` (engagement.metrics.rollup.days_split), where `events_of(ranges)` is the email
     events of those [start, end) ranges with the period's segment and message filters,
-    annotated with `message`."""
-    queries, params = [], []
-    if parts.clean:
-        sql = f"SELECT p.type, p.customer_id, p.message FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
-        params += [ctx.program.pk, list(parts.clean)]
-        if ctx.message_id:
-            sql += " AND p.message = %s"
-            params.append(ctx.message_id)
-        sql, params = _in_segment(ctx, sql, params, "p.customer_id")
-        queries.append(sql)
+    annotated with `message`, in one statement (one snapshot):
+    - a clean day's row counts if no clean day before it holds its pair: its prev_day is
+      NULL, before the first clean day, or a day that is not clean, and then no clean day
+      between holds the pair (a lookup: only repeated pairs whose previous day is dirty get
+      there). No hash of the period's pairs, which do not add across days;
+    - a pair of the rest counts once (DISTINCT) if no clean day holds it."""
+    if not parts.clean:
+        if not parts.rest:
+            return {}
+        rest, params = events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
+        sql = f"SELECT y.type, COUNT(*) FROM (SELECT DISTINCT * FROM ({rest}) x) y GROUP BY y.type"
+        with read_connection().cursor() as cursor:
+            cursor.execute(sql, params)
+            return dict(cursor.fetchall())
+    clean = list(parts.clean)
+    # The same pair as p (a NULL message is one message, as DISTINCT has it) on a clean day.
+    same_pair_clean = f"""SELECT 1 FROM {PAIRS} q WHERE q.program_id = %s AND q.customer_id = {{row}}.customer_id
+        AND q.day = ANY(%s) AND q.type = {{row}}.type AND q.message IS NOT DISTINCT FROM {{row}}.message"""
+    sql = f"SELECT p.type, COUNT(*) FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
+    params = [ctx.program.pk, clean]
+    if ctx.message_id:
+        sql += " AND p.message = %s"
+        params.append(ctx.message_id)
+    sql, params = _in_segment(ctx, sql, params, "p.customer_id")
+    sql += f""" AND (p.prev_day IS NULL OR p.prev_day < %s OR (p.prev_day <> ALL(%s) AND NOT EXISTS (
+                {same_pair_clean.format(row="p")} AND q.day < p.day))) GROUP BY p.type"""
+    params += [clean[0], clean, ctx.program.pk, clean]
     if parts.rest:
         rest, rest_params = (
             events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
         )
-        queries.append(rest)
-        params += rest_params
-    if not queries:
-        return {}
-    # UNION drops the pairs held twice (across days, or on both sides); one side alone needs DISTINCT.
-    distinct = " UNION ".join(queries) if len(queries) > 1 else f"SELECT DISTINCT * FROM ({queries[0]}) y"
+        sql += f""" UNION ALL SELECT r.type, COUNT(*) FROM (SELECT DISTINCT * FROM ({rest}) x) r
+                    WHERE NOT EXISTS ({same_pair_clean.format(row="r")}) GROUP BY r.type"""
+        params += [*rest_params, ctx.program.pk, clean]
+    counts = {}
     with read_connection().cursor() as cursor:
-        cursor.execute(f"SELECT x.type, COUNT(*) FROM ({distinct}) x GROUP BY x.type", params)
-        return dict(cursor.fetchall())
+        cursor.execute(sql, params)
+        for type_, n in cursor.fetchall():
+            counts[type_] = counts.get(type_, 0) + n
+    return counts
 
 
 def advocacy_rows(queryset, *extra):
@@ -127,9 +144,22 @@ def advocacy_inputs(ctx, parts, events_of):
 # --- Dirtying and building (by engagement.metrics.rollup, in its transactions) ---
 
 
+# + program id: one writer of a program's pairs at a time (their prev_day links cross days).
+ADVISORY_LOCK_BASE = 7_330_000_000
+
+
+def lock_pairs(cursor, program_id):
+    """Serialize the writers of the program's email pairs until the transaction ends. Take it
+    before any lock on the pairs' rows (the builder takes it first of all)."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_BASE + program_id])
+
+
 def forget_customer(customer, days):
     """Delete `customer`'s rows of `days` (erasure: its events changed; the days are dirty)."""
-    MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_pairs(cursor, customer.program_id)
+        MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+        _link_pairs(cursor, customer.program_id, [customer.pk])
     MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
 
 
@@ -148,7 +178,12 @@ def build_days(cursor, program_id, days, first_at, end_at):
 def _build_pairs(cursor, program_id, days, first_at, end_at):
     """The distinct email pairs of `days` (locked by the caller, in its transaction), by type
     from the index on (program, type, occurred_at)."""
-    cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    cursor.execute(
+        f"""WITH gone AS (DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s) RETURNING customer_id)
+            SELECT array_agg(DISTINCT customer_id) FROM gone""",
+        [program_id, days],
+    )
+    gone = cursor.fetchone()[0] or []
     in_days = Event.objects.filter(
         program_id=program_id, type__in=EMAIL_TYPES, occurred_at__gte=first_at, occurred_at__lt=end_at
     ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC), _message=KT("properties__message_id"))
@@ -159,6 +194,24 @@ def _build_pairs(cursor, program_id, days, first_at, end_at):
         f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
             SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
         [program_id, *params, days],
+    )
+    cursor.execute(
+        f"SELECT DISTINCT customer_id FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
+    )
+    _link_pairs(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+
+
+def _link_pairs(cursor, program_id, customer_ids):
+    """Set prev_day of every pair row of `customer_ids` (whose rows were just deleted or
+    inserted; the caller holds lock_pairs): the latest earlier day of the same pair."""
+    if not customer_ids:
+        return
+    cursor.execute(
+        f"""UPDATE {PAIRS} p SET prev_day = w.prev FROM (
+                SELECT q.id, LAG(q.day) OVER (PARTITION BY q.customer_id, q.type, q.message ORDER BY q.day, q.id) AS prev
+                FROM {PAIRS} q WHERE q.program_id = %s AND q.customer_id = ANY(%s)) w
+            WHERE p.id = w.id AND p.prev_day IS DISTINCT FROM w.prev""",
+        [program_id, customer_ids],
     )
 
 

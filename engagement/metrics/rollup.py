@@ -318,6 +318,7 @@ def _wait_for_writers(seconds):
 def _build_days(program_id, first: date, end: date) -> int:
     """Build the dirty, unlocked days of [first, end) in one transaction; returns how many."""
     with transaction.atomic(), connection.cursor() as cursor:
+        customer_days.lock_pairs(cursor, program_id)
         cursor.execute(
             f"""SELECT day FROM {DAYS} WHERE program_id = %s AND day >= %s AND day < %s AND dirty
                 ORDER BY day FOR UPDATE SKIP LOCKED""",

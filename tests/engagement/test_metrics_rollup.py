@@ -141,6 +141,119 @@ def test_metrics_with_the_totals_are_those_from_the_events(rows, window, midnigh
         assert values(program, start, end, **filters) == from_events(program, start, end, **filters)
 
 
+EMAIL_NAMES = ["emails_delivered", "email_open_rate", "email_ctr", "email_unsubscribe_rate"]
+# Few customers, types and messages over ten days: pairs repeat across days, often.
+email_events = st.tuples(
+    st.integers(0, 1),
+    st.integers(0, 10 * 86400 - 1),
+    st.sampled_from(["email_sent", "email_opened"]),
+    st.sampled_from([{"message_id": "m1"}, {}]),
+)
+
+
+def email_values(program, start, end, **filters):
+    got = metrics.compute_metrics(program, EMAIL_NAMES, start, end, **filters)
+    return {name: v.as_dict() for name, v in got.items()}
+
+
+def prev_days_are_linked(program):
+    """Every pair row's prev_day is the latest earlier day of the same pair, or NULL."""
+    rows = list(
+        MetricDayEmailPair.objects.filter(program=program).values_list(
+            "customer_id", "type", "message", "day", "prev_day"
+        )
+    )
+    for customer_id, type_, message, day, prev_day in rows:
+        earlier = [d for c, t, m, d, _ in rows if (c, t, m) == (customer_id, type_, message) and d < day]
+        assert prev_day == (max(earlier) if earlier else None)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(email_events, max_size=30),
+    late=st.lists(email_events, max_size=8),
+    deleted=st.sets(st.integers(0, 29), max_size=8),
+    rebuilt=st.booleans(),
+    window=st.tuples(st.integers(0, 10), st.integers(1, 11)),
+)
+def test_email_pairs_stay_exact_as_days_are_changed_and_rebuilt(rows, late, deleted, rebuilt, window):
+    # Given email events over ten days, built (each row linked to the pair's previous day)
+    program = ProgramFactory()
+    people = Customer.objects.bulk_create([Customer(program=program, external_id=f"c-{i}") for i in range(2)])
+    CustomerScore.objects.bulk_create(
+        [CustomerScore(customer=people[0], program=program, segment="Champions", scored_at=ORIGIN)]
+    )
+
+    def events_of(batch):
+        return [ev(people[who], t, ORIGIN + timedelta(seconds=at), **props) for who, at, t, props in batch]
+
+    stored = Event.objects.bulk_create(events_of(rows))
+    build(program)
+    prev_days_are_linked(program)
+    # When late events arrive and some events are deleted (their days dirty), rebuilt or not
+    gone = [stored[i] for i in sorted(deleted) if i < len(stored)]
+    Event.objects.filter(pk__in=[e.pk for e in gone]).delete()
+    added = Event.objects.bulk_create(events_of(late))
+    rollup.mark_days_dirty(program.pk, rollup.utc_days(e.occurred_at for e in [*gone, *added]))
+    if rebuilt:
+        build(program)
+        prev_days_are_linked(program)
+    # Then the email metrics of any run of days are those from the events alone
+    start = ORIGIN.replace(hour=0) + timedelta(days=window[0])
+    end = start + timedelta(days=window[1])
+    for filters in ({}, {"segment": "Champions"}, {"message_id": "m1"}):
+        assert email_values(program, start, end, **filters) == {
+            name: v for name, v in from_events(program, start, end, **filters).items() if name in EMAIL_NAMES
+        }
+
+
+def opened_pairs(program, first_day, last_day):
+    start = datetime(2025, 2, first_day, tzinfo=UTC)
+    got = metrics.compute_metrics(program, ["email_open_rate"], start, datetime(2025, 2, last_day + 1, tzinfo=UTC))
+    return got["email_open_rate"].numerator
+
+
+@pytest.mark.django_db
+def test_a_pair_whose_middle_day_is_rebuilt_without_it_links_to_the_day_before():
+    # Given Alice opening m1 on February 10, 11 and 12, built
+    program = ProgramFactory()
+    alice = Customer.objects.create(program=program, external_id="alice")
+    opened = Event.objects.bulk_create(
+        [ev(alice, "email_opened", datetime(2025, 2, day, 9, tzinfo=UTC), message_id="m1") for day in (10, 11, 12)]
+    )
+    build(program)
+    # When the 11th's open is deleted and its day rebuilt
+    Event.objects.filter(pk=opened[1].pk).delete()
+    rollup.mark_days_dirty(program.pk, [date(2025, 2, 11)])
+    build(program)
+    # Then the 12th's pair links to the 10th, and counts over the 11th and 12th
+    assert sorted(MetricDayEmailPair.objects.filter(program=program).values_list("day", "prev_day")) == [
+        (date(2025, 2, 10), None),
+        (date(2025, 2, 12), date(2025, 2, 10)),
+    ]
+    assert opened_pairs(program, 11, 12) == 1
+    assert opened_pairs(program, 10, 12) == 1
+
+
+@pytest.mark.django_db
+def test_a_pair_linked_to_a_dirty_day_counts_once_over_the_clean_days_around_it():
+    # Given Alice opening m1 on February 10, 11 and 12, built, and the 11th dirty (a late event)
+    program = ProgramFactory()
+    alice = Customer.objects.create(program=program, external_id="alice")
+    Event.objects.bulk_create(
+        [ev(alice, "email_opened", datetime(2025, 2, day, 9, tzinfo=UTC), message_id="m1") for day in (10, 11, 12)]
+    )
+    build(program)
+    Event.objects.bulk_create([ev(alice, "email_sent", datetime(2025, 2, 11, 8, tzinfo=UTC), message_id="m2")])
+    rollup.mark_days_dirty(program.pk, [date(2025, 2, 11)])
+    # Then the three days hold one opened pair (the 12th's row links to the dirty 11th: the
+    # 10th is looked up), and the 11th and 12th one too
+    assert opened_pairs(program, 10, 12) == 1
+    assert opened_pairs(program, 11, 12) == 1
+    assert opened_pairs(program, 12, 12) == 1
+
+
 def sessions_history(program):
     alice, bob = Customer.objects.bulk_create(
         [Customer(program=program, external_id="alice", name="Alice"), Customer(program=program, external_id="bob")]
