@@ -130,6 +130,7 @@ LABELS = [
     _("points name"),
     _("predicted clv"),
     _("prefix"),
+    _("prev day"),
     _("processed at"),
     _("program"),
     _("program staff"),
