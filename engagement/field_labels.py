@@ -148,6 +148,7 @@ LABELS = [
     _("received at"),
     _("recurring value sum"),
     _("referrals"),
+    _("referrals sent"),
     _("referred customers"),
     _("repeat buyers"),
     _("repeat transactions"),

@@ -476,8 +476,8 @@ class MetricDayEmailPair(models.Model):
 
 class MetricDayAdvocacy(models.Model):
     """The Customer Advocacy Index's inputs of one customer on one UTC day (engagement.metrics
-    .rollup): the day's latest NPS and CSAT answers (time, event id, score) and its converted
-    referrals and shares. The CAI takes each customer's latest answers over the period, which
+    .rollup): the day's latest NPS and CSAT answers (time, event id, score), its converted and
+    sent referrals and its shares. The CAI takes each customer's latest answers over the period, which
     do not add across days; these rows let it skip the events' JSON. Written only by
     engagement.metrics.rollup; valid only while the day's MetricDay is clean."""
 
@@ -495,6 +495,8 @@ class MetricDayAdvocacy(models.Model):
     csat_score = models.FloatField(null=True)
     referrals = models.BigIntegerField(default=0)
     shares = models.BigIntegerField(default=0)
+    # referral_sent events: the advocacy conversion rate's referrers, read with the CAI.
+    referrals_sent = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["program", "day"], name="metric_day_advocacy_day")]

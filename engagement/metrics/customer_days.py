@@ -26,8 +26,8 @@ PAIRS = MetricDayEmailPair._meta.db_table
 ADVOCACY = MetricDayAdvocacy._meta.db_table
 # The email types whose distinct (customer, message) pairs the email metrics count.
 EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
-# The types the Customer Advocacy Index reads.
-CAI_TYPES = ["survey_answered", "referral_converted", "social_share"]
+# The types the Customer Advocacy Index and the advocacy conversion rate read.
+CAI_TYPES = ["survey_answered", "referral_converted", "social_share", "referral_sent"]
 
 # --- Reading ---
 
@@ -111,8 +111,8 @@ _LATEST = "CASE WHEN {present} THEN ARRAY[date_part('epoch', {at}), {id}, {score
 
 
 def advocacy_inputs(ctx, parts, events_of):
-    """SQL and params of rows (customer_id, nps, csat, refs, shares) whose per-customer MAX
-    (nps, csat: see _LATEST) and SUM are the CAI's inputs over the period split as `parts`
+    """SQL and params of rows (customer_id, nps, csat, refs, shares, sent) whose per-customer
+    MAX (nps, csat: see _LATEST) and SUM are the CAI's and the advocacy conversion's inputs over the period split as `parts`
     (engagement.metrics.rollup.days_split): a row per customer and clean day from
     MetricDayAdvocacy, and a row per event of the rest, where `events_of(ranges)` is
     advocacy_rows of those ranges with the period's segment. None when the period is empty."""
@@ -123,7 +123,7 @@ def advocacy_inputs(ctx, parts, events_of):
             present="a.csat_event IS NOT NULL", at="a.csat_at", id="a.csat_event", score="a.csat_score"
         )
         sql = f"""SELECT a.customer_id, {nps} AS nps, {csat} AS csat, CAST(a.referrals AS integer) AS refs,
-                         CAST(a.shares AS integer) AS shares
+                         CAST(a.shares AS integer) AS shares, CAST(a.referrals_sent AS integer) AS sent
                   FROM {ADVOCACY} a WHERE a.program_id = %s AND a.day = ANY(%s)"""
         params += [ctx.program.pk, list(parts.clean)]
         sql, params = _in_segment(ctx, sql, params, "a.customer_id")
@@ -137,7 +137,8 @@ def advocacy_inputs(ctx, parts, events_of):
         queries.append(
             f"""SELECT x.customer_id, {nps} AS nps, {csat} AS csat,
                        CASE WHEN x.type = 'referral_converted' THEN 1 ELSE 0 END AS refs,
-                       CASE WHEN x.type = 'social_share' THEN 1 ELSE 0 END AS shares FROM ({rest}) x"""
+                       CASE WHEN x.type = 'social_share' THEN 1 ELSE 0 END AS shares,
+                       CASE WHEN x.type = 'referral_sent' THEN 1 ELSE 0 END AS sent FROM ({rest}) x"""
         )
         params += rest_params
     if not queries:
@@ -221,7 +222,7 @@ def _link_pairs(cursor, program_id, customer_ids):
 
 def _build_advocacy(cursor, program_id, days, first_at, end_at):
     """Per customer and day of `days` (locked by the caller, in its transaction): the latest
-    NPS and CSAT answers (time, event id, score) and the converted referrals and shares."""
+    NPS and CSAT answers (time, event id, score), the converted and sent referrals, the shares."""
     cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
     in_days = Event.objects.filter(program_id=program_id, occurred_at__gte=first_at, occurred_at__lt=end_at).annotate(
         _day=TruncDate("occurred_at", tzinfo=UTC)
@@ -229,14 +230,16 @@ def _build_advocacy(cursor, program_id, days, first_at, end_at):
     inner, params = advocacy_rows(in_days, "_day").query.sql_with_params()
     cursor.execute(
         f"""INSERT INTO {ADVOCACY} (program_id, day, customer_id, nps_at, nps_event, nps_score,
-                                    csat_at, csat_event, csat_score, referrals, shares)
+                                    csat_at, csat_event, csat_score, referrals, shares, referrals_sent)
             WITH x AS MATERIALIZED ({inner}),
             latest AS (
                 SELECT DISTINCT ON (x._day, x.customer_id, x.kind) x._day, x.customer_id, x.kind, x.occurred_at, x.id, x.score
                 FROM x WHERE x.kind IS NOT NULL ORDER BY x._day, x.customer_id, x.kind, x.occurred_at DESC, x.id DESC)
-            SELECT %s, c._day, c.customer_id, n.occurred_at, n.id, n.score, s.occurred_at, s.id, s.score, c.refs, c.shares
+            SELECT %s, c._day, c.customer_id, n.occurred_at, n.id, n.score, s.occurred_at, s.id, s.score, c.refs, c.shares,
+                   c.sent
             FROM (SELECT x._day, x.customer_id, COUNT(CASE WHEN x.type = 'referral_converted' THEN 1 END) AS refs,
-                         COUNT(CASE WHEN x.type = 'social_share' THEN 1 END) AS shares
+                         COUNT(CASE WHEN x.type = 'social_share' THEN 1 END) AS shares,
+                         COUNT(CASE WHEN x.type = 'referral_sent' THEN 1 END) AS sent
                   FROM x GROUP BY x._day, x.customer_id) c
             LEFT JOIN latest n ON n._day = c._day AND n.customer_id = c.customer_id AND n.kind = 'nps'
             LEFT JOIN latest s ON s._day = c._day AND s.customer_id = c.customer_id AND s.kind = 'csat'

@@ -184,20 +184,9 @@ def referral_conversion_rate(ctx):
 
 @metric("advocacy_conversion_rate", "percent", "advocacy")
 def advocacy_conversion_rate(ctx):
-    per_customer = (
-        events(ctx, "referral_sent", "referral_converted")
-        .values("customer_id")
-        .annotate(
-            sent=Count("id", filter=Q(type="referral_sent")), converted=Count("id", filter=Q(type="referral_converted"))
-        )
-        .order_by()
-    )
-    referrers, converted = sql_row(
-        per_customer,
-        """SELECT COALESCE(SUM(CASE WHEN x.sent > 0 THEN 1 ELSE 0 END), 0),
-                  COALESCE(SUM(CASE WHEN x.sent > 0 AND x.converted > 0 THEN 1 ELSE 0 END), 0) FROM ({inner}) x""",
-    )
-    return rate(int(converted), int(referrers))
+    """Referrers (a referral_sent in the period) who also had a referral converted in it."""
+    advocacy = _advocacy(ctx)
+    return rate(advocacy.converted_referrers, advocacy.referrers)
 
 
 def _advocacy_revenue(ctx):
@@ -239,13 +228,14 @@ def advocacy_revenue_share(ctx):
     return rate(referred, total)
 
 
-def _cai_sql(inputs, weights):
-    """Per responder (an NPS or CSAT answer in the period): latest NPS and CSAT answers
-    (latest by time, then id), converted referrals and shares in the period — from `inputs`
-    (engagement.metrics.customer_days.advocacy_inputs: the clean days' rows and the rest's events),
-    in one hash aggregate per customer — then the advocacy score summed over responders in
-    customer order (floating point: a fixed order keeps the sum's last bits). The arithmetic
-    is the one METRICS.md gives, in floating point."""
+def _advocacy_sql(inputs, weights):
+    """Per customer of `inputs` (engagement.metrics.customer_days.advocacy_inputs: the clean
+    days' rows and the rest's events), in one hash aggregate: latest NPS and CSAT answers
+    (latest by time, then id), converted and sent referrals and shares in the period. Then
+    the advocacy score summed over responders (an NPS or CSAT answer) in customer order
+    (floating point: a fixed order keeps the sum's last bits), the responders, the referrers
+    and those of them with a conversion. The arithmetic is the one METRICS.md gives, in
+    floating point."""
     w_nps, w_csat, w_ref = (float(weights[k]) for k in ("nps", "csat", "referrals"))
     nps_part = f"CASE WHEN nps IS NOT NULL THEN nps * 10 * {w_nps!r} ELSE 0.0 END"
     csat_part = f"CASE WHEN csat IS NOT NULL THEN (csat - 1) / 4 * 100 * {w_csat!r} ELSE 0.0 END"
@@ -254,26 +244,48 @@ def _cai_sql(inputs, weights):
         f"(CASE WHEN nps IS NOT NULL THEN {w_nps!r} ELSE 0.0 END"
         f" + CASE WHEN csat IS NOT NULL THEN {w_csat!r} ELSE 0.0 END + {w_ref!r})"
     )
-    return f"""SELECT SUM(({nps_part} + {csat_part} + {ref_part}) / {weight} ORDER BY r.customer_id), COUNT(*) FROM (
+    responder = "r.nps IS NOT NULL OR r.csat IS NOT NULL"
+    return f"""SELECT SUM(({nps_part} + {csat_part} + {ref_part}) / {weight} ORDER BY r.customer_id)
+                      FILTER (WHERE {responder}),
+                  COUNT(*) FILTER (WHERE {responder}), COUNT(*) FILTER (WHERE r.sent > 0),
+                  COUNT(*) FILTER (WHERE r.sent > 0 AND r.refs > 0) FROM (
         SELECT u.customer_id, (MAX(u.nps))[3] AS nps, (MAX(u.csat))[3] AS csat,
-               CAST(SUM(u.refs) AS bigint) AS refs, CAST(SUM(u.shares) AS bigint) AS shares
+               SUM(u.refs) AS refs, SUM(u.shares) AS shares, SUM(u.sent) AS sent
         FROM ({inputs}) u GROUP BY u.customer_id
-    ) r WHERE r.nps IS NOT NULL OR r.csat IS NOT NULL"""
+    ) r"""
+
+
+@dataclass(frozen=True)
+class Advocacy:
+    score_sum: Decimal
+    responders: int
+    referrers: int
+    converted_referrers: int
+
+
+def _advocacy(ctx):
+    """The CAI's and the advocacy conversion's figures, in one statement per compute_metrics call."""
+
+    def compute():
+        weights = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
+
+        def rest(ranges):
+            return customer_days.advocacy_rows(events_in(ctx, ranges, *customer_days.CAI_TYPES))
+
+        inputs = customer_days.advocacy_inputs(ctx, rollup.days_split(ctx), rest)
+        if inputs is None:
+            return Advocacy(round(Decimal(0), 6), 0, 0, 0)
+        with read_connection().cursor() as cursor:
+            cursor.execute(_advocacy_sql(inputs[0], weights), inputs[1])
+            total, responders, referrers, converted = cursor.fetchone()
+        return Advocacy(round(Decimal(str(total or 0)), 6), responders, referrers, converted)
+
+    return ctx.once("advocacy", compute)
 
 
 @metric("cai", "score", "advocacy")
 def cai(ctx):
     """Mean advocacy score of customers who answered an NPS or CSAT survey in the period.
     A missing NPS or CSAT answer drops that part and its weight (the rest is re-weighted)."""
-    weights = {k: Decimal(str(v)) for k, v in ctx.program.get_cai_weights().items()}
-
-    def rest(ranges):
-        return customer_days.advocacy_rows(events_in(ctx, ranges, *customer_days.CAI_TYPES))
-
-    inputs = customer_days.advocacy_inputs(ctx, rollup.days_split(ctx), rest)
-    if inputs is None:
-        return mean(round(Decimal(0), 6), 0, "score")
-    with read_connection().cursor() as cursor:
-        cursor.execute(_cai_sql(inputs[0], weights), inputs[1])
-        total, n = cursor.fetchone()
-    return mean(round(Decimal(str(total or 0)), 6), n, "score")
+    advocacy = _advocacy(ctx)
+    return mean(advocacy.score_sum, advocacy.responders, "score")

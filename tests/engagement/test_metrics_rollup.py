@@ -551,6 +551,9 @@ def advocacy_history(program):
             ev(alice, "survey_answered", day + timedelta(hours=2), kind="csat", score=5),
             ev(alice, "social_share", day + timedelta(hours=3)),
             ev(bob, "referral_converted", day, referred_customer="c-9"),
+            # Referrals sent: Bob's converted, Alice's (the next day, her only event then) not
+            ev(bob, "referral_sent", day - timedelta(hours=1)),
+            ev(alice, "referral_sent", day + timedelta(days=1)),
             # Bob's answer the next day is his latest; his custom survey is no CAI answer
             ev(bob, "survey_answered", day, kind="nps", score=10),
             ev(bob, "survey_answered", day + timedelta(days=1), kind="nps", score=0),
@@ -563,7 +566,7 @@ def advocacy_history(program):
 def advocacy(program):
     return sorted(
         MetricDayAdvocacy.objects.filter(program=program).values_list(
-            "day", "customer__external_id", "nps_score", "csat_score", "referrals", "shares"
+            "day", "customer__external_id", "nps_score", "csat_score", "referrals", "shares", "referrals_sent"
         )
     )
 
@@ -574,14 +577,19 @@ def test_the_built_days_hold_each_customers_latest_answers_and_the_cai_takes_the
     advocacy_history(program)
     build(program)
     assert advocacy(program) == [
-        (date(2025, 2, 10), "alice", 9.0, 5.0, 0, 1),
-        (date(2025, 2, 10), "bob", 10.0, None, 1, 0),
-        (date(2025, 2, 11), "bob", 0.0, None, 0, 0),
+        (date(2025, 2, 10), "alice", 9.0, 5.0, 0, 1, 0),
+        (date(2025, 2, 10), "bob", 10.0, None, 1, 0, 1),
+        (date(2025, 2, 11), "alice", None, None, 0, 0, 1),
+        (date(2025, 2, 11), "bob", 0.0, None, 0, 0, 0),
     ]
     # Alice: (90 × 0.5 + 100 × 0.3 + 5 × 0.2) / 1 = 76; Bob: (0 × 0.5 + 25 × 0.2) / 0.7 = 7.142857…
     got = metrics.compute_metrics(program, ["cai"], *FEBRUARY)["cai"]
     assert (got.numerator, got.denominator) == (Decimal("83.142857"), 2)
     assert got.as_dict() == from_events(program, *FEBRUARY)["cai"]
+    # Read with it: two referrers, Bob's referral converted
+    conversion = metrics.compute_metrics(program, ["advocacy_conversion_rate"], *FEBRUARY)["advocacy_conversion_rate"]
+    assert conversion.as_dict() == {"value": "50", "numerator": 1, "denominator": 2, "unit": "percent"}
+    assert conversion.as_dict() == from_events(program, *FEBRUARY)["advocacy_conversion_rate"]
 
 
 @pytest.mark.django_db
@@ -593,4 +601,4 @@ def test_erasure_and_retention_drop_the_advocacy_rows():
     erase_customer(alice)
     assert [row[1] for row in advocacy(program)] == ["bob", "bob"]
     roll_up_program(program.pk, datetime(2025, 2, 11, 12, tzinfo=UTC))
-    assert advocacy(program) == [(date(2025, 2, 11), "bob", 0.0, None, 0, 0)]
+    assert advocacy(program) == [(date(2025, 2, 11), "bob", 0.0, None, 0, 0, 0)]
