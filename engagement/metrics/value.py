@@ -7,7 +7,6 @@ from django.db.models import (
     Count,
     F,
     Func,
-    Q,
     Sum,
 )
 from django.db.models.fields.json import KT
@@ -26,7 +25,7 @@ from engagement.metrics.base import (
 )
 from engagement.metrics.customers import activity
 from engagement.metrics.types import MetricValue, rate
-from engagement.models import CustomerEventRollup, Event
+from engagement.models import Customer, CustomerEventRollup, Event
 
 # --- 6. Retention and value ---
 
@@ -206,9 +205,10 @@ def _advocacy_revenue_now(ctx):
         .annotate(referred=Func(F("referred_customers"), function="unnest"))
         .values("referred")
     )
-    purchases = events(ctx, "purchase").filter(
-        Q(customer__external_id__in=referred) | Q(customer__external_id__in=rolled_up)
-    )
+    # The referred customers by their (program, external id) index, then their purchases: not a
+    # scan of every customer tested against the two lists.
+    referred_ids = Customer.objects.filter(program=ctx.program, external_id__in=referred.union(rolled_up)).values("pk")
+    purchases = events(ctx, "purchase").filter(customer_id__in=referred_ids)
     return (
         money(purchases.aggregate(total=Sum("value"))["total"]),
         money(_purchases(ctx).revenue),
