@@ -496,7 +496,7 @@ class MetricDayAdvocacy(models.Model):
     referrals = models.BigIntegerField(default=0)
     shares = models.BigIntegerField(default=0)
     # referral_sent events: the advocacy conversion rate's referrers, read with the CAI.
-    referrals_sent = models.BigIntegerField(default=0)
+    referrals_sent = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         indexes = [models.Index(fields=["program", "day"], name="metric_day_advocacy_day")]

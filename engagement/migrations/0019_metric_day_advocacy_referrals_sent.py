@@ -1,6 +1,7 @@
 """The sent referrals per customer and day (MetricDayAdvocacy.referrals_sent): the advocacy
 conversion rate is read with the CAI. Every built day is marked dirty: its rows have no sent
-referrals yet, and a clean marker promises they do (the next build, hourly or
+referrals yet (0 by the column's database default, which code from before this migration
+relies on while it still runs), and a clean marker promises they do (the next build, hourly or
 `manage.py build_metric_rollups`, writes them)."""
 
 from django.db import migrations, models
@@ -15,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="metricdayadvocacy",
             name="referrals_sent",
-            field=models.BigIntegerField(default=0),
+            field=models.BigIntegerField(default=0, db_default=0),
         ),
         migrations.RunSQL(
             "UPDATE engagement_metricday SET dirty = true WHERE NOT dirty", reverse_sql=migrations.RunSQL.noop
