@@ -474,6 +474,35 @@ class MetricDayEmailPair(models.Model):
         return f"{self.day} {self.type}: {self.customer_id} {self.message}"
 
 
+class MetricDayBuyer(models.Model):
+    """One customer's purchases on one UTC day (engagement.metrics.rollup), linked to the
+    customer's previous and next purchase days: a period's buyers and repeat buyers, which do
+    not add across days, are then counted row by row instead of by a hash of every buyer
+    (engagement.metrics.customer_days.buyers). Written only by engagement.metrics.rollup;
+    valid only while the day's MetricDay is clean."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    # No database FK check (bulk inserts by the builder), as MetricDayEmailPair.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    purchases = models.IntegerField()
+    # The customer's latest earlier and earliest later purchase days, NULL if none; no row of
+    # the customer lies strictly between them and day (kept by the builder).
+    prev_day = models.DateField(null=True)
+    next_day = models.DateField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["program", "day"], name="metric_day_buyer_day"),
+            models.Index(fields=["program", "customer", "day"], name="metric_day_buyer_cust"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.customer_id}: {self.purchases}"
+
+
 class MetricDayAdvocacy(models.Model):
     """The Customer Advocacy Index's inputs of one customer on one UTC day (engagement.metrics
     .rollup): the day's latest NPS and CSAT answers (time, event id, score), its converted and

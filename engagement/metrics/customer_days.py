@@ -3,6 +3,8 @@ not add across days, so each UTC day keeps rows per customer instead of totals.
 
 - MetricDayEmailPair: each day's distinct (email type, customer, message id); the email
   metrics count the period's distinct pairs over the clean days' pairs UNION the rest's events.
+- MetricDayBuyer: per customer and day the purchases, linked to the customer's previous and
+  next purchase days; buyers and repeat buyers are counted row by row, like the pairs.
 - MetricDayAdvocacy: per customer and day the latest NPS and CSAT answers (time, event id,
   score), converted referrals and shares; the CAI takes each customer's latest answers.
 
@@ -14,16 +16,17 @@ without a segment.
 from datetime import UTC
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, FloatField, Q, When
+from django.db.models import Case, CharField, Count, FloatField, Q, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
 from config.db_router import read_connection
 from engagement.metrics.base import json_float, segment_members
-from engagement.models import Event, MetricDayAdvocacy, MetricDayEmailPair
+from engagement.models import Event, MetricDayAdvocacy, MetricDayBuyer, MetricDayEmailPair
 
 PAIRS = MetricDayEmailPair._meta.db_table
 ADVOCACY = MetricDayAdvocacy._meta.db_table
+BUYERS = MetricDayBuyer._meta.db_table
 # The email types whose distinct (customer, message) pairs the email metrics count.
 EMAIL_TYPES = ["email_sent", "email_bounced", "email_opened", "email_clicked", "email_unsubscribed"]
 # The types the Customer Advocacy Index and the advocacy conversion rate read.
@@ -84,6 +87,43 @@ def email_pairs(ctx, parts, events_of):
         for type_, n in cursor.fetchall():
             counts[type_] = counts.get(type_, 0) + n
     return counts
+
+
+def buyers(ctx, parts, purchases_of):
+    """(buyers, repeat buyers) over the clean days of `parts` (engagement.metrics.rollup
+    .days_split, which must hold some) and its rest, where `purchases_of(ranges)` is the
+    purchase events of those ranges with the period's segment; in one statement.
+    - a clean day's row is the customer's first in the clean days as an email pair's row is
+      (email_pairs); the customer is a repeat buyer if that day holds two purchases or a
+      later clean day holds one (its next_day, or a lookup when next_day is not clean);
+    - a customer of the rest: a buyer if no clean day holds one of its purchases, a repeat
+      buyer if its purchases of the clean days (index lookups) and the rest make two while
+      those of the clean days alone do not."""
+    clean = list(parts.clean)
+    held = f"SELECT 1 FROM {BUYERS} q WHERE q.program_id = %s AND q.customer_id = b.customer_id AND q.day = ANY(%s)"
+    later = f"""(b.next_day IS NOT NULL AND b.next_day <= %s
+                 AND (b.next_day = ANY(%s) OR EXISTS ({held} AND q.day > b.day)))"""
+    sql = f"""SELECT COUNT(*), COUNT(*) FILTER (WHERE b.purchases >= 2 OR {later})
+              FROM {BUYERS} b WHERE b.program_id = %s AND b.day = ANY(%s)"""
+    params = [clean[-1], clean, ctx.program.pk, clean, ctx.program.pk, clean]
+    sql, params = _in_segment(ctx, sql, params, "b.customer_id")
+    sql += f""" AND (b.prev_day IS NULL OR b.prev_day < %s
+                     OR (b.prev_day <> ALL(%s) AND NOT EXISTS ({held} AND q.day < b.day)))"""
+    params += [clean[0], clean, ctx.program.pk, clean]
+    if parts.rest:
+        rest, rest_params = (
+            purchases_of(parts.rest).values("customer_id").annotate(n=Count("*")).order_by().query.sql_with_params()
+        )
+        sql += f""" UNION ALL
+            SELECT COUNT(*) FILTER (WHERE r.held = 0), COUNT(*) FILTER (WHERE r.held < 2 AND r.held + r.n >= 2)
+            FROM (SELECT x.customer_id, x.n, COALESCE((SELECT SUM(q.purchases) FROM {BUYERS} q
+                      WHERE q.program_id = %s AND q.customer_id = x.customer_id AND q.day = ANY(%s)), 0) AS held
+                  FROM ({rest}) x) r"""
+        params += [ctx.program.pk, clean, *rest_params]
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return sum(row[0] for row in rows), sum(row[1] for row in rows)
 
 
 def advocacy_rows(queryset, *extra):
@@ -164,7 +204,9 @@ def forget_customer(customer, days):
     with transaction.atomic(), connection.cursor() as cursor:
         lock_pairs(cursor, customer.program_id)
         MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
+        MetricDayBuyer.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
         _link_pairs(cursor, customer.program_id, [customer.pk])
+        _link_buyers(cursor, customer.program_id, [customer.pk])
     MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
 
 
@@ -172,11 +214,13 @@ def forget_before(cursor, program_id, cutoff_day):
     """Delete the rows of the days before `cutoff_day` (retention dropped their events)."""
     cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+    cursor.execute(f"DELETE FROM {BUYERS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
 
 
 def build_days(cursor, program_id, days, first_at, end_at):
     """The rows of `days` (UTC dates, locked by the caller), from the events of [first_at, end_at)."""
     _build_pairs(cursor, program_id, days, first_at, end_at)
+    _build_buyers(cursor, program_id, days, first_at, end_at)
     _build_advocacy(cursor, program_id, days, first_at, end_at)
 
 
@@ -216,6 +260,45 @@ def _link_pairs(cursor, program_id, customer_ids):
                 SELECT q.id, LAG(q.day) OVER (PARTITION BY q.customer_id, q.type, q.message ORDER BY q.day, q.id) AS prev
                 FROM {PAIRS} q WHERE q.program_id = %s AND q.customer_id = ANY(%s)) w
             WHERE p.id = w.id AND p.prev_day IS DISTINCT FROM w.prev""",
+        [program_id, customer_ids],
+    )
+
+
+def _build_buyers(cursor, program_id, days, first_at, end_at):
+    """Each customer's purchases per day of `days` (locked by the caller, in its transaction,
+    with lock_pairs held), then the links of every customer whose rows changed."""
+    cursor.execute(
+        f"""WITH gone AS (DELETE FROM {BUYERS} WHERE program_id = %s AND day = ANY(%s) RETURNING customer_id)
+            SELECT array_agg(DISTINCT customer_id) FROM gone""",
+        [program_id, days],
+    )
+    gone = cursor.fetchone()[0] or []
+    in_days = Event.objects.filter(
+        program_id=program_id, type="purchase", occurred_at__gte=first_at, occurred_at__lt=end_at
+    ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC))
+    inner, params = in_days.values("_day", "customer_id").annotate(n=Count("*")).order_by().query.sql_with_params()
+    cursor.execute(
+        f"""INSERT INTO {BUYERS} (program_id, day, customer_id, purchases)
+            SELECT %s, x._day, x.customer_id, x.n FROM ({inner}) x WHERE x._day = ANY(%s)""",
+        [program_id, *params, days],
+    )
+    cursor.execute(
+        f"SELECT DISTINCT customer_id FROM {BUYERS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
+    )
+    _link_buyers(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+
+
+def _link_buyers(cursor, program_id, customer_ids):
+    """Set prev_day and next_day of every purchase day row of `customer_ids` (the caller
+    holds lock_pairs)."""
+    if not customer_ids:
+        return
+    cursor.execute(
+        f"""UPDATE {BUYERS} b SET prev_day = w.prev, next_day = w.next FROM (
+                SELECT q.id, LAG(q.day) OVER by_day AS prev, LEAD(q.day) OVER by_day AS next
+                FROM {BUYERS} q WHERE q.program_id = %s AND q.customer_id = ANY(%s)
+                WINDOW by_day AS (PARTITION BY q.customer_id ORDER BY q.day, q.id)) w
+            WHERE b.id = w.id AND (b.prev_day IS DISTINCT FROM w.prev OR b.next_day IS DISTINCT FROM w.next)""",
         [program_id, customer_ids],
     )
 

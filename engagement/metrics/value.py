@@ -81,12 +81,19 @@ def _purchases(ctx):
 
 
 def _purchases_with_totals(ctx, purchases, per_customer):
-    """_purchases without a segment: the revenues from the daily totals and the rest of the
-    period (engagement.metrics.rollup); buyers and paying customers, which do not add across
-    days, from the events."""
-    buyers, repeat_buyers, n = sql_row(
-        per_customer, "SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0) FROM ({inner}) x"
-    )
+    """_purchases without a segment: the purchases and revenues from the daily totals and the
+    rest of the period (engagement.metrics.rollup); buyers and repeat buyers from the linked
+    purchase days of the clean days and the rest (customer_days.buyers), or the events when
+    no day is clean; paying customers from the events."""
+    parts = rollup.days_split(ctx)
+    if parts.clean:
+        buyers, repeat_buyers = customer_days.buyers(ctx, parts, lambda ranges: events_in(ctx, ranges, "purchase"))
+        n = rollup.figure(ctx, "purchase", "events")
+    else:
+        buyers, repeat_buyers, n = sql_row(
+            per_customer,
+            "SELECT COUNT(*), COUNT(CASE WHEN x.n >= 2 THEN 1 END), COALESCE(SUM(x.n), 0) FROM ({inner}) x",
+        )
     paying = purchases.filter(properties__recurring=True).aggregate(paying=Count("customer_id", distinct=True))
     revenue = rollup.figure(ctx, "purchase", "value_sum")
     recurring = rollup.figure(ctx, "purchase", "recurring_value_sum")

@@ -25,6 +25,7 @@ from engagement.models import (
     Event,
     MetricDay,
     MetricDayAdvocacy,
+    MetricDayBuyer,
     MetricDayEmailPair,
     MetricDayTotal,
 )
@@ -252,6 +253,68 @@ def test_a_pair_linked_to_a_dirty_day_counts_once_over_the_clean_days_around_it(
     assert opened_pairs(program, 10, 12) == 1
     assert opened_pairs(program, 11, 12) == 1
     assert opened_pairs(program, 12, 12) == 1
+
+
+def buyers_of(program, first_day, last_day, end_hour=0):
+    """(buyers, repeat buyers) of February first_day 00:00 to last_day + 1 (plus end_hour)."""
+    start = datetime(2025, 2, first_day, tzinfo=UTC)
+    end = datetime(2025, 2, last_day + 1, end_hour, tzinfo=UTC)
+    got = metrics.compute_metrics(program, ["repeat_purchase_rate"], start, end)["repeat_purchase_rate"]
+    assert got.as_dict() == from_events(program, start, end)["repeat_purchase_rate"]
+    return got.denominator, got.numerator
+
+
+@pytest.mark.django_db
+def test_buyers_and_repeat_buyers_from_the_linked_purchase_days():
+    # Given purchases on February 10-14: Ann twice on the 10th; Ben on the 10th and 12th; Cat
+    # on the 11th, 12th (dirty later) and 14th; Dan on the 14th and on the 15th after midnight
+    program = ProgramFactory()
+    ann, ben, cat, dan = Customer.objects.bulk_create(
+        [Customer(program=program, external_id=name) for name in ("ann", "ben", "cat", "dan")]
+    )
+
+    def buy(who, day, hour=9):
+        return ev(who, "purchase", datetime(2025, 2, day, hour, tzinfo=UTC), "10.00")
+
+    bought = Event.objects.bulk_create(
+        [buy(ann, 10), buy(ann, 10, 11), buy(ben, 10), buy(ben, 12), buy(cat, 11), buy(cat, 12), buy(cat, 14)]
+        + [buy(dan, 14), buy(dan, 15, 0)]
+    )
+    build(program)
+    rows = MetricDayBuyer.objects.filter(program=program)
+    assert sorted(rows.values_list("customer__external_id", "day", "purchases", "prev_day", "next_day")) == [
+        ("ann", date(2025, 2, 10), 2, None, None),
+        ("ben", date(2025, 2, 10), 1, None, date(2025, 2, 12)),
+        ("ben", date(2025, 2, 12), 1, date(2025, 2, 10), None),
+        ("cat", date(2025, 2, 11), 1, None, date(2025, 2, 12)),
+        ("cat", date(2025, 2, 12), 1, date(2025, 2, 11), date(2025, 2, 14)),
+        ("cat", date(2025, 2, 14), 1, date(2025, 2, 12), None),
+        ("dan", date(2025, 2, 14), 1, None, date(2025, 2, 15)),
+        ("dan", date(2025, 2, 15), 1, date(2025, 2, 14), None),
+    ]
+    # Then: two purchases on one day, on two clean days, and with the rest's (Dan's 15th)
+    assert buyers_of(program, 10, 14) == (4, 3)
+    assert buyers_of(program, 10, 14, end_hour=1) == (4, 4)
+    assert buyers_of(program, 12, 14) == (3, 1)
+    assert buyers_of(program, 13, 14, end_hour=1) == (2, 1)
+    # When the 12th is dirty (a late event): Cat's 11th links to it, the 14th is looked up
+    Event.objects.bulk_create([ev(dan, "page_view", datetime(2025, 2, 12, 8, tzinfo=UTC))])
+    rollup.mark_days_dirty(program.pk, [date(2025, 2, 12)])
+    assert buyers_of(program, 10, 14) == (4, 3)
+    assert buyers_of(program, 11, 11) == (1, 0)
+    assert buyers_of(program, 11, 14) == (3, 1)
+    # When Ben's 12th purchase is deleted and the day rebuilt: his 10th has no next day
+    Event.objects.filter(pk=bought[3].pk).delete()
+    rollup.mark_days_dirty(program.pk, [date(2025, 2, 12)])
+    build(program)
+    assert rows.get(customer=ben).next_day is None
+    assert buyers_of(program, 10, 14) == (4, 2)
+    # When Cat is erased: her rows go at once, her days are dirty and read from her events,
+    # which erasure keeps without her personal data
+    Event.objects.filter(program=program).update(processed_at=datetime(2025, 3, 1, tzinfo=UTC))
+    erase_customer(cat)
+    assert not rows.filter(customer=cat).exists()
+    assert buyers_of(program, 10, 14) == (4, 2)
 
 
 def sessions_history(program):
