@@ -103,8 +103,11 @@ def buyers(ctx, parts, purchases_of):
     held = f"SELECT 1 FROM {BUYERS} q WHERE q.program_id = %s AND q.customer_id = b.customer_id AND q.day = ANY(%s)"
     later = f"""(b.next_day IS NOT NULL AND b.next_day <= %s
                  AND (b.next_day = ANY(%s) OR EXISTS ({held} AND q.day > b.day)))"""
+    # `day + 0`: not by the (program, day) index. The rows are written in day order, so the
+    # planner rates an index scan of most of the table as cheap; at 10 M events a sequential
+    # scan takes under half its time (316 -> 133 ms). (The email pairs' scan is the other way.)
     sql = f"""SELECT COUNT(*), COUNT(*) FILTER (WHERE b.purchases >= 2 OR {later})
-              FROM {BUYERS} b WHERE b.program_id = %s AND b.day = ANY(%s)"""
+              FROM {BUYERS} b WHERE b.program_id = %s AND b.day + 0 = ANY(%s)"""
     params = [clean[-1], clean, ctx.program.pk, clean, ctx.program.pk, clean]
     sql, params = _in_segment(ctx, sql, params, "b.customer_id")
     sql += f""" AND (b.prev_day IS NULL OR b.prev_day < %s
