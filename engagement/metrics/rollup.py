@@ -9,11 +9,12 @@ Reading (`day_figures`): for a period without a segment, its full UTC days whose
 clean come from the totals and everything else (the partial days at its edges, dirty and
 unbuilt days) from the events, with the same expressions (FIGURES) in both.
 
-The email metrics' distinct pairs and the CAI's latest answers do not add across days: each
-day keeps rows per customer for them (engagement.metrics.customer_days: MetricDayEmailPair,
-MetricDayAdvocacy), built, dirtied and forgotten here with the totals and read for the clean
-days of `days_split`, with or without a segment. The other figures that do not add across
-days (buyers, advocacy conversion and revenue, activity) stay on the events.
+The email metrics' distinct pairs, the CAI's latest answers and the buyers do not add
+across days: each day keeps rows per customer for them (engagement.metrics.customer_days:
+MetricDayEmailPair, MetricDayAdvocacy, MetricDayBuyer), built, dirtied and forgotten here
+with the totals and read for the clean days of `days_split` (the buyers without a segment).
+The other figures that do not add across days (paying customers, advocacy revenue,
+activity) stay on the events.
 
 Building (`build_program`, beat task and `manage.py build_metric_rollups`) and dirtying
 (`mark_days_dirty`, called by every writer that changes or deletes events: engagement.ingest,
