@@ -474,6 +474,25 @@ class MetricDayEmailPair(models.Model):
         return f"{self.day} {self.type}: {self.customer_id} {self.message}"
 
 
+class MetricDayEmailCount(models.Model):
+    """How many MetricDayEmailPair rows of one UTC day and email type have one prev_day: a
+    period of contiguous clean days then counts its distinct pairs from these few rows, those
+    whose prev_day is NULL or before the period (engagement.metrics.customer_days
+    .email_pairs). Written only by engagement.metrics.rollup, with the pairs."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    type = models.CharField(max_length=64)
+    prev_day = models.DateField(null=True)
+    pairs = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="metric_day_email_count_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.type} after {self.prev_day}: {self.pairs}"
+
+
 class MetricDayBuyer(models.Model):
     """One customer's purchases on one UTC day (engagement.metrics.rollup), linked to the
     customer's previous and next purchase days: a period's buyers and repeat buyers, which do

@@ -22,9 +22,10 @@ from django.db.models.functions import TruncDate
 
 from config.db_router import read_connection
 from engagement.metrics.base import json_float, segment_members
-from engagement.models import Event, MetricDayAdvocacy, MetricDayBuyer, MetricDayEmailPair
+from engagement.models import Event, MetricDayAdvocacy, MetricDayBuyer, MetricDayEmailCount, MetricDayEmailPair
 
 PAIRS = MetricDayEmailPair._meta.db_table
+PAIR_COUNTS = MetricDayEmailCount._meta.db_table
 ADVOCACY = MetricDayAdvocacy._meta.db_table
 BUYERS = MetricDayBuyer._meta.db_table
 # The email types whose distinct (customer, message) pairs the email metrics count.
@@ -65,15 +66,22 @@ def email_pairs(ctx, parts, events_of):
     # The same pair as p (a NULL message is one message, as DISTINCT has it) on a clean day.
     same_pair_clean = f"""SELECT 1 FROM {PAIRS} q WHERE q.program_id = %s AND q.customer_id = {{row}}.customer_id
         AND q.day = ANY(%s) AND q.type = {{row}}.type AND q.message IS NOT DISTINCT FROM {{row}}.message"""
-    sql = f"SELECT p.type, COUNT(*) FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
-    params = [ctx.program.pk, clean]
-    if ctx.message_id:
-        sql += " AND p.message = %s"
-        params.append(ctx.message_id)
-    sql, params = _in_segment(ctx, sql, params, "p.customer_id")
-    sql += f""" AND (p.prev_day IS NULL OR p.prev_day < %s OR (p.prev_day <> ALL(%s) AND NOT EXISTS (
-                {same_pair_clean.format(row="p")} AND q.day < p.day))) GROUP BY p.type"""
-    params += [clean[0], clean, ctx.program.pk, clean]
+    if not ctx.message_id and not ctx.segment and (clean[-1] - clean[0]).days + 1 == len(clean):
+        # Clean days without a gap: a row's prev_day in the period is a clean day, so the
+        # first rows are those whose prev_day is NULL or before it, counted per day and type.
+        sql = f"""SELECT c.type, SUM(c.pairs) FROM {PAIR_COUNTS} c WHERE c.program_id = %s AND c.day >= %s
+                  AND c.day <= %s AND (c.prev_day IS NULL OR c.prev_day < %s) GROUP BY c.type"""
+        params = [ctx.program.pk, clean[0], clean[-1], clean[0]]
+    else:
+        sql = f"SELECT p.type, COUNT(*) FROM {PAIRS} p WHERE p.program_id = %s AND p.day = ANY(%s)"
+        params = [ctx.program.pk, clean]
+        if ctx.message_id:
+            sql += " AND p.message = %s"
+            params.append(ctx.message_id)
+        sql, params = _in_segment(ctx, sql, params, "p.customer_id")
+        sql += f""" AND (p.prev_day IS NULL OR p.prev_day < %s OR (p.prev_day <> ALL(%s) AND NOT EXISTS (
+                    {same_pair_clean.format(row="p")} AND q.day < p.day))) GROUP BY p.type"""
+        params += [clean[0], clean, ctx.program.pk, clean]
     if parts.rest:
         rest, rest_params = (
             events_of(parts.rest).values("type", "customer_id", "message").order_by().query.sql_with_params()
@@ -85,7 +93,7 @@ def email_pairs(ctx, parts, events_of):
     with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         for type_, n in cursor.fetchall():
-            counts[type_] = counts.get(type_, 0) + n
+            counts[type_] = counts.get(type_, 0) + int(n)
     return counts
 
 
@@ -208,7 +216,8 @@ def forget_customer(customer, days):
         lock_pairs(cursor, customer.program_id)
         MetricDayEmailPair.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
         MetricDayBuyer.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
-        _link_pairs(cursor, customer.program_id, [customer.pk])
+        relinked = _link_pairs(cursor, customer.program_id, [customer.pk])
+        count_pairs(cursor, customer.program_id, {*days, *relinked})
         _link_buyers(cursor, customer.program_id, [customer.pk])
     MetricDayAdvocacy.objects.filter(program_id=customer.program_id, day__in=days, customer=customer).delete()
 
@@ -216,6 +225,7 @@ def forget_customer(customer, days):
 def forget_before(cursor, program_id, cutoff_day):
     """Delete the rows of the days before `cutoff_day` (retention dropped their events)."""
     cursor.execute(f"DELETE FROM {PAIRS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
+    cursor.execute(f"DELETE FROM {PAIR_COUNTS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     cursor.execute(f"DELETE FROM {ADVOCACY} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
     cursor.execute(f"DELETE FROM {BUYERS} WHERE program_id = %s AND day < %s", [program_id, cutoff_day])
 
@@ -250,20 +260,39 @@ def _build_pairs(cursor, program_id, days, first_at, end_at):
     cursor.execute(
         f"SELECT DISTINCT customer_id FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
     )
-    _link_pairs(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+    relinked = _link_pairs(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+    count_pairs(cursor, program_id, {*days, *relinked})
 
 
 def _link_pairs(cursor, program_id, customer_ids):
     """Set prev_day of every pair row of `customer_ids` (whose rows were just deleted or
-    inserted; the caller holds lock_pairs): the latest earlier day of the same pair."""
+    inserted; the caller holds lock_pairs): the latest earlier day of the same pair. Returns
+    the days of the rows it changed."""
     if not customer_ids:
-        return
+        return set()
     cursor.execute(
-        f"""UPDATE {PAIRS} p SET prev_day = w.prev FROM (
+        f"""WITH changed AS (UPDATE {PAIRS} p SET prev_day = w.prev FROM (
                 SELECT q.id, LAG(q.day) OVER (PARTITION BY q.customer_id, q.type, q.message ORDER BY q.day, q.id) AS prev
                 FROM {PAIRS} q WHERE q.program_id = %s AND q.customer_id = ANY(%s)) w
-            WHERE p.id = w.id AND p.prev_day IS DISTINCT FROM w.prev""",
+            WHERE p.id = w.id AND p.prev_day IS DISTINCT FROM w.prev RETURNING p.day)
+            SELECT DISTINCT day FROM changed""",
         [program_id, customer_ids],
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
+def count_pairs(cursor, program_id, days):
+    """Count again the pair rows of `days` per type and prev_day (MetricDayEmailCount): the
+    days whose rows were written, deleted or re-linked (the caller holds lock_pairs)."""
+    days = sorted(days)
+    if not days:
+        return
+    cursor.execute(f"DELETE FROM {PAIR_COUNTS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days])
+    cursor.execute(
+        f"""INSERT INTO {PAIR_COUNTS} (program_id, day, type, prev_day, pairs)
+            SELECT program_id, day, type, prev_day, COUNT(*) FROM {PAIRS}
+            WHERE program_id = %s AND day = ANY(%s) GROUP BY program_id, day, type, prev_day""",
+        [program_id, days],
     )
 
 

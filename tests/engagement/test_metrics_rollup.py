@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +17,7 @@ from engagement import metrics
 from engagement.erasure import erase_customer
 from engagement.event_schema import CleanEvent
 from engagement.ingest import record_events
-from engagement.metrics import rollup
+from engagement.metrics import customer_days, rollup
 from engagement.metrics.base import BUILTIN
 from engagement.models import (
     Customer,
@@ -562,7 +562,13 @@ def test_the_pairs_of_clean_days_are_read_and_a_dirty_day_from_the_events(acme):
     MetricDayEmailPair.objects.create(
         program=acme, day=date(2025, 2, 12), type="email_opened", customer=bob, message="m1"
     )
+    # (the day counted again, as the builder does after writing pairs)
+    with connection.cursor() as cursor:
+        customer_days.count_pairs(cursor, acme.pk, [date(2025, 2, 12)])
     assert picked(acme, "email_open_rate") == {"email_open_rate": Decimal(200)}
+    # (read row by row for a message, with the same answer)
+    got = metrics.compute_metrics(acme, ["email_open_rate"], *FEBRUARY, message_id="m1")["email_open_rate"]
+    assert got.value == Decimal(200)
     # ...never those of a dirty day
     rollup.mark_days_dirty(acme.pk, [date(2025, 2, 12)])
     assert picked(acme, "email_open_rate") == {"email_open_rate": Decimal(100)}
