@@ -240,28 +240,39 @@ def build_days(cursor, program_id, days, first_at, end_at):
 def _build_pairs(cursor, program_id, days, first_at, end_at):
     """The distinct email pairs of `days` (locked by the caller, in its transaction), by type
     from the index on (program, type, occurred_at)."""
-    cursor.execute(
-        f"""WITH gone AS (DELETE FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s) RETURNING customer_id)
-            SELECT array_agg(DISTINCT customer_id) FROM gone""",
-        [program_id, days],
-    )
-    gone = cursor.fetchone()[0] or []
     in_days = Event.objects.filter(
         program_id=program_id, type__in=EMAIL_TYPES, occurred_at__gte=first_at, occurred_at__lt=end_at
     ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC), _message=KT("properties__message_id"))
     inner, params = (
         in_days.values("_day", "type", "customer_id", "_message").distinct().order_by().query.sql_with_params()
     )
-    cursor.execute(
+    changed = _rewrite_days(
+        cursor,
+        PAIRS,
+        program_id,
+        days,
         f"""INSERT INTO {PAIRS} (program_id, day, type, customer_id, message)
             SELECT %s, x._day, x.type, x.customer_id, x._message FROM ({inner}) x WHERE x._day = ANY(%s)""",
         [program_id, *params, days],
     )
-    cursor.execute(
-        f"SELECT DISTINCT customer_id FROM {PAIRS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
-    )
-    relinked = _link_pairs(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+    relinked = _link_pairs(cursor, program_id, changed)
     count_pairs(cursor, program_id, {*days, *relinked})
+
+
+def _rewrite_days(cursor, table, program_id, days, insert_sql, insert_params):
+    """Delete `table`'s rows of `days`, write them again with `insert_sql`; returns the
+    customers whose rows went or came (sorted), whose links the caller sets again."""
+    cursor.execute(
+        f"""WITH gone AS (DELETE FROM {table} WHERE program_id = %s AND day = ANY(%s) RETURNING customer_id)
+            SELECT array_agg(DISTINCT customer_id) FROM gone""",
+        [program_id, days],
+    )
+    gone = cursor.fetchone()[0] or []
+    cursor.execute(insert_sql, insert_params)
+    cursor.execute(
+        f"SELECT DISTINCT customer_id FROM {table} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
+    )
+    return sorted({*gone, *(row[0] for row in cursor.fetchall())})
 
 
 def _link_pairs(cursor, program_id, customer_ids):
@@ -299,25 +310,20 @@ def count_pairs(cursor, program_id, days):
 def _build_buyers(cursor, program_id, days, first_at, end_at):
     """Each customer's purchases per day of `days` (locked by the caller, in its transaction,
     with lock_pairs held), then the links of every customer whose rows changed."""
-    cursor.execute(
-        f"""WITH gone AS (DELETE FROM {BUYERS} WHERE program_id = %s AND day = ANY(%s) RETURNING customer_id)
-            SELECT array_agg(DISTINCT customer_id) FROM gone""",
-        [program_id, days],
-    )
-    gone = cursor.fetchone()[0] or []
     in_days = Event.objects.filter(
         program_id=program_id, type="purchase", occurred_at__gte=first_at, occurred_at__lt=end_at
     ).annotate(_day=TruncDate("occurred_at", tzinfo=UTC))
     inner, params = in_days.values("_day", "customer_id").annotate(n=Count("*")).order_by().query.sql_with_params()
-    cursor.execute(
+    changed = _rewrite_days(
+        cursor,
+        BUYERS,
+        program_id,
+        days,
         f"""INSERT INTO {BUYERS} (program_id, day, customer_id, purchases)
             SELECT %s, x._day, x.customer_id, x.n FROM ({inner}) x WHERE x._day = ANY(%s)""",
         [program_id, *params, days],
     )
-    cursor.execute(
-        f"SELECT DISTINCT customer_id FROM {BUYERS} WHERE program_id = %s AND day = ANY(%s)", [program_id, days]
-    )
-    _link_buyers(cursor, program_id, sorted({*gone, *(row[0] for row in cursor.fetchall())}))
+    _link_buyers(cursor, program_id, changed)
 
 
 def _link_buyers(cursor, program_id, customer_ids):
