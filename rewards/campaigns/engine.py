@@ -220,15 +220,18 @@ def lock_customers(customer_ids):
     FOR NO KEY UPDATE: it serialises the passes that evaluate a customer, but not the
     foreign-key checks (FOR KEY SHARE) of an ingest inserting that customer's events, which
     otherwise waited on this lock at their COMMIT while this pass waited on their rows: a
-    deadlock, and a 500 to the partner (bench/pipeline.py)."""
-    if customer_ids:
-        with connection.cursor() as cursor:
-            # One array parameter, not an IN list of hundreds built and quoted by Django.
-            cursor.execute(
-                f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
-                " ORDER BY id FOR NO KEY UPDATE",
-                [sorted(customer_ids)],
-            )
+    deadlock, and a 500 to the partner (bench/pipeline.py). Returns the ids locked (the
+    customers that exist)."""
+    if not customer_ids:
+        return set()
+    with connection.cursor() as cursor:
+        # One array parameter, not an IN list of hundreds built and quoted by Django.
+        cursor.execute(
+            f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
+            " ORDER BY id FOR NO KEY UPDATE",
+            [sorted(customer_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def defer(campaign, candidates):
@@ -434,6 +437,13 @@ def load_customers(campaign, customer_ids):
     return customers
 
 
+def needs_customer_rows(actions):
+    """Whether running `actions` reads customers' rows: an immediate grant of points needs only
+    the customer's id (rewards.ledger locks the account by it); every other kind passes the
+    customer to its service (messages, payouts, webhook payloads...)."""
+    return any(a.kind != action_kinds.A.GRANT_POINTS and not a.delay_minutes for a in actions)
+
+
 def run_actions(campaign, effects, budget, now, batch=None):
     """Immediate actions now (cost charged first, as one amount per effect); delayed ones as
     pending ActionRuns released by beat. Grants of points, emitted webhooks and the runs go
@@ -441,7 +451,7 @@ def run_actions(campaign, effects, budget, now, batch=None):
     own = batch is None
     batch = batch or ActionBatch()
     actions = list(campaign.actions.all())
-    customers = batch.customers(campaign, {e.customer_id for e in effects})
+    customers = batch.customers(campaign, {e.customer_id for e in effects}, rows=needs_customer_rows(actions))
     factors = batch.multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
     runs, unaffordable = [], []
     immediate = [a for a in actions if not a.delay_minutes]
@@ -527,8 +537,10 @@ class ActionBatch:
         self.webhooks = []
         self.runs = []
         self._customers = {}
+        self._stubs = {}
         self._multipliers = {}
         self._locked = set()
+        self._existing = set()
         self._recorded = None
         self._usage = None
 
@@ -543,7 +555,9 @@ class ActionBatch:
         if not ids:
             return
         self.lock_customers(ids)
-        self.customers(campaigns[0], ids)
+        # Rows only for the campaigns whose actions read them (run_actions); ids for the rest.
+        readers = [k for k in campaigns if needs_customer_rows(k.actions.all())]
+        self.customers(campaigns[0], {c.customer_id for k in readers for c in selected.get(k.pk, ())})
         self.multipliers(ids)
         self._recorded = recorded_occurrences([pk for pk, found in selected.items() if found], every)
         limited = [(c, selected[c.pk]) for c in campaigns if c.per_customer_limit and selected.get(c.pk)]
@@ -571,20 +585,37 @@ class ActionBatch:
         grants, webhooks, runs, locked = mark
         del self.grants[grants:], self.webhooks[webhooks:], self.runs[runs:]
         self._locked = locked
+        self._existing &= locked
 
     def lock_customers(self, customer_ids):
         """lock_customers for the ids this pass has not locked yet (locks last until commit)."""
         missing = set(customer_ids) - self._locked
-        lock_customers(missing)
+        self._existing |= lock_customers(missing)
         self._locked |= missing
 
-    def customers(self, campaign, customer_ids):
+    def customers(self, campaign, customer_ids, *, rows=True):
         """{id: Customer} like load_customers, each row read once per pass (campaigns of a
-        pass share one program; nothing in a pass changes a customer's row or tier)."""
-        missing = set(customer_ids) - self._customers.keys()
+        pass share one program; nothing in a pass changes a customer's row or tier). With
+        `rows=False` (grants of points only) a customer this pass locked, so known to exist,
+        and not read yet is an instance holding its id and program only (its other fields
+        deferred: read from the database if ever used), not a row read and converted."""
+        ids = set(customer_ids)
+        found = {pk: self._customers[pk] for pk in ids if pk in self._customers}
+        if not rows:
+            for pk in (ids - found.keys()) & self._existing:
+                found[pk] = self._stubs.get(pk) or self._stub(campaign, pk)
+        missing = ids - found.keys()
         if missing:
-            self._customers.update(load_customers(campaign, missing))
-        return {pk: self._customers[pk] for pk in customer_ids if pk in self._customers}
+            loaded = load_customers(campaign, missing)
+            self._customers.update(loaded)
+            found.update(loaded)
+        return found
+
+    def _stub(self, campaign, pk):
+        stub = Customer.from_db(connection.alias, ["id", "program_id"], (pk, campaign.program_id))
+        stub.program = campaign.program
+        self._stubs[pk] = stub
+        return stub
 
     def multipliers(self, customer_ids):
         missing = set(customer_ids) - self._multipliers.keys()

@@ -186,3 +186,32 @@ def test_the_effects_of_every_campaign_of_a_batch_are_one_insert_in_campaign_ord
     capped.refresh_from_db()
     assert (capped.status, capped.grants_count) == ("paused", 1)
     assert list(PendingTrigger.objects.values_list("campaign_id", "customer__external_id")) == [(cart.pk, "carol")]
+
+
+def test_grants_of_points_read_no_customer_row_other_actions_do(acme, alice, bob):
+    # Given: a campaign granting points on purchases, one emitting a webhook on uninstalls
+    SubscriptionFactory(program=acme)
+    points = make_campaign(acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 4})])
+    hook = make_campaign(
+        acme, "event", {"event_type": "app_uninstalled"}, [("emit_webhook", {"type": "survey.detractor"})]
+    )
+    ids = record_events(
+        acme, [ev(alice, "purchase", value="10", order_id="a1"), ev(bob, "app_uninstalled")], enqueue=False
+    ).event_ids
+
+    # When: the batch is processed
+    with CaptureQueriesContext(connection) as queries:
+        process_events(ids)
+
+    # Then: the campaigns read bob's row (for the payload) and not alice's (a grant needs her id)
+    reads = [q["sql"] for q in queries if '"engagement_customer"."id" IN (SELECT unnest(' in q["sql"]]
+    assert len(reads) == 1 and f"{{{bob.pk}}}" in reads[0]
+    granted = LedgerEntry.objects.filter(source_type="campaign")
+    assert list(granted.values_list("customer_id", "points", "balance_after")) == [(alice.pk, 4, 4)]
+    assert PointsAccount.objects.get(customer=alice).balance == 4
+    run = ActionRun.objects.get(campaign=hook)
+    event = WebhookEvent.objects.get(pk=run.result["webhook_event"])
+    assert (event.payload["customer"], event.payload["campaign"]) == ("bob", hook.pk)
+    assert ActionRun.objects.get(campaign=points).result == {
+        "ledger_entry": LedgerEntry.objects.get(source_type="campaign").pk
+    }
