@@ -9,7 +9,8 @@ The batch's events are read once; each campaign's candidates are selected from t
 Python where its rule allows (row_filters.py), the others' in one statement (triggers.py);
 the campaigns then run together in one savepoint (`evaluate_together`, re-run one per
 savepoint only after a failure). Per campaign, `qualify` then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
-occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
+occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted
+(an event batch: `qualify_many`, one such insert for all its campaigns). A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
