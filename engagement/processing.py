@@ -7,7 +7,10 @@ the transaction rolls back and the beat sweep picks the events up again
 (process_stranded_events, which never loops on one bad batch).
 """
 
+import contextlib
+import gc
 import logging
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -99,12 +102,44 @@ def update_aggregates(event_ids):
         )
 
 
+_gc = {"holders": 0, "was_enabled": False}
+_gc_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Automatic cyclic garbage collection off inside (nested and concurrent uses counted;
+    the last one out turns it back on if it was on). A batch allocates tens of thousands of
+    short-lived objects (rows, model instances, candidates); a collection promotes those still
+    in use to the older generations, which then triggered a full collection of the worker's
+    whole heap every 2-3 batches (about 100 ms each: 20-25 % of a 20-campaign batch's Python
+    CPU, bench/campaigns.py). Reference counting still frees the batch's objects when it ends;
+    the few cycles wait for the next collection after it."""
+    with _gc_lock:
+        _gc["holders"] += 1
+        if _gc["holders"] == 1:
+            _gc["was_enabled"] = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc["holders"] -= 1
+            if _gc["holders"] == 0 and _gc["was_enabled"]:
+                gc.enable()
+
+
 def process_events(event_ids, *, run_handlers=True):
     """Process the given events once each; returns how many this call processed.
     `run_handlers=False` only claims them and updates the aggregates (the sweep's last resort
     for an event whose handlers keep failing, see process_stranded_events)."""
     if not event_ids:
         return 0
+    with collector_paused():
+        return _process_events(event_ids, run_handlers)
+
+
+def _process_events(event_ids, run_handlers):
     with transaction.atomic():
         claimed = claim_events(event_ids, timezone.now())
         if not claimed:

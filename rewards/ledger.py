@@ -204,8 +204,7 @@ def bulk_grant(
             raise InvalidPoints()
     with transaction.atomic():
         accounts = lock_accounts([g.customer for g in grants])
-        keys = [g.idempotency_key for g in grants]
-        found = {e.idempotency_key: e for e in LedgerEntry.objects.filter(program=program, idempotency_key__in=keys)}
+        found = _entries_by_key(program, [g.idempotency_key for g in grants])
         rows, fresh = [], []
         for grant in grants:
             if grant.idempotency_key in found:
@@ -222,6 +221,21 @@ def bulk_grant(
         if notified:
             _notify_granted(program, notified)
     return [found[g.idempotency_key] for g in grants]
+
+
+def _entries_by_key(program, keys):
+    """{key: LedgerEntry} of the keys already used. The keys go as ONE array parameter (an
+    IN list of ~800 keys cost ~4 ms of Python per batch to build and quote) and only the
+    entries found, usually none, are loaded as model instances."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {LedgerEntry._meta.db_table} WHERE program_id = %s AND idempotency_key = ANY(%s)",
+            [program.pk, sorted(set(keys))],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return {}
+    return {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(pk__in=ids)}
 
 
 # The columns bulk_grant writes, in LedgerEntry's field order (`id` and `redemption` left out).

@@ -9,7 +9,8 @@ The batch's events are read once; each campaign's candidates are selected from t
 Python where its rule allows (row_filters.py), the others' in one statement (triggers.py);
 the campaigns then run together in one savepoint (`evaluate_together`, re-run one per
 savepoint only after a failure). Per campaign, `qualify` then applies limits, inserts the effects with `INSERT ... ON CONFLICT (campaign, customer,
-occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted. A replayed batch, a duplicated Celery delivery
+occurrence) DO NOTHING RETURNING` and runs the actions of the effects it actually inserted
+(an event batch: `qualify_many`, one such insert for all its campaigns). A replayed batch, a duplicated Celery delivery
 or a concurrent worker therefore finds the effect already there and grants nothing.
 
 `plan` is the shared, read-only first half: the simulator runs exactly it.
@@ -110,8 +111,7 @@ def evaluate_together(work, now, batch):
     mark = batch.mark()
     try:
         with transaction.atomic():
-            for campaign, candidates in work:
-                _use_candidates(campaign, candidates, now, batch)
+            qualify_many(work, now, batch)
         return
     except (OperationalError, InterfaceError):
         raise
@@ -135,6 +135,26 @@ def select_candidates(selections, rows=None):
     except Exception:  # noqa: BLE001 - retried campaign by campaign, see the docstring
         log.warning("combined candidate selection failed; selecting campaign by campaign", exc_info=True)
         return None
+
+
+def qualify_many(work, now, batch):
+    """`_use_candidates` for each of [(campaign, candidates)], in order, with the effects of
+    all the campaigns inserted by ONE statement: each campaign is staged (customers locked,
+    budget row locked and admitted, limits applied) in campaign order, then the effects are
+    inserted, then each campaign runs its actions and closes its budget in the same order.
+    Lock order stays customers -> campaigns -> accounts; ids, grants and runs come out as
+    with one `qualify` per campaign (the effects' ids in campaign order, then row order)."""
+    staged = []
+    for campaign, candidates in work:
+        if campaign.trigger_kind in triggers.DEFERRED_KINDS:
+            defer(campaign, candidates)
+        elif candidates:
+            stage = _stage(campaign, candidates, batch)
+            if stage is not None:
+                staged.append((campaign, *stage))
+    inserted = insert_many_effects([(campaign, rows) for campaign, _budget, rows in staged])
+    for campaign, budget, _rows in staged:
+        _act(campaign, inserted[campaign.pk], budget, now, batch)
 
 
 def _use_candidates(campaign, candidates, now, batch):
@@ -201,15 +221,18 @@ def lock_customers(customer_ids):
     FOR NO KEY UPDATE: it serialises the passes that evaluate a customer, but not the
     foreign-key checks (FOR KEY SHARE) of an ingest inserting that customer's events, which
     otherwise waited on this lock at their COMMIT while this pass waited on their rows: a
-    deadlock, and a 500 to the partner (bench/pipeline.py)."""
-    if customer_ids:
-        with connection.cursor() as cursor:
-            # One array parameter, not an IN list of hundreds built and quoted by Django.
-            cursor.execute(
-                f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
-                " ORDER BY id FOR NO KEY UPDATE",
-                [sorted(customer_ids)],
-            )
+    deadlock, and a 500 to the partner (bench/pipeline.py). Returns the ids locked (the
+    customers that exist)."""
+    if not customer_ids:
+        return set()
+    with connection.cursor() as cursor:
+        # One array parameter, not an IN list of hundreds built and quoted by Django.
+        cursor.execute(
+            f"SELECT id FROM {Customer._meta.db_table} WHERE id IN (SELECT unnest(%s::bigint[]))"
+            " ORDER BY id FOR NO KEY UPDATE",
+            [sorted(customer_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def defer(campaign, candidates):
@@ -303,11 +326,22 @@ def qualify(campaign, candidates, now, batch=None):
         effects = qualify(campaign, candidates, now, batch)
         batch.flush(now)
         return effects
+    stage = _stage(campaign, candidates, batch)
+    if stage is None:
+        return []
+    budget, rows = stage
+    return _act(campaign, insert_effects(campaign, rows), budget, now, batch)
+
+
+def _stage(campaign, candidates, batch):
+    """Qualify's first half: (budget, [(candidate, status)]) to record, or None when the
+    campaign is not active (any more). Locks the candidates' customers when a limit or a
+    budget counts them, then the campaign row when it has a budget (Budget.open)."""
     if campaign.per_customer_limit or campaign.has_budget:
         batch.lock_customers({c.customer_id for c in candidates})
     budget = Budget.open(campaign)
     if not budget.active:
-        return []
+        return None
     planned = plan(campaign, candidates, batch.recorded(campaign), batch.limit_usage(campaign)).rows
     rows = []
     for candidate, status in planned:
@@ -315,7 +349,11 @@ def qualify(campaign, candidates, now, batch=None):
             rows.append((candidate, CampaignEffect.Status.BUDGET_EXHAUSTED))
             break  # the campaign pauses; later candidates stay unrecorded
         rows.append((candidate, status))
-    effects = insert_effects(campaign, rows)
+    return budget, rows
+
+
+def _act(campaign, effects, budget, now, batch):
+    """Qualify's second half: the actions of the effects just inserted, then the budget."""
     qualified = [e for e in effects if e.status == CampaignEffect.Status.QUALIFIED]
     if qualified:
         run_actions(campaign, qualified, budget, now, batch)
@@ -324,54 +362,69 @@ def qualify(campaign, candidates, now, batch=None):
 
 
 def insert_effects(campaign, rows):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: only the rows this call inserted come back.
-    One statement for the whole batch, each column one array bound server-side (a VALUES
-    list of 100 rows per statement, quoted client-side, cost ~0.1 s per 1,000 candidates)."""
-    created = {}
-    if rows:
-        candidates = [candidate for candidate, _ in rows]
-        now = timezone.now()
-        with connection.wrap_database_errors, server_side_cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
-                " value, context, created_at)"
-                " SELECT %s, %s, u.customer_id, u.occurrence, u.status, u.occurred_at, u.value, u.context::jsonb, %s"
-                # Binary arrays (no per-element quoting), the decimals in text (engagement.bulk).
-                " FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::timestamptz[], %t::numeric[],"
-                " %b::text[]) AS u(customer_id, occurrence, status, occurred_at, value, context)"
-                " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING RETURNING id, customer_id, occurrence",
-                [
-                    campaign.program_id,
-                    campaign.pk,
-                    now,
-                    [c.customer_id for c in candidates],
-                    [c.occurrence for c in candidates],
-                    [str(status) for _, status in rows],
-                    [c.occurred_at for c in candidates],
-                    [c.value for c in candidates],
-                    [json.dumps(c.context, default=str) for c in candidates],
-                ],
-            )
-            for effect_id, customer_id, occurrence in cursor.fetchall():
-                created[(customer_id, occurrence)] = effect_id
-    effects = []
-    for candidate, status in rows:
-        effect_id = created.get((candidate.customer_id, candidate.occurrence))
-        if effect_id is not None:
-            effects.append(
-                CampaignEffect(
-                    id=effect_id,
-                    program_id=campaign.program_id,
-                    campaign=campaign,
-                    customer_id=candidate.customer_id,
-                    occurrence=candidate.occurrence,
-                    status=status,
-                    occurred_at=candidate.occurred_at,
-                    value=candidate.value,
-                    context=candidate.context,
-                )
-            )
-    return effects
+    """insert_many_effects for one campaign: its new CampaignEffects, in the order of `rows`."""
+    return insert_many_effects([(campaign, rows)])[campaign.pk]
+
+
+def insert_many_effects(work):
+    """Record [(campaign, [(candidate, status)])] with ONE `INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`: {campaign id: [the CampaignEffects this call inserted, in the order of its
+    rows]} (a row already recorded, by a replay or a concurrent worker, comes back in none).
+    Rows go in campaign order, then row order, so the ids are those one insert per campaign
+    gave. Each column is one array bound server-side (a VALUES list quoted client-side cost
+    ~0.1 s per 1,000 candidates); the effects are built positionally (Model.__init__'s fast
+    path), with their campaign cached."""
+    created = {campaign.pk: [] for campaign, _rows in work}
+    rows = [(campaign, candidate, status) for campaign, pairs in work for candidate, status in pairs]
+    if not rows:
+        return created
+    now = timezone.now()
+    with connection.wrap_database_errors, server_side_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {EFFECTS} (program_id, campaign_id, customer_id, occurrence, status, occurred_at,"
+            " value, context, created_at)"
+            " SELECT u.program_id, u.campaign_id, u.customer_id, u.occurrence, u.status, u.occurred_at, u.value,"
+            " u.context::jsonb, %s"
+            # Binary arrays (no per-element quoting), the decimals in text (engagement.bulk).
+            " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::varchar[], %b::varchar[],"
+            " %b::timestamptz[], %t::numeric[], %b::text[])"
+            " AS u(program_id, campaign_id, customer_id, occurrence, status, occurred_at, value, context)"
+            " ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING"
+            " RETURNING id, campaign_id, customer_id, occurrence",
+            [
+                now,
+                [campaign.program_id for campaign, _, _ in rows],
+                [campaign.pk for campaign, _, _ in rows],
+                [c.customer_id for _, c, _ in rows],
+                [c.occurrence for _, c, _ in rows],
+                [str(status) for _, _, status in rows],
+                [c.occurred_at for _, c, _ in rows],
+                [c.value for _, c, _ in rows],
+                [json.dumps(c.context, default=str) for _, c, _ in rows],
+            ],
+        )
+        ids = {(campaign_id, customer_id, occurrence): pk for pk, campaign_id, customer_id, occurrence in cursor}
+    alias = connection.alias
+    for campaign, candidate, status in rows:
+        effect_id = ids.get((campaign.pk, candidate.customer_id, candidate.occurrence))
+        if effect_id is None:
+            continue
+        effect = CampaignEffect(
+            effect_id,
+            campaign.program_id,
+            campaign.pk,
+            candidate.customer_id,
+            candidate.occurrence,
+            status,
+            candidate.occurred_at,
+            candidate.value,
+            candidate.context,
+            now,
+        )
+        effect._state.adding, effect._state.db = False, alias
+        effect._state.fields_cache["campaign"] = campaign
+        created[campaign.pk].append(effect)
+    return created
 
 
 def load_customers(campaign, customer_ids):
@@ -385,6 +438,13 @@ def load_customers(campaign, customer_ids):
     return customers
 
 
+def needs_customer_rows(actions):
+    """Whether running `actions` reads customers' rows: an immediate grant of points needs only
+    the customer's id (rewards.ledger locks the account by it); every other kind passes the
+    customer to its service (messages, payouts, webhook payloads...)."""
+    return any(a.kind != action_kinds.A.GRANT_POINTS and not a.delay_minutes for a in actions)
+
+
 def run_actions(campaign, effects, budget, now, batch=None):
     """Immediate actions now (cost charged first, as one amount per effect); delayed ones as
     pending ActionRuns released by beat. Grants of points, emitted webhooks and the runs go
@@ -392,7 +452,7 @@ def run_actions(campaign, effects, budget, now, batch=None):
     own = batch is None
     batch = batch or ActionBatch()
     actions = list(campaign.actions.all())
-    customers = batch.customers(campaign, {e.customer_id for e in effects})
+    customers = batch.customers(campaign, {e.customer_id for e in effects}, rows=needs_customer_rows(actions))
     factors = batch.multipliers(customers) if any(a.kind == "grant_points" for a in actions) else {}
     runs, unaffordable = [], []
     immediate = [a for a in actions if not a.delay_minutes]
@@ -404,15 +464,7 @@ def run_actions(campaign, effects, budget, now, batch=None):
         # Once exhausted, nothing more in this pass (the campaign is about to pause).
         affordable = not budget.spent_out and budget.charge(total_points, total_money)
         for action in actions:
-            run = ActionRun(
-                effect=effect,
-                action=action,
-                campaign=campaign,
-                customer_id=effect.customer_id,
-                kind=action.kind,
-                due_at=effect.occurred_at + timedelta(minutes=action.delay_minutes),
-                status=RUN.PENDING,
-            )
+            run = _new_run(effect, action, campaign)
             if not affordable:
                 run.status, run.detail, run.executed_at = RUN.BUDGET_EXHAUSTED, "budget exhausted", now
             elif not action.delay_minutes:
@@ -432,6 +484,30 @@ def run_actions(campaign, effects, budget, now, batch=None):
     batch.runs += runs
     if own:
         batch.flush(now)
+
+
+def _new_run(effect, action, campaign):
+    """A pending ActionRun of `action` for `effect`, not saved. Positional arguments in field
+    order: Model.__init__'s fast path (keyword arguments and the foreign-key descriptors cost
+    ~3 ms per 650 runs); the related rows are cached as assigning them would have."""
+    run = ActionRun(
+        None,
+        effect.pk,
+        action.pk,
+        campaign.pk,
+        effect.customer_id,
+        action.kind,
+        RUN.PENDING,
+        effect.occurred_at + timedelta(minutes=action.delay_minutes),
+        None,
+        0,
+        Decimal("0"),
+        "",
+        {},
+    )
+    cache = run._state.fields_cache
+    cache["effect"], cache["action"], cache["campaign"] = effect, action, campaign
+    return run
 
 
 @dataclass
@@ -462,8 +538,10 @@ class ActionBatch:
         self.webhooks = []
         self.runs = []
         self._customers = {}
+        self._stubs = {}
         self._multipliers = {}
         self._locked = set()
+        self._existing = set()
         self._recorded = None
         self._usage = None
 
@@ -478,7 +556,9 @@ class ActionBatch:
         if not ids:
             return
         self.lock_customers(ids)
-        self.customers(campaigns[0], ids)
+        # Rows only for the campaigns whose actions read them (run_actions); ids for the rest.
+        readers = [k for k in campaigns if needs_customer_rows(k.actions.all())]
+        self.customers(campaigns[0], {c.customer_id for k in readers for c in selected.get(k.pk, ())})
         self.multipliers(ids)
         self._recorded = recorded_occurrences([pk for pk, found in selected.items() if found], every)
         limited = [(c, selected[c.pk]) for c in campaigns if c.per_customer_limit and selected.get(c.pk)]
@@ -506,20 +586,37 @@ class ActionBatch:
         grants, webhooks, runs, locked = mark
         del self.grants[grants:], self.webhooks[webhooks:], self.runs[runs:]
         self._locked = locked
+        self._existing &= locked
 
     def lock_customers(self, customer_ids):
         """lock_customers for the ids this pass has not locked yet (locks last until commit)."""
         missing = set(customer_ids) - self._locked
-        lock_customers(missing)
+        self._existing |= lock_customers(missing)
         self._locked |= missing
 
-    def customers(self, campaign, customer_ids):
+    def customers(self, campaign, customer_ids, *, rows=True):
         """{id: Customer} like load_customers, each row read once per pass (campaigns of a
-        pass share one program; nothing in a pass changes a customer's row or tier)."""
-        missing = set(customer_ids) - self._customers.keys()
+        pass share one program; nothing in a pass changes a customer's row or tier). With
+        `rows=False` (grants of points only) a customer this pass locked, so known to exist,
+        and not read yet is an instance holding its id and program only (its other fields
+        deferred: read from the database if ever used), not a row read and converted."""
+        ids = set(customer_ids)
+        found = {pk: self._customers[pk] for pk in ids if pk in self._customers}
+        if not rows:
+            for pk in (ids - found.keys()) & self._existing:
+                found[pk] = self._stubs.get(pk) or self._stub(campaign, pk)
+        missing = ids - found.keys()
         if missing:
-            self._customers.update(load_customers(campaign, missing))
-        return {pk: self._customers[pk] for pk in customer_ids if pk in self._customers}
+            loaded = load_customers(campaign, missing)
+            self._customers.update(loaded)
+            found.update(loaded)
+        return found
+
+    def _stub(self, campaign, pk):
+        stub = Customer.from_db(connection.alias, ["id", "program_id"], (pk, campaign.program_id))
+        stub.program = campaign.program
+        self._stubs[pk] = stub
+        return stub
 
     def multipliers(self, customer_ids):
         missing = set(customer_ids) - self._multipliers.keys()

@@ -246,15 +246,17 @@ def select_many_event_candidates(selections, batch_rows=None):
         found.update({campaign.pk: [] for campaign, _ in in_sql})
         for row in query:
             found[row.pop("_campaign")].append(row)
-    return {campaign.pk: candidates_from_rows(campaign, found[campaign.pk]) for campaign, _ in selections}
+    ranks = {}  # nth_event rules of one type over the same rows share one ranking
+    return {campaign.pk: candidates_from_rows(campaign, found[campaign.pk], ranks) for campaign, _ in selections}
 
 
-def candidates_from_rows(campaign, rows):
-    """Candidates from selected event rows, in (customer, time, id) order."""
+def candidates_from_rows(campaign, rows, ranks=None):
+    """Candidates from selected event rows, in (customer, time, id) order. `ranks`: a dict
+    where nth_event rankings are kept for the next rule of the same type and rows."""
     rows = sorted(rows, key=_row_order)
     kind = campaign.trigger_kind
     if kind == K.NTH_EVENT:
-        return _nth_candidates(campaign, rows)
+        return _nth_candidates(campaign, rows, ranks)
     out = []
     for row in rows:
         context = _event_context(row)
@@ -273,16 +275,35 @@ def candidates_from_rows(campaign, rows):
     return out
 
 
-def _nth_candidates(campaign, rows):
+def _nth_candidates(campaign, rows, ranks=None):
     """The nth (or every nth, with repeat) event of the type per customer, ranked by time.
 
     The rank counts every stored event of the type (occurred_at, id order), and those that
     retention rolled up, so the result depends neither on how events were batched nor on
-    old months being dropped; `nth:<k>` makes each milestone once-only.
+    old months being dropped; `nth:<k>` makes each milestone once-only. The ranking of the
+    same type and rows is read once per `ranks` (a 5th and a 10th purchase rule: one query).
     """
     if not rows:
         return []
     n, repeat = campaign.trigger_config["n"], bool(campaign.trigger_config.get("repeat"))
+    type_ = campaign.trigger_config["event_type"]
+    key = (type_, tuple(row["id"] for row in rows))
+    if ranks is None or key not in ranks:
+        found = _rank_events(type_, rows)
+        if ranks is None:
+            ranks = {}
+        ranks[key] = found
+    out = []
+    for row in rows:
+        rank = ranks[key].get(row["id"])
+        if rank and (rank == n or (repeat and rank % n == 0)):
+            context = {**_event_context(row), "nth": rank}
+            out.append(Candidate(row["customer_id"], f"nth:{rank}", row["occurred_at"], row["value"], context))
+    return out
+
+
+def _rank_events(type_, rows):
+    """{event id: rank} of `rows` among their customers' events of `type_` (stored or rolled up)."""
     wanted = {row["id"] for row in rows}
     customers = sorted({row["customer_id"] for row in rows})
     # The events dropped by retention (engagement.retention) still count: each customer's
@@ -300,19 +321,12 @@ def _nth_candidates(campaign, rows):
             WHERE x.id = ANY(%(wanted)s)""",
             {
                 "customers": customers,
-                "type": campaign.trigger_config["event_type"],
+                "type": type_,
                 "until": max(row["occurred_at"] for row in rows),
                 "wanted": sorted(wanted),
             },
         )
-        ranks = dict(cursor.fetchall())
-    out = []
-    for row in rows:
-        rank = ranks.get(row["id"])
-        if rank and (rank == n or (repeat and rank % n == 0)):
-            context = {**_event_context(row), "nth": rank}
-            out.append(Candidate(row["customer_id"], f"nth:{rank}", row["occurred_at"], row["value"], context))
-    return out
+        return dict(cursor.fetchall())
 
 
 def deferred_due_at(campaign, occurred_at):

@@ -2,16 +2,16 @@
 every campaign of a batch, with the same keys, results and webhooks as one grant at a time."""
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from engagement.ingest import record_events
 from engagement.processing import process_events
 from engagement.webhooks.models import WebhookDelivery, WebhookEvent
 from rewards.campaigns import engine
-from rewards.campaigns.models import ActionRun
+from rewards.campaigns.models import ActionRun, CampaignEffect, PendingTrigger
 from rewards.models import LedgerEntry, PointsAccount
-from tests.campaigns.conftest import ev, ingest, make_campaign
+from tests.campaigns.conftest import ago, ev, ingest, make_campaign
 from tests.factories import CustomerFactory
 from tests.webhooks.factories import SubscriptionFactory
 
@@ -117,3 +117,101 @@ def test_emitted_webhooks_of_a_batch_are_one_bulk_write_with_their_keys(acme, al
     with transaction.atomic():
         engine.handle_events(acme.pk, ids)
     assert WebhookEvent.objects.filter(type="survey.detractor").count() == 2
+
+
+def test_the_effects_of_every_campaign_of_a_batch_are_one_insert_in_campaign_order(acme, alice, bob, carol):
+    # Given: four campaigns on purchases evaluated in the order (-priority, id): a capped one
+    # (max 1 grant, pauses), a once-per-customer one, one with no limit and a deferred trigger
+    capped = make_campaign(
+        acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 5})], limits={"max_grants": 1}
+    )
+    once = make_campaign(
+        acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 3})], limits={"per_customer": 1}
+    )
+    first = make_campaign(acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 2})], priority=9)
+    cart = make_campaign(acme, "cart_abandoned", {"minutes": 15})
+    # and a statement-level trigger counting the INSERT statements into the effects table
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE effect_inserts (n int)")
+        cursor.execute(
+            "CREATE FUNCTION count_effect_inserts() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO effect_inserts VALUES (1); RETURN NULL; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER count_effect_inserts AFTER INSERT ON campaigns_campaigneffect"
+            " FOR EACH STATEMENT EXECUTE FUNCTION count_effect_inserts()"
+        )
+
+    # When: one batch holds two purchases of alice, one of bob and carol's abandoned cart
+    ingest(
+        acme,
+        [
+            ev(alice, "purchase", value="10", order_id="a1", at=ago(minutes=3)),
+            ev(alice, "purchase", value="20", order_id="a2", at=ago(minutes=2)),
+            ev(bob, "purchase", value="30", order_id="b1", at=ago(minutes=1)),
+            ev(carol, "cart_abandoned", cart_id="c1"),
+        ],
+    )
+
+    # Then: one INSERT recorded the effects of the three campaigns, ids in campaign order
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM effect_inserts")
+        assert cursor.fetchone()[0] == 1
+    effects = CampaignEffect.objects.order_by("id")
+    assert [(e.campaign_id, e.customer.external_id, e.status) for e in effects] == [
+        (first.pk, "alice", "qualified"),
+        (first.pk, "alice", "qualified"),
+        (first.pk, "bob", "qualified"),
+        (capped.pk, "alice", "qualified"),
+        (capped.pk, "alice", "budget_exhausted"),
+        (once.pk, "alice", "qualified"),
+        (once.pk, "alice", "limited"),
+        (once.pk, "bob", "qualified"),
+    ]
+    # the grants, in the same order, with their runs; the capped campaign paused
+    entries = LedgerEntry.objects.filter(source_type="campaign").order_by("id")
+    assert [(e.source_id, e.customer.external_id, e.points, e.balance_after) for e in entries] == [
+        (str(first.pk), "alice", 2, 2),
+        (str(first.pk), "alice", 2, 4),
+        (str(first.pk), "bob", 2, 2),
+        (str(capped.pk), "alice", 5, 9),
+        (str(once.pk), "alice", 3, 12),
+        (str(once.pk), "bob", 3, 5),
+    ]
+    runs = ActionRun.objects.order_by("id")
+    assert [(r.campaign_id, r.effect_id, r.status, r.points) for r in runs] == [
+        (e.campaign_id, e.pk, "done", p) for e, p in zip(effects.filter(status="qualified"), [2, 2, 2, 5, 3, 3])
+    ]
+    assert [r.result["ledger_entry"] for r in runs] == [e.pk for e in entries]
+    capped.refresh_from_db()
+    assert (capped.status, capped.grants_count) == ("paused", 1)
+    assert list(PendingTrigger.objects.values_list("campaign_id", "customer__external_id")) == [(cart.pk, "carol")]
+
+
+def test_grants_of_points_read_no_customer_row_other_actions_do(acme, alice, bob):
+    # Given: a campaign granting points on purchases, one emitting a webhook on uninstalls
+    SubscriptionFactory(program=acme)
+    points = make_campaign(acme, "event", {"event_type": "purchase"}, [("grant_points", {"points": 4})])
+    hook = make_campaign(
+        acme, "event", {"event_type": "app_uninstalled"}, [("emit_webhook", {"type": "survey.detractor"})]
+    )
+    ids = record_events(
+        acme, [ev(alice, "purchase", value="10", order_id="a1"), ev(bob, "app_uninstalled")], enqueue=False
+    ).event_ids
+
+    # When: the batch is processed
+    with CaptureQueriesContext(connection) as queries:
+        process_events(ids)
+
+    # Then: the campaigns read bob's row (for the payload) and not alice's (a grant needs her id)
+    reads = [q["sql"] for q in queries if '"engagement_customer"."id" IN (SELECT unnest(' in q["sql"]]
+    assert len(reads) == 1 and f"{{{bob.pk}}}" in reads[0]
+    granted = LedgerEntry.objects.filter(source_type="campaign")
+    assert list(granted.values_list("customer_id", "points", "balance_after")) == [(alice.pk, 4, 4)]
+    assert PointsAccount.objects.get(customer=alice).balance == 4
+    run = ActionRun.objects.get(campaign=hook)
+    event = WebhookEvent.objects.get(pk=run.result["webhook_event"])
+    assert (event.payload["customer"], event.payload["campaign"]) == ("bob", hook.pk)
+    assert ActionRun.objects.get(campaign=points).result == {
+        "ledger_entry": LedgerEntry.objects.get(source_type="campaign").pk
+    }

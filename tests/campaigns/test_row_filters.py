@@ -145,3 +145,33 @@ def test_json_comparisons_follow_jsonb():
         False,
         False,
     ]
+
+
+def test_nth_rules_of_one_type_share_one_ranking(acme, django_assert_num_queries):
+    second = make_campaign(acme, "nth_event", {"event_type": "purchase", "n": 2})
+    every = make_campaign(acme, "nth_event", {"event_type": "purchase", "n": 1, "repeat": True})
+    view = make_campaign(acme, "nth_event", {"event_type": "page_view", "n": 1})
+    (ann, ben, _gone), ids = _events(acme)
+    rows = row_filters.read_batch_rows(acme.pk, ids)
+    selections, mine = [], {}
+    for campaign in (second, every, view):
+        mine[campaign.pk] = [row for row in rows if row["type"] in triggers.event_types(campaign)]
+        selections.append((campaign, batch_events([row["id"] for row in mine[campaign.pk]])))
+
+    with django_assert_num_queries(2):  # one ranking of the purchases, one of the page views
+        selected = triggers.select_many_event_candidates(selections, mine)
+
+    assert [(c.customer_id, c.occurrence, c.context["event_pk"]) for c in selected[second.pk]] == [
+        (ann.pk, "nth:2", ids[1]),
+        (ben.pk, "nth:2", ids[3]),
+    ]
+    assert [(c.customer_id, c.occurrence, c.context["event_pk"]) for c in selected[every.pk]] == [
+        (ann.pk, "nth:1", ids[0]),
+        (ann.pk, "nth:2", ids[1]),
+        (ben.pk, "nth:1", ids[2]),
+        (ben.pk, "nth:2", ids[3]),
+    ]
+    assert [(c.customer_id, c.occurrence, c.context["event_pk"]) for c in selected[view.pk]] == [
+        (ann.pk, "nth:1", ids[5]),
+        (ben.pk, "nth:1", ids[6]),
+    ]

@@ -58,7 +58,7 @@ def test_earn_rule_referral_and_campaign_share_one_bulk_write(acme, alice, bob, 
 
     # Then: one bulk_grant: one lock pass of the accounts, one lookup of the keys
     assert len(account_locks(sql)) == 1
-    assert len([s for s in sql if s.startswith('SELECT "rewards_ledgerentry"') and "idempotency_key" in s]) == 1
+    assert len([s for s in sql if s.startswith("SELECT id FROM rewards_ledgerentry") and "idempotency_key" in s]) == 1
     # in the order of the handlers' writes before: earn rule, referral, campaign
     assert ledger_rows(acme) == [
         ("alice", "earn", "earn", 40, 40),
