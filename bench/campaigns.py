@@ -148,12 +148,28 @@ def backend_cpu():
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wal_position():
+    """The server's WAL insert position (an LSN, text)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
+        return cursor.fetchone()[0]
+
+
+def wal_since(position):
+    """WAL bytes written since `position` (by anyone: the bench is the only writer)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [position])
+        return int(cursor.fetchone()[0])
+
+
 CPU = {}
+WAL = {}
 
 
 def run(program, prefix, count, customers):
     """Ingest and process `count` events batch by batch; (processing seconds, latencies).
-    CPU[prefix]: (this process's, the PostgreSQL backend's) CPU seconds of the processing."""
+    CPU[prefix]: (this process's, the PostgreSQL backend's) CPU seconds of the processing;
+    WAL[prefix]: the WAL bytes it wrote (rows and index entries: the write amplification)."""
     rng = random.Random(prefix)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch, processing, latencies = [], 0.0, []
@@ -164,11 +180,12 @@ def run(program, prefix, count, customers):
             t0 = time.perf_counter()
             ids = record_events(program, batch, enqueue=False).event_ids
             t1 = time.perf_counter()
-            c1, b1 = time.process_time(), backend_cpu()
+            c1, b1, w1 = time.process_time(), backend_cpu(), wal_position()
             process_events(ids)
             cpu[0] += time.process_time() - c1
             cpu[1] += backend_cpu() - b1
             CPU[prefix] = tuple(cpu)
+            WAL[prefix] = WAL.get(prefix, 0) + wal_since(w1)
             t2 = time.perf_counter()
             processing += t2 - t1
             latencies.append(t2 - t0)
@@ -275,7 +292,8 @@ def main():
         python, server = CPU[prefix]
         print(
             f"CPU per 1,000 events, {label}: {python * 1000 * BATCH / half:.0f} ms Python"
-            f" + {server * 1000 * BATCH / half:.0f} ms PostgreSQL backend"
+            f" + {server * 1000 * BATCH / half:.0f} ms PostgreSQL backend;"
+            f" WAL {WAL[prefix] * BATCH / half / 1024:,.0f} KiB"
         )
     print(f"effects {effects:,}, actions done {runs:,}, deferred triggers waiting {waiting:,}")
     print(f"ratio (processing time with campaigns / without): {camp_time / base_time:.2f}x")

@@ -76,8 +76,9 @@ class Message(models.Model):
     next be tried. `contact_at` is when it was claimed for sending: the caps count it.
     """
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="messages")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_program_created and message_customer_contact, which they lead.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="messages", db_index=False)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     template_key = models.CharField(max_length=100)
     topic = models.CharField(max_length=10, choices=Topic.choices, default=Topic.OFFERS)
@@ -95,7 +96,7 @@ class Message(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     send_after = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
-    provider_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     contact_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +117,8 @@ class Message(models.Model):
             models.Index(fields=["customer", "contact_at"], name="message_customer_contact"),
             models.Index(fields=["status", "send_after"], name="message_status_send_after"),
             models.Index(fields=["program", "created_at"], name="message_program_created"),
+            # Delivery reports find a message by its provider's id (equality: no LIKE index).
+            models.Index(fields=["provider_id"], name="message_provider_id"),
         ]
 
     def __str__(self):

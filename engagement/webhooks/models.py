@@ -102,7 +102,9 @@ class WebhookSubscription(models.Model):
 class WebhookEvent(models.Model):
     """One domain event to tell partners about; append-only, written in the caller's transaction."""
 
-    event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
+    # Unique by a constraint, not `unique=True`: that also builds a varchar_pattern_ops index
+    # for LIKE 'x%' lookups, which nothing makes (the admin's search is a contains).
+    event_id = models.CharField(max_length=40, default=new_event_id, editable=False)
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="webhook_events")
     type = models.CharField(max_length=40, choices=EventType.choices)
     payload = models.JSONField(default=dict)
@@ -116,7 +118,8 @@ class WebhookEvent(models.Model):
                 fields=["program", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="webhook_event_idempotency_unique",
-            )
+            ),
+            models.UniqueConstraint(fields=["event_id"], name="webhook_event_id_unique"),
         ]
 
     def __str__(self):
@@ -139,7 +142,8 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("failed")
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by webhook_delivery_unique, which it leads.
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
@@ -170,7 +174,8 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP POST of a delivery, as it happened. Append-only."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    # Indexed by webhook_attempt_delivery, which it leads.
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", db_index=False)
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="webhook_attempts")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()

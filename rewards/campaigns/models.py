@@ -179,7 +179,8 @@ class CampaignEffect(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     program = models.ForeignKey(Program, on_delete=models.CASCADE)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="effects")
+    # Indexed by campaign_effect_once and campaign_effect_limits, which it leads.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="effects", db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="campaign_effects")
     occurrence = models.CharField(max_length=120)
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -208,9 +209,10 @@ class ActionRun(models.Model):
         FAILED = "failed", _("Failed")
 
     id = models.BigAutoField(primary_key=True)
-    effect = models.ForeignKey(CampaignEffect, on_delete=models.CASCADE, related_name="runs")
+    # effect and campaign lead action_run_once and action_run_stats: no index of their own.
+    effect = models.ForeignKey(CampaignEffect, on_delete=models.CASCADE, related_name="runs", db_index=False)
     action = models.ForeignKey(CampaignAction, on_delete=models.CASCADE, related_name="runs")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs", db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="campaign_runs")
     kind = models.CharField(max_length=20, choices=CampaignAction.Kind.choices)
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -240,7 +242,8 @@ class PendingTrigger(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     program = models.ForeignKey(Program, on_delete=models.CASCADE)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pending_triggers")
+    # Indexed by pending_trigger_once, which it leads.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pending_triggers", db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="campaign_pending_triggers")
     occurrence = models.CharField(max_length=120)
     occurred_at = models.DateTimeField()
