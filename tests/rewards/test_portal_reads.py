@@ -233,3 +233,37 @@ def test_the_portal_catalogue_lists_what_list_catalogue_lists(acme, alice):
     ]  # fmt: skip
     names = [type(item.eligibility).__name__ for item in items]
     assert names == [type(item.eligibility).__name__ for item in expected] == ["NoneType", "NoneType", "OutOfStock"]
+
+
+def test_a_request_changes_its_own_copies_of_the_items_never_the_cached_rows(acme, alice):
+    # Given the catalogue's rows cached by a first request, then a stock change read live
+    tote = RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120, stock=5)
+    mug = RewardItemFactory(program=acme, title_en="Mug", points_cost=100)
+    epoch = keycache.read_epoch()
+    catalogue.list_portal_catalogue(alice, epoch)
+    RewardItem.objects.filter(pk=tote.pk).update(stock=0)
+
+    _balance, items = catalogue.list_portal_catalogue(alice, epoch)
+
+    # Then the request's copies carry every field of the row, the live stock and their own
+    # per-request attributes, as saved instances of the database's
+    fields = [field.attname for field in RewardItem._meta.concrete_fields]
+    fresh = {item.pk: item for item in RewardItem.objects.filter(program=acme)}
+    assert [[getattr(item, name) for name in fields] for item in items] == [
+        [getattr(fresh[item.pk], name) for name in fields] for item in items
+    ]
+    assert [(item.title_en, item.stock, item.available_codes, type(item.eligibility).__name__) for item in items] == [
+        ("Mug", None, 0, "NoneType"), ("Tote bag", 0, 0, "OutOfStock"),
+    ]  # fmt: skip
+    assert [(item._state.db, item._state.adding, item.program is alice.program) for item in items] == [
+        ("default", False, True), ("default", False, True),
+    ]  # fmt: skip
+    # and the shared rows are as loaded: the old stock, none of the request's attributes
+    cached = catalogue._cached_items(acme, epoch)
+    assert [(cached[pk].stock, hasattr(cached[pk], "available_codes")) for pk in (mug.pk, tote.pk)] == [
+        (None, False), (5, False),
+    ]  # fmt: skip
+    assert [
+        vars(cached[pk]).keys() & {"eligibility", "affordable", "_prefetched_objects_cache"} for pk in (mug.pk, tote.pk)
+    ] == [set(), set()]
+    assert [cached[pk]._state.fields_cache for pk in (mug.pk, tote.pk)] == [{}, {}]
