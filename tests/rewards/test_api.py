@@ -302,7 +302,7 @@ def test_ledger_key_reused_for_another_customer_is_422_after_the_replay_record_i
 
 
 def test_the_balance_endpoint_reads_the_customer_and_figures_in_one_statement(
-    acme_api, acme, globex, alice, django_assert_num_queries
+    acme_api, acme, globex, alice, bob, django_assert_num_queries
 ):
     # Given alice with a tier, points expiring soon, pending points, and a globex customer
     # with her external id (never hers to see)
@@ -330,6 +330,16 @@ def test_the_balance_endpoint_reads_the_customer_and_figures_in_one_statement(
         "held": 0,
         "expiring_soon": {"at": expires_at.isoformat().replace("+00:00", "Z"), "points": 120},
         "tier": "Gold",
+        "points_name": acme.points_name,
+    }
+    # and the next customer's answer is all theirs (the output serializer is one per process)
+    assert acme_api.get("/api/v1/customers/bob/balance").json() == {
+        "customer": "bob",
+        "balance": 0,
+        "pending": 0,
+        "held": 0,
+        "expiring_soon": None,
+        "tier": "",
         "points_name": acme.points_name,
     }
     # and another program's customer, or none, is the same 404 as before
