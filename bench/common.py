@@ -48,6 +48,13 @@ def django_setup(api_rate_limit: str = "100000000/min") -> None:
     django.setup()
 
 
+def backend_cpu_ms(pid: int) -> float:
+    """CPU time (user + system) of the PostgreSQL backend `pid` so far, in ms (/proc, clock
+    ticks: read it over many requests)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-from common import django_setup  # noqa: E402
+from common import backend_cpu_ms, django_setup  # noqa: E402
 
 django_setup()
 
@@ -38,12 +38,6 @@ from engagement.models import Customer, Program  # noqa: E402
 from rewards import demo as rewards_demo  # noqa: E402
 from rewards import ledger  # noqa: E402
 from rewards.portal_auth import SESSION_KEY  # noqa: E402
-
-
-def backend_cpu_ms(pid):
-    """CPU time (user + system) of the PostgreSQL backend `pid` so far, in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def redis_cpu_ms():

@@ -27,6 +27,12 @@ class KeptClientRedisCacheClient(RedisCacheClient):
             client = self._clients[index] = self._client(connection_pool=pool)
         return client
 
+    def get_with_raw(self, key, raw_key):
+        """get(key) and the bytes under the Redis key `raw_key` (none of the cache's: no
+        prefix, no serializer), in one MGET on the first server, where writes go."""
+        value, raw = self.get_client(key, write=True).mget(key, raw_key)
+        return (None if value is None else self._serializer.loads(value)), raw
+
     def _pool_for(self, index):
         self._pools[index] = self._pool_class.from_url(self._servers[index], **self._pool_options)
         return self._pools[index]
@@ -38,3 +44,8 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = KeptClientRedisCacheClient
+
+    def get_with_raw(self, key, raw_key, version=None):
+        """(get(key) or None, the bytes under the Redis key `raw_key` or None) in one round
+        trip: config.sessions reads the cache epoch with the session."""
+        return self._cache.get_with_raw(self.make_and_validate_key(key, version=version), raw_key)

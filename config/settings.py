@@ -128,10 +128,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions (signed-in customers and staff) are read from Redis and written through to the
-# database: one query less on every signed-in page (the portal's pages are 4 -> 3). Without
+# database: one query less on every signed-in page (the portal's pages are 4 -> 3); the
+# read brings the cache epoch along (config/sessions.py: cached_db's, one round trip). Without
 # Redis (the embedded demo), the database alone. Nothing deletes session rows behind the
 # session API's back (which would leave a cached copy valid).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "config.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

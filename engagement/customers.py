@@ -51,9 +51,14 @@ def get_customer(program, external_id, attr=None):
     try:
         customer = Customer.objects.get(program=program, external_id=external_id)
     except Customer.DoesNotExist:
-        raise NotFound(f"No customer {external_id!r} in this program.", attr=attr) from None
+        raise customer_not_found(external_id, attr=attr) from None
     customer.program = program  # the caller's instance: no join, and its cached settings come along
     return customer
+
+
+def customer_not_found(external_id, attr=None):
+    """get_customer's NotFound, for reads that look the customer up in their own statement."""
+    return NotFound(f"No customer {external_id!r} in this program.", attr=attr)
 
 
 def upsert_customer(program, external_id, data, source="api"):

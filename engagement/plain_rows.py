@@ -10,8 +10,11 @@ import functools
 from django.db import connection, connections
 
 
+@functools.cache
 def columns(model, alias):
-    return [f'{alias}."{field.column}"' for field in model._meta.concrete_fields]
+    """The model's concrete columns under `alias`, in field order: a tuple made once per model
+    and alias (the portal's pages and the balance endpoint ask on every request)."""
+    return tuple(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
 def from_row(model, values):

@@ -8,6 +8,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from engagement import plain_rows
+from engagement.models import Customer
 from rewards.checkout.models import Reservation
 from rewards.models import CustomerTier, EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
@@ -20,49 +21,82 @@ def get_balance_summary(customer, now=None, *, with_tier=False, recent=0):
     window before `now` (as earned_since), for rewards.tiers.get_tier_progress. `recent` > 0
     adds "recent", the first `recent` entries of rewards.activity.list_activity(customer),
     also in the same query (one row per entry, the figures repeated on each)."""
+    rows = _summary_rows(customer.program, {"customer": customer.pk}, now, with_tier=with_tier, recent=recent)
+    summary = _summary(rows[0], with_tier=with_tier)
+    if recent:
+        summary["recent"] = [plain_rows.from_row(LedgerEntry, row[9:]) for row in rows if row[9] is not None]
+    return summary
+
+
+def find_customer_balance(program, external_id, now=None):
+    """The program's customer with that external id (engagement.customers.get_customer) and
+    their get_balance_summary, in one statement (the balance endpoint's read: the customer's
+    lookup is a CTE the summary's subqueries share); None when there is no such customer."""
+    rows = _summary_rows(program, {"program": program.pk, "external_id": external_id}, now)
+    if not rows:
+        return None
+    customer = plain_rows.from_row(Customer, rows[0][9:])
+    customer.program = program  # the caller's instance: its cached settings come along
+    return customer, _summary(rows[0], with_tier=False)
+
+
+def _summary_rows(program, params, now, *, with_tier=False, recent=0):
+    """get_balance_summary's statement, for the customer params["customer"] (an id; one row,
+    or `recent` rows) or for the one found by params["program"] and params["external_id"]
+    (then its Customer columns follow the figures; no row without that customer)."""
     now = now or timezone.now()
-    rewards_settings = RewardsSettings.get_for(customer.program)
+    rewards_settings = RewardsSettings.get_for(program)
     soon = rewards_settings.expiring_soon_days
+    by_external_id = "customer" not in params
+    # Every subquery names the customer by this expression: the id given, or the CTE's.
+    me = "(SELECT id FROM me)" if by_external_id else "%(customer)s"
     tier_columns, tier_join = ", NULL, NULL, NULL", ""
     if with_tier:
         # earned_since's filter, written for the ledger_customer_timeline index.
         tier_columns = f"""
                    , state.tier_id, state.review_at,
                    (SELECT sum(points) FROM {LedgerEntry._meta.db_table}
-                     WHERE customer_id = %(customer)s AND created_at >= %(since)s
+                     WHERE customer_id = {me} AND created_at >= %(since)s
                        AND ((kind IN (%(earn)s, %(adjust)s) AND points > 0) OR kind = %(reverse)s))"""
-        tier_join = f"LEFT JOIN {CustomerTier._meta.db_table} state ON state.customer_id = %(customer)s"
+        tier_join = f"LEFT JOIN {CustomerTier._meta.db_table} state ON state.customer_id = {me}"
     recent_columns, recent_join = "", ""
     if recent:
         # list_activity's order, on the ledger_customer_timeline index; no entry: one row of NULLs.
         recent_columns = ", " + ", ".join(plain_rows.columns(LedgerEntry, "entry"))
         recent_join = f"""
               LEFT JOIN LATERAL (SELECT * FROM {LedgerEntry._meta.db_table}
-                                  WHERE customer_id = %(customer)s
+                                  WHERE customer_id = {me}
                                   ORDER BY created_at DESC, id DESC LIMIT %(recent)s) entry ON true
              ORDER BY entry.created_at DESC, entry.id DESC"""
+    me_cte, customer_columns, source = "", "", "(SELECT 1) AS one"
+    if by_external_id:
+        # The customer_external_id_unique index: at most one row.
+        me_cte = f"""me AS (SELECT * FROM {Customer._meta.db_table}
+                         WHERE program_id = %(program)s AND external_id = %(external_id)s), """
+        customer_columns = ", " + ", ".join(plain_rows.columns(Customer, "me"))
+        source = "me"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH soon AS (
+            WITH {me_cte}soon AS (
                 SELECT lot.expires_at, lot.remaining
                   FROM {PointsLot._meta.db_table} lot
                   JOIN {PointsAccount._meta.db_table} account ON account.id = lot.account_id
-                 WHERE account.customer_id = %(customer)s AND lot.status = %(available)s
+                 WHERE account.customer_id = {me} AND lot.status = %(available)s
                    AND lot.remaining > 0 AND lot.expires_at IS NOT NULL AND lot.expires_at <= %(until)s
             ), first AS (SELECT min(expires_at) AS at FROM soon)
             SELECT account.balance, account.pending,
                    (SELECT sum(points) FROM {Reservation._meta.db_table}
-                     WHERE customer_id = %(customer)s AND status = %(held)s),
+                     WHERE customer_id = {me} AND status = %(held)s),
                    (SELECT at FROM first),
                    (SELECT sum(remaining) FROM soon WHERE expires_at = (SELECT at FROM first)),
-                   (SELECT sum(remaining) FROM soon){tier_columns}{recent_columns}
-              FROM (SELECT 1) AS one
-              LEFT JOIN {PointsAccount._meta.db_table} account ON account.customer_id = %(customer)s
+                   (SELECT sum(remaining) FROM soon){tier_columns}{recent_columns}{customer_columns}
+              FROM {source}
+              LEFT JOIN {PointsAccount._meta.db_table} account ON account.customer_id = {me}
               {tier_join}{recent_join}
             """,
             {
-                "customer": customer.pk,
+                **params,
                 "available": PointsLot.Status.AVAILABLE,
                 "held": Reservation.Status.HELD,
                 "until": now + timedelta(days=soon),
@@ -73,8 +107,11 @@ def get_balance_summary(customer, now=None, *, with_tier=False, recent=0):
                 "recent": recent,
             },
         )
-        rows = cursor.fetchall()
-    balance, pending, held, first_at, first_points, total, tier_id, review_at, earned = rows[0][:9]
+        return cursor.fetchall()
+
+
+def _summary(row, *, with_tier):
+    balance, pending, held, first_at, first_points, total, tier_id, review_at, earned = row[:9]
     summary = {
         "balance": balance or 0,
         "pending": pending or 0,
@@ -84,8 +121,6 @@ def get_balance_summary(customer, now=None, *, with_tier=False, recent=0):
     }
     if with_tier:
         summary.update(tier_id=tier_id, review_at=review_at, window_points=max(0, int(earned or 0)))
-    if recent:
-        summary["recent"] = [plain_rows.from_row(LedgerEntry, row[9:]) for row in rows if row[9] is not None]
     return summary
 
 

@@ -42,7 +42,7 @@ def portal_login_required(view):
         if customer is None:
             return redirect("rewards_portal:login")
         request.customer = customer
-        request.portal_epoch = _prime_program(customer.program)
+        request.portal_epoch = _prime_program(customer.program, request.session)
         # Dates and times read in the customer's own time zone (engagement.formatting).
         with timezone.override(customer.get_timezone()):
             response = view(request, *args, **kwargs)
@@ -52,11 +52,12 @@ def portal_login_required(view):
     return wrapper
 
 
-def _prime_program(program):
-    """The cache epoch of this request (engagement.partner_api.keycache), read once; the
-    program's rewards settings come from the per-process cache under it (RewardsSettings.
-    get_for reads them from the program object, fresh per request here)."""
-    epoch = keycache.read_epoch()
+def _prime_program(program, session):
+    """The cache epoch of this request (engagement.partner_api.keycache), read once: with the
+    session's data when it came from Redis (config.sessions), else now; the program's rewards
+    settings come from the per-process cache under it (RewardsSettings.get_for reads them from
+    the program object, fresh per request here)."""
+    epoch = getattr(session, "cache_epoch", None) or keycache.read_epoch()
     program._rewards_settings_cache = keycache.program_value(program, "rewards_settings", epoch, _load_settings)
     return epoch
 

@@ -47,3 +47,17 @@ def test_answers_are_django_backend_answers(kept):
     assert pickle.loads(raw.get(kept.make_key("tuple"))) == (1, "a")
     kept.delete_many(["counter", "tuple"])
     assert kept.get_many(["counter", "tuple"]) == {}
+
+
+def test_a_value_and_a_raw_redis_key_in_one_read(kept):
+    raw = kept._cache.get_client()
+    kept.set("session", {"customer": 7}, timeout=60)
+    raw.set("kept-client-test-raw", b"epoch-1")
+
+    assert kept.get_with_raw("session", "kept-client-test-raw") == ({"customer": 7}, b"epoch-1")
+    assert kept.get_with_raw("missing", "kept-client-test-raw") == (None, b"epoch-1")
+    assert kept.get_with_raw("session", "kept-client-test-none") == ({"customer": 7}, None)
+    kept.set("number", 42, timeout=60)  # integers are stored as they are
+    assert kept.get_with_raw("number", "kept-client-test-none") == (42, None)
+    kept.delete_many(["session", "number"])
+    raw.delete("kept-client-test-raw")

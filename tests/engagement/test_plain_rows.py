@@ -38,3 +38,12 @@ def test_an_entry_with_json_params_is_the_querysets(alice):
 
 def test_a_customer_is_the_querysets(alice):
     assert _values(_read(Customer, alice.pk)) == _values(Customer.objects.get(pk=alice.pk))
+
+
+def test_the_columns_are_the_models_made_once():
+    first = plain_rows.columns(Customer, "c")
+
+    assert first == tuple(f'c."{field.column}"' for field in Customer._meta.concrete_fields)
+    assert first[:2] == ('c."id"', 'c."program_id"')
+    assert plain_rows.columns(Customer, "c") is first  # not rebuilt per request
+    assert plain_rows.columns(Customer, "d")[0] == 'd."id"'

@@ -6,7 +6,15 @@ import pytest
 from django.utils import timezone
 
 from rewards import ledger
-from rewards.models import LedgerEntry, PointsAccount, Redemption, RewardItem, VoucherCode
+from rewards.models import (
+    ExpiryRounding,
+    LedgerEntry,
+    PointsAccount,
+    Redemption,
+    RewardItem,
+    RewardsSettings,
+    VoucherCode,
+)
 from rewards.redemptions import redeem_reward
 from tests.factories import CustomerFactory
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
@@ -291,3 +299,53 @@ def test_ledger_key_reused_for_another_customer_is_422_after_the_replay_record_i
     assert (reused.status_code, reused.json()["errors"][0]["attr"]) == (422, "idempotency_key")
     assert snapshot() == before
     assert balance_of(bob) == 0
+
+
+def test_the_balance_endpoint_reads_the_customer_and_figures_in_one_statement(
+    acme_api, acme, globex, alice, bob, django_assert_num_queries
+):
+    # Given alice with a tier, points expiring soon, pending points, and a globex customer
+    # with her external id (never hers to see)
+    expires_at = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    RewardsSettings.objects.update_or_create(program=acme, defaults={"expiry_rounding": ExpiryRounding.NONE})
+    ledger.grant_points(customer=alice, points=120, reason="t", idempotency_key="e", expires_at=expires_at)
+    ledger.grant_points(
+        customer=alice, points=30, reason="t", idempotency_key="p", pending_until=timezone.now() + timedelta(days=2)
+    )
+    alice.tier = "Gold"
+    alice.save(update_fields=["tier"])
+    other = CustomerFactory(program=globex, external_id="carol")
+    ledger.grant_points(customer=other, points=999, reason="t", idempotency_key="c")
+    acme_api.get("/api/v1/customers/alice/balance")  # warm: the key cached, last_used_at written
+
+    # When the endpoint is read once warm
+    with django_assert_num_queries(1):
+        response = acme_api.get("/api/v1/customers/alice/balance")
+
+    # Then one statement answered the customer and every figure
+    assert response.json() == {
+        "customer": "alice",
+        "balance": 120,
+        "pending": 30,
+        "held": 0,
+        "expiring_soon": {"at": expires_at.isoformat().replace("+00:00", "Z"), "points": 120},
+        "tier": "Gold",
+        "points_name": acme.points_name,
+    }
+    # and the next customer's answer is all theirs (the output serializer is one per process)
+    assert acme_api.get("/api/v1/customers/bob/balance").json() == {
+        "customer": "bob",
+        "balance": 0,
+        "pending": 0,
+        "held": 0,
+        "expiring_soon": None,
+        "tier": "",
+        "points_name": acme.points_name,
+    }
+    # and another program's customer, or none, is the same 404 as before
+    for external_id in ("carol", "nobody"):
+        missing = acme_api.get(f"/api/v1/customers/{external_id}/balance")
+        assert (missing.status_code, missing.json()["errors"]) == (
+            404,
+            [{"code": "not_found", "detail": f"No customer '{external_id}' in this program.", "attr": None}],
+        )

@@ -6,9 +6,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from rewards import ledger
-from rewards.balances import get_balance_summary
+from rewards.balances import find_customer_balance, get_balance_summary
 from rewards.checkout.models import Reservation
 from rewards.models import ExpiryRounding, RewardsSettings
+from tests.factories import CustomerFactory
 
 
 def test_a_customer_without_an_account_has_zeros(alice):
@@ -53,3 +54,27 @@ def test_the_soonest_expiry_its_points_and_the_total_within_the_window(acme, ali
         "expiring_soon": {"at": first, "points": 100},
         "expiring_soon_total": 100 + 70,
     }
+
+
+def test_find_customer_balance_is_the_customer_and_their_summary(acme, globex, alice, bob):
+    now = timezone.now().replace(microsecond=0)
+    RewardsSettings.objects.update_or_create(program=acme, defaults={"expiry_rounding": ExpiryRounding.NONE})
+    ledger.grant_points(customer=alice, points=70, reason="t", idempotency_key="a", expires_at=now + timedelta(days=4))
+    ledger.grant_points(customer=bob, points=5, reason="t", idempotency_key="b")
+    stranger = CustomerFactory(program=globex, external_id="zed")
+
+    customer, summary = find_customer_balance(acme, "alice", now=now)
+
+    assert (customer.pk, customer.external_id, customer.email, customer.program is acme) == (
+        alice.pk, "alice", "alice@example.com", True,
+    )  # fmt: skip
+    assert summary == get_balance_summary(alice, now=now) == {
+        "balance": 70, "pending": 0, "held": 0, "expiring_soon": {"at": now + timedelta(days=4), "points": 70},
+        "expiring_soon_total": 70,
+    }  # fmt: skip
+    # No account yet: zeros, as get_balance_summary
+    assert find_customer_balance(globex, "zed", now=now) == (stranger, get_balance_summary(stranger, now=now))
+    assert find_customer_balance(globex, "zed")[1]["balance"] == 0
+    # Another program's id, or none: None
+    assert find_customer_balance(globex, "alice") is None
+    assert find_customer_balance(acme, "zed") is None

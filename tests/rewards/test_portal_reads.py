@@ -5,12 +5,16 @@ items; engagement.partner_api.keycache) never hide a change from the next reques
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from engagement.partner_api import keycache
 from rewards import activity, balances, catalogue, ledger, tiers
 from rewards.models import RewardItem, RewardsSettings
+from rewards.portal_auth import SESSION_KEY
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
 from tests.rewards.test_portal import signed_in_client
 
@@ -233,3 +237,88 @@ def test_the_portal_catalogue_lists_what_list_catalogue_lists(acme, alice):
     ]  # fmt: skip
     names = [type(item.eligibility).__name__ for item in items]
     assert names == [type(item.eligibility).__name__ for item in expected] == ["NoneType", "NoneType", "OutOfStock"]
+
+
+def test_a_request_changes_its_own_copies_of_the_items_never_the_cached_rows(acme, alice):
+    # Given the catalogue's rows cached by a first request, then a stock change read live
+    tote = RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120, stock=5)
+    mug = RewardItemFactory(program=acme, title_en="Mug", points_cost=100)
+    epoch = keycache.read_epoch()
+    catalogue.list_portal_catalogue(alice, epoch)
+    RewardItem.objects.filter(pk=tote.pk).update(stock=0)
+
+    _balance, items = catalogue.list_portal_catalogue(alice, epoch)
+
+    # Then the request's copies carry every field of the row, the live stock and their own
+    # per-request attributes, as saved instances of the database's
+    fields = [field.attname for field in RewardItem._meta.concrete_fields]
+    fresh = {item.pk: item for item in RewardItem.objects.filter(program=acme)}
+    assert [[getattr(item, name) for name in fields] for item in items] == [
+        [getattr(fresh[item.pk], name) for name in fields] for item in items
+    ]
+    assert [(item.title_en, item.stock, item.available_codes, type(item.eligibility).__name__) for item in items] == [
+        ("Mug", None, 0, "NoneType"), ("Tote bag", 0, 0, "OutOfStock"),
+    ]  # fmt: skip
+    assert [(item._state.db, item._state.adding, item.program is alice.program) for item in items] == [
+        ("default", False, True), ("default", False, True),
+    ]  # fmt: skip
+    # and the shared rows are as loaded: the old stock, none of the request's attributes
+    cached = catalogue._cached_items(acme, epoch)
+    assert [(cached[pk].stock, hasattr(cached[pk], "available_codes")) for pk in (mug.pk, tote.pk)] == [
+        (None, False), (5, False),
+    ]  # fmt: skip
+    assert [
+        vars(cached[pk]).keys() & {"eligibility", "affordable", "_prefetched_objects_cache"} for pk in (mug.pk, tote.pk)
+    ] == [set(), set()]
+    assert [cached[pk]._state.fields_cache for pk in (mug.pk, tote.pk)] == [{}, {}]
+
+
+def redis_calls():
+    """{command: calls so far} of the test run's Redis server (INFO commandstats)."""
+    stats = keycache._redis().info("commandstats")
+    return {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in stats.items()}
+
+
+def calls_during(action):
+    before = redis_calls()
+    action()
+    after = redis_calls()
+    return {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name, 0)}
+
+
+def test_a_signed_in_page_reads_its_session_and_the_cache_epoch_in_one_redis_round_trip(silver_alice):
+    silver_alice.get("/portal/")
+    silver_alice.get("/portal/rewards/")
+    pages = []
+
+    # When each page is read once warm (INFO is the counting's own command)
+    for path in ("/portal/", "/portal/rewards/"):
+        assert calls_during(lambda path=path: pages.append(silver_alice.get(path))) == {"mget": 1, "info": 1}
+
+    # Then one MGET answered the session and the epoch, and the pages are alice's
+    assert [page.status_code for page in pages] == [200, 200]
+    assert 'data-testid="balance">1,234<' in pages[0].content.decode()
+
+
+def test_a_session_missing_from_redis_or_a_lost_epoch_are_read_again(silver_alice, alice, acme):
+    silver_alice.get("/portal/")
+    session_key = silver_alice.cookies[settings.SESSION_COOKIE_NAME].value
+    epoch = keycache.read_epoch()
+
+    # Given the session's cached copy gone (the database keeps it): cached_db's load, which
+    # writes the cache again, and the epoch as read with the first MGET
+    cache.delete(f"django.contrib.sessions.cached_db{session_key}")
+    calls = calls_during(lambda: silver_alice.get("/portal/"))
+    assert calls == {"mget": 1, "get": 1, "set": 1, "info": 1}
+    assert cache.get(f"django.contrib.sessions.cached_db{session_key}") == {SESSION_KEY: alice.pk}
+
+    # Given the epoch lost (a Redis restart): a new one, set by keycache.read_epoch()
+    keycache._redis().delete(keycache.EPOCH_KEY)
+    page = silver_alice.get("/portal/")
+    assert page.status_code == 200 and 'data-testid="balance">1,234<' in page.content.decode()
+    assert keycache.read_epoch() not in ("", epoch)
+
+    # and a session neither in Redis nor in the database signs nobody in
+    cache.delete(f"django.contrib.sessions.cached_db{session_key}")
+    Session.objects.filter(session_key=session_key).delete()
+    assert silver_alice.get("/portal/")["Location"] == "/portal/login/"
