@@ -31,6 +31,11 @@ every event is before as_of and processed, and the weights and half-life are tho
 was computed with (weights_key). Only the other customers' events are read again ("fresh"
 customers); the RFM inputs, whose lookback window moves, come from the purchases alone
 (a covering index). Historic snapshots read all events as of that day's end.
+RFM inputs from the stored ones. The lookback only moves forward between two passes (else the
+purchases are read again), and a customer whose events are those of their stored row had
+exactly the stored purchases in the lookback as of its scored_at. So as of a later pass they
+have those minus the purchases that left the lookback since (scored_at − lookback up to the
+new lookback start): a nightly pass reads a day of purchases instead of the lookback's.
 The re-score after new events (rescore_customers) is this same full pass at that instant, so
 it gives what a full pass gives: ranking only the queued customers against the others' stored
 values did not (during an import the others' events were not scored yet, and their ranks never
@@ -103,16 +108,26 @@ def _dt(value):
 
 def _fresh_customers(cursor, params, everyone):
     """A full pass: (the customers whose events must be read again, whether to read them in
-    one scan of the program's events). See "Which events are read again" in the module
-    docstring; `everyone` for a pass as of another time than now (snapshots)."""
+    one scan of the program's events, whether the others' RFM inputs come from their stored
+    ones). See "Which events are read again" and "RFM inputs from the stored ones" in the
+    module docstring; `everyone` for a pass as of another time than now (snapshots).
+    Sets %(expiring_from)s and %(lookback_seconds)s for engagement.scoring.sql._expiring_sql."""
     stale = "TRUE" if everyone else stale_sql()
     cursor.execute(
-        f"""SELECT COUNT(*), COALESCE(array_agg(c.id) FILTER (WHERE {stale}), '{{}}')
+        f"""SELECT COUNT(*), COALESCE(array_agg(c.id) FILTER (WHERE {stale}), '{{}}'), MAX(s.scored_at),
+                MIN(s.scored_at) FILTER (WHERE s.frequency > 0)
             FROM {CUSTOMERS} c LEFT JOIN {SCORES} s ON s.customer_id = c.id WHERE c.program_id = %(program)s""",
         params,
     )
-    total, ids = cursor.fetchone()
-    return ids, len(ids) > SCAN_ALL_SHARE * total
+    total, ids, latest, earliest_buyer = cursor.fetchone()
+    lookback = params["as_of"] - params["lookback_start"]
+    # Only forward in time (a pass as of before a stored row would bring purchases back into
+    # the lookback), and only while the purchases that left it are fewer than those in it.
+    expiring = not everyone and latest is not None and latest <= params["as_of"]
+    expiring = expiring and (earliest_buyer is None or params["as_of"] - earliest_buyer < lookback)
+    params["expiring_from"] = (earliest_buyer or params["as_of"]) - lookback
+    params["lookback_seconds"] = lookback.total_seconds()
+    return ids, len(ids) > SCAN_ALL_SHARE * total, expiring
 
 
 def local_day_end(program, day):
@@ -140,10 +155,10 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     target filter (whose selectivity the planner could only guess).
     Returns (customers scored, transition ids, score rows written)."""
     targets = "n.is_target = 1" if incremental else "TRUE"
-    scan_all = False
+    scan_all = expiring = False
     if not incremental:
-        params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
-    scored = scores_sql(program, params, incremental, scan_all)
+        params["fresh"], scan_all, expiring = _fresh_customers(cursor, params, everyone)
+    scored = scores_sql(program, params, incremental, scan_all, expiring)
     # Not MATERIALIZED: a live pass reads it once (into `w`), so it is not stored whole
     # (100,000 rows of ~430 bytes); OFFSET 0 keeps each flag computed once per row.
     ctes = [f"n AS (SELECT n.*, {flags_sql('n')} FROM ({scored}) n OFFSET 0)"]

@@ -144,11 +144,41 @@ def _stored_sql():
     return f"s.customer_id AS old_customer_id, {', '.join(f's.{c} AS old_{c}' for c in SHOWN)}, s.weights_key AS old_weights_key"
 
 
-def _values_sql(program, params, incremental, scan_all):
+def _expiring_sql():
+    """Per stored customer, the purchases that left the RFM lookback since their row was
+    written: those in [its scored_at − lookback, %(lookback_start)s), from the purchases of
+    that range alone (the covering index event_purchases; %(expiring_from)s, the earliest
+    such start of a row with purchases, bounds the scan: a nightly pass reads a day of them)."""
+    since = ts("expiring_from")
+    return f"""SELECT e.customer_id, COUNT(*) AS frequency, SUM(COALESCE(e.value, 0)) AS monetary
+        FROM {history_sql(since)} e JOIN {SCORES} x ON x.customer_id = e.customer_id
+        WHERE e.program_id = %(program)s AND e.type = 'purchase' AND e.occurred_at >= {since}
+            AND e.occurred_at < {ts("lookback_start")}
+            AND e.occurred_at >= x.scored_at - %(lookback_seconds)s * INTERVAL '1 second'
+        GROUP BY e.customer_id"""
+
+
+def _expired_rfm(pick):
+    """RFM inputs of a full pass from the stored ones, for a pass as of no earlier than every
+    stored row (engagement.scoring: "RFM inputs from the stored ones"): a customer whose
+    events are those of their stored row had, as of its scored_at, exactly the stored
+    purchases in the lookback; as of as_of they have those minus the ones that left the
+    lookback since (`x`, _expiring_sql), and no new one. The latest purchase stays while one
+    is left: the ones that left are the earliest. Fresh customers' come from their events."""
+    left = "COALESCE(s.frequency, 0) - COALESCE(x.frequency, 0)"
+    return {
+        "last_purchase_at": pick("f.last_purchase_at", f"CASE WHEN {left} > 0 THEN s.last_purchase_at END"),
+        "frequency": pick("COALESCE(f.frequency, 0)", left),
+        "monetary": pick("COALESCE(f.monetary, 0)", "COALESCE(s.monetary, 0) - COALESCE(x.monetary, 0)"),
+    }
+
+
+def _values_sql(program, params, incremental, scan_all, expiring=False):
     """One row per customer with its stored row (old_*): values from the events
     for the customers listed in %(fresh)s, the stored ones (the raw score decayed to as_of)
     for the others. A full pass takes everyone's RFM inputs from the purchases in the
-    lookback; an incremental one keeps the stored inputs of everyone but the targets."""
+    lookback, or with `expiring` the stored ones minus the purchases that left the lookback
+    (_expired_rfm); an incremental one keeps the stored inputs of everyone but the targets."""
     if params["fresh"]:
         fresh = f"""LEFT JOIN unnest(CAST(%(fresh)s AS BIGINT[])) fr(id) ON fr.id = c.id
             LEFT JOIN ({_fresh_sql(program, params, None if scan_all else "fresh")}) f ON f.customer_id = c.id"""
@@ -169,6 +199,9 @@ def _values_sql(program, params, incremental, scan_all):
             "frequency": pick("COALESCE(f.frequency, 0)", "COALESCE(s.frequency, 0)"),
             "monetary": pick("COALESCE(f.monetary, 0)", "COALESCE(s.monetary, 0)"),
         }
+    elif expiring:
+        purchases = f"LEFT JOIN ({_expiring_sql()}) x ON x.customer_id = c.id"
+        rfm = _expired_rfm(pick)
     else:
         purchases = f"LEFT JOIN ({_purchases_sql()}) p ON p.customer_id = c.id"
         rfm = {
@@ -241,14 +274,14 @@ def _below(value, sorted_negated, size):
     return f"({size} - width_bucket(-({value}), {sorted_negated}))"
 
 
-def scores_sql(program, params, incremental, scan_all):
+def scores_sql(program, params, incremental, scan_all, expiring=False):
     """The values ranked without a window pass: each ranked column is sorted
     once, narrow, into an array, and each customer's rank is a binary search in it. Same
     figures as PERCENT_RANK() and RANK() (ties share the lowest rank), in a fraction of the
     time of sorting the wide rows four times. Every ranked column is of a fixed-width type
     (a binary search in an array of numerics walks it element by element): the timestamps as
     epoch seconds (distinct microseconds stay distinct), the money in cents."""
-    values = _values_sql(program, params, incremental, scan_all)
+    values = _values_sql(program, params, incremental, scan_all, expiring)
     buyer = "WHERE k.frequency > 0"
     arrays = {"raw_key": "", "recency": buyer, "frequency": buyer, "cents": buyer}
     aggregates = ", ".join(
