@@ -146,9 +146,11 @@ def _stored_sql():
 
 def _expiring_sql():
     """Per stored customer, the purchases that left the RFM lookback since their row was
-    written: those in [its scored_at − lookback, %(lookback_start)s), from the purchases of
-    that range alone (the covering index event_purchases; %(expiring_from)s, the earliest
-    such start of a row with purchases, bounds the scan: a nightly pass reads a day of them)."""
+    written: those in [its scored_at − lookback, %(lookback_start)s) (both starts are in the
+    lookback, as in _purchases_sql), from the purchases of that range alone (the covering
+    index event_purchases; %(expiring_from)s, the earliest such start of a row with purchases,
+    bounds the scan: a nightly pass reads a day of them) and the ones retention rolled up
+    (history_sql: a purchase leaving the lookback may be in a rollup already)."""
     since = ts("expiring_from")
     return f"""SELECT e.customer_id, COUNT(*) AS frequency, SUM(COALESCE(e.value, 0)) AS monetary
         FROM {history_sql(since)} e JOIN {SCORES} x ON x.customer_id = e.customer_id
