@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -280,6 +281,17 @@ def _state(program):
     return shown(program), sorted(transitions), sorted(snapshots)
 
 
+def _stored_raw(program, now):
+    """Each customer's stored raw score decayed to `now` (exact for a valid row at any later
+    instant), and whether its weights_key is the program's."""
+    rows = CustomerScore.objects.filter(program=program).values_list(
+        "customer__external_id", "raw_score", "scored_at", "weights_key"
+    )
+    half_life, key = program.score_half_life_days, scoring.weights_key(program)
+    decayed = {name: raw * 0.5 ** ((now - at).total_seconds() / 86400 / half_life) for name, raw, at, _ in rows}
+    return decayed, {name: weights == key for name, _, _, weights in rows}
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=st.lists(event_st, min_size=5, max_size=40), passes=st.lists(pass_st, min_size=1, max_size=5))
 def test_a_full_pass_from_the_stored_values_equals_one_reading_every_event(db, history, passes):
@@ -294,3 +306,6 @@ def test_a_full_pass_from_the_stored_values_equals_one_reading_every_event(db, h
         CustomerScore.objects.filter(program=full).update(weights_key=0)
         scoring.rescore_program(full, now=now)
         assert _state(fast) == _state(full)
+        (fast_raw, fast_keys), (full_raw, full_keys) = _stored_raw(fast, now), _stored_raw(full, now)
+        assert fast_raw == pytest.approx(full_raw, rel=1e-12, abs=1e-300)
+        assert fast_keys == full_keys == dict.fromkeys(full_keys, True)
