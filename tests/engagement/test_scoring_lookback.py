@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engagement import processing, retention, scoring
@@ -247,7 +247,9 @@ TYPES = ["purchase", "purchase", "page_view", "session", "email_opened"]
 event_st = st.tuples(
     st.integers(0, 7),  # customer
     st.sampled_from(TYPES),
-    st.integers(-20 * 24, 380 * 24),  # hours before NOW (negative: after it)
+    # hours before NOW (negative: after it); half of them within days of the lookback start,
+    # so that later passes see purchases leave it
+    st.one_of(st.integers(-20 * 24, 380 * 24), st.integers(355 * 24, 366 * 24)),
     st.one_of(st.none(), st.integers(0, 99999).map(lambda c: f"{c / 100:.2f}")),
 )
 pass_st = st.tuples(st.integers(-48, 24 * 40), st.lists(event_st, max_size=4))  # hours on, new events
@@ -294,6 +296,10 @@ def _stored_raw(program, now):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=st.lists(event_st, min_size=5, max_size=40), passes=st.lists(pass_st, min_size=1, max_size=5))
+@example(  # purchases that leave the lookback on each of three days, no new event in between
+    history=[(n, "purchase", 364 * 24 + 8 * n, f"{n}.25") for n in range(8)] + [(0, "page_view", 24, None)],
+    passes=[(24, []), (30, []), (24 * 400, [])],
+)
 def test_a_full_pass_from_the_stored_values_equals_one_reading_every_event(db, history, passes):
     fast, full = ProgramFactory(), ProgramFactory()
     programs = [(p, [person(p, f"c{n}") for n in range(8)]) for p in (fast, full)]
