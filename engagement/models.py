@@ -612,7 +612,7 @@ class CustomerScore(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="customer_scores", db_index=False)
     engagement_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
     raw_score = models.FloatField(default=0, help_text=_("Decayed weighted event sum as of scored_at."))
-    # Which score weights and half-life raw_score was computed with (scoring.weights_key).
+    # Which score weights, half-life and RFM lookback the row was computed with (scoring.weights_key).
     weights_key = models.IntegerField(default=0)
     r_score = models.PositiveSmallIntegerField(null=True, blank=True)
     f_score = models.PositiveSmallIntegerField(null=True, blank=True)

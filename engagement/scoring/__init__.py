@@ -27,10 +27,20 @@ Which events are read again. A decayed sum decays as a whole:
 its scored_at s) stays exact for any later pass while the customer's events are the same.
 Events are append-only and processing counts them into Customer.event_count and
 last_seen_at, so they are the same when the stored event_count and last_event_at equal those,
-every event is before as_of and processed, and the weights and half-life are those the row
-was computed with (weights_key). Only the other customers' events are read again ("fresh"
+every event is before as_of and processed, and the weights, half-life and RFM lookback are
+those the row was computed with (weights_key). Only the other customers' events are read again ("fresh"
 customers); the RFM inputs, whose lookback window moves, come from the purchases alone
 (a covering index). Historic snapshots read all events as of that day's end.
+RFM inputs from the stored ones. A customer whose events are those of their stored row had,
+as of its scored_at s, exactly the stored purchases in the lookback [s − L, s) (a purchase at
+the lookback start is in it); as of a later pass t they have those minus the purchases in
+[s − L, t − L). So a live pass as of no earlier than every stored row, and while every
+buyer's row is younger than one lookback, reads only those purchases (a nightly pass: a day
+of them) instead of the lookback's. They are read from HISTORY, so purchases that retention
+rolled up are taken off too; L is in weights_key, so a changed lookback reads every customer
+again; a live pass counts the lookback in UTC days (as_of in UTC), so that every row's
+[s − L, s) is the one its pass read. A pass back in time, a buyer's row older than one
+lookback and a historic snapshot aggregate the lookback's purchases.
 The re-score after new events (rescore_customers) is this same full pass at that instant, so
 it gives what a full pass gives: ranking only the queued customers against the others' stored
 values did not (during an import the others' events were not scored yet, and their ranks never
@@ -42,7 +52,7 @@ import json
 import zlib
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -103,16 +113,26 @@ def _dt(value):
 
 def _fresh_customers(cursor, params, everyone):
     """A full pass: (the customers whose events must be read again, whether to read them in
-    one scan of the program's events). See "Which events are read again" in the module
-    docstring; `everyone` for a pass as of another time than now (snapshots)."""
+    one scan of the program's events, whether the others' RFM inputs come from their stored
+    ones). See "Which events are read again" and "RFM inputs from the stored ones" in the
+    module docstring; `everyone` for a pass as of another time than now (snapshots).
+    Sets %(expiring_from)s and %(lookback_seconds)s for engagement.scoring.sql._expiring_sql."""
     stale = "TRUE" if everyone else stale_sql()
     cursor.execute(
-        f"""SELECT COUNT(*), COALESCE(array_agg(c.id) FILTER (WHERE {stale}), '{{}}')
+        f"""SELECT COUNT(*), COALESCE(array_agg(c.id) FILTER (WHERE {stale}), '{{}}'), MAX(s.scored_at),
+                MIN(s.scored_at) FILTER (WHERE s.frequency > 0)
             FROM {CUSTOMERS} c LEFT JOIN {SCORES} s ON s.customer_id = c.id WHERE c.program_id = %(program)s""",
         params,
     )
-    total, ids = cursor.fetchone()
-    return ids, len(ids) > SCAN_ALL_SHARE * total
+    total, ids, latest, earliest_buyer = cursor.fetchone()
+    lookback = params["as_of"] - params["lookback_start"]
+    # Only forward in time (a pass as of before a stored row would bring purchases back into
+    # the lookback), and only while the purchases that left it are fewer than those in it.
+    expiring = not everyone and latest is not None and latest <= params["as_of"]
+    expiring = expiring and (earliest_buyer is None or params["as_of"] - earliest_buyer < lookback)
+    params["expiring_from"] = (earliest_buyer or params["as_of"]) - lookback
+    params["lookback_seconds"] = lookback.total_seconds()
+    return ids, len(ids) > SCAN_ALL_SHARE * total, expiring
 
 
 def local_day_end(program, day):
@@ -126,10 +146,12 @@ def local_date(program, instant):
 
 
 def weights_key(program):
-    """A fingerprint of what a raw score depends on besides the events: the score weights and
-    the half-life. A stored raw score computed with other ones is read again from the events."""
+    """A fingerprint of what a stored row's values depend on besides the events: the score
+    weights and the half-life (the raw score), and the RFM lookback (the stored purchases
+    that later passes take off, "RFM inputs from the stored ones"). A row computed with other
+    ones is read again from the events."""
     weights = sorted((type_, float(weight)) for type_, weight in program.get_score_weights().items())
-    payload = json.dumps([weights, float(program.score_half_life_days)])
+    payload = json.dumps([weights, float(program.score_half_life_days), program.rfm_lookback_days])
     return zlib.crc32(payload.encode()) & 0x7FFFFFFF
 
 
@@ -140,10 +162,10 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
     target filter (whose selectivity the planner could only guess).
     Returns (customers scored, transition ids, score rows written)."""
     targets = "n.is_target = 1" if incremental else "TRUE"
-    scan_all = False
+    scan_all = expiring = False
     if not incremental:
-        params["fresh"], scan_all = _fresh_customers(cursor, params, everyone)
-    scored = scores_sql(program, params, incremental, scan_all)
+        params["fresh"], scan_all, expiring = _fresh_customers(cursor, params, everyone)
+    scored = scores_sql(program, params, incremental, scan_all, expiring)
     # Not MATERIALIZED: a live pass reads it once (into `w`), so it is not stored whole
     # (100,000 rows of ~430 bytes); OFFSET 0 keeps each flag computed once per row.
     ctes = [f"n AS (SELECT n.*, {flags_sql('n')} FROM ({scored}) n OFFSET 0)"]
@@ -185,6 +207,8 @@ def _write_in_one_statement(cursor, program, params, *, incremental, everyone, w
 def _run(program, *, as_of, day, customer_ids=None, write_current=True, now=None):
     """Score as of `as_of` and write the results; see module docstring."""
     now = now or timezone.now()
+    if write_current:  # the lookback in UTC days: "RFM inputs from the stored ones"
+        as_of = as_of.astimezone(UTC)
     incremental = customer_ids is not None
     params = {
         "program": program.id,

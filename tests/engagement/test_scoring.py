@@ -479,3 +479,42 @@ def test_a_pass_counts_and_writes_only_its_own_programs_customers(acme, globex):
     assert (score_of(alice).churn_risk, score_of(bob).churn_risk) == (Decimal("0.022"), Decimal("1.000"))
     assert score_of(carol).updated_at == carol_before.updated_at
     assert CustomerScore.objects.filter(program=globex).count() == 1
+
+
+def test_purchases_leaving_the_lookback_are_taken_off_the_stored_rfm_inputs(acme):
+    """A pass as of a later instant takes the stored RFM inputs minus the purchases that left
+    the lookback since each row's pass; reading every customer again gives the same figures."""
+    both, one, kept = person(acme, "both"), person(acme, "one"), person(acme, "kept")
+    ev(both, "purchase", 364.6, "10.00")
+    ev(both, "purchase", 364.2, "20.25")
+    ev(both, "purchase", 100, "5.50")
+    ev(one, "purchase", 364.7, "7.00")
+    ev(one, "page_view", 10)
+    ev(kept, "purchase", 30, "3.00")
+    scoring.rescore_program(acme, now=NOW)
+    rfm = ["frequency", "monetary", "last_purchase_at", "r_score", "f_score", "m_score", "segment"]
+
+    def figures():
+        return {c.external_id: tuple(getattr(score_of(c), f) for f in rfm) for c in (both, one, kept)}
+
+    assert figures()["both"][:2] == (3, Decimal("35.75"))
+    scoring.rescore_program(acme, now=NOW + timedelta(days=0.5))  # both's first and one's only left
+    half_day = figures()
+    assert half_day == {
+        "both": (2, Decimal("25.75"), NOW - timedelta(days=100), 1, 3, 3, "At risk"),
+        "one": (0, Decimal("0.00"), None, None, None, None, "Others"),
+        "kept": (1, Decimal("3.00"), NOW - timedelta(days=30), 3, 1, 1, "Others"),
+    }
+    later = NOW + timedelta(days=1)
+    scoring.rescore_program(acme, now=later)  # both's second left too
+    stored = figures()
+    assert stored["both"][:3] == (1, Decimal("5.50"), NOW - timedelta(days=100))
+    snapshots = sorted(CustomerScoreSnapshot.objects.values_list("customer_id", "date", "monetary", "segment"))
+    CustomerScore.objects.update(weights_key=0)  # every customer read again from the events
+
+    assert scoring.rescore_program(acme, now=later).transitions == 0
+    assert figures() == stored
+    assert sorted(CustomerScoreSnapshot.objects.values_list("customer_id", "date", "monetary", "segment")) == snapshots
+
+    scoring.rescore_program(acme, now=NOW)  # back in time: the purchases are in the lookback again
+    assert figures()["both"][:3] == (3, Decimal("35.75"), NOW - timedelta(days=100))
