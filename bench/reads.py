@@ -103,6 +103,12 @@ def main():
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free one)")
     parser.add_argument(
+        "--servers",
+        default="",
+        help="gunicorn shapes to run one after the other on the same data, processes x threads, e.g."
+        " 2x4,3x4,4x2 (default: --workers x --threads)",
+    )
+    parser.add_argument(
         "--targets",
         default="",
         help="comma-separated name prefixes of the targets to run, e.g. baseline,portal,catalogue (default: all)",
@@ -127,8 +133,16 @@ def main():
         targets = {name: requests for name, requests in targets.items() if any(name.startswith(w) for w in wanted)}
         if not targets:
             raise SystemExit(f"--targets {args.targets!r} selects none of the targets")
+    shapes = [tuple(int(n) for n in shape.lower().split("x")) for shape in args.servers.split(",") if shape.strip()]
+    for workers, threads in shapes or [(args.workers, args.threads)]:
+        serve(args, targets, workers, threads)
+
+
+def serve(args, targets, workers, threads):
+    """Start gunicorn with `workers` processes of `threads` threads, warm it up, then load each
+    target for args.seconds and print its line."""
     port = args.port or free_port()
-    with gunicorn(port, args.workers, args.threads, env={"CONN_MAX_AGE": "600"}):
+    with gunicorn(port, workers, threads, env={"CONN_MAX_AGE": "600"}):
         # One pass over every request first: the first survey view writes "opened", and the
         # workers' connections and caches warm up; only the timed runs below are reported.
         for requests in targets.values():
@@ -141,7 +155,7 @@ def main():
                 if response.status != 200:
                     raise SystemExit(f"{path}: {response.status}")
         print(
-            f"{args.customers:,} customers, {args.events:,} events; gunicorn {args.workers}×{args.threads} gthread; "
+            f"{args.customers:,} customers, {args.events:,} events; gunicorn {workers}×{threads} gthread; "
             f"{args.connections} connections, {args.seconds:.0f} s per target; {timezone.now():%Y-%m-%d %H:%M} UTC"
         )
         # client CPU: this process's CPU (the load generator; gunicorn is a child process, not
