@@ -35,6 +35,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from common import backend_cpu_ms  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
@@ -144,8 +145,7 @@ def backend_cpu():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return backend_cpu_ms(pid) / 1000
 
 
 def wal_position():
