@@ -102,7 +102,7 @@ def test_history_lists_entries_newest_first_by_date_in_the_readers_language(acme
     redeem_reward(customer=alice, item=item, idempotency_key="r", channel="portal")
     ledger.adjust_points(customer=alice, points=-5, reason="Staff: goodwill fix", actor="t", idempotency_key="adj")
     earned_at = timezone.now() - timezone.timedelta(days=10)
-    purchase = activity.purchase("991", Decimal("80.00"), "MYR")
+    purchase = activity.purchase("ord-991", Decimal("80.00"), "MYR")
     ledger.bulk_grant(acme, [ledger.Grant(alice, 80, purchase, "p", earned_at=earned_at)])
     client = signed_in_client(alice)
 
@@ -110,7 +110,7 @@ def test_history_lists_entries_newest_first_by_date_in_the_readers_language(acme
 
     order = ["Points adjusted", "Redeemed: <bdi>Free kopi</bdi>", "Birthday bonus", "Purchase of RM80.00"]
     assert sorted(order, key=html.index) == order
-    assert "991" not in html and "goodwill" not in html
+    assert "ord-991" not in html and "goodwill" not in html
     assert "+80" in html and "-5" in html and "-50" in html
     assert timezone.localtime(earned_at, alice.get_timezone()).strftime("%-d %b %Y") in html
 
