@@ -15,7 +15,9 @@ and 20 campaigns, bench/campaigns.py):
 The client honours backpressure: a 429 (`ingest_backlog`, or the rate limit) makes that
 connection sleep Retry-After seconds and send the same batch again (the same event_ids).
 Each phase ends when its backlog is empty (or after --drain seconds). Reported per phase:
-the ingest rate (accepted events / posting time), the refused requests and the time spent
+the machine's CPU use while posting (all cores, /proc/stat, niced processes left out), the
+steady state (accepted and processed events/s once the backlog has filled to the admission
+limit, until posting ends), the ingest rate (accepted events / posting time), the refused requests and the time spent
 waiting on Retry-After, the processed rate while posting and overall (until the backlog
 emptied), the backlog every --sample seconds (the database's count, and engagement.backlog's
 Redis counter that admission control reads) and its maximum, and the
@@ -215,6 +217,30 @@ def counted_backlog():
     return backlog_counter.read()
 
 
+def cpu_ticks():
+    """The machine's (busy, total) CPU clock ticks since boot, all cores (/proc/stat). Busy
+    leaves out niced processes' time (other people's background work on a shared machine:
+    the bench's own processes run at normal priority)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return user + system + irq + softirq + steal, user + nice + system + idle + iowait + irq + softirq + steal
+
+
+def steady(samples, posted_s, max_backlog):
+    """Accepted and processed events/s, and the window's seconds, from the first sample at which
+    the backlog (the database's count) had reached 90 % of the admission limit to the last
+    sample taken while posting: the rates a partner posting at full speed for ever would see,
+    once the allowed backlog is full. None when the limit is off or was not reached in time."""
+    posting = [sample for sample in samples if sample[0] <= posted_s + 0.5]
+    at_limit = [n for n, sample in enumerate(posting) if max_backlog and sample[2] >= 0.9 * max_backlog]
+    if not at_limit or at_limit[0] >= len(posting) - 1:
+        return None
+    (t0, accepted0, backlog0, _), (t1, accepted1, backlog1, _) = posting[at_limit[0]], posting[-1]
+    accepted = accepted1 - accepted0
+    return accepted / (t1 - t0), (backlog0 + accepted - backlog1) / (t1 - t0), t1 - t0
+
+
 def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     """Post for `seconds` (args.seconds), sample the backlog, wait for it to drain; returns
     the figures."""
@@ -227,6 +253,7 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     poster = Poster(args.port, key, f"p{secrets.token_hex(4)}", customers, args.connections, rate)
     thread = threading.Thread(target=poster.run, args=(seconds or args.seconds,))
     samples = []
+    busy0, total0 = cpu_ticks()
     t0 = time.perf_counter()
     thread.start()
     while thread.is_alive():
@@ -236,6 +263,7 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
     if poster.errors:
         raise SystemExit(f"API errors: {poster.errors[:3]}")
     posted_s = poster.elapsed
+    busy1, total1 = cpu_ticks()
     at_end = backlog(program.pk)
     processed_while_posting = at_start + poster.accepted - at_end
     drain_deadline = time.perf_counter() + args.drain
@@ -271,6 +299,8 @@ def run_phase(name, program, key, customers, args, rate=0.0, seconds=None):
         "p99": quantiles(latencies, n=100)[98] if len(latencies) > 1 else float("nan"),
         "samples": samples,
         "latency_count": len(latencies),
+        "cpu_busy": (busy1 - busy0) / max(total1 - total0, 1),
+        "steady": steady(samples, posted_s, args.max_backlog_effective),
     }
     print_phase(result)
     return result
@@ -290,6 +320,13 @@ def print_phase(r):
         f"{r['processed_overall']:,.0f} events/s overall; backlog {r['backlog_end_of_posting']:,} when posting "
         f"ended, drained in {r['drain_s']:.1f} s (left {r['backlog_left']:,})"
     )
+    print(f"  machine CPU busy while posting: {r['cpu_busy']:.0%} of all cores (niced processes left out)")
+    if r["steady"]:
+        accepted, processed, window = r["steady"]
+        print(
+            f"  steady state (from the backlog at the admission limit to the end of posting, {window:.0f} s): "
+            f"accepted {accepted:,.0f} events/s, processed {processed:,.0f} events/s"
+        )
     print(
         f"  ingest->grant (commit of processing) p50 {r['p50'] * 1000:,.0f} ms, p99 {r['p99'] * 1000:,.0f} ms "
         f"({r['latency_count']:,} events sampled)"
@@ -356,6 +393,7 @@ def main():
     if args.max_backlog is not None:
         env["EVENTS_MAX_BACKLOG"] = str(args.max_backlog)
     max_backlog = args.max_backlog if args.max_backlog is not None else settings.EVENTS_MAX_BACKLOG
+    args.max_backlog_effective = max_backlog
     python = sys.executable
     web = start(
         [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.web)]
@@ -418,16 +456,17 @@ def main():
     print(f"EVENTS_MAX_BACKLOG={max_backlog:,}")
     print(
         "| phase | accepted events/s | refused (429) | processed events/s (while posting / overall) "
-        "| backlog max / at end of posting | p50 | p99 |"
+        "| backlog max / at end of posting | CPU busy | steady state: accepted / processed events/s | p50 | p99 |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         paced = f" @ {r['rate_target']:,.0f}/s" if r["rate_target"] else ""
         print(
             f"| {r['name']}{paced} | {r['ingest_rate']:,.0f} | {r['refused']:,} | "
             f"{r['processed_while_posting']:,.0f} / {r['processed_overall']:,.0f} | "
-            f"{r['backlog_max']:,} / {r['backlog_end_of_posting']:,} | "
-            f"{r['p50'] * 1000:,.0f} ms | {r['p99'] * 1000:,.0f} ms |"
+            f"{r['backlog_max']:,} / {r['backlog_end_of_posting']:,} | {r['cpu_busy']:.0%} | "
+            + (f"{r['steady'][0]:,.0f} / {r['steady'][1]:,.0f} ({r['steady'][2]:.0f} s) | " if r["steady"] else "- | ")
+            + f"{r['p50'] * 1000:,.0f} ms | {r['p99'] * 1000:,.0f} ms |"
         )
     camp = results[1]
     print(
