@@ -61,14 +61,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int = 1, env: dict | None = None) -> subprocess.Popen:
-    """gunicorn serving config.wsgi on 127.0.0.1:`port` (sync workers, or gthread with
-    keep-alive when `threads` > 1); returns once it accepts connections."""
+WEB_WORKER = "config.web_worker.ThreadWorker"  # what scripts/serve.sh runs: gthread, balanced
+
+
+def start_gunicorn(
+    port: int, workers: int, threads: int = 1, env: dict | None = None, worker_class: str = WEB_WORKER
+) -> subprocess.Popen:
+    """gunicorn serving config.wsgi on 127.0.0.1:`port` (sync workers, or `worker_class` (make
+    serve's by default; "gthread" for gunicorn's own) with keep-alive when `threads` > 1);
+    returns once it accepts connections."""
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", **(env or {})}
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
     if threads > 1:
-        command += ["--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
+        command += ["--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "30"]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     for _ in range(300):
         if process.poll() is not None:
@@ -92,8 +98,10 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(port: int, workers: int, threads: int = 1, env: dict | None = None) -> Iterator[subprocess.Popen]:
-    process = start_gunicorn(port, workers, threads, env)
+def gunicorn(
+    port: int, workers: int, threads: int = 1, env: dict | None = None, worker_class: str = WEB_WORKER
+) -> Iterator[subprocess.Popen]:
+    process = start_gunicorn(port, workers, threads, env, worker_class)
     try:
         yield process
     finally:

@@ -5,9 +5,9 @@ Run on throwaway servers:
 
 Loads a program of --customers customers and --events events with COPY (bench/scoring.py's
 loader), scores it once, gives --sample customers points, a portal session and a survey
-invitation, then starts gunicorn (--workers processes × --threads threads, keep-alive) and,
-for each target, keeps --connections keep-alive connections busy for --seconds, cycling
-through the sample customers:
+invitation, then starts gunicorn (--workers processes × --threads threads, keep-alive, make
+serve's worker class) and, for each target, keeps --connections keep-alive connections busy
+for --seconds, cycling through the sample customers:
 
     baseline     GET /portal/brand/<slug>.css  (a trivial page: one program lookup, no session)
     portal home  GET /portal/                  (signed-in customer)
@@ -17,21 +17,27 @@ through the sample customers:
     survey page  GET /s/<token>/                        (an opened invitation)
 
 With --targets only those (by name prefix: --targets baseline,portal,catalogue).
-Prints requests/s, p50, p99 and the load generator's own CPU per request per target (goal: p99 < 50 ms and >= 500 requests/s on each).
+Prints requests/s, p50, p99, the load generator's own CPU per request and how the connections
+were spread over gunicorn's processes halfway through, per target (goal: p99 < 50 ms and
+>= 500 requests/s on each).
 Every response must be 200: any other status stops the run. Loopback only, bounded by
 --seconds; never part of the test suite.
 """
 
 import argparse
 import http.client
+import re
 import secrets
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import django_setup, free_port, gunicorn, load  # noqa: E402
+from common import WEB_WORKER, django_setup, free_port, gunicorn, load  # noqa: E402
 
 django_setup()
 
@@ -105,8 +111,9 @@ def main():
     parser.add_argument(
         "--servers",
         default="",
-        help="gunicorn shapes to run one after the other on the same data, processes x threads, e.g."
-        " 2x4,3x4,4x2 (default: --workers x --threads)",
+        help="gunicorn shapes to run one after the other on the same data, processes x threads, each with"
+        " an optional worker class after a colon (default: make serve's, config.web_worker.ThreadWorker),"
+        " e.g. 2x4,2x4:gthread,3x4 (default: --workers x --threads)",
     )
     parser.add_argument(
         "--targets",
@@ -133,16 +140,33 @@ def main():
         targets = {name: requests for name, requests in targets.items() if any(name.startswith(w) for w in wanted)}
         if not targets:
             raise SystemExit(f"--targets {args.targets!r} selects none of the targets")
-    shapes = [tuple(int(n) for n in shape.lower().split("x")) for shape in args.servers.split(",") if shape.strip()]
-    for workers, threads in shapes or [(args.workers, args.threads)]:
-        serve(args, targets, workers, threads)
+    shapes = []
+    for shape in filter(None, (shape.strip() for shape in args.servers.split(","))):
+        size, _, worker_class = shape.partition(":")
+        workers, threads = (int(n) for n in size.lower().split("x"))
+        shapes.append((workers, threads, worker_class or WEB_WORKER))
+    for workers, threads, worker_class in shapes or [(args.workers, args.threads, WEB_WORKER)]:
+        serve(args, targets, workers, threads, worker_class)
 
 
-def serve(args, targets, workers, threads):
-    """Start gunicorn with `workers` processes of `threads` threads, warm it up, then load each
-    target for args.seconds and print its line."""
+def spread(port):
+    """How many of the established connections to `port` each gunicorn process holds, most
+    first (ss(8)), e.g. [8, 8]; [] when ss is missing."""
+    try:
+        out = subprocess.run(
+            ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
+        ).stdout
+    except FileNotFoundError:
+        return []
+    return sorted(Counter(re.findall(r"pid=(\d+)", out)).values(), reverse=True)
+
+
+def serve(args, targets, workers, threads, worker_class):
+    """Start gunicorn with `workers` processes of `threads` threads of `worker_class`, warm it
+    up, then load each target for args.seconds and print its line, with how the connections
+    were spread over the processes halfway through."""
     port = args.port or free_port()
-    with gunicorn(port, workers, threads, env={"CONN_MAX_AGE": "600"}):
+    with gunicorn(port, workers, threads, env={"CONN_MAX_AGE": "600"}, worker_class=worker_class):
         # One pass over every request first: the first survey view writes "opened", and the
         # workers' connections and caches warm up; only the timed runs below are reported.
         for requests in targets.values():
@@ -155,22 +179,30 @@ def serve(args, targets, workers, threads):
                 if response.status != 200:
                     raise SystemExit(f"{path}: {response.status}")
         print(
-            f"{args.customers:,} customers, {args.events:,} events; gunicorn {workers}×{threads} gthread; "
+            f"{args.customers:,} customers, {args.events:,} events; gunicorn {workers}×{threads} {worker_class}; "
             f"{args.connections} connections, {args.seconds:.0f} s per target; {timezone.now():%Y-%m-%d %H:%M} UTC"
         )
         # client CPU: this process's CPU (the load generator; gunicorn is a child process, not
         # counted) per request: what the load generator takes from the 2 cores it shares.
-        print(f"{'target':<22}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'client CPU ms':>15}")
+        print(
+            f"{'target':<22}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'client CPU ms':>15}"
+            "  connections per process"
+        )
         for name, requests in targets.items():
             jobs = [[("GET", path, None, headers)] for path, headers in requests]
+            seen: list[list[int]] = []
+            probe = threading.Timer(args.seconds / 2, lambda seen=seen: seen.append(spread(port)))
+            probe.start()
             cpu = time.process_time()
             latencies, elapsed = load(
                 port, jobs, args.connections, seconds=args.seconds, expect=lambda status: status == 200
             )
             cpu = time.process_time() - cpu
+            probe.join()
             print(
                 f"{name:<22}{len(latencies) / elapsed:>12,.0f}{statistics.median(latencies) * 1000:>9.1f}"
                 f"{percentile(latencies, 0.99) * 1000:>9.1f}{len(latencies):>10,}{cpu / len(latencies) * 1000:>15.3f}"
+                f"  {'/'.join(map(str, seen[0])) if seen and seen[0] else '-'}"
             )
 
 

@@ -43,8 +43,9 @@ $BIN/celery -A config worker -Q "$queues" "${concurrency[@]}" --loglevel=INFO & 
 [ "${SERVE_BEAT:-1}" = 1 ] && { $BIN/celery -A config beat --loglevel=INFO & pids+=($!); }
 # Threads with keep-alive: a partner's connection is reused (no TCP handshake and worker
 # hand-off per request) and a thread waiting on PostgreSQL leaves the CPU to another
-# (bench/README.md, "Checkout": 2.6x the requests/s of sync workers on 2 cores).
+# (bench/README.md, "Checkout": 2.6x the requests/s of sync workers on 2 cores). Its balanced
+# variant gives each new connection to the worker holding the fewest (config/web_worker.py).
 $BIN/gunicorn config.wsgi --bind "${BIND:-127.0.0.1:8000}" --workers "${WEB_CONCURRENCY:-2}" \
-  --worker-class gthread --threads "${WEB_THREADS:-4}" --keep-alive "${WEB_KEEPALIVE:-30}" --access-logfile - & pids+=($!)
+  --worker-class config.web_worker.ThreadWorker --threads "${WEB_THREADS:-4}" --keep-alive "${WEB_KEEPALIVE:-30}" --access-logfile - & pids+=($!)
 echo "Ganjaran serving on http://${BIND:-127.0.0.1:8000} (Ctrl-C stops everything)"
 wait -n
