@@ -174,7 +174,15 @@ def save_answers(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("survey", "customer").get(pk=invitation.pk)
+        # The invitation's row alone (`of`): a bare FOR UPDATE over the join would lock the
+        # survey's row too, making every answer to a survey wait for the one before it, and the
+        # customer's, blocking the ingest of their events and deadlocking with processing,
+        # which locks customers in id order.
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("survey", "customer")
+            .get(pk=invitation.pk)
+        )
         if invitation.status == Invitation.Status.ANSWERED:
             raise LinkProblem("answered")
         if invitation.status not in ANSWERABLE or invitation.is_expired(now):
