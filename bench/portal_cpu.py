@@ -37,7 +37,7 @@ from django.test import Client  # noqa: E402
 from engagement.models import Customer, Program  # noqa: E402
 from rewards import demo as rewards_demo  # noqa: E402
 from rewards import ledger  # noqa: E402
-from rewards.portal_auth import SESSION_KEY  # noqa: E402
+from rewards.portal_auth import PROGRAM_SESSION_KEY, SESSION_KEY  # noqa: E402
 
 
 def redis_cpu_ms():
@@ -62,6 +62,7 @@ def main():
         ledger.grant_points(customer=customer, points=100 + n, reason="bench", idempotency_key=f"bench-{n}")
     session = SessionStore()
     session[SESSION_KEY] = customer.pk
+    session[PROGRAM_SESSION_KEY] = program.pk  # as portal_auth.sign_in writes it
     session.create()
     client = Client()
     client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key

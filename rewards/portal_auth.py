@@ -31,6 +31,10 @@ from rewards.models import PortalLoginToken
 
 SALT = "rewards.portal.login"
 SESSION_KEY = "rewards_portal_customer"
+# The customer's program id, written next to SESSION_KEY at sign-in (sessions older than it
+# lack it): a page can then take the program's settings from the per-process cache and read
+# the customer with its own data in one statement (signed_in_ids).
+PROGRAM_SESSION_KEY = "rewards_portal_program"
 LINKS_PER_WINDOW = 5
 
 
@@ -160,8 +164,11 @@ def consume_login_token(token):
 
 
 def sign_in(request, customer):
-    request.session.cycle_key()  # a new session id at sign-in (no fixation)
+    """Sign `customer` in: a new session id (no fixation) holding the customer's id and their
+    program's id (the only writer of both keys)."""
+    request.session.cycle_key()
     request.session[SESSION_KEY] = customer.pk
+    request.session[PROGRAM_SESSION_KEY] = customer.program_id
 
 
 def sign_out(request):
@@ -176,14 +183,47 @@ def current_customer(request):
     return _load_customer(pk)
 
 
+def signed_in_ids(request):
+    """(customer id, program id) from the session, the program id None in sessions signed in
+    before it was stored; None when nobody is signed in. Nothing is checked here: a reader
+    that joins SIGNED_IN_SOURCE finds no row for an erased customer or another program's."""
+    pk = request.session.get(SESSION_KEY)
+    if pk is None:
+        return None
+    return pk, request.session.get(PROGRAM_SESSION_KEY)
+
+
+# The signed-in customer with their program, as a FROM item for a page's own statement: no
+# row unless the customer (%(customer)s) is not erased and still in the program
+# (%(program)s) the session names. Its columns: signed_in_columns(), read by
+# customer_from_row.
+SIGNED_IN_SOURCE = f"""{Customer._meta.db_table} customer
+              JOIN {Program._meta.db_table} program ON program.id = customer.program_id
+                   AND customer.id = %(customer)s AND customer.program_id = %(program)s
+                   AND customer.erased_at IS NULL"""
+
+
+def signed_in_columns():
+    """The customer's and the program's columns, in customer_from_row's order."""
+    return plain_rows.columns(Customer, "customer") + plain_rows.columns(Program, "program")
+
+
+def customer_from_row(values):
+    """The Customer, its `program` set, from the values of signed_in_columns()."""
+    split = len(Customer._meta.concrete_fields)
+    customer = plain_rows.from_row(Customer, values[:split])
+    customer.program = plain_rows.from_row(Program, values[split:])
+    return customer
+
+
 def _load_customer(pk):
     """Customer.objects.select_related("program").filter(pk=pk, erased_at__isnull=True)
-    .first(), in one plain statement: every signed-in page runs it, and the ORM's compiling
-    of that query cost more than the query itself."""
+    .first(), in one plain statement: the ORM's compiling of that query cost more than the
+    query itself."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT {", ".join(plain_rows.columns(Customer, "customer") + plain_rows.columns(Program, "program"))}
+            SELECT {", ".join(signed_in_columns())}
               FROM {Customer._meta.db_table} customer
               JOIN {Program._meta.db_table} program ON program.id = customer.program_id
              WHERE customer.id = %s AND customer.erased_at IS NULL
@@ -191,12 +231,7 @@ def _load_customer(pk):
             [pk],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(Customer._meta.concrete_fields)
-    customer = plain_rows.from_row(Customer, row[:split])
-    customer.program = plain_rows.from_row(Program, row[split:])
-    return customer
+    return None if row is None else customer_from_row(row)
 
 
 def purge_login_tokens(now=None):

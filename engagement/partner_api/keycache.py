@@ -182,16 +182,25 @@ def program_value(program: Any, name: str, epoch: str, load: Any) -> Any:
     """`load(program)` cached per process under `epoch`, which the caller read (once per
     request) before reading the database, as for keys. The value is shared by threads and
     requests: read-only."""
-    entry = _programs.get((name, program.pk))
-    if entry is not None and entry[0] == epoch:
-        if settings.REDIS_URL or time.monotonic() - entry[2] <= LOCAL_TTL:
-            return entry[1]
+    value = cached_program_value(program.pk, name, epoch)
+    if value is not None:
+        return value
     value = load(program)
     with _lock:
         if len(_programs) >= MAX_ENTRIES:
             _programs.clear()
         _programs[(name, program.pk)] = (epoch, value, time.monotonic())
     return value
+
+
+def cached_program_value(program_id: int, name: str, epoch: str) -> Any:
+    """What program_value would return from this process's cache without loading, or None
+    when it would load (a page that knows only the program's id uses it, else reads as before)."""
+    entry = _programs.get((name, program_id))
+    if entry is not None and entry[0] == epoch:
+        if settings.REDIS_URL or time.monotonic() - entry[2] <= LOCAL_TTL:
+            return entry[1]
+    return None
 
 
 def _connect_program_rows() -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from engagement.partner_api import keycache
 from rewards import activity, balances, catalogue, ledger, tiers
 from rewards.models import RewardItem, RewardsSettings
-from rewards.portal_auth import SESSION_KEY
+from rewards.portal_auth import PROGRAM_SESSION_KEY, SESSION_KEY
 from tests.rewards.factories import RewardItemFactory, VoucherCodeFactory, VoucherItemFactory, make_tiers
 from tests.rewards.test_portal import signed_in_client
 
@@ -310,7 +310,9 @@ def test_a_session_missing_from_redis_or_a_lost_epoch_are_read_again(silver_alic
     cache.delete(f"django.contrib.sessions.cached_db{session_key}")
     calls = calls_during(lambda: silver_alice.get("/portal/"))
     assert calls == {"mget": 1, "get": 1, "set": 1, "info": 1}
-    assert cache.get(f"django.contrib.sessions.cached_db{session_key}") == {SESSION_KEY: alice.pk}
+    assert cache.get(f"django.contrib.sessions.cached_db{session_key}") == {
+        SESSION_KEY: alice.pk, PROGRAM_SESSION_KEY: acme.pk,
+    }  # fmt: skip
 
     # Given the epoch lost (a Redis restart): a new one, set by keycache.read_epoch()
     keycache._redis().delete(keycache.EPOCH_KEY)
