@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from engagement import plain_rows
 from engagement.models import Customer
+from rewards import portal_auth
 from rewards.checkout.models import Reservation
 from rewards.models import CustomerTier, EntryKind, LedgerEntry, PointsAccount, PointsLot, RewardsSettings
 
@@ -21,18 +22,42 @@ def get_balance_summary(customer, now=None, *, with_tier=False, recent=0):
     window before `now` (as earned_since), for rewards.tiers.get_tier_progress. `recent` > 0
     adds "recent", the first `recent` entries of rewards.activity.list_activity(customer),
     also in the same query (one row per entry, the figures repeated on each)."""
-    rows = _summary_rows(customer.program, {"customer": customer.pk}, now, with_tier=with_tier, recent=recent)
+    rewards_settings = RewardsSettings.get_for(customer.program)
+    rows = _summary_rows(rewards_settings, {"customer": customer.pk}, now, with_tier=with_tier, recent=recent)
+    return _summary_with_recent(rows, with_tier=with_tier, recent=recent)
+
+
+def find_signed_in_summary(customer_id, program_id, rewards_settings, now=None, *, recent=0):
+    """The portal's signed-in customer (rewards.portal_auth.SIGNED_IN_SOURCE: not erased, still
+    in program `program_id`) with their program, and their get_balance_summary(with_tier=True,
+    recent=recent), in one statement; None when there is no such customer. `rewards_settings`
+    are the program's, from the per-process cache: the caller sets them on the program."""
+    params = {"customer": customer_id, "program": program_id}
+    rows = _summary_rows(rewards_settings, params, now, with_tier=True, recent=recent, signed_in=True)
+    if not rows:
+        return None
+    customer = portal_auth.customer_from_row(rows[0][9 + (len(_entry_columns()) if recent else 0) :])
+    return customer, _summary_with_recent(rows, with_tier=True, recent=recent)
+
+
+def _summary_with_recent(rows, *, with_tier, recent):
     summary = _summary(rows[0], with_tier=with_tier)
     if recent:
-        summary["recent"] = [plain_rows.from_row(LedgerEntry, row[9:]) for row in rows if row[9] is not None]
+        end = 9 + len(_entry_columns())
+        summary["recent"] = [plain_rows.from_row(LedgerEntry, row[9:end]) for row in rows if row[9] is not None]
     return summary
+
+
+def _entry_columns():
+    return plain_rows.columns(LedgerEntry, "entry")
 
 
 def find_customer_balance(program, external_id, now=None):
     """The program's customer with that external id (engagement.customers.get_customer) and
     their get_balance_summary, in one statement (the balance endpoint's read: the customer's
     lookup is a CTE the summary's subqueries share); None when there is no such customer."""
-    rows = _summary_rows(program, {"program": program.pk, "external_id": external_id}, now)
+    params = {"program": program.pk, "external_id": external_id}
+    rows = _summary_rows(RewardsSettings.get_for(program), params, now)
     if not rows:
         return None
     customer = plain_rows.from_row(Customer, rows[0][9:])
@@ -40,12 +65,14 @@ def find_customer_balance(program, external_id, now=None):
     return customer, _summary(rows[0], with_tier=False)
 
 
-def _summary_rows(program, params, now, *, with_tier=False, recent=0):
-    """get_balance_summary's statement, for the customer params["customer"] (an id; one row,
-    or `recent` rows) or for the one found by params["program"] and params["external_id"]
-    (then its Customer columns follow the figures; no row without that customer)."""
+def _summary_rows(rewards_settings, params, now, *, with_tier=False, recent=0, signed_in=False):
+    """get_balance_summary's statement under the program's `rewards_settings`, for the
+    customer params["customer"] (an id; one row, or `recent` rows) or for the one found by
+    params["program"] and params["external_id"] (then its Customer columns follow the
+    figures; no row without that customer). `signed_in`: params["customer"] as the portal's
+    signed-in customer in params["program"], its portal_auth.signed_in_columns() after the
+    figures and entries (no row without that customer)."""
     now = now or timezone.now()
-    rewards_settings = RewardsSettings.get_for(program)
     soon = rewards_settings.expiring_soon_days
     by_external_id = "customer" not in params
     # Every subquery names the customer by this expression: the id given, or the CTE's.
@@ -62,7 +89,7 @@ def _summary_rows(program, params, now, *, with_tier=False, recent=0):
     recent_columns, recent_join = "", ""
     if recent:
         # list_activity's order, on the ledger_customer_timeline index; no entry: one row of NULLs.
-        recent_columns = ", " + ", ".join(plain_rows.columns(LedgerEntry, "entry"))
+        recent_columns = ", " + ", ".join(_entry_columns())
         recent_join = f"""
               LEFT JOIN LATERAL (SELECT * FROM {LedgerEntry._meta.db_table}
                                   WHERE customer_id = {me}
@@ -75,6 +102,9 @@ def _summary_rows(program, params, now, *, with_tier=False, recent=0):
                          WHERE program_id = %(program)s AND external_id = %(external_id)s), """
         customer_columns = ", " + ", ".join(plain_rows.columns(Customer, "me"))
         source = "me"
+    elif signed_in:
+        customer_columns = ", " + ", ".join(portal_auth.signed_in_columns())
+        source = portal_auth.SIGNED_IN_SOURCE
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

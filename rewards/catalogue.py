@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from engagement.partner_api import keycache
 from payouts.models import ProviderProduct
+from rewards import portal_auth
 from rewards.errors import ItemUnavailable, NotEligible, OutOfStock
 from rewards.models import PointsAccount, RewardItem, RewardKind, VoucherCode
 from rewards.provider_rewards import is_withdrawn
@@ -86,8 +87,25 @@ def list_portal_catalogue(customer, epoch, now=None):
     without a signal is read live (_live_items): which items are active and in window,
     stock, unused codes, and the provider products of the items linked to some."""
     now = now or timezone.now()
-    items, balance = _live_items(customer, now, epoch)
+    rows = _live_rows({"program": customer.program_id, "customer": customer.pk}, now)
+    balance = rows[0][7]
+    items = _live_items(rows, customer.program, epoch)
     return balance, _with_eligibility(items, customer, balance, now, include_ineligible=True)
+
+
+def find_signed_in_catalogue(customer_id, program_id, epoch, now=None):
+    """The portal's signed-in customer (rewards.portal_auth.SIGNED_IN_SOURCE: not erased,
+    still in program `program_id`) with their program, and list_portal_catalogue's
+    (balance, items) for them, in one statement: (customer, balance, items), or None when
+    there is no such customer."""
+    now = now or timezone.now()
+    rows = _live_rows({"program": program_id, "customer": customer_id}, now, signed_in=True)
+    if not rows:
+        return None
+    customer = portal_auth.customer_from_row(rows[0][8:])
+    balance = rows[0][7]
+    items = _live_items(rows, customer.program, epoch)
+    return customer, balance, _with_eligibility(items, customer, balance, now, include_ineligible=True)
 
 
 def _with_eligibility(items, customer, balance, now, include_ineligible):
@@ -131,19 +149,24 @@ def _request_copy(item):
     return clone
 
 
-def _live_items(customer, now, epoch):
-    """(Per-request copies of the cached items that are active and in window now, in catalogue
-    order, with stock, `available_codes` and provider products read live; the customer's
-    balance), in one statement: one row per item, or one without an item when none is."""
-    program = customer.program
+def _live_rows(params, now, *, signed_in=False):
+    """The live columns of params["program"]'s items that are active and in window now, in
+    catalogue order, then the balance of params["customer"] (0 without an account): one row
+    per item, or one without an item (id None) when none is. `signed_in`: the customer as
+    the portal's signed-in one in that program, portal_auth.signed_in_columns() last (no
+    row without that customer)."""
+    customer_columns, source = "", "(SELECT 1) AS one"
+    if signed_in:
+        customer_columns = ", " + ", ".join(portal_auth.signed_in_columns())
+        source = portal_auth.SIGNED_IN_SOURCE
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock, item.codes,
                    item.has_products,
                    COALESCE((SELECT balance FROM {PointsAccount._meta.db_table}
-                              WHERE customer_id = %(customer)s), 0)
-              FROM (SELECT 1) AS one
+                              WHERE customer_id = %(customer)s), 0){customer_columns}
+              FROM {source}
               LEFT JOIN LATERAL (
                    SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock,
                           item.position, item.points_cost,
@@ -158,11 +181,15 @@ def _live_items(customer, now, epoch):
                    ) item ON true
              ORDER BY item.position, item.points_cost, item.id
             """,
-            {"program": program.pk, "customer": customer.pk, "available": VoucherCode.Status.AVAILABLE, "now": now},
+            {**params, "available": VoucherCode.Status.AVAILABLE, "now": now},
         )
-        rows = cursor.fetchall()
-    balance = rows[0][-1]
-    rows = [row[:-1] for row in rows if row[0] is not None]
+        return cursor.fetchall()
+
+
+def _live_items(rows, program, epoch):
+    """Per-request copies of the cached items of _live_rows's `rows`, in their order, with
+    stock, `available_codes` and provider products read live."""
+    rows = [row[:7] for row in rows if row[0] is not None]
     cached = _cached_items(program, epoch)
     if any(row[0] not in cached for row in rows):
         # An item created after this request read its epoch: read them all, this once (the
@@ -181,7 +208,7 @@ def _live_items(customer, now, epoch):
             item._prefetched_objects_cache = {"provider_products": no_products}
         items.append(item)
     prefetch_related_objects(linked, "provider_products")
-    return items, balance
+    return items
 
 
 def get_item(program, item_id):

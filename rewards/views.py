@@ -32,17 +32,37 @@ from rewards.provider_rewards import offered_products
 from rewards.templatetags.rewards_format import points as format_points
 
 
-def portal_login_required(view):
+def portal_login_required(view=None, *, joined_read=None):
     """Signed-in pages only; their answers are never stored by a browser or proxy cache
-    (a shared computer's back button must not show someone's balance and vouchers)."""
+    (a shared computer's back button must not show someone's balance and vouchers).
+
+    Sets request.customer (with its program and the program's cached rewards settings),
+    request.portal_epoch (keycache) and request.portal_now. `joined_read(customer_id,
+    program_id, rewards_settings, epoch, now)` is the page's own statement reading the
+    signed-in customer too (portal_auth.SIGNED_IN_SOURCE): (customer, page data) or None.
+    It runs when the session names the program and its settings are cached in this process;
+    then request.page_data is its page data, else None and the view reads its data itself
+    after the customer's own statement (older sessions, a cold cache, or no row: an erased
+    customer, whom that statement signs out, or one moved to another program)."""
+    if view is None:
+        return functools.partial(portal_login_required, joined_read=joined_read)
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        customer = portal_auth.current_customer(request)
-        if customer is None:
+        ids = portal_auth.signed_in_ids(request)
+        if ids is None:
             return redirect("rewards_portal:login")
-        request.customer = customer
-        request.portal_epoch = _prime_program(customer.program, request.session)
+        # Read once, before the database (keycache): with the session's data when it came
+        # from Redis (config.sessions), else now.
+        epoch = getattr(request.session, "cache_epoch", None) or keycache.read_epoch()
+        now = timezone.now()
+        customer, page_data = _read_joined(joined_read, *ids, epoch, now) if joined_read else (None, None)
+        if customer is None:
+            customer = portal_auth.current_customer(request)
+            if customer is None:
+                return redirect("rewards_portal:login")
+            _prime_program(customer.program, epoch)
+        request.customer, request.page_data, request.portal_epoch, request.portal_now = customer, page_data, epoch, now
         # Dates and times read in the customer's own time zone (engagement.formatting).
         with timezone.override(customer.get_timezone()):
             response = view(request, *args, **kwargs)
@@ -52,14 +72,25 @@ def portal_login_required(view):
     return wrapper
 
 
-def _prime_program(program, session):
-    """The cache epoch of this request (engagement.partner_api.keycache), read once: with the
-    session's data when it came from Redis (config.sessions), else now; the program's rewards
-    settings come from the per-process cache under it (RewardsSettings.get_for reads them from
-    the program object, fresh per request here)."""
-    epoch = getattr(session, "cache_epoch", None) or keycache.read_epoch()
+def _read_joined(joined_read, customer_id, program_id, epoch, now):
+    """(customer, page data) by the page's joined statement, or (None, None) when it cannot
+    run (no program id in the session, the settings not cached here) or finds no row."""
+    rewards_settings = program_id and keycache.cached_program_value(program_id, "rewards_settings", epoch)
+    if not rewards_settings:
+        return None, None
+    found = joined_read(customer_id, program_id, rewards_settings, epoch, now)
+    if found is None:
+        return None, None
+    customer, page_data = found
+    customer.program._rewards_settings_cache = rewards_settings  # as _prime_program sets them
+    return customer, page_data
+
+
+def _prime_program(program, epoch):
+    """Set the program's rewards settings from the per-process cache under `epoch`
+    (engagement.partner_api.keycache; RewardsSettings.get_for reads them from the program
+    object, fresh per request here)."""
     program._rewards_settings_cache = keycache.program_value(program, "rewards_settings", epoch, _load_settings)
-    return epoch
 
 
 def _load_settings(program):
@@ -147,13 +178,21 @@ def logout_view(request):
     return redirect("rewards_portal:login")
 
 
-@portal_login_required
+HOME_RECENT = 5  # entries on the home page
+
+
+def _read_home(customer_id, program_id, rewards_settings, epoch, now):
+    return balances.find_signed_in_summary(customer_id, program_id, rewards_settings, now, recent=HOME_RECENT)
+
+
+@portal_login_required(joined_read=_read_home)
 def dashboard_view(request):
-    customer = request.customer
-    now = timezone.now()
-    # Balance, tier state, window points and the five newest entries in one query; tiers and
-    # settings cached.
-    summary = balances.get_balance_summary(customer, now, with_tier=True, recent=5)
+    customer, now, summary = request.customer, request.portal_now, request.page_data
+    # Balance, tier state, window points and the five newest entries in one query (with the
+    # customer's own row when the session allows: portal_login_required); tiers and settings
+    # cached.
+    if summary is None:
+        summary = balances.get_balance_summary(customer, now, with_tier=True, recent=HOME_RECENT)
     return render(
         request,
         "rewards/portal/dashboard.html",
@@ -174,10 +213,19 @@ def history_view(request):
     return render(request, "rewards/portal/history.html", _ctx(request, page=page, held=held))
 
 
-@portal_login_required
+def _read_catalogue(customer_id, program_id, rewards_settings, epoch, now):
+    found = catalogue.find_signed_in_catalogue(customer_id, program_id, epoch, now)
+    return None if found is None else (found[0], found[1:])
+
+
+@portal_login_required(joined_read=_read_catalogue)
 def catalogue_view(request):
-    # The balance and the items' live columns in one statement; the items' rows cached.
-    balance, items = catalogue.list_portal_catalogue(request.customer, request.portal_epoch)
+    # The balance and the items' live columns in one statement (with the customer's own row
+    # when the session allows: portal_login_required); the items' rows cached.
+    if request.page_data is None:
+        balance, items = catalogue.list_portal_catalogue(request.customer, request.portal_epoch, request.portal_now)
+    else:
+        balance, items = request.page_data
     for item in items:
         item.points_to_go = max(0, item.points_cost - balance)
     return render(request, "rewards/portal/catalogue.html", _ctx(request, items=items, balance=balance))

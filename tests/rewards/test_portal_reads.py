@@ -2,6 +2,7 @@
 that program-level rows served from the per-process cache (rewards settings, tiers, catalogue
 items; engagement.partner_api.keycache) never hide a change from the next request."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from engagement.erasure import erase_customer
+from engagement.models import Customer
 from engagement.partner_api import keycache
 from rewards import activity, balances, catalogue, ledger, tiers
 from rewards.models import RewardItem, RewardsSettings
@@ -36,11 +39,11 @@ def silver_alice(acme, alice):
     return signed_in_client(alice)
 
 
-def test_portal_home_reads_two_statements_once_warm(silver_alice, django_assert_num_queries):
+def test_portal_home_reads_one_statement_once_warm(silver_alice, django_assert_num_queries):
     silver_alice.get("/portal/")  # loads the program's settings and tiers into the cache
-    # Customer with program; balance with tier state, window points and the recent entries;
+    # Customer with program, balance with tier state, window points and the recent entries;
     # the session comes from Redis (cached_db).
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         html = silver_alice.get("/portal/").content.decode()
     assert 'data-testid="balance">1,234<' in html
     assert 'data-testid="tier">Silver<' in html
@@ -48,7 +51,7 @@ def test_portal_home_reads_two_statements_once_warm(silver_alice, django_assert_
     assert 'value="61"' in html  # 1,234 of 2,000
 
 
-def test_catalogue_reads_two_statements_once_warm(acme, alice, django_assert_num_queries):
+def test_catalogue_reads_one_statement_once_warm(acme, alice, django_assert_num_queries):
     ledger.grant_points(customer=alice, points=150, reason="Welcome", idempotency_key="w")
     RewardItemFactory(program=acme, title_en="Tote bag", points_cost=120, stock=3)
     RewardItemFactory(program=acme, title_en="Umbrella", points_cost=400)
@@ -56,13 +59,75 @@ def test_catalogue_reads_two_statements_once_warm(acme, alice, django_assert_num
     VoucherCodeFactory(item=voucher)
     client = signed_in_client(alice)
     client.get("/portal/rewards/")
-    # Customer with program; the balance with the items' live columns (the session: Redis).
-    with django_assert_num_queries(2):
+    # Customer with program, the balance and the items' live columns (the session: Redis).
+    with django_assert_num_queries(1):
         html = client.get("/portal/rewards/").content.decode()
     order = ["Free kopi", "Tote bag", "Umbrella"]  # by cost
     assert sorted(order, key=html.index) == order
     assert html.count('class="button primary"') == 2  # two Redeem buttons
     assert "250 points to go" in html
+
+
+def sessions_signed_in_before_the_program_id(client):
+    """The client's session as sign-in wrote it before PROGRAM_SESSION_KEY existed."""
+    session = client.session
+    del session[PROGRAM_SESSION_KEY]
+    session.save()
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/portal/rewards/"])
+def test_a_session_without_the_program_id_reads_the_customer_on_its_own(
+    silver_alice, alice, path, django_assert_num_queries
+):
+    # Given a session from before the program id was stored, the program's settings cached
+    sessions_signed_in_before_the_program_id(silver_alice)
+    warm = silver_alice.get(path).content.decode()
+    another = signed_in_client(alice)
+
+    # When the page is read: the customer's own statement, then the page's
+    with django_assert_num_queries(2):
+        html = silver_alice.get(path).content.decode()
+
+    # Then the same page as a session with the program id gets, read in one statement
+    with django_assert_num_queries(1):
+        joined = another.get(path).content.decode()
+    assert strip_csrf(html) == strip_csrf(joined) == strip_csrf(warm)
+    assert "1,234" in html
+
+
+def strip_csrf(html):
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/portal/rewards/"])
+def test_an_erased_customer_is_signed_out(silver_alice, alice, path, django_assert_num_queries):
+    # Given alice signed in with the program's settings cached, then erased
+    assert silver_alice.get(path).status_code == 200
+    erase_customer(alice)
+
+    # When she reads the page: the joined statement finds no row, the customer's own none
+    with django_assert_num_queries(2):
+        response = silver_alice.get(path)
+
+    # Then she is sent to sign in, and so is a session from before the program id
+    assert response.status_code == 302 and response["Location"] == "/portal/login/"
+    sessions_signed_in_before_the_program_id(silver_alice)
+    assert silver_alice.get(path)["Location"] == "/portal/login/"
+
+
+@pytest.mark.parametrize("path", ["/portal/", "/portal/rewards/"])
+def test_a_customer_moved_to_another_program_is_served_with_the_new_one(silver_alice, acme, alice, globex, path):
+    # Given alice signed in to acme (acme's settings cached), then moved to globex
+    assert "Acme" in silver_alice.get(path).content.decode()
+    Customer.objects.filter(pk=alice.pk).update(program=globex)
+    RewardItemFactory(program=globex, title_en="Globex mug", points_cost=10)
+
+    # When she reads the page twice (the second with globex's settings cached too)
+    pages = [silver_alice.get(path).content.decode() for _ in range(2)]
+
+    # Then it is globex's, never acme's: the session's program id no longer matches
+    assert ["Globex" in html and "Acme" not in html for html in pages] == [True, True]
+    assert silver_alice.session[PROGRAM_SESSION_KEY] == acme.pk
 
 
 def test_catalogue_changes_are_visible_on_the_next_request(acme, alice):
@@ -201,7 +266,7 @@ def test_an_empty_catalogue_still_shows_the_balance(acme, alice, bob, django_ass
     alice_client.get("/portal/rewards/")
     bob_client.get("/portal/rewards/")
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         alice_html = alice_client.get("/portal/rewards/").content.decode()
     bob_html = bob_client.get("/portal/rewards/").content.decode()
 
