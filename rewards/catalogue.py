@@ -157,7 +157,11 @@ def _live_rows(params, now, *, signed_in=False):
     row without that customer)."""
     customer_columns, source = "", "(SELECT 1) AS one"
     if signed_in:
-        customer_columns = ", " + ", ".join(portal_auth.signed_in_columns())
+        # On the first row only (NULL on the others): loading the same 44 values again per
+        # item cost more than the customer's own statement saved.
+        customer_columns = "".join(
+            f", CASE WHEN COALESCE(item.n, 1) = 1 THEN {column} END" for column in portal_auth.signed_in_columns()
+        )
         source = portal_auth.SIGNED_IN_SOURCE
     with connection.cursor() as cursor:
         cursor.execute(
@@ -170,6 +174,7 @@ def _live_rows(params, now, *, signed_in=False):
               LEFT JOIN LATERAL (
                    SELECT item.id, item.active, item.valid_from, item.valid_until, item.stock,
                           item.position, item.points_cost,
+                          row_number() OVER (ORDER BY item.position, item.points_cost, item.id) AS n,
                           (SELECT count(*) FROM {VoucherCode._meta.db_table} code
                             WHERE code.item_id = item.id AND code.status = %(available)s) AS codes,
                           EXISTS (SELECT 1 FROM {RewardItem.provider_products.through._meta.db_table} link
@@ -179,7 +184,7 @@ def _live_rows(params, now, *, signed_in=False):
                       AND (item.valid_from IS NULL OR item.valid_from <= %(now)s)
                       AND (item.valid_until IS NULL OR item.valid_until > %(now)s)
                    ) item ON true
-             ORDER BY item.position, item.points_cost, item.id
+             ORDER BY item.n
             """,
             {**params, "available": VoucherCode.Status.AVAILABLE, "now": now},
         )
