@@ -52,7 +52,7 @@ from engagement import scoring  # noqa: E402
 from engagement.models import Customer, PartnerKey, Program  # noqa: E402
 from rewards import demo as rewards_demo  # noqa: E402
 from rewards import ledger  # noqa: E402
-from rewards.portal_auth import SESSION_KEY  # noqa: E402
+from rewards.portal_auth import PROGRAM_SESSION_KEY, SESSION_KEY  # noqa: E402
 from surveys.definitions import create_survey  # noqa: E402
 from surveys.models import Invitation  # noqa: E402
 from surveys.sending import send_survey  # noqa: E402
@@ -81,6 +81,7 @@ def prepare(customers, events, sample):
         ledger.grant_points(customer=customer, points=500 + n, reason="bench", idempotency_key=f"bench-{n}")
         session = SessionStore()
         session[SESSION_KEY] = customer.pk
+        session[PROGRAM_SESSION_KEY] = customer.program_id  # as portal_auth.sign_in writes
         session.create()
         send_survey(survey=survey, customer=customer, source="bench", idempotency_key=f"bench-{n}")
         invitation = Invitation.objects.filter(survey=survey, customer=customer).first()
