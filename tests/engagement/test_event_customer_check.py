@@ -15,6 +15,7 @@ from django.utils import timezone
 from engagement import ingest
 from engagement.event_schema import CleanEvent
 from engagement.models import Customer, Event, EventKey
+from tests.db_sessions import other_session_dsn
 
 MISSING = 987_654_321
 
@@ -100,7 +101,7 @@ def test_a_deletion_racing_an_ingest_waits_for_it_then_is_refused(transactional_
 
     def delete_alice():
         # Another session deletes as the ORM would: her events first (none visible yet), then her.
-        with psycopg.connect(_dsn()) as other:
+        with psycopg.connect(other_session_dsn()) as other:
             try:
                 with other.transaction():
                     other.execute("DELETE FROM engagement_event WHERE customer_id = %s", [alice.pk])
@@ -130,11 +131,3 @@ def test_a_deletion_racing_an_ingest_waits_for_it_then_is_refused(transactional_
     assert outcome == {"result": "refused"}
     assert Customer.objects.filter(pk=alice.pk).exists()
     assert list(Event.objects.values_list("event_id", "customer_id")) == [("e1", alice.pk)]
-
-
-def _dsn():
-    settings = connection.settings_dict
-    return psycopg.conninfo.make_conninfo(
-        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
-        host=settings["HOST"], port=settings["PORT"],
-    )  # fmt: skip

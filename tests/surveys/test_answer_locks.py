@@ -3,20 +3,13 @@ wait for each other, and the customer's events can be ingested (and processed) m
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from surveys.answering import save_answers
 from surveys.models import Invitation, Survey
 from surveys.sending import send_survey
+from tests.db_sessions import other_session_dsn
 from tests.surveys.factories import make_survey
-
-
-def _dsn():
-    settings = connection.settings_dict
-    return psycopg.conninfo.make_conninfo(
-        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
-        host=settings["HOST"], port=settings["PORT"],
-    )  # fmt: skip
 
 
 def _locked(other, table, pk, mode):
@@ -37,7 +30,7 @@ def test_answering_locks_the_invitation_only(acme, alice, django_capture_on_comm
     Invitation.objects.filter(pk=invitation.pk).update(status="sent", sent_at=invitation.invited_at)
     score = survey.questions.order_by("position").first()
 
-    with psycopg.connect(_dsn(), autocommit=True) as other:
+    with psycopg.connect(other_session_dsn(), autocommit=True) as other:
         # While an answer is being saved (its transaction open)
         with transaction.atomic():
             save_answers(invitation, {score: 9}, complete=False)
